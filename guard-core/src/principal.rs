@@ -1,0 +1,236 @@
+//! The authenticated subject of a request.
+//!
+//! A [`Principal`] is resolved by an authenticator from the session or the
+//! token, never from the request's body, path or query. It carries the user
+//! id, an optional tenant (workspace, organisation), and the roles and
+//! permissions the authorization guard checks.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Who is asking. Cheap to clone (one reference count).
+///
+/// ```
+/// use guard_core::Principal;
+///
+/// let alice = Principal::new("42").with_tenant("acme").with_roles(["admin"]);
+/// assert_eq!(alice.id(), "42");
+/// assert_eq!(alice.owner_scope().id(), "acme");
+/// assert!(alice.has_role("admin"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Principal(Arc<PrincipalData>);
+
+/// The serialized form of a [`Principal`], as an authenticator stores it in
+/// a session or a token verifier builds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalData {
+    /// The user's id.
+    pub id: String,
+    /// The tenant (workspace, organisation) that owns this user's resources;
+    /// `None` when resources are owned by users directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Role names.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub roles: BTreeSet<String>,
+    /// Permission names.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub permissions: BTreeSet<String>,
+}
+
+/// The scope a resource must belong to for a principal to see it: its
+/// tenant when it has one, else the user itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OwnerScope<'a> {
+    /// Resources owned by this user id.
+    User(&'a str),
+    /// Resources owned by this tenant id.
+    Tenant(&'a str),
+}
+
+impl<'a> OwnerScope<'a> {
+    /// The owning id, user or tenant.
+    #[must_use]
+    pub fn id(self) -> &'a str {
+        match self {
+            Self::User(id) | Self::Tenant(id) => id,
+        }
+    }
+}
+
+impl Principal {
+    /// A principal with this user id, no tenant, no roles.
+    #[must_use]
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(Arc::new(PrincipalData {
+            id: id.into(),
+            tenant: None,
+            roles: BTreeSet::new(),
+            permissions: BTreeSet::new(),
+        }))
+    }
+
+    fn data_mut(&mut self) -> &mut PrincipalData {
+        Arc::make_mut(&mut self.0)
+    }
+
+    /// Sets the tenant whose resources this principal may reach.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.data_mut().tenant = Some(tenant.into());
+        self
+    }
+
+    /// Adds roles.
+    #[must_use]
+    pub fn with_roles<I, R>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.data_mut()
+            .roles
+            .extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds permissions.
+    #[must_use]
+    pub fn with_permissions<I, P>(mut self, permissions: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.data_mut()
+            .permissions
+            .extend(permissions.into_iter().map(Into::into));
+        self
+    }
+
+    /// The user id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The tenant, if any.
+    #[must_use]
+    pub fn tenant(&self) -> Option<&str> {
+        self.0.tenant.as_deref()
+    }
+
+    /// The scope owned lookups are restricted to.
+    #[must_use]
+    pub fn owner_scope(&self) -> OwnerScope<'_> {
+        match &self.0.tenant {
+            Some(tenant) => OwnerScope::Tenant(tenant),
+            None => OwnerScope::User(&self.0.id),
+        }
+    }
+
+    /// The role names.
+    #[must_use]
+    pub fn roles(&self) -> &BTreeSet<String> {
+        &self.0.roles
+    }
+
+    /// The permission names.
+    #[must_use]
+    pub fn permissions(&self) -> &BTreeSet<String> {
+        &self.0.permissions
+    }
+
+    /// Whether the principal holds this role.
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0.roles.contains(role)
+    }
+
+    /// Whether the principal holds at least one of these roles.
+    #[must_use]
+    pub fn has_any_role(&self, roles: &[&str]) -> bool {
+        roles.iter().any(|r| self.has_role(r))
+    }
+
+    /// Whether the principal holds this permission.
+    #[must_use]
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.0.permissions.contains(permission)
+    }
+
+    /// The serializable data, for storing in a session.
+    #[must_use]
+    pub fn data(&self) -> &PrincipalData {
+        &self.0
+    }
+}
+
+impl From<PrincipalData> for Principal {
+    fn from(data: PrincipalData) -> Self {
+        Self(Arc::new(data))
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("id", &self.0.id)
+            .field("tenant", &self.0.tenant)
+            .field("roles", &self.0.roles)
+            .field("permissions", &self.0.permissions)
+            .finish()
+    }
+}
+
+impl Serialize for Principal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Principal {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        PrincipalData::deserialize(deserializer).map(Self::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_scope_is_the_tenant_when_there_is_one() {
+        let user = Principal::new("7");
+        assert_eq!(user.owner_scope(), OwnerScope::User("7"));
+        let member = user.with_tenant("acme");
+        assert_eq!(member.owner_scope(), OwnerScope::Tenant("acme"));
+    }
+
+    #[test]
+    fn roles_and_permissions_are_exact_names() {
+        let p = Principal::new("1")
+            .with_roles(["editor"])
+            .with_permissions(["projects:write"]);
+        assert!(p.has_role("editor"));
+        assert!(!p.has_role("Editor"));
+        assert!(!p.has_role("edit"));
+        assert!(p.has_any_role(&["admin", "editor"]));
+        assert!(!p.has_any_role(&["admin"]));
+        assert!(!p.has_any_role(&[]));
+        assert!(p.has_permission("projects:write"));
+        assert!(!p.has_permission("projects:read"));
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let p = Principal::new("1").with_tenant("t").with_roles(["a", "b"]);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"id":"1","tenant":"t","roles":["a","b"]}"#);
+        let back: Principal = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+}

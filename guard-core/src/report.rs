@@ -1,0 +1,310 @@
+//! The route-by-route report of a router's security surface.
+//!
+//! A built router knows every route's [`RouteSpec`]; the report lays them
+//! out as a text table (for the terminal), Markdown (for a review) or JSON
+//! (for tools), plus the router-wide settings (authenticator, headers, CORS).
+//! [`RouteReport::assert_snapshot`] lets an app's test pin the report in a
+//! checked-in file, so a change to any route's guards shows up in review.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::spec::{Access, RouteSpec};
+
+/// One route of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteEntry {
+    /// HTTP method, upper case.
+    pub method: String,
+    /// The route's path as given to the router (`/api/projects/{project}`).
+    pub path: String,
+    /// The handler function.
+    pub handler: String,
+    /// `"public"` or `"auth"`.
+    pub access: &'static str,
+    /// Why a public route is public.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_reason: Option<String>,
+    /// Roles of which the principal needs one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The permission the principal needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+}
+
+impl RouteEntry {
+    /// The entry for one method of one path.
+    #[must_use]
+    pub fn new(method: &str, path: &str, spec: &RouteSpec) -> Self {
+        let (access, public_reason, roles, permission) = match spec.access() {
+            Access::Public { reason } => ("public", Some(reason.to_owned()), Vec::new(), None),
+            Access::Authenticated { roles, permission } => (
+                "auth",
+                None,
+                roles.iter().map(|r| (*r).to_owned()).collect(),
+                permission.map(str::to_owned),
+            ),
+        };
+        Self {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            handler: spec.handler().to_owned(),
+            access,
+            public_reason,
+            roles,
+            permission,
+        }
+    }
+
+    fn access_cell(&self) -> String {
+        match &self.public_reason {
+            Some(reason) => format!("public: {reason}"),
+            None => self.access.to_owned(),
+        }
+    }
+
+    fn guards_cell(&self) -> String {
+        let mut guards = Vec::new();
+        if !self.roles.is_empty() {
+            guards.push(format!("roles: {}", self.roles.join(" | ")));
+        }
+        if let Some(p) = &self.permission {
+            guards.push(format!("permission: {p}"));
+        }
+        if guards.is_empty() {
+            "-".to_owned()
+        } else {
+            guards.join("; ")
+        }
+    }
+
+    fn cells(&self) -> [String; 5] {
+        [
+            self.method.clone(),
+            self.path.clone(),
+            self.access_cell(),
+            self.guards_cell(),
+            self.handler.clone(),
+        ]
+    }
+}
+
+const HEADINGS: [&str; 5] = ["METHOD", "PATH", "ACCESS", "GUARDS", "HANDLER"];
+
+/// The security surface of a router.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RouteReport {
+    /// Router-wide settings, as `(name, value)`, in a fixed order.
+    pub settings: Vec<(String, String)>,
+    /// Every route, sorted by path then method.
+    pub routes: Vec<RouteEntry>,
+}
+
+/// The report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// An aligned text table.
+    Text,
+    /// A Markdown table.
+    Markdown,
+    /// Pretty-printed JSON.
+    Json,
+}
+
+impl RouteReport {
+    /// A report of these routes and settings; routes are sorted.
+    #[must_use]
+    pub fn new(settings: Vec<(String, String)>, mut routes: Vec<RouteEntry>) -> Self {
+        routes.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+        Self { settings, routes }
+    }
+
+    /// The route of this method and path, if any.
+    #[must_use]
+    pub fn route(&self, method: &str, path: &str) -> Option<&RouteEntry> {
+        self.routes
+            .iter()
+            .find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+    }
+
+    /// The report in a format.
+    #[must_use]
+    pub fn render(&self, format: ReportFormat) -> String {
+        match format {
+            ReportFormat::Text => self.to_text(),
+            ReportFormat::Markdown => self.to_markdown(),
+            ReportFormat::Json => self.to_json(),
+        }
+    }
+
+    /// An aligned text table, one line per route, then the settings.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let rows: Vec<[String; 5]> = self.routes.iter().map(RouteEntry::cells).collect();
+        let mut widths = HEADINGS.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let mut line = |cells: &[&str]| {
+            let mut text = String::new();
+            for (i, cell) in cells.iter().enumerate() {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                text.push_str(cell);
+                if i + 1 < cells.len() {
+                    text.extend(std::iter::repeat_n(' ', pad + 2));
+                }
+            }
+            out.push_str(text.trim_end());
+            out.push('\n');
+        };
+        line(&HEADINGS);
+        for row in &rows {
+            line(&row.each_ref().map(String::as_str));
+        }
+        if !self.settings.is_empty() {
+            out.push('\n');
+            for (name, value) in &self.settings {
+                let _ = writeln!(out, "{name}: {value}");
+            }
+        }
+        out
+    }
+
+    /// A Markdown table, then the settings as a list.
+    #[must_use]
+    pub fn to_markdown(&self) -> String {
+        fn cell(text: &str) -> String {
+            text.replace('|', "\\|")
+        }
+        let mut out = String::new();
+        let _ = writeln!(out, "| {} |", HEADINGS.map(|h| h.to_lowercase()).join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(HEADINGS.len()));
+        for route in &self.routes {
+            let cells = route.cells().map(|c| cell(&c));
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        if !self.settings.is_empty() {
+            out.push('\n');
+            for (name, value) in &self.settings {
+                let _ = writeln!(out, "- **{}**: {}", cell(name), cell(value));
+            }
+        }
+        out
+    }
+
+    /// Pretty-printed JSON: `{"settings": {...}, "routes": [...]}`.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            settings: serde_json::Map<String, serde_json::Value>,
+            routes: &'a [RouteEntry],
+        }
+        let settings = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let json = Json {
+            settings,
+            routes: &self.routes,
+        };
+        let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Test helper: compares the report with a checked-in snapshot file and
+    /// panics with both texts when they differ. With the environment variable
+    /// `GUARD_SNAPSHOT=overwrite` it writes the file instead (then read the
+    /// diff before committing it). A missing file is written the same way
+    /// only under `overwrite`; otherwise it is a failure, so CI cannot pass
+    /// by creating its own snapshot.
+    ///
+    /// # Panics
+    ///
+    /// When the snapshot differs or is missing; that is the test failing.
+    pub fn assert_snapshot(&self, format: ReportFormat, path: impl AsRef<Path>) {
+        let path = path.as_ref();
+        let actual = self.render(format);
+        if std::env::var("GUARD_SNAPSHOT").as_deref() == Ok("overwrite") {
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(err) = std::fs::write(path, &actual) {
+                panic!("cannot write snapshot {}: {err}", path.display());
+            }
+            return;
+        }
+        match std::fs::read_to_string(path) {
+            Ok(expected) if expected == actual => {}
+            Ok(expected) => panic!(
+                "route report differs from {}\n--- expected\n{expected}\n--- actual\n{actual}\n\
+                 (rerun with GUARD_SNAPSHOT=overwrite to accept, then review the diff)",
+                path.display()
+            ),
+            Err(err) => panic!(
+                "no route report snapshot at {} ({err}); rerun with GUARD_SNAPSHOT=overwrite to create it\n{actual}",
+                path.display()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RouteReport {
+        const HEALTH: RouteSpec = RouteSpec::public("health", "app", "health check");
+        const ADMIN: RouteSpec = RouteSpec::authenticated("purge", "app")
+            .roles(&["admin", "ops"])
+            .permission("projects:purge");
+        RouteReport::new(
+            vec![("authenticator".into(), "session cookie".into())],
+            vec![
+                RouteEntry::new("post", "/admin/purge", &ADMIN),
+                RouteEntry::new("get", "/healthz", &HEALTH),
+            ],
+        )
+    }
+
+    #[test]
+    fn text_table_is_aligned_and_sorted() {
+        let expected = "\
+METHOD  PATH          ACCESS                GUARDS                                          HANDLER
+POST    /admin/purge  auth                  roles: admin | ops; permission: projects:purge  purge
+GET     /healthz      public: health check  -                                               health
+
+authenticator: session cookie
+";
+        assert_eq!(sample().to_text(), expected);
+    }
+
+    #[test]
+    fn markdown_escapes_pipes() {
+        let md = sample().to_markdown();
+        assert!(md.contains("| POST | /admin/purge | auth | roles: admin \\| ops; permission: projects:purge | purge |"));
+        assert!(md.contains("- **authenticator**: session cookie"));
+    }
+
+    #[test]
+    fn json_is_structured() {
+        let json: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        assert_eq!(json["routes"][0]["roles"], serde_json::json!(["admin", "ops"]));
+        assert_eq!(json["routes"][1]["public_reason"], "health check");
+        assert_eq!(json["settings"]["authenticator"], "session cookie");
+    }
+
+    #[test]
+    fn route_lookup_ignores_method_case() {
+        assert_eq!(sample().route("get", "/healthz").unwrap().handler, "health");
+        assert!(sample().route("GET", "/nope").is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! Workspace-level tests live in `ui/` (trybuild) and `e2e/`.
