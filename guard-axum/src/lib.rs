@@ -1,1 +1,136 @@
-//! axum
+//! Declare the guards of an axum handler; the router refuses unguarded
+//! handlers.
+//!
+//! ```
+//! use axum::Json;
+//! use guard_axum::auth::{ApiKeys, BearerAuth};
+//! use guard_axum::routing::get;
+//! use guard_axum::{GuardError, GuardedRouter, Principal, secure_route};
+//!
+//! #[secure_route(public = "load balancer health check")]
+//! async fn health() -> &'static str {
+//!     "ok"
+//! }
+//!
+//! #[secure_route(auth)]
+//! async fn me(user: Principal) -> Result<Json<String>, GuardError> {
+//!     Ok(Json(user.id().to_owned()))
+//! }
+//!
+//! #[secure_route(auth, roles = ["admin"])]
+//! async fn purge() -> &'static str {
+//!     "purged"
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let keys = ApiKeys::new().with_key("an-api-key-of-at-least-32-bytes!", Principal::new("42"))?;
+//! let app: axum::Router = GuardedRouter::new()
+//!     .route("/healthz", get(health))
+//!     .route("/api/me", get(me))
+//!     .route("/admin/purge", guard_axum::routing::post(purge))
+//!     .authenticator(BearerAuth::new(keys))
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What a guarded route does
+//!
+//! Before any of the handler's extractors run: authentication (401
+//! `{"error":"unauthenticated"}`), then roles or permission (403
+//! `{"error":"forbidden"}`). Extractor rejections become the generic body
+//! of their status; a handler's own 5xx and every `?`-propagated error become
+//! the generic 500 with an error id, the detail logged (scrubbed) under it.
+//! Authenticated responses are `Cache-Control: no-store`.
+//!
+//! # Features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `sessions` | yes | [`auth::SessionAuth`] on tower-sessions |
+//!
+//! # Security
+//!
+//! * The principal comes from the authenticator only; nothing in the body,
+//!   path or query can set it.
+//! * A handler's own 4xx responses are sent as the handler built them: do
+//!   not put internals in them (return [`GuardError`] instead).
+//! * `Router::layer` calls made on the *built* router wrap it whole; prefer
+//!   [`GuardedRouter::layer`], which cannot miss a route.
+
+// Lets the macro's absolute `::guard_axum::` paths resolve inside this
+// crate's own tests and doc tests.
+#[allow(unused_extern_crates)]
+extern crate self as guard_axum;
+
+pub mod auth;
+mod guards;
+mod handler;
+mod router;
+pub mod routing;
+
+pub use guard_core::report::{ReportFormat, RouteReport};
+pub use guard_core::{ErrorId, ErrorKind, GuardError, OwnerScope, Principal, RouteSpec};
+pub use guards::Guards;
+pub use handler::SecureHandler;
+pub use router::{BuildError, GuardedRouter};
+
+/// Declares the guards of an axum handler.
+///
+/// Every route says who may call it: `auth` (an authenticated principal)
+/// or `public = "<reason>"`. With `auth`, `roles = ["a", "b"]` requires one
+/// of the roles and `permission = "p"` requires the permission (403).
+///
+/// Misuse is a compile error on the offending token:
+///
+/// ```compile_fail
+/// #[guard_axum::secure_route]
+/// async fn who_may_call_this() {}
+/// ```
+///
+/// ```compile_fail
+/// #[guard_axum::secure_route(auth, public = "login")]
+/// async fn contradiction() {}
+/// ```
+///
+/// ```compile_fail
+/// #[guard_axum::secure_route(ath)] // did you mean `auth`?
+/// async fn typo() {}
+/// ```
+///
+/// ```compile_fail
+/// #[guard_axum::secure_route(auth)]
+/// fn not_async() {}
+/// ```
+pub use guard_macros::secure_route;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Used by the code `#[secure_route]` generates. Not public API.
+
+    pub use crate::guards::Guards;
+    pub use crate::handler::{BoxFuture, SecureHandler};
+    pub use axum::extract::{FromRequest, FromRequestParts, Request};
+    pub use axum::response::{IntoResponse, Response};
+    pub use guard_core::RouteSpec;
+
+    use guard_core::{ErrorKind, GenericBody, GuardError};
+
+    /// Turns an extractor's rejection into the generic body of its status:
+    /// axum's rejections carry serde's and axum's message text, which may
+    /// echo the input. The model's own rejections pass unchanged.
+    pub fn rejection<R: IntoResponse>(rejection: R) -> Response {
+        let response = rejection.into_response();
+        if response.extensions().get::<GenericBody>().is_some() {
+            return response;
+        }
+        let status = response.status();
+        let kind = ErrorKind::from_status(status);
+        if status.is_server_error() {
+            GuardError::internal(format_args!("extractor rejected the request with {status}"))
+                .into_response()
+        } else {
+            tracing::debug!(%status, "extractor rejected the request");
+            GuardError::new(kind).into_response()
+        }
+    }
+}

@@ -146,7 +146,7 @@ impl Default for ErrorId {
 
 impl fmt::Display for ErrorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0.simple(), f)
+        fmt::Display::fmt(&self.0.hyphenated(), f)
     }
 }
 
@@ -155,6 +155,12 @@ impl fmt::Debug for ErrorId {
         write!(f, "ErrorId({self})")
     }
 }
+
+/// Marks a response whose body is already one of the model's generic
+/// bodies, so layers that make foreign error responses generic leave it (and
+/// its `fields` list) alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenericBody;
 
 /// Per-field validation failures: field path → validation codes. Never values.
 pub type FieldErrors = BTreeMap<String, Vec<Cow<'static, str>>>;
@@ -411,12 +417,13 @@ mod axum_impl {
     use axum_core::response::{IntoResponse, Response};
     use http::{HeaderValue, header};
 
-    use super::GuardError;
+    use super::{GenericBody, GuardError};
 
     impl IntoResponse for GuardError {
         fn into_response(self) -> Response {
             let mut res = Response::new(Body::from(self.public_body()));
             *res.status_mut() = self.status();
+            res.extensions_mut().insert(GenericBody);
             let headers = res.headers_mut();
             headers.insert(
                 header::CONTENT_TYPE,
@@ -445,12 +452,28 @@ mod tests {
     #[test]
     fn each_kind_has_its_status_and_generic_body() {
         let table = [
-            (GuardError::invalid_input(), 400, r#"{"error":"invalid_input"}"#),
-            (GuardError::unauthenticated(), 401, r#"{"error":"unauthenticated"}"#),
+            (
+                GuardError::invalid_input(),
+                400,
+                r#"{"error":"invalid_input"}"#,
+            ),
+            (
+                GuardError::unauthenticated(),
+                401,
+                r#"{"error":"unauthenticated"}"#,
+            ),
             (GuardError::forbidden(), 403, r#"{"error":"forbidden"}"#),
             (GuardError::not_found(), 404, r#"{"error":"not_found"}"#),
-            (GuardError::method_not_allowed(), 405, r#"{"error":"method_not_allowed"}"#),
-            (GuardError::payload_too_large(), 413, r#"{"error":"payload_too_large"}"#),
+            (
+                GuardError::method_not_allowed(),
+                405,
+                r#"{"error":"method_not_allowed"}"#,
+            ),
+            (
+                GuardError::payload_too_large(),
+                413,
+                r#"{"error":"payload_too_large"}"#,
+            ),
             (
                 GuardError::unsupported_media_type(),
                 415,

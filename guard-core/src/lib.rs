@@ -18,7 +18,7 @@ pub mod ssrf;
 pub mod upload;
 
 pub use auth::Authenticator;
-pub use error::{ErrorId, ErrorKind, GuardError};
+pub use error::{ErrorId, ErrorKind, FieldErrors, GenericBody, GuardError};
 pub use principal::{OwnerScope, Principal};
 pub use report::RouteReport;
 pub use spec::{Access, RouteSpec};

@@ -198,6 +198,42 @@ impl<'de> Deserialize<'de> for Principal {
     }
 }
 
+#[cfg(feature = "axum")]
+mod axum_impl {
+    use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+    use http::request::Parts;
+
+    use super::Principal;
+    use crate::error::GuardError;
+
+    /// The principal the route's authentication guard resolved. A handler
+    /// outside any guard (no `#[secure_route(auth)]`, no `RequireAuth`
+    /// layer) gets 401: the principal is never read from the request itself.
+    impl<S: Send + Sync> FromRequestParts<S> for Principal {
+        type Rejection = GuardError;
+
+        async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, GuardError> {
+            parts
+                .extensions
+                .get::<Principal>()
+                .cloned()
+                .ok_or_else(GuardError::unauthenticated)
+        }
+    }
+
+    /// `Option<Principal>`: the principal if a guard resolved one.
+    impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+        type Rejection = GuardError;
+
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _state: &S,
+        ) -> Result<Option<Self>, GuardError> {
+            Ok(parts.extensions.get::<Principal>().cloned())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,7 +183,11 @@ impl RouteReport {
             text.replace('|', "\\|")
         }
         let mut out = String::new();
-        let _ = writeln!(out, "| {} |", HEADINGS.map(|h| h.to_lowercase()).join(" | "));
+        let _ = writeln!(
+            out,
+            "| {} |",
+            HEADINGS.map(|h| h.to_lowercase()).join(" | ")
+        );
         let _ = writeln!(out, "|{}", "---|".repeat(HEADINGS.len()));
         for route in &self.routes {
             let cells = route.cells().map(|c| cell(&c));
@@ -297,7 +301,10 @@ authenticator: session cookie
     #[test]
     fn json_is_structured() {
         let json: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
-        assert_eq!(json["routes"][0]["roles"], serde_json::json!(["admin", "ops"]));
+        assert_eq!(
+            json["routes"][0]["roles"],
+            serde_json::json!(["admin", "ops"])
+        );
         assert_eq!(json["routes"][1]["public_reason"], "health check");
         assert_eq!(json["settings"]["authenticator"], "session cookie");
     }

@@ -147,15 +147,25 @@ mod tests {
 
     #[test]
     fn roles_need_any_one_of_the_list() {
-        assert!(ADMIN.authorize(&Principal::new("1").with_roles(["owner"])).is_ok());
-        let err = ADMIN.authorize(&Principal::new("1").with_roles(["editor"])).unwrap_err();
+        assert!(
+            ADMIN
+                .authorize(&Principal::new("1").with_roles(["owner"]))
+                .is_ok()
+        );
+        let err = ADMIN
+            .authorize(&Principal::new("1").with_roles(["editor"]))
+            .unwrap_err();
         assert_eq!(err.status().as_u16(), 403);
         assert_eq!(err.public_body(), r#"{"error":"forbidden"}"#);
     }
 
     #[test]
     fn permission_is_required_exactly() {
-        assert!(WRITE.authorize(&Principal::new("1").with_permissions(["projects:write"])).is_ok());
+        assert!(
+            WRITE
+                .authorize(&Principal::new("1").with_permissions(["projects:write"]))
+                .is_ok()
+        );
         assert_eq!(
             WRITE
                 .authorize(&Principal::new("1").with_permissions(["projects:read"]))
@@ -168,7 +178,11 @@ mod tests {
 
     #[test]
     fn plain_auth_accepts_any_principal() {
-        assert!(RouteSpec::authenticated("h", "m").authorize(&Principal::new("1")).is_ok());
+        assert!(
+            RouteSpec::authenticated("h", "m")
+                .authorize(&Principal::new("1"))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -1,1 +1,17 @@
-//! macros
+//! The `#[secure_route(...)]` attribute of the guard framework.
+//!
+//! Use it through `guard-axum`, which re-exports it and documents it; the
+//! generated code calls `::guard_axum::__private` by absolute path.
+
+mod check;
+mod errors;
+mod expand;
+mod parse;
+
+use proc_macro::TokenStream;
+
+/// Declares the guards of an axum handler. See `guard_axum::secure_route`.
+#[proc_macro_attribute]
+pub fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::secure_route(args.into(), item.into()).into()
+}

@@ -1,0 +1,287 @@
+//! [`GuardedRouter`]: routes of guarded handlers only, with router-wide
+//! layers applied when the router is built.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, Route};
+use guard_core::report::{RouteEntry, RouteReport};
+use guard_core::{Authenticator, GuardError};
+use tower::{Layer, Service};
+
+use crate::guards::Guards;
+use crate::routing::{Entry, IntoGuardedMethodRouter};
+
+type RouterLayer<S> = Box<dyn FnOnce(Router<S>) -> Router<S> + Send>;
+
+/// A router that takes guarded handlers only.
+///
+/// Router-wide layers given with [`GuardedRouter::layer`] are applied when
+/// the router is built, after every route is added, so no route can end up
+/// outside them (axum's `Router::layer` wraps only the routes added before
+/// it, a known cause of unauthenticated routes). [`GuardedRouter::build`]
+/// returns an ordinary [`axum::Router`], or a [`BuildError`] listing every
+/// problem at once.
+///
+/// The router always adds: a generic 404 fallback, a generic 405 for a known
+/// path with an unrouted method, and a panic catcher that answers the generic
+/// 500 with an error id.
+#[must_use]
+pub struct GuardedRouter<S = ()> {
+    routes: Vec<(String, Vec<Entry<S>>)>,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    layers: Vec<RouterLayer<S>>,
+    settings: Vec<(String, String)>,
+}
+
+impl<S> fmt::Debug for GuardedRouter<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardedRouter")
+            .field(
+                "routes",
+                &self.routes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field(
+                "authenticator",
+                &self.authenticator.as_ref().map(|a| a.describe()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Default for GuardedRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The router could not be built; every problem is listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildError {
+    problems: Vec<String>,
+}
+
+impl BuildError {
+    /// Each problem, one sentence naming the route or setting.
+    #[must_use]
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "the router has {n} problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl<S> GuardedRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    /// An empty router.
+    pub fn new() -> Self {
+        Self {
+            routes: Vec::new(),
+            authenticator: None,
+            layers: Vec::new(),
+            settings: Vec::new(),
+        }
+    }
+
+    /// Adds guarded handlers for a path (axum 0.8 syntax: `/projects/{project}`).
+    /// Adding the same path twice merges the methods; the same method twice
+    /// is reported when the router is built.
+    pub fn route(mut self, path: &str, methods: impl IntoGuardedMethodRouter<S>) -> Self {
+        let entries = methods.into_guarded().entries;
+        match self.routes.iter_mut().find(|(p, _)| p == path) {
+            Some((_, existing)) => existing.extend(entries),
+            None => self.routes.push((path.to_owned(), entries)),
+        }
+        self
+    }
+
+    /// Sets how `auth` routes resolve their principal.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Adds a router-wide layer. Layers are applied when the router is built,
+    /// around every route whatever the order of calls; the first added is the
+    /// innermost.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: Layer<Route> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+        <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
+        <L::Service as Service<Request>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(Box::new(move |router| router.layer(layer)));
+        self
+    }
+
+    /// Records a router-wide setting for the route report (`name: value`).
+    pub fn describe(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// The route-by-route report of what [`GuardedRouter::build`] would serve.
+    #[must_use]
+    pub fn report(&self) -> RouteReport {
+        let mut settings = vec![(
+            "authenticator".to_owned(),
+            self.authenticator
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), |a| a.describe()),
+        )];
+        settings.extend(self.settings.iter().cloned());
+        let routes = self
+            .routes
+            .iter()
+            .flat_map(|(path, entries)| {
+                entries
+                    .iter()
+                    .map(move |e| RouteEntry::new(e.method.as_str(), path, e.spec))
+            })
+            .collect();
+        RouteReport::new(settings, routes)
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut shapes = BTreeMap::new();
+        for (path, entries) in &self.routes {
+            if let Some(problem) = path_problem(path) {
+                problems.push(problem);
+            }
+            if let Some(other) = shapes.insert(shape(path), path) {
+                problems.push(format!(
+                    "route paths `{other}` and `{path}` match the same requests; use one parameter name"
+                ));
+            }
+            let mut seen = BTreeMap::new();
+            for entry in entries {
+                let method = entry.method.as_str();
+                if let Some(first) = seen.insert(method, entry.spec.handler()) {
+                    problems.push(format!(
+                        "{method} {path} is routed twice ({first} and {}); keep one",
+                        entry.spec.handler()
+                    ));
+                }
+                if entry.spec.requires_auth() && self.authenticator.is_none() {
+                    problems.push(format!(
+                        "{method} {path} ({}) requires auth but no authenticator is configured; call `.authenticator(...)`",
+                        entry.spec.handler()
+                    ));
+                }
+                problems.extend(entry.spec.check(method, path));
+            }
+        }
+        problems
+    }
+
+    /// Builds the axum router, or lists every problem at once.
+    pub fn build(self) -> Result<Router<S>, BuildError> {
+        self.build_with_report().map(|(router, _)| router)
+    }
+
+    /// Builds the axum router and returns its report beside it.
+    pub fn build_with_report(self) -> Result<(Router<S>, RouteReport), BuildError> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(BuildError { problems });
+        }
+        let report = self.report();
+        let guards = Guards::new(self.authenticator);
+        let mut router = Router::new();
+        for (path, entries) in self.routes {
+            let methods = entries.into_iter().fold(MethodRouter::new(), |mr, entry| {
+                (entry.attach)(mr, guards.clone())
+            });
+            router = router.route(&path, methods);
+        }
+        router = router
+            .fallback(|| async { GuardError::not_found() })
+            .method_not_allowed_fallback(|| async { GuardError::method_not_allowed() });
+        for layer in self.layers {
+            router = layer(router);
+        }
+        let router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ));
+        Ok((router, report))
+    }
+}
+
+/// A caught panic becomes the generic 500; its message is logged, scrubbed,
+/// under the error id the client sees.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    GuardError::internal(format_args!("handler panicked: {message}")).into_response()
+}
+
+/// A path with its parameter names erased: two paths of the same shape
+/// conflict (axum panics on them).
+fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|seg| match seg.strip_prefix("{*") {
+            Some(_) => "{*}",
+            None if seg.starts_with('{') => "{}",
+            None => seg,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The path rules axum 0.8 enforces by panicking, checked first so the
+/// router reports them instead.
+fn path_problem(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return Some(format!("route path `{path}` must start with `/`"));
+    }
+    for segment in path.split('/') {
+        if segment.starts_with(':') || segment.starts_with('*') {
+            return Some(format!(
+                "route path `{path}` uses the old `{segment}` syntax; axum 0.8 writes parameters as `{{name}}` and wildcards as `{{*name}}`"
+            ));
+        }
+        let opens = segment.matches('{').count();
+        let closes = segment.matches('}').count();
+        if opens != closes
+            || opens > 1
+            || (opens == 1 && !(segment.starts_with('{') && segment.ends_with('}')))
+        {
+            return Some(format!(
+                "route path `{path}`: segment `{segment}` must be a whole `{{name}}` parameter"
+            ));
+        }
+    }
+    None
+}

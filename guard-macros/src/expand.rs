@@ -1,0 +1,180 @@
+//! Turns a checked handler into a guarded one.
+//!
+//! `async fn name(args) -> R { body }` becomes a unit struct `name` (so
+//! `routing::get(name)` names it) with:
+//! * the original function as the associated `name::handler`, callable
+//!   directly in unit tests;
+//! * `name::SPEC`, the static [`RouteSpec`] the router reports;
+//! * an impl of `SecureHandler`, the only kind of handler `guard_axum::routing`
+//!   accepts, which runs the guards before any of the handler's extractors.
+//!
+//! On error the user's function is still emitted beside the errors, so no
+//! follow-on errors appear and rust-analyzer keeps working (tokio's
+//! `token_stream_with_error`).
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned as _;
+use syn::{ItemFn, LitStr};
+
+use crate::check::{self, Handler, Options};
+use crate::errors::Errors;
+use crate::parse::RawOptions;
+
+pub(crate) fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item_fn: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            let err =
+                syn::Error::new_spanned(&item, "`#[secure_route]` goes on an `async fn` handler");
+            return with_errors(item, err.to_compile_error());
+        }
+    };
+    let mut errors = Errors::default();
+    let raw = match syn::parse2::<RawOptions>(args) {
+        Ok(raw) => raw.0,
+        Err(err) => {
+            errors.push(err);
+            Vec::new()
+        }
+    };
+    let opts = if errors.is_empty() {
+        check::options(raw, &mut errors)
+    } else {
+        Options::default()
+    };
+    let handler = check::handler(&item_fn, &mut errors);
+    if !errors.is_empty() {
+        return with_errors(item, errors.into_compile_errors());
+    }
+    guarded(&item_fn, &opts, &handler)
+}
+
+fn with_errors(item: TokenStream, errors: TokenStream) -> TokenStream {
+    quote! { #errors #item }
+}
+
+fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
+    let name = LitStr::new(&item.sig.ident.to_string(), item.sig.ident.span());
+    let mut spec = match &opts.public {
+        Some((_, reason)) => quote! {
+            ::guard_axum::__private::RouteSpec::public(#name, ::core::module_path!(), #reason)
+        },
+        None => quote! {
+            ::guard_axum::__private::RouteSpec::authenticated(#name, ::core::module_path!())
+        },
+    };
+    if let Some((_, roles)) = &opts.roles {
+        spec = quote! { #spec.roles(&[#(#roles),*]) };
+    }
+    if let Some((_, permission)) = &opts.permission {
+        spec = quote! { #spec.permission(#permission) };
+    }
+    spec
+}
+
+fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
+    let p = quote! { ::guard_axum::__private };
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = item;
+    // Docs describe the route and go on the struct users name; every other
+    // attribute (`#[tracing::instrument]`, lints) belongs to the function.
+    let (docs, fn_attrs): (Vec<_>, Vec<_>) = attrs.iter().partition(|a| a.path().is_ident("doc"));
+    let name = &sig.ident;
+    let spec = spec(item, opts);
+
+    let mut inner_sig = sig.clone();
+    inner_sig.ident = format_ident!("handler", span = sig.ident.span());
+
+    let n = handler.arg_types.len();
+    let args: Vec<_> = (0..n).map(|i| format_ident!("__arg{i}")).collect();
+    let (head_tys, last_ty) = match handler.arg_types.split_last() {
+        Some((last, head)) => (head.to_vec(), Some(last.clone())),
+        None => (Vec::new(), None),
+    };
+    let head_args = &args[..head_tys.len()];
+
+    let parts_bounds = head_tys.iter().map(|ty| {
+        quote_spanned! {ty.span()=> #ty: #p::FromRequestParts<__S> + ::core::marker::Send, }
+    });
+    let parts_extract = head_tys.iter().zip(head_args).map(|(ty, arg)| {
+        quote! {
+            let #arg = match <#ty as #p::FromRequestParts<__S>>::from_request_parts(&mut parts, &state).await {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(rejection) => return #p::rejection(rejection),
+            };
+        }
+    });
+    let (marker, last_bound, last_extract) = match &last_ty {
+        Some(ty) => {
+            let arg = &args[n - 1];
+            (
+                quote! { __M },
+                quote_spanned! {ty.span()=> #ty: #p::FromRequest<__S, __M> + ::core::marker::Send, },
+                quote! {
+                    let request = #p::Request::from_parts(parts, body);
+                    let #arg = match <#ty as #p::FromRequest<__S, __M>>::from_request(request, &state).await {
+                        ::core::result::Result::Ok(value) => value,
+                        ::core::result::Result::Err(rejection) => return #p::rejection(rejection),
+                    };
+                },
+            )
+        }
+        None => (quote! { () }, quote! {}, quote! { let _ = body; }),
+    };
+    let impl_generics = if last_ty.is_some() {
+        quote! { <__S, __M> }
+    } else {
+        quote! { <__S> }
+    };
+
+    quote! {
+        #(#docs)*
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #name;
+
+        impl #name {
+            /// The guards declared on this handler.
+            #vis const SPEC: #p::RouteSpec = #spec;
+
+            /// The handler itself, without its guards (for unit tests).
+            #(#fn_attrs)*
+            #[allow(clippy::too_many_arguments)]
+            #vis #inner_sig #block
+        }
+
+        impl #impl_generics #p::SecureHandler<#marker, __S> for #name
+        where
+            __S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+            #(#parts_bounds)*
+            #last_bound
+        {
+            const SPEC: &'static #p::RouteSpec = &#name::SPEC;
+
+            fn call(
+                self,
+                request: #p::Request,
+                state: __S,
+                guards: #p::Guards,
+            ) -> #p::BoxFuture<'static, #p::Response> {
+                ::std::boxed::Box::pin(async move {
+                    let (mut parts, body) = request.into_parts();
+                    if let ::core::result::Result::Err(refusal) =
+                        guards.enforce(&#name::SPEC, &mut parts).await
+                    {
+                        return #p::IntoResponse::into_response(refusal);
+                    }
+                    #(#parts_extract)*
+                    #last_extract
+                    let response = #p::IntoResponse::into_response(#name::handler(#(#args),*).await);
+                    guards.finish(&#name::SPEC, response)
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Every form of the attribute compiles and routes, with and without state.
+
+use axum::extract::{Path, State};
+use guard_axum::routing::{delete, get, patch, post, put};
+use guard_axum::{GuardError, GuardedRouter, Principal, secure_route};
+
+#[derive(Clone)]
+struct AppState {
+    name: &'static str,
+}
+
+/// Docs stay on the handler.
+#[secure_route(public = "health check")]
+async fn health() -> &'static str {
+    "ok"
+}
+
+#[secure_route(auth)]
+async fn me(user: Principal, State(state): State<AppState>) -> String {
+    format!("{} @ {}", user.id(), state.name)
+}
+
+#[secure_route(auth, roles = ["admin", "ops"], permission = "projects:write")]
+pub async fn update(Path(id): Path<u64>, user: Option<Principal>) -> Result<String, GuardError> {
+    Ok(format!("{id} {}", user.is_some()))
+}
+
+#[secure_route(auth)]
+async fn create(_user: Principal, body: String) -> String {
+    body
+}
+
+#[secure_route(public = "keyword options are parsed")]
+async fn remove() {}
+
+fn main() {
+    let router: axum::Router = GuardedRouter::new()
+        .route("/healthz", get(health))
+        .route("/me", get(me))
+        .route("/projects/{id}", put(update).patch(update).delete(remove))
+        .route("/projects", post(create))
+        .route("/p", patch(update))
+        .route("/d", delete(remove))
+        .authenticator(guard_axum::auth::SessionAuth::new())
+        .build()
+        .expect("builds")
+        .with_state(AppState { name: "app" });
+    let _ = router;
+    // The unguarded handler stays callable for unit tests.
+    let _ = health::handler();
+    let _: &guard_axum::RouteSpec = &health::SPEC;
+}
