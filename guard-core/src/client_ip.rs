@@ -1,1 +1,921 @@
-//! (in progress)
+//! The client's IP address, as far as it can be trusted.
+//!
+//! By default the client is the socket peer, and headers are ignored: any
+//! client can send `X-Forwarded-For: 1.2.3.4`. Behind a reverse proxy or a
+//! load balancer the peer is the proxy, so [`ClientIpConfig`] lists the
+//! proxies to trust (by CIDR) and the header they write. A header is read
+//! only when the peer is one of them, and then from the right, the end the
+//! proxies append to:
+//!
+//! ```text
+//! X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.0.0.3      (peer 10.0.0.2)
+//!                  ^forged  ^client       ^trusted hop   ^trusted peer
+//! ```
+//!
+//! Each trusted hop is skipped; the first address that is not a trusted
+//! proxy is the client. Whatever the client wrote to the left of that is
+//! never read, so the left-most value (the one a naive reader takes) cannot
+//! be forged into the result.
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use http::HeaderMap;
+//! use guard_core::client_ip::ClientIpConfig;
+//!
+//! let config = ClientIpConfig::new()
+//!     .trust_proxy("10.0.0.0/8")?
+//!     .from_x_forwarded_for();
+//! let mut headers = HeaderMap::new();
+//! headers.insert("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.3".parse()?);
+//!
+//! // From the trusted load balancer: the walk stops at the first untrusted hop.
+//! let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+//! assert_eq!(config.resolve(ip("10.0.0.2"), &headers), ip("198.51.100.7"));
+//! // Straight from the internet: the header is ignored.
+//! assert_eq!(config.resolve(ip("203.0.113.9"), &headers), ip("203.0.113.9"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use http::header::{FORWARDED, HeaderMap, HeaderName, HeaderValue};
+use ipnet::{IpNet, Ipv4Net};
+
+use crate::rate::RateKey;
+
+/// `X-Forwarded-For`, which `http` has no constant for (it is not standard).
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Where the client address comes from when the peer is a trusted proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientIpSource {
+    /// The socket peer; headers are ignored. The default.
+    Peer,
+    /// The `for=` parameters of `Forwarded` (RFC 7239), right to left.
+    Forwarded,
+    /// `X-Forwarded-For`, right to left.
+    XForwardedFor,
+    /// A single-address header set by the platform's edge, such as
+    /// `CF-Connecting-IP`, `Fly-Client-IP` or `X-Real-IP`. Read only from a
+    /// trusted peer, and only when it occurs once with one address.
+    Header(HeaderName),
+}
+
+/// The prefix length IPv6 clients are keyed by for rate limiting.
+///
+/// One subscriber usually holds a whole /64 (often a /56 or /48) and can
+/// rotate through its addresses at will, so keying by the full address
+/// would let one client escape any per-IP limit. The default is /64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv6KeyPrefix(u8);
+
+impl Ipv6KeyPrefix {
+    /// /64, one customer LAN.
+    pub const DEFAULT: Self = Self(64);
+    /// /128, each address separately.
+    pub const FULL: Self = Self(128);
+
+    /// A prefix of `bits`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientIpConfigError::Ipv6Prefix`] unless `bits` is in `1..=128`: a
+    /// /0 would put every IPv6 client in one bucket.
+    pub const fn new(bits: u8) -> Result<Self, ClientIpConfigError> {
+        if bits == 0 || bits > 128 {
+            return Err(ClientIpConfigError::Ipv6Prefix(bits));
+        }
+        Ok(Self(bits))
+    }
+
+    /// The prefix length in bits.
+    #[must_use]
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for Ipv6KeyPrefix {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The rate-limit key for a client address: IPv4 (and IPv4-mapped IPv6,
+/// `::ffff:a.b.c.d`) by the whole address, IPv6 by its first `v6_prefix` bits.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use guard_core::client_ip::{rate_key_for_ip, Ipv6KeyPrefix};
+///
+/// let key = |s: &str| rate_key_for_ip(s.parse::<IpAddr>().unwrap(), Ipv6KeyPrefix::DEFAULT);
+/// assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9")); // same /64
+/// assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+/// assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
+/// ```
+#[must_use]
+pub fn rate_key_for_ip(ip: IpAddr, v6_prefix: Ipv6KeyPrefix) -> RateKey {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => RateKey::from_bytes(v4.to_ipv6_mapped().octets()),
+        IpAddr::V6(v6) => {
+            let bits = u32::from(v6_prefix.bits());
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            RateKey::from_bytes((v6.to_bits() & mask).to_be_bytes())
+        }
+    }
+}
+
+/// A [`ClientIpConfig`] setting that cannot be right.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientIpConfigError {
+    /// The trusted proxy is neither an address nor a CIDR.
+    #[error("`{0}` is not an IP address or CIDR (e.g. `10.0.0.0/8`, `2001:db8::/32`)")]
+    InvalidCidr(String),
+    /// A /0 network: every client would be a trusted proxy and choose its
+    /// own address.
+    #[error("trusting `{0}` trusts every address, so any client could choose its own IP")]
+    TrustsEveryone(IpNet),
+    /// The platform header name is not a valid header name.
+    #[error("`{0}` is not a valid header name")]
+    InvalidHeaderName(String),
+    /// A list header named as a single-address platform header.
+    #[error("`{0}` is a list header; use `from_forwarded()` or `from_x_forwarded_for()`")]
+    ListHeader(HeaderName),
+    /// An IPv6 key prefix outside `1..=128`.
+    #[error("IPv6 key prefix /{0}: expected 1 to 128 bits (usually 64)")]
+    Ipv6Prefix(u8),
+}
+
+/// How to find the client's address: which proxies to believe and what
+/// they write.
+///
+/// With no trusted proxy the result is always the socket peer, whatever the
+/// source. A trusted proxy that does not set the header yields the proxy's
+/// own address (every client behind it shares a rate-limit key), never a
+/// guess. See the module docs for the walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIpConfig {
+    trusted: Vec<IpNet>,
+    source: ClientIpSource,
+    v6_prefix: Ipv6KeyPrefix,
+}
+
+impl Default for ClientIpConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientIpConfig {
+    /// The socket peer, no trusted proxies, IPv6 keyed by /64.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            trusted: Vec::new(),
+            source: ClientIpSource::Peer,
+            v6_prefix: Ipv6KeyPrefix::DEFAULT,
+        }
+    }
+
+    /// Trusts the proxies in `cidr` (`"10.0.0.0/8"`, `"2001:db8::/32"`, or a
+    /// single address). IPv4-mapped IPv6 networks are stored as IPv4.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientIpConfigError::InvalidCidr`] for anything else,
+    /// [`ClientIpConfigError::TrustsEveryone`] for a /0.
+    pub fn trust_proxy(self, cidr: &str) -> Result<Self, ClientIpConfigError> {
+        let cidr = cidr.trim();
+        let net = match cidr.parse::<IpNet>() {
+            Ok(net) => net,
+            Err(_) => cidr
+                .parse::<IpAddr>()
+                .map(IpNet::from)
+                .map_err(|_| ClientIpConfigError::InvalidCidr(cidr.to_owned()))?,
+        };
+        self.trust_proxy_net(net)
+    }
+
+    /// Trusts the proxies in `net`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientIpConfigError::TrustsEveryone`] for a /0.
+    pub fn trust_proxy_net(mut self, net: impl Into<IpNet>) -> Result<Self, ClientIpConfigError> {
+        let net = canonical_net(net.into().trunc());
+        if net.prefix_len() == 0 {
+            return Err(ClientIpConfigError::TrustsEveryone(net));
+        }
+        if !self.trusted.contains(&net) {
+            self.trusted.push(net);
+        }
+        Ok(self)
+    }
+
+    /// Reads the client from the peer only (the default).
+    #[must_use]
+    pub fn from_peer(self) -> Self {
+        self.source(ClientIpSource::Peer)
+    }
+
+    /// Reads `Forwarded` (RFC 7239) from trusted proxies.
+    #[must_use]
+    pub fn from_forwarded(self) -> Self {
+        self.source(ClientIpSource::Forwarded)
+    }
+
+    /// Reads `X-Forwarded-For` from trusted proxies.
+    #[must_use]
+    pub fn from_x_forwarded_for(self) -> Self {
+        self.source(ClientIpSource::XForwardedFor)
+    }
+
+    /// Reads a single-address header set by the platform's edge
+    /// (`"CF-Connecting-IP"`, `"Fly-Client-IP"`, `"X-Real-IP"`) from trusted
+    /// proxies. Name it only if the edge always overwrites it.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientIpConfigError::InvalidHeaderName`], or
+    /// [`ClientIpConfigError::ListHeader`] for `Forwarded` and
+    /// `X-Forwarded-For`, which have their own sources.
+    pub fn from_header(self, name: &str) -> Result<Self, ClientIpConfigError> {
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| ClientIpConfigError::InvalidHeaderName(name.to_owned()))?;
+        if name == FORWARDED || name == X_FORWARDED_FOR {
+            return Err(ClientIpConfigError::ListHeader(name));
+        }
+        Ok(self.source(ClientIpSource::Header(name)))
+    }
+
+    /// Sets the source.
+    #[must_use]
+    pub fn source(mut self, source: ClientIpSource) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Keys IPv6 clients by their first `bits` bits (default 64).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientIpConfigError::Ipv6Prefix`] unless `bits` is in `1..=128`.
+    pub fn ipv6_key_prefix(mut self, bits: u8) -> Result<Self, ClientIpConfigError> {
+        self.v6_prefix = Ipv6KeyPrefix::new(bits)?;
+        Ok(self)
+    }
+
+    /// The trusted proxy networks.
+    #[must_use]
+    pub fn trusted_proxies(&self) -> &[IpNet] {
+        &self.trusted
+    }
+
+    /// The configured source.
+    #[must_use]
+    pub fn client_source(&self) -> &ClientIpSource {
+        &self.source
+    }
+
+    /// The IPv6 key prefix.
+    #[must_use]
+    pub fn v6_prefix(&self) -> Ipv6KeyPrefix {
+        self.v6_prefix
+    }
+
+    /// Whether `ip` is a trusted proxy (IPv4-mapped IPv6 matched as IPv4).
+    #[must_use]
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The rate-limit key for `ip` under this configuration's IPv6 prefix.
+    #[must_use]
+    pub fn rate_key(&self, ip: IpAddr) -> RateKey {
+        rate_key_for_ip(ip, self.v6_prefix)
+    }
+
+    /// The client address for a request from socket peer `peer`.
+    ///
+    /// - Peer not trusted (or source [`ClientIpSource::Peer`]): the peer.
+    /// - Otherwise the header is walked right to left over all its
+    ///   occurrences in order, skipping trusted hops: the first untrusted
+    ///   address is the client; if every hop is trusted, the left-most.
+    /// - A hop that is not an address (malformed, `unknown`, an obfuscated
+    ///   `_name`, non-ASCII bytes) ends the walk at the last trusted address
+    ///   seen, the peer if none: what lies beyond it cannot be vouched for,
+    ///   and the proxy's own address is never attacker-chosen.
+    ///
+    /// IPv4-mapped IPv6 results are returned as IPv4. Never fails and never
+    /// panics, whatever the headers hold.
+    #[must_use]
+    pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.is_trusted(peer) {
+            return peer;
+        }
+        match &self.source {
+            ClientIpSource::Peer => peer,
+            ClientIpSource::XForwardedFor => self.walk_x_forwarded_for(peer, headers),
+            ClientIpSource::Forwarded => self.walk_forwarded(peer, headers),
+            ClientIpSource::Header(name) => single_address(headers, name).unwrap_or(peer),
+        }
+    }
+
+    fn walk_x_forwarded_for(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut walk = Walk::new(self, peer);
+        for value in headers.get_all(X_FORWARDED_FOR).iter().rev() {
+            let Ok(text) = value.to_str() else {
+                return walk.stop();
+            };
+            for entry in text.rsplit(',') {
+                if let Some(client) = walk.visit(parse_node(entry.trim_matches(is_ows))) {
+                    return client;
+                }
+            }
+        }
+        walk.stop()
+    }
+
+    fn walk_forwarded(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut walk = Walk::new(self, peer);
+        let mut elements = Vec::new();
+        for value in headers.get_all(FORWARDED).iter().rev() {
+            elements.clear();
+            if parse_forwarded(value, &mut elements).is_none() {
+                return walk.stop();
+            }
+            for hop in elements.iter().rev() {
+                if let Some(client) = walk.visit(*hop) {
+                    return client;
+                }
+            }
+        }
+        walk.stop()
+    }
+}
+
+/// The right-to-left walk over hops.
+struct Walk<'a> {
+    config: &'a ClientIpConfig,
+    last_trusted: IpAddr,
+}
+
+impl<'a> Walk<'a> {
+    fn new(config: &'a ClientIpConfig, peer: IpAddr) -> Self {
+        Self {
+            config,
+            last_trusted: peer,
+        }
+    }
+
+    /// Visits the next hop leftwards; `Some` ends the walk with the client.
+    fn visit(&mut self, hop: Option<IpAddr>) -> Option<IpAddr> {
+        let Some(ip) = hop else {
+            return Some(self.last_trusted);
+        };
+        let ip = ip.to_canonical();
+        if !self.config.is_trusted(ip) {
+            return Some(ip);
+        }
+        self.last_trusted = ip;
+        None
+    }
+
+    /// The end of the header (every hop trusted: the left-most) or an
+    /// unreadable value (the last trusted address).
+    fn stop(self) -> IpAddr {
+        self.last_trusted
+    }
+}
+
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 network
+/// it covers, so it matches the canonical (IPv4) form of mapped peers.
+fn canonical_net(net: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = net
+        && v6.prefix_len() >= 96
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && let Ok(v4) = Ipv4Net::new(v4, v6.prefix_len() - 96)
+    {
+        return IpNet::V4(v4);
+    }
+    net
+}
+
+/// Optional whitespace, as HTTP lists allow around commas.
+fn is_ows(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// A node: `192.0.2.60`, `192.0.2.60:8080`, `2001:db8::1`, `[2001:db8::1]`,
+/// `[2001:db8::1]:4711`, with an obfuscated port (`:_p1`) accepted as in RFC
+/// 7239. `None` for anything else, `unknown` and `_hidden` included.
+fn parse_node(text: &str) -> Option<IpAddr> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        let v6 = inside.parse::<Ipv6Addr>().ok()?;
+        return (after.is_empty() || after.strip_prefix(':').is_some_and(is_port))
+            .then_some(IpAddr::V6(v6));
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    // An IPv4 address with a port; a bare IPv6 address has more than one colon.
+    let (host, port) = text.split_once(':')?;
+    let v4 = host.parse::<Ipv4Addr>().ok()?;
+    is_port(port).then_some(IpAddr::V4(v4))
+}
+
+/// `1*5DIGIT` within u16, or an RFC 7239 obfuscated port `"_" 1*(ALPHA / DIGIT / "." / "_" / "-")`.
+fn is_port(text: &str) -> bool {
+    if let Some(obfuscated) = text.strip_prefix('_') {
+        return !obfuscated.is_empty()
+            && obfuscated
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    }
+    !text.is_empty()
+        && text.len() <= 5
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && text.parse::<u16>().is_ok()
+}
+
+/// A single-address header: exactly one occurrence holding one node.
+fn single_address(headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        // Two copies: one may be the client's. Believe neither.
+        return None;
+    }
+    let text = value.to_str().ok()?.trim_matches(is_ows);
+    parse_node(text).map(|ip| ip.to_canonical())
+}
+
+/// Parses one `Forwarded` header value into its elements' `for=` nodes, left
+/// to right (`None` for an element without a usable `for=`). Returns `None`
+/// if the value is not valid `Forwarded` syntax at all: a stray quote can
+/// shift every boundary after it, so no element of such a value is believed.
+fn parse_forwarded(value: &HeaderValue, elements: &mut Vec<Option<IpAddr>>) -> Option<()> {
+    let bytes = value.as_bytes();
+    let mut pos = 0;
+    loop {
+        // One element: pairs separated by ';'.
+        let mut node: Option<Option<IpAddr>> = None;
+        loop {
+            pos = skip_ows(bytes, pos);
+            let name_start = pos;
+            while bytes.get(pos).is_some_and(|&b| is_tchar(b)) {
+                pos += 1;
+            }
+            let name = bytes.get(name_start..pos)?;
+            if !name.is_empty() {
+                if bytes.get(pos) != Some(&b'=') {
+                    return None;
+                }
+                pos += 1;
+                let (parsed, next) = parse_param_value(bytes, pos)?;
+                pos = next;
+                if name.eq_ignore_ascii_case(b"for") {
+                    if node.is_some() {
+                        // Two `for=` in one element: ambiguous.
+                        node = Some(None);
+                    } else {
+                        node = Some(std::str::from_utf8(&parsed).ok().and_then(parse_node));
+                    }
+                }
+            }
+            pos = skip_ows(bytes, pos);
+            match bytes.get(pos) {
+                Some(b';') => pos += 1,
+                Some(b',') | None => break,
+                Some(_) => return None,
+            }
+        }
+        elements.push(node.flatten());
+        match bytes.get(pos) {
+            Some(b',') => pos += 1,
+            None => return Some(()),
+            Some(_) => return None,
+        }
+    }
+}
+
+/// A token or a quoted-string starting at `pos`, unescaped; and the position after it.
+fn parse_param_value(bytes: &[u8], mut pos: usize) -> Option<(Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    if bytes.get(pos) == Some(&b'"') {
+        pos += 1;
+        loop {
+            match *bytes.get(pos)? {
+                b'"' => return Some((out, pos + 1)),
+                b'\\' => {
+                    out.push(*bytes.get(pos + 1)?);
+                    pos += 2;
+                }
+                b => {
+                    out.push(b);
+                    pos += 1;
+                }
+            }
+        }
+    }
+    // Tokens, plus the characters nodes need that proxies write unquoted
+    // even though RFC 7239 asks for quotes (`for=[2001:db8::1]`).
+    while let Some(&b) = bytes.get(pos) {
+        if !(is_tchar(b) || matches!(b, b':' | b'[' | b']')) {
+            break;
+        }
+        out.push(b);
+        pos += 1;
+    }
+    if out.is_empty() {
+        None
+    } else {
+        Some((out, pos))
+    }
+}
+
+fn skip_ows(bytes: &[u8], mut pos: usize) -> usize {
+    while matches!(bytes.get(pos), Some(b' ' | b'\t')) {
+        pos += 1;
+    }
+    pos
+}
+
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn headers(name: &str, values: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+        for value in values {
+            map.append(name.clone(), HeaderValue::from_bytes(value).unwrap());
+        }
+        map
+    }
+
+    fn behind_proxies() -> ClientIpConfig {
+        ClientIpConfig::new()
+            .trust_proxy("10.0.0.0/8")
+            .unwrap()
+            .trust_proxy("2001:db8:ffff::/48")
+            .unwrap()
+    }
+
+    #[test]
+    fn x_forwarded_for_matrix() {
+        let config = behind_proxies().from_x_forwarded_for();
+        // (peer, header values, expected client)
+        let table: &[(&str, &[&[u8]], &str)] = &[
+            // Untrusted peer with a forged header: the header is ignored.
+            ("203.0.113.9", &[b"1.1.1.1"], "203.0.113.9"),
+            ("203.0.113.9", &[b"10.0.0.1"], "203.0.113.9"),
+            // Trusted peer, no header: the peer.
+            ("10.0.0.2", &[], "10.0.0.2"),
+            // One hop.
+            ("10.0.0.2", &[b"198.51.100.7"], "198.51.100.7"),
+            // Several hops, with a forged prefix that is never reached.
+            (
+                "10.0.0.2",
+                &[b"6.6.6.6, 198.51.100.7, 10.0.0.3"],
+                "198.51.100.7",
+            ),
+            (
+                "10.0.0.2",
+                &[b"6.6.6.6,198.51.100.7,10.0.0.3,10.9.9.9"],
+                "198.51.100.7",
+            ),
+            // Several occurrences are one list, in order.
+            (
+                "10.0.0.2",
+                &[b"6.6.6.6, 198.51.100.7", b"10.0.0.3"],
+                "198.51.100.7",
+            ),
+            (
+                "10.0.0.2",
+                &[b"198.51.100.7", b"10.0.0.3, 10.0.0.4"],
+                "198.51.100.7",
+            ),
+            // Every hop trusted: the left-most.
+            ("10.0.0.2", &[b"10.0.0.5, 10.0.0.4, 10.0.0.3"], "10.0.0.5"),
+            // Ports, IPv6, brackets.
+            ("10.0.0.2", &[b"198.51.100.7:5678"], "198.51.100.7"),
+            ("10.0.0.2", &[b"2001:db8::1"], "2001:db8::1"),
+            ("10.0.0.2", &[b"[2001:db8::1]:443, 10.0.0.3"], "2001:db8::1"),
+            (
+                "10.0.0.2",
+                &[b"2001:db8::1, 2001:db8:ffff::1"],
+                "2001:db8::1",
+            ),
+            // IPv4-mapped hops are IPv4, and trusted as such.
+            ("10.0.0.2", &[b"::ffff:198.51.100.7"], "198.51.100.7"),
+            (
+                "10.0.0.2",
+                &[b"198.51.100.7, ::ffff:10.0.0.3"],
+                "198.51.100.7",
+            ),
+            // Malformed entries stop the walk at the last trusted address.
+            ("10.0.0.2", &[b"6.6.6.6, garbage"], "10.0.0.2"),
+            ("10.0.0.2", &[b"6.6.6.6, garbage, 10.0.0.3"], "10.0.0.3"),
+            ("10.0.0.2", &[b"6.6.6.6, , 10.0.0.3"], "10.0.0.3"),
+            ("10.0.0.2", &[b"6.6.6.6,unknown"], "10.0.0.2"),
+            ("10.0.0.2", &[b"6.6.6.6, 1.2.3.4:99999"], "10.0.0.2"),
+            ("10.0.0.2", &[b"6.6.6.6, 1.2.3.4:"], "10.0.0.2"),
+            ("10.0.0.2", &[b"6.6.6.6, fe80::1%eth0"], "10.0.0.2"),
+            ("10.0.0.2", &[b"6.6.6.6, [2001:db8::1"], "10.0.0.2"),
+            ("10.0.0.2", &[b"6.6.6.6, 1.2.3.4.5"], "10.0.0.2"),
+            ("10.0.0.2", &[b""], "10.0.0.2"),
+            (
+                "10.0.0.2",
+                &[b"6.6.6.6", b"\xff\xfe", b"10.0.0.3"],
+                "10.0.0.3",
+            ),
+        ];
+        for (peer, values, expected) in table {
+            let got = config.resolve(ip(peer), &headers("x-forwarded-for", values));
+            assert_eq!(got, ip(expected), "peer {peer}, XFF {values:?}");
+        }
+    }
+
+    #[test]
+    fn ipv4_mapped_peer_matches_an_ipv4_trusted_range() {
+        let config = behind_proxies().from_x_forwarded_for();
+        let map = headers("x-forwarded-for", &[b"198.51.100.7"]);
+        assert_eq!(
+            config.resolve(ip("::ffff:10.0.0.1"), &map),
+            ip("198.51.100.7")
+        );
+        // And an untrusted mapped peer comes back as plain IPv4.
+        assert_eq!(
+            config.resolve(ip("::ffff:203.0.113.1"), &map),
+            ip("203.0.113.1")
+        );
+        // A trusted range written in mapped form matches plain IPv4 peers.
+        let mapped = ClientIpConfig::new()
+            .trust_proxy("::ffff:10.0.0.0/104")
+            .unwrap()
+            .from_x_forwarded_for();
+        assert_eq!(
+            mapped.trusted_proxies(),
+            ["10.0.0.0/8".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(mapped.resolve(ip("10.1.2.3"), &map), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn ipv6_trusted_proxy_walks_too() {
+        let config = behind_proxies().from_x_forwarded_for();
+        let map = headers("x-forwarded-for", &[b"2001:db8:1::5, 2001:db8:ffff::2"]);
+        assert_eq!(
+            config.resolve(ip("2001:db8:ffff::1"), &map),
+            ip("2001:db8:1::5")
+        );
+        assert_eq!(
+            config.resolve(ip("2001:db8:1::1"), &map),
+            ip("2001:db8:1::1")
+        );
+    }
+
+    #[test]
+    fn forwarded_matrix() {
+        let config = behind_proxies().from_forwarded();
+        let table: &[(&str, &[&[u8]], &str)] = &[
+            ("203.0.113.9", &[b"for=1.1.1.1"], "203.0.113.9"),
+            ("10.0.0.2", &[], "10.0.0.2"),
+            (
+                "10.0.0.2",
+                &[b"for=192.0.2.60;proto=http;by=203.0.113.43"],
+                "192.0.2.60",
+            ),
+            ("10.0.0.2", &[b"For=\"192.0.2.60:8080\""], "192.0.2.60"),
+            ("10.0.0.2", &[b"for=\"[2001:db8::1]:4711\""], "2001:db8::1"),
+            ("10.0.0.2", &[b"for=\"[2001:db8::1]\""], "2001:db8::1"),
+            ("10.0.0.2", &[b"for=[2001:db8::1]"], "2001:db8::1"),
+            ("10.0.0.2", &[b"for=\"[2001:db8::1]:_p1\""], "2001:db8::1"),
+            ("10.0.0.2", &[b"for=\"\\[2001:db8::1\\]\""], "2001:db8::1"),
+            // Several elements and occurrences, right to left.
+            (
+                "10.0.0.2",
+                &[b"for=6.6.6.6, for=198.51.100.7;proto=https, for=10.0.0.3"],
+                "198.51.100.7",
+            ),
+            (
+                "10.0.0.2",
+                &[b"for=6.6.6.6, for=198.51.100.7", b"for=10.0.0.3"],
+                "198.51.100.7",
+            ),
+            ("10.0.0.2", &[b"for=10.0.0.9,for=10.0.0.3"], "10.0.0.9"),
+            // Obfuscated and unknown identifiers end the walk.
+            ("10.0.0.2", &[b"for=6.6.6.6, for=_hidden"], "10.0.0.2"),
+            (
+                "10.0.0.2",
+                &[b"for=6.6.6.6, for=unknown, for=10.0.0.3"],
+                "10.0.0.3",
+            ),
+            ("10.0.0.2", &[b"for=6.6.6.6, proto=https"], "10.0.0.2"),
+            (
+                "10.0.0.2",
+                &[b"for=6.6.6.6, for=1.2.3.4;for=5.6.7.8"],
+                "10.0.0.2",
+            ),
+            // Broken syntax: nothing in that value is believed.
+            (
+                "10.0.0.2",
+                &[b"for=6.6.6.6, for=\"198.51.100.7"],
+                "10.0.0.2",
+            ),
+            (
+                "10.0.0.2",
+                &[b"for=6.6.6.6, for=198.51.100.7 junk"],
+                "10.0.0.2",
+            ),
+            (
+                "10.0.0.2",
+                &[b"for=6.6.6.6", b"for=", b"for=10.0.0.3"],
+                "10.0.0.3",
+            ),
+            ("10.0.0.2", &[b"for=6.6.6.6, =x"], "10.0.0.2"),
+            ("10.0.0.2", &[b"\"for=1.2.3.4\""], "10.0.0.2"),
+        ];
+        for (peer, values, expected) in table {
+            let got = config.resolve(ip(peer), &headers("forwarded", values));
+            assert_eq!(got, ip(expected), "peer {peer}, Forwarded {values:?}");
+        }
+    }
+
+    #[test]
+    fn platform_header_only_from_a_trusted_peer_and_only_once() {
+        let config = behind_proxies().from_header("CF-Connecting-IP").unwrap();
+        let table: &[(&str, &[&[u8]], &str)] = &[
+            ("10.0.0.2", &[b"198.51.100.7"], "198.51.100.7"),
+            ("10.0.0.2", &[b" 2001:db8::7 "], "2001:db8::7"),
+            ("10.0.0.2", &[b"::ffff:198.51.100.7"], "198.51.100.7"),
+            ("203.0.113.9", &[b"198.51.100.7"], "203.0.113.9"),
+            ("10.0.0.2", &[], "10.0.0.2"),
+            ("10.0.0.2", &[b"198.51.100.7", b"6.6.6.6"], "10.0.0.2"),
+            ("10.0.0.2", &[b"6.6.6.6, 198.51.100.7"], "10.0.0.2"),
+            ("10.0.0.2", &[b"nonsense"], "10.0.0.2"),
+        ];
+        for (peer, values, expected) in table {
+            let got = config.resolve(ip(peer), &headers("cf-connecting-ip", values));
+            assert_eq!(got, ip(expected), "peer {peer}, header {values:?}");
+        }
+        // Other headers are not read by this configuration.
+        let xff = headers("x-forwarded-for", &[b"198.51.100.7"]);
+        assert_eq!(config.resolve(ip("10.0.0.2"), &xff), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn default_config_ignores_every_header() {
+        let config = ClientIpConfig::new();
+        let mut map = headers("x-forwarded-for", &[b"1.1.1.1"]);
+        map.insert("forwarded", HeaderValue::from_static("for=1.1.1.1"));
+        map.insert("x-real-ip", HeaderValue::from_static("1.1.1.1"));
+        assert_eq!(config.resolve(ip("203.0.113.9"), &map), ip("203.0.113.9"));
+        // Trusting a proxy without naming a source still reads the peer.
+        let trusted_only = behind_proxies();
+        assert_eq!(trusted_only.resolve(ip("10.0.0.2"), &map), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn configuration_refuses_what_cannot_be_right() {
+        let refused = [
+            ClientIpConfig::new()
+                .trust_proxy("10.0.0.0/33")
+                .unwrap_err(),
+            ClientIpConfig::new()
+                .trust_proxy("proxy.internal")
+                .unwrap_err(),
+            ClientIpConfig::new().trust_proxy("0.0.0.0/0").unwrap_err(),
+            ClientIpConfig::new().trust_proxy("::/0").unwrap_err(),
+            ClientIpConfig::new().from_header("bad header").unwrap_err(),
+            ClientIpConfig::new()
+                .from_header("X-Forwarded-For")
+                .unwrap_err(),
+            ClientIpConfig::new().from_header("forwarded").unwrap_err(),
+            ClientIpConfig::new().ipv6_key_prefix(0).unwrap_err(),
+            ClientIpConfig::new().ipv6_key_prefix(129).unwrap_err(),
+        ];
+        let messages: Vec<String> = refused.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "`10.0.0.0/33` is not an IP address or CIDR (e.g. `10.0.0.0/8`, `2001:db8::/32`)",
+                "`proxy.internal` is not an IP address or CIDR (e.g. `10.0.0.0/8`, `2001:db8::/32`)",
+                "trusting `0.0.0.0/0` trusts every address, so any client could choose its own IP",
+                "trusting `::/0` trusts every address, so any client could choose its own IP",
+                "`bad header` is not a valid header name",
+                "`x-forwarded-for` is a list header; use `from_forwarded()` or `from_x_forwarded_for()`",
+                "`forwarded` is a list header; use `from_forwarded()` or `from_x_forwarded_for()`",
+                "IPv6 key prefix /0: expected 1 to 128 bits (usually 64)",
+                "IPv6 key prefix /129: expected 1 to 128 bits (usually 64)",
+            ]
+        );
+    }
+
+    #[test]
+    fn trusted_networks_are_normalised_and_single_addresses_accepted() {
+        let config = ClientIpConfig::new()
+            .trust_proxy("10.1.2.3/8")
+            .unwrap()
+            .trust_proxy("10.0.0.0/8")
+            .unwrap()
+            .trust_proxy(" 192.0.2.1 ")
+            .unwrap();
+        assert_eq!(
+            config.trusted_proxies(),
+            [
+                "10.0.0.0/8".parse::<IpNet>().unwrap(),
+                "192.0.2.1/32".parse().unwrap()
+            ]
+        );
+        assert!(config.is_trusted(ip("192.0.2.1")));
+        assert!(!config.is_trusted(ip("192.0.2.2")));
+    }
+
+    #[test]
+    fn rate_keys_group_ipv6_by_prefix_and_ipv4_mapped_as_ipv4() {
+        let key =
+            |text: &str, bits: u8| rate_key_for_ip(ip(text), Ipv6KeyPrefix::new(bits).unwrap());
+        let table = [
+            (
+                "2001:db8:1:2::1",
+                "2001:db8:1:2:ffff:ffff:ffff:ffff",
+                64,
+                true,
+            ),
+            ("2001:db8:1:2::1", "2001:db8:1:3::1", 64, false),
+            ("2001:db8:1:2::1", "2001:db8:1:3::1", 48, true),
+            ("2001:db8:1:2::1", "2001:db8:1:2::2", 128, false),
+            ("2001:db8::1", "2001:db9::1", 1, true),
+            ("::ffff:192.0.2.1", "192.0.2.1", 64, true),
+            ("::ffff:192.0.2.1", "192.0.2.1", 1, true),
+            ("192.0.2.1", "192.0.2.2", 1, false),
+        ];
+        for (a, b, bits, same) in table {
+            assert_eq!(key(a, bits) == key(b, bits), same, "{a} vs {b} at /{bits}");
+        }
+        let config = ClientIpConfig::new().ipv6_key_prefix(48).unwrap();
+        assert_eq!(
+            config.rate_key(ip("2001:db8:1:ffff::1")),
+            key("2001:db8:1::", 128)
+        );
+        assert_eq!(
+            key("2001:db8:1:2::1", 64).to_bytes(),
+            ip_bytes("2001:db8:1:2::")
+        );
+    }
+
+    fn ip_bytes(text: &str) -> [u8; 16] {
+        text.parse::<Ipv6Addr>().unwrap().octets()
+    }
+
+    #[test]
+    fn hostile_headers_never_panic() {
+        let config = behind_proxies().from_forwarded();
+        let xff = behind_proxies().from_x_forwarded_for();
+        let inputs: &[&[u8]] = &[
+            b"",
+            b",",
+            b";",
+            b"=",
+            b"\"",
+            b"for=\"",
+            b"for=\"\\",
+            b"for=\\",
+            b"for=[",
+            b"for=]",
+            b"for=\"[\"",
+            b"for=\"[]:\"",
+            b"for=\"[::1]:\"",
+            b"for=\"[::1]x\"",
+            b"[",
+            b"]:",
+            b"[::1]:",
+            b"::::",
+            b"1.2.3.4:5:6",
+            b"for=1.2.3.4;;;",
+            b",,,,",
+            b"\t",
+            b"for =1.2.3.4",
+        ];
+        for input in inputs {
+            let _ = config.resolve(ip("10.0.0.2"), &headers("forwarded", &[input]));
+            let _ = xff.resolve(ip("10.0.0.2"), &headers("x-forwarded-for", &[input]));
+        }
+    }
+}

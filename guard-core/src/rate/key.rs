@@ -1,0 +1,165 @@
+//! Fixed-size limiter keys.
+
+use std::fmt;
+use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
+use std::sync::OnceLock;
+
+/// The first byte of every identifier key. IP keys are IPv6 addresses (IPv4
+/// as `::ffff:a.b.c.d`), and `ff00::/8` is multicast, which is never the
+/// source of a connection, so identifier keys and IP keys do not overlap.
+const IDENTIFIER_TAG: u8 = 0xff;
+
+/// What a limiter counts against: 16 bytes, whatever it stands for.
+///
+/// A fixed size keeps a store entry at 24 bytes and means a client cannot
+/// grow memory by sending long identifiers. Build one with
+/// [`crate::client_ip::rate_key_for_ip`] (IPv6 masked to its /64 by default,
+/// IPv4-mapped IPv6 keyed as IPv4) or [`Self::for_identifier`] (an account
+/// id, a login email: hashed with a per-process random key, so the raw value
+/// is not kept and nobody outside the process can aim two identifiers at one
+/// key).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RateKey([u8; 16]);
+
+impl RateKey {
+    /// A key from raw bytes, for callers with their own fixed-size identity.
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key's bytes.
+    #[must_use]
+    pub const fn to_bytes(self) -> [u8; 16] {
+        self.0
+    }
+
+    /// A key for `identifier` within `namespace` (`"account"`, `"login"`):
+    /// the same pair always yields the same key in this process; different
+    /// namespaces never share one.
+    ///
+    /// The identifier is taken byte for byte. Where the authenticator
+    /// compares identifiers loosely (e-mail case, surrounding spaces), use
+    /// [`Self::for_identifier_folded`], or `Alice@example.com` and
+    /// `alice@example.com` get separate budgets against one account.
+    ///
+    /// Keys differ between processes, so a store shared by several processes
+    /// (Redis) must derive its keys from a shared secret instead.
+    #[must_use]
+    pub fn for_identifier(namespace: &str, identifier: &str) -> Self {
+        Self::hashed(namespace, |hasher| identifier.hash(hasher))
+    }
+
+    /// Like [`Self::for_identifier`], after trimming surrounding whitespace
+    /// and lowercasing (Unicode), without allocating: one budget per login
+    /// however the client spells it.
+    #[must_use]
+    pub fn for_identifier_folded(namespace: &str, identifier: &str) -> Self {
+        Self::hashed(namespace, |hasher| {
+            for c in identifier.trim().chars().flat_map(char::to_lowercase) {
+                hasher.write_u32(u32::from(c));
+            }
+            // Terminator, as `str`'s `Hash` writes one.
+            hasher.write_u8(0xff);
+        })
+    }
+
+    fn hashed(namespace: &str, write_identifier: impl Fn(&mut DefaultHasher)) -> Self {
+        static SEED: OnceLock<RandomState> = OnceLock::new();
+        let seed = SEED.get_or_init(RandomState::new);
+        // Two 64-bit outputs of one keyed PRF (SipHash) under distinct
+        // prefixes make 128 bits, counter-mode style.
+        let mut halves = [0_u64; 2];
+        for (lane, half) in (0_u8..).zip(halves.iter_mut()) {
+            let mut hasher = seed.build_hasher();
+            hasher.write_u8(lane);
+            namespace.hash(&mut hasher);
+            write_identifier(&mut hasher);
+            *half = hasher.finish();
+        }
+        let [high, low] = halves;
+        let mut bytes = [0_u8; 16];
+        let (first, second) = bytes.split_at_mut(8);
+        first.copy_from_slice(&high.to_be_bytes());
+        second.copy_from_slice(&low.to_be_bytes());
+        bytes[0] = IDENTIFIER_TAG;
+        Self(bytes)
+    }
+}
+
+impl Hash for RateKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // One write of the whole key; the derived impl would also hash the
+        // array's length.
+        state.write_u128(u128::from_ne_bytes(self.0));
+    }
+}
+
+impl fmt::Debug for RateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RateKey(")?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifier_keys_are_stable_within_the_process_and_separated_by_namespace() {
+        let a = RateKey::for_identifier("login", "alice@example.com");
+        assert_eq!(a, RateKey::for_identifier("login", "alice@example.com"));
+        assert_ne!(a, RateKey::for_identifier("account", "alice@example.com"));
+        assert_ne!(a, RateKey::for_identifier("login", "bob@example.com"));
+        // The namespace/identifier boundary is unambiguous.
+        assert_ne!(
+            RateKey::for_identifier("ab", "c"),
+            RateKey::for_identifier("a", "bc")
+        );
+    }
+
+    #[test]
+    fn identifier_keys_live_outside_the_address_space() {
+        for id in [
+            "",
+            "1",
+            "alice",
+            "a much longer identifier than sixteen bytes",
+        ] {
+            assert_eq!(
+                RateKey::for_identifier("ns", id).to_bytes()[0],
+                IDENTIFIER_TAG
+            );
+        }
+    }
+
+    #[test]
+    fn folded_identifiers_share_a_budget_across_spellings() {
+        let canonical = RateKey::for_identifier_folded("login", "alice@example.com");
+        for spelling in [
+            "Alice@Example.COM",
+            "  alice@example.com\t",
+            "ALICE@EXAMPLE.COM",
+        ] {
+            assert_eq!(
+                RateKey::for_identifier_folded("login", spelling),
+                canonical,
+                "{spelling:?}"
+            );
+        }
+        assert_ne!(
+            RateKey::for_identifier_folded("login", "alice@example.co"),
+            canonical
+        );
+    }
+
+    #[test]
+    fn debug_prints_hex() {
+        let key = RateKey::from_bytes([0xab; 16]);
+        assert_eq!(format!("{key:?}"), format!("RateKey({})", "ab".repeat(16)));
+    }
+}

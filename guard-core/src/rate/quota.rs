@@ -1,0 +1,305 @@
+//! Usage ceilings: at most `count` requests per key per fixed window.
+//!
+//! Windows are aligned to the clock: window `i` covers
+//! `[i × period, (i + 1) × period)` nanoseconds, so with the
+//! [`SystemClock`](super::SystemClock) a `day` quota resets at 00:00 UTC for
+//! every key at once, and every process using the same clock agrees on the
+//! boundary. Unlike a rate, nothing comes back before the window ends: this
+//! is the ceiling that stops a runaway loop from running up a bill.
+
+use std::time::Duration;
+
+use super::gcra::Decision;
+use super::key::RateKey;
+use super::spec::QuotaSpec;
+use super::store::{Shard, Store, StoreConfig};
+
+/// A key's usage: the window it was counted in and how much of it is spent.
+/// The window number is kept modulo 2³², which wraps after 136 years of
+/// one-second windows; only equality is ever compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    window: u32,
+    used: u32,
+}
+
+/// The fixed-window rule, pure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FixedWindow {
+    period_ns: u64,
+    limit: u32,
+}
+
+impl FixedWindow {
+    pub(crate) fn new(spec: QuotaSpec) -> Self {
+        Self {
+            period_ns: super::clock::duration_to_ns(spec.period()),
+            limit: spec.count().get(),
+        }
+    }
+
+    /// The window `now_ns` falls in, modulo 2³².
+    fn window(&self, now_ns: u64) -> u32 {
+        // Truncation is intended: see `Usage`.
+        (now_ns / self.period_ns) as u32
+    }
+
+    /// Time from `now_ns` to the end of its window.
+    fn until_reset(&self, now_ns: u64) -> Duration {
+        let into_window = now_ns % self.period_ns;
+        Duration::from_nanos(self.period_ns - into_window)
+    }
+
+    /// Decides one request; returns the usage to store when allowed.
+    pub(crate) fn decide(&self, usage: Option<Usage>, now_ns: u64) -> (Decision, Option<Usage>) {
+        let window = self.window(now_ns);
+        let used = usage.filter(|u| u.window == window).map_or(0, |u| u.used);
+        let reset = self.until_reset(now_ns);
+        if used < self.limit {
+            let decision = Decision::Allowed {
+                remaining: self.limit - used - 1,
+                reset_after: reset,
+            };
+            (
+                decision,
+                Some(Usage {
+                    window,
+                    used: used + 1,
+                }),
+            )
+        } else {
+            (Decision::Denied { retry_after: reset }, None)
+        }
+    }
+
+    /// Usage from an earlier window is no usage at all.
+    pub(crate) fn is_stale(&self, usage: &Usage, now_ns: u64) -> bool {
+        usage.window != self.window(now_ns)
+    }
+
+    /// Under memory pressure, the least-used keys go first.
+    pub(crate) fn rank(usage: &Usage) -> u64 {
+        u64::from(usage.used)
+    }
+}
+
+/// A usage ceiling per key, in memory, with bounded memory.
+///
+/// A refusal is a [`Decision::Denied`] whose `retry_after` runs to the end of
+/// the window; the face answers it with 429 and `Retry-After`. Memory is
+/// bounded as for [`RateLimiter`](super::RateLimiter): at most
+/// [`StoreConfig::key_limit`] keys; keys from past windows are dropped by
+/// [`Self::sweep`] or when room is needed, and beyond that the least-used keys
+/// are evicted first (an evicted key starts its window again from zero, so
+/// the store must be sized for the accounts that hold a quota).
+///
+/// ```
+/// use std::time::Duration;
+/// use guard_core::rate::{Decision, QuotaLimiter, QuotaSpec, RateKey};
+///
+/// let quota = QuotaLimiter::new(QuotaSpec::parse("2/day")?);
+/// let account = RateKey::for_identifier("account", "42");
+/// let noon = 12 * 3_600 * 1_000_000_000;
+/// assert!(quota.check(account, noon).is_allowed());
+/// assert!(quota.check(account, noon).is_allowed());
+/// assert_eq!(
+///     quota.check(account, noon),
+///     Decision::Denied { retry_after: Duration::from_secs(12 * 3_600) },
+/// );
+/// # Ok::<(), guard_core::rate::RateSpecError>(())
+/// ```
+#[derive(Debug)]
+pub struct QuotaLimiter {
+    spec: QuotaSpec,
+    rule: FixedWindow,
+    store: Store<Usage>,
+}
+
+impl QuotaLimiter {
+    /// A quota with the default [`StoreConfig`].
+    #[must_use]
+    pub fn new(spec: QuotaSpec) -> Self {
+        Self::with_config(spec, StoreConfig::new())
+    }
+
+    /// A quota with its own store sizing.
+    #[must_use]
+    pub fn with_config(spec: QuotaSpec, config: StoreConfig) -> Self {
+        Self {
+            spec,
+            rule: FixedWindow::new(spec),
+            store: Store::new(config),
+        }
+    }
+
+    /// The quota enforced.
+    #[must_use]
+    pub fn spec(&self) -> QuotaSpec {
+        self.spec
+    }
+
+    /// Counts one request for `key` at `now_ns` if the window has room.
+    /// To combine with rate limits without spending on a refusal, use
+    /// [`check_all`](super::check_all).
+    #[must_use]
+    pub fn check(&self, key: RateKey, now_ns: u64) -> Decision {
+        let Some(mut shard) = self.store.lock_key(&key) else {
+            // Unreachable: the index is always in range. Refuse rather than
+            // allow if it ever were not.
+            return Decision::Denied {
+                retry_after: self.rule.until_reset(now_ns),
+            };
+        };
+        if let Some(usage) = shard.get_mut(&key) {
+            let (decision, next) = self.rule.decide(Some(*usage), now_ns);
+            if let Some(next) = next {
+                *usage = next;
+            }
+            return decision;
+        }
+        let (decision, next) = self.rule.decide(None, now_ns);
+        if let Some(next) = next {
+            self.commit(&mut shard, key, next, now_ns);
+        }
+        decision
+    }
+
+    /// What [`Self::check`] would decide, without counting anything.
+    #[must_use]
+    pub fn peek(&self, key: RateKey, now_ns: u64) -> Decision {
+        let usage = self.store.lock_key(&key).and_then(|shard| shard.get(&key));
+        self.rule.decide(usage, now_ns).0
+    }
+
+    /// Drops keys whose window has ended; returns how many. Run it on a
+    /// schedule (for example once per period) so memory follows active keys.
+    pub fn sweep(&self, now_ns: u64) -> usize {
+        self.store.sweep(|usage| self.rule.is_stale(usage, now_ns))
+    }
+
+    /// Keys currently held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether no key is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most keys held at once.
+    #[must_use]
+    pub fn max_keys(&self) -> usize {
+        self.store.max_keys()
+    }
+
+    pub(crate) fn store(&self) -> &Store<Usage> {
+        &self.store
+    }
+
+    pub(crate) fn decide(&self, usage: Option<Usage>, now_ns: u64) -> (Decision, Option<Usage>) {
+        self.rule.decide(usage, now_ns)
+    }
+
+    pub(crate) fn commit(&self, shard: &mut Shard<Usage>, key: RateKey, usage: Usage, now_ns: u64) {
+        shard.insert(
+            key,
+            usage,
+            |u| self.rule.is_stale(u, now_ns),
+            FixedWindow::rank,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate::clock::{Clock, FakeClock};
+
+    const SEC: u64 = 1_000_000_000;
+    const DAY: u64 = 86_400 * SEC;
+
+    fn quota(spec: &str) -> QuotaLimiter {
+        QuotaLimiter::new(QuotaSpec::parse(spec).unwrap())
+    }
+
+    #[test]
+    fn ceiling_holds_until_the_window_resets_then_refills_whole() {
+        let q = quota("3/day");
+        let clock = FakeClock::new(10 * DAY + 20 * 3_600 * SEC); // 20:00 on day 10
+        let key = RateKey::for_identifier("account", "7");
+        let remaining: Vec<Decision> = (0..3).map(|_| q.check(key, clock.now_ns())).collect();
+        let four_hours = Duration::from_secs(4 * 3_600);
+        assert_eq!(
+            remaining,
+            [2, 1, 0].map(|remaining| Decision::Allowed {
+                remaining,
+                reset_after: four_hours
+            })
+        );
+        clock.advance(Duration::from_secs(3 * 3_600));
+        assert_eq!(
+            q.check(key, clock.now_ns()),
+            Decision::Denied {
+                retry_after: Duration::from_secs(3_600)
+            }
+        );
+        // The last nanosecond of the window is still refused.
+        clock.set(11 * DAY - 1);
+        assert!(!q.check(key, clock.now_ns()).is_allowed());
+        clock.set(11 * DAY);
+        assert_eq!(
+            q.check(key, clock.now_ns()),
+            Decision::Allowed {
+                remaining: 2,
+                reset_after: Duration::from_secs(86_400)
+            }
+        );
+    }
+
+    #[test]
+    fn peek_does_not_count() {
+        let q = quota("1/h");
+        let key = RateKey::for_identifier("account", "1");
+        for _ in 0..5 {
+            assert!(q.peek(key, 0).is_allowed());
+        }
+        assert!(q.check(key, 0).is_allowed());
+        assert!(!q.peek(key, 0).is_allowed());
+    }
+
+    #[test]
+    fn keys_are_independent() {
+        let q = quota("1/day");
+        let a = RateKey::for_identifier("account", "a");
+        let b = RateKey::for_identifier("account", "b");
+        assert!(q.check(a, 0).is_allowed());
+        assert!(!q.check(a, 0).is_allowed());
+        assert!(q.check(b, 0).is_allowed());
+    }
+
+    #[test]
+    fn sweep_drops_keys_from_past_windows() {
+        let q = quota("5/h");
+        for n in 0..100 {
+            let _ = q.check(RateKey::for_identifier("account", &n.to_string()), 0);
+        }
+        assert_eq!(q.len(), 100);
+        assert_eq!(q.sweep(3_600 * SEC - 1), 0);
+        assert_eq!(q.sweep(3_600 * SEC), 100);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn memory_stays_under_the_cap_under_key_churn() {
+        let config = StoreConfig::new().max_keys(500).unwrap();
+        let q = QuotaLimiter::with_config(QuotaSpec::parse("10/day").unwrap(), config);
+        for n in 0..5_000 {
+            let _ = q.check(RateKey::for_identifier("account", &n.to_string()), 0);
+            assert!(q.len() <= q.max_keys());
+        }
+        assert!(q.max_keys() <= 500);
+    }
+}
