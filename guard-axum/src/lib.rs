@@ -63,8 +63,14 @@
 extern crate self as guard_axum;
 
 pub mod auth;
+pub mod cors;
+pub mod extract;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 mod guards;
 mod handler;
+pub mod headers;
+pub mod rate_limit;
 mod router;
 pub mod routing;
 
