@@ -21,4 +21,4 @@ pub use auth::Authenticator;
 pub use error::{ErrorId, ErrorKind, FieldErrors, GenericBody, GuardError};
 pub use principal::{OwnerScope, Principal};
 pub use report::RouteReport;
-pub use spec::{Access, RouteSpec};
+pub use spec::{Access, BodySpec, RateLimits, RouteSpec, UploadSpec};

@@ -33,6 +33,50 @@ pub struct RouteEntry {
     /// The permission the principal needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permission: Option<String>,
+    /// Path parameters loaded as owner-scoped resources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub owner: Vec<String>,
+    /// The strictly decoded body type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Identity fields the body may carry, by the route's explicit choice.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_identity_fields: Vec<String>,
+    /// The strictly decoded query type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// The body cap in bytes, where the route reads a body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_limit: Option<u64>,
+    /// Rate limits in force, as `(scope, rate, source)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<RateEntry>,
+    /// The upload cap and types.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadEntry>,
+    /// Whether the route fetches user-supplied URLs (an outbound surface).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fetch: bool,
+}
+
+/// One rate or quota in force on a route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateEntry {
+    /// `"rate"`, `"rate_ip"`, `"rate_account"` or `"quota"`.
+    pub kind: String,
+    /// The canonical spec (`"10/min"`, `"5/s, burst = 10"`).
+    pub spec: String,
+    /// `"attribute"` or `"override"`.
+    pub source: String,
+}
+
+/// An upload route's cap and types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadEntry {
+    /// The cap in bytes.
+    pub max_bytes: u64,
+    /// Accepted file kinds.
+    pub types: Vec<String>,
 }
 
 impl RouteEntry {
@@ -48,6 +92,25 @@ impl RouteEntry {
                 permission.map(str::to_owned),
             ),
         };
+        let owned = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let body = spec.body_spec();
+        let limits = spec.rate_limits();
+        let mut rates = Vec::new();
+        let mut rate = |kind: &str, value: Option<String>| {
+            if let Some(spec) = value {
+                rates.push(RateEntry {
+                    kind: kind.to_owned(),
+                    spec,
+                    source: "attribute".to_owned(),
+                });
+            }
+        };
+        rate("rate", limits.rate.map(|r| r.to_string()));
+        rate("rate_ip", limits.per_ip.map(|r| r.to_string()));
+        rate("rate_account", limits.per_account.map(|r| r.to_string()));
+        rate("quota", limits.quota.map(|r| r.to_string()));
+        let reads_body =
+            body.is_some() || spec.upload_spec().is_some() || spec.declared_body_limit().is_some();
         Self {
             method: method.to_ascii_uppercase(),
             path: path.to_owned(),
@@ -56,6 +119,19 @@ impl RouteEntry {
             public_reason,
             roles,
             permission,
+            owner: owned(spec.owner_params()),
+            body: body.map(|b| b.type_name.to_owned()),
+            allowed_identity_fields: body
+                .map(|b| owned(b.allowed_identity_fields))
+                .unwrap_or_default(),
+            query: spec.query_type().map(str::to_owned),
+            body_limit: reads_body.then(|| spec.effective_body_limit()),
+            rates,
+            upload: spec.upload_spec().map(|u| UploadEntry {
+                max_bytes: u.max_bytes,
+                types: owned(u.types),
+            }),
+            fetch: spec.fetches(),
         }
     }
 
@@ -73,6 +149,42 @@ impl RouteEntry {
         }
         if let Some(p) = &self.permission {
             guards.push(format!("permission: {p}"));
+        }
+        if !self.owner.is_empty() {
+            guards.push(format!("owner: {}", self.owner.join(", ")));
+        }
+        if let Some(body) = &self.body {
+            guards.push(format!("body: {body}"));
+        }
+        if !self.allowed_identity_fields.is_empty() {
+            guards.push(format!(
+                "identity fields allowed: {}",
+                self.allowed_identity_fields.join(", ")
+            ));
+        }
+        if let Some(query) = &self.query {
+            guards.push(format!("query: {query}"));
+        }
+        if let Some(limit) = self.body_limit {
+            guards.push(format!("body limit: {limit} B"));
+        }
+        for rate in &self.rates {
+            let source = if rate.source == "attribute" {
+                String::new()
+            } else {
+                format!(" ({})", rate.source)
+            };
+            guards.push(format!("{}: {}{source}", rate.kind, rate.spec));
+        }
+        if let Some(upload) = &self.upload {
+            guards.push(format!(
+                "upload: {} B of {}",
+                upload.max_bytes,
+                upload.types.join(", ")
+            ));
+        }
+        if self.fetch {
+            guards.push("fetches user URLs".to_owned());
         }
         if guards.is_empty() {
             "-".to_owned()

@@ -7,6 +7,7 @@
 
 use crate::error::GuardError;
 use crate::principal::Principal;
+use crate::rate::{QuotaSpec, RateSpec};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,36 +26,208 @@ pub enum Access {
     },
 }
 
-/// The static description of one guarded handler.
+/// A strictly decoded JSON body (`body = T`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodySpec {
+    /// The body type, as written in the attribute.
+    pub type_name: &'static str,
+    /// Identity fields (`owner_id`, …) the body type declares; refused at
+    /// build time unless listed in `allowed_identity_fields`.
+    pub declared_identity_fields: fn() -> Vec<&'static str>,
+    /// Identity fields the route accepts in its body, by name, with a reason.
+    pub allowed_identity_fields: &'static [&'static str],
+}
+
+/// The rates and ceiling a route declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateLimits {
+    /// `rate`: per account on `auth` routes and per client IP on all routes.
+    pub rate: Option<RateSpec>,
+    /// `rate_ip`: per client IP only.
+    pub per_ip: Option<RateSpec>,
+    /// `rate_account`: per authenticated account only.
+    pub per_account: Option<RateSpec>,
+    /// `quota`: a hard usage ceiling per account per period.
+    pub quota: Option<QuotaSpec>,
+}
+
+impl RateLimits {
+    /// Whether any limit is declared.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.rate.is_none()
+            && self.per_ip.is_none()
+            && self.per_account.is_none()
+            && self.quota.is_none()
+    }
+}
+
+/// An upload route's cap and accepted types (`upload(max = "5MiB", types = [...])`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadSpec {
+    /// The cap in bytes.
+    pub max_bytes: u64,
+    /// Accepted file kinds by name (`"png"`, `"pdf"`).
+    pub types: &'static [&'static str],
+}
+
+/// The static description of one guarded handler.
+#[derive(Debug, Clone, Copy)]
 pub struct RouteSpec {
     handler: &'static str,
     module: &'static str,
     access: Access,
+    owner: &'static [&'static str],
+    body: Option<BodySpec>,
+    query: Option<&'static str>,
+    body_limit: Option<u64>,
+    limits: RateLimits,
+    upload: Option<UploadSpec>,
+    fetch: bool,
 }
+
+/// The default cap on a JSON body: 64 KiB.
+pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
 
 impl RouteSpec {
     /// A public route.
     #[must_use]
     pub const fn public(handler: &'static str, module: &'static str, reason: &'static str) -> Self {
+        Self::with_access(handler, module, Access::Public { reason })
+    }
+
+    const fn with_access(handler: &'static str, module: &'static str, access: Access) -> Self {
         Self {
             handler,
             module,
-            access: Access::Public { reason },
+            access,
+            owner: &[],
+            body: None,
+            query: None,
+            body_limit: None,
+            limits: RateLimits {
+                rate: None,
+                per_ip: None,
+                per_account: None,
+                quota: None,
+            },
+            upload: None,
+            fetch: false,
         }
     }
 
     /// A route that needs an authenticated principal.
     #[must_use]
     pub const fn authenticated(handler: &'static str, module: &'static str) -> Self {
-        Self {
+        Self::with_access(
             handler,
             module,
-            access: Access::Authenticated {
+            Access::Authenticated {
                 roles: &[],
                 permission: None,
             },
+        )
+    }
+
+    /// The path parameters holding owned resources (`owner = "project"`).
+    #[must_use]
+    pub const fn owner(mut self, params: &'static [&'static str]) -> Self {
+        self.owner = params;
+        self
+    }
+
+    /// A strictly decoded, validated JSON body.
+    #[must_use]
+    pub const fn body(mut self, body: BodySpec) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// A strictly decoded, validated query string of this type.
+    #[must_use]
+    pub const fn query(mut self, type_name: &'static str) -> Self {
+        self.query = Some(type_name);
+        self
+    }
+
+    /// The body cap in bytes (default [`DEFAULT_BODY_LIMIT`]).
+    #[must_use]
+    pub const fn body_limit(mut self, bytes: u64) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// The declared rates and quota.
+    #[must_use]
+    pub const fn limits(mut self, limits: RateLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// An upload route.
+    #[must_use]
+    pub const fn upload(mut self, upload: UploadSpec) -> Self {
+        self.upload = Some(upload);
+        self
+    }
+
+    /// Marks the route as fetching user-supplied URLs (an outbound surface).
+    #[must_use]
+    pub const fn fetch(mut self) -> Self {
+        self.fetch = true;
+        self
+    }
+
+    /// Owned path parameters.
+    #[must_use]
+    pub const fn owner_params(&self) -> &'static [&'static str] {
+        self.owner
+    }
+
+    /// The body, if declared.
+    #[must_use]
+    pub const fn body_spec(&self) -> Option<BodySpec> {
+        self.body
+    }
+
+    /// The query type, if declared.
+    #[must_use]
+    pub const fn query_type(&self) -> Option<&'static str> {
+        self.query
+    }
+
+    /// The body cap in bytes in force for this route.
+    #[must_use]
+    pub const fn effective_body_limit(&self) -> u64 {
+        match (self.body_limit, self.upload) {
+            (Some(limit), _) => limit,
+            (None, Some(upload)) => upload.max_bytes,
+            (None, None) => DEFAULT_BODY_LIMIT,
         }
+    }
+
+    /// Whether `body_limit` was set explicitly.
+    #[must_use]
+    pub const fn declared_body_limit(&self) -> Option<u64> {
+        self.body_limit
+    }
+
+    /// The declared rates and quota.
+    #[must_use]
+    pub const fn rate_limits(&self) -> RateLimits {
+        self.limits
+    }
+
+    /// The upload cap and types, if an upload route.
+    #[must_use]
+    pub const fn upload_spec(&self) -> Option<UploadSpec> {
+        self.upload
+    }
+
+    /// Whether the route fetches user-supplied URLs.
+    #[must_use]
+    pub const fn fetches(&self) -> bool {
+        self.fetch
     }
 
     /// Requires one of these roles. Only meaningful on an authenticated route;
@@ -126,12 +299,39 @@ impl RouteSpec {
     #[must_use]
     pub fn check(&self, method: &str, path: &str) -> Vec<String> {
         let mut problems = Vec::new();
+        let route = format!("{method} {path} ({})", self.handler);
         if let Access::Public { reason } = self.access
             && reason.trim().is_empty()
         {
+            problems.push(format!("{route}: a public route needs a reason"));
+        }
+        for param in self.owner {
+            let segment = format!("{{{param}}}");
+            if !path.split('/').any(|s| s == segment) {
+                problems.push(format!(
+                    "{route}: `owner = \"{param}\"` names a path parameter the path does not have; add `{segment}` to the path"
+                ));
+            }
+        }
+        if let Some(body) = self.body {
+            if matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+                problems.push(format!(
+                    "{route}: `body = {}` on a {method} route; {method} requests carry no body, use `query = …` or another method",
+                    body.type_name
+                ));
+            }
+            for field in (body.declared_identity_fields)() {
+                if !body.allowed_identity_fields.contains(&field) {
+                    problems.push(format!(
+                        "{route}: body type `{}` declares the identity field `{field}`; the principal comes from the session, so remove the field (or allow it by name with a reason)",
+                        body.type_name
+                    ));
+                }
+            }
+        }
+        if self.upload.is_some() && matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
             problems.push(format!(
-                "{method} {path} ({}): a public route needs a reason",
-                self.handler
+                "{route}: an upload on a {method} route; uploads are POST or PUT"
             ));
         }
         problems

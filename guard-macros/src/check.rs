@@ -6,10 +6,39 @@ use syn::spanned::Spanned as _;
 use syn::{Expr, ExprLit, FnArg, Ident, ItemFn, Lit, LitStr, Type};
 
 use crate::errors::Errors;
+use crate::grammar;
 use crate::parse::{RawOption, RawValue};
 
 /// The options this version understands, for "did you mean" suggestions.
-const KNOWN: &[&str] = &["auth", "public", "roles", "permission"];
+const KNOWN: &[&str] = &[
+    "auth",
+    "public",
+    "roles",
+    "permission",
+    "owner",
+    "body",
+    "query",
+    "body_limit",
+    "allow_identity",
+    "rate",
+    "rate_ip",
+    "rate_account",
+    "quota",
+    "upload",
+    "fetch",
+];
+
+/// A rate or quota option: its key, literal and canonical form.
+pub(crate) struct RateOption {
+    pub(crate) key: Ident,
+    pub(crate) lit: LitStr,
+}
+
+/// `upload(max = "5MiB", types = ["png"])`.
+pub(crate) struct UploadOption {
+    pub(crate) max_bytes: u64,
+    pub(crate) types: Vec<LitStr>,
+}
 
 /// The meaning of the attribute, every value still carrying its span.
 #[derive(Default)]
@@ -18,11 +47,122 @@ pub(crate) struct Options {
     pub(crate) public: Option<(Ident, LitStr)>,
     pub(crate) roles: Option<(Ident, Vec<LitStr>)>,
     pub(crate) permission: Option<(Ident, LitStr)>,
+    pub(crate) owner: Option<(Ident, Vec<LitStr>)>,
+    pub(crate) body: Option<(Ident, Type)>,
+    pub(crate) query: Option<(Ident, Type)>,
+    pub(crate) body_limit: Option<(Ident, u64)>,
+    pub(crate) allow_identity: Option<(Ident, Vec<(Ident, LitStr)>)>,
+    pub(crate) rate: Option<RateOption>,
+    pub(crate) rate_ip: Option<RateOption>,
+    pub(crate) rate_account: Option<RateOption>,
+    pub(crate) quota: Option<RateOption>,
+    pub(crate) upload: Option<UploadOption>,
+    pub(crate) fetch: Option<Ident>,
 }
 
 /// The handler's arguments, in order.
 pub(crate) struct Handler {
     pub(crate) arg_types: Vec<Type>,
+}
+
+/// The last path segment of a type (`Owned` for `guard_axum::Owned<Project>`).
+fn outer_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        Type::Paren(p) => outer_name(&p.elem),
+        Type::Group(g) => outer_name(&g.elem),
+        _ => None,
+    }
+}
+
+/// `X` in `Owned<X>` (or another single-parameter wrapper named `wrapper`).
+pub(crate) fn generic_of<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != wrapper {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Rules that relate the options to the handler's arguments.
+pub(crate) fn options_against_handler(opts: &Options, handler: &Handler, errors: &mut Errors) {
+    let takes = |name: &str| {
+        handler
+            .arg_types
+            .iter()
+            .any(|t| outer_name(t).as_deref() == Some(name))
+    };
+    for ty in &handler.arg_types {
+        let fix = match outer_name(ty).as_deref() {
+            Some("Json") => "an unvalidated JSON body; declare `body = T` and take `Valid<T>`",
+            Some("Form") => "an unvalidated form body; declare `body = T` and take `Valid<T>`",
+            Some("Query") => "an unvalidated query; declare `query = T` and take `ValidQuery<T>`",
+            _ => continue,
+        };
+        errors.spanned(ty, format!("a guarded handler takes {fix}"));
+    }
+    if let Some((key, _)) = &opts.owner
+        && !takes("Owned")
+    {
+        errors.spanned(key, "`owner` loads the resource for the handler; take it as `Owned<T>`, whose lookup is scoped to the principal");
+    }
+    if let Some((key, ty)) = &opts.body
+        && !takes("Valid")
+    {
+        errors.spanned(
+            key,
+            format!(
+                "`body = {}` is decoded for the handler; take it as `Valid<{}>`",
+                quote::quote!(#ty),
+                quote::quote!(#ty)
+            ),
+        );
+    }
+    if let Some((key, ty)) = &opts.query
+        && !takes("ValidQuery")
+    {
+        errors.spanned(
+            key,
+            format!(
+                "`query = {}` is decoded for the handler; take it as `ValidQuery<{}>`",
+                quote::quote!(#ty),
+                quote::quote!(#ty)
+            ),
+        );
+    }
+    if let Some((key, _)) = &opts.allow_identity
+        && opts.body.is_none()
+    {
+        errors.spanned(
+            key,
+            "`allow_identity` applies to a body; declare `body = T` or remove it",
+        );
+    }
+    if takes("Valid") && opts.body.is_none() {
+        errors.at(
+            Span::call_site(),
+            "the handler takes `Valid<T>`; declare its type with `body = T`",
+        );
+    }
+    if takes("ValidQuery") && opts.query.is_none() {
+        errors.at(
+            Span::call_site(),
+            "the handler takes `ValidQuery<T>`; declare its type with `query = T`",
+        );
+    }
+    if takes("Owned") && opts.owner.is_none() {
+        errors.at(
+            Span::call_site(),
+            "the handler takes `Owned<T>`; name its path parameter with `owner = \"...\"`",
+        );
+    }
 }
 
 pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
@@ -61,6 +201,83 @@ pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
                     set(&mut opts.roles, &key, (key.clone(), roles), errors);
                 }
             }
+            "owner" => {
+                let example = "owner = \"project\"";
+                let params = match value {
+                    RawValue::Lit(Lit::Str(s)) => Some(vec![s]),
+                    other => string_list(&key, other, example, errors),
+                };
+                if let Some(params) = params {
+                    for param in &params {
+                        let name = param.value();
+                        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                            errors.spanned(param, "`owner` names a path parameter, e.g. `owner = \"project\"` for `/projects/{project}`");
+                        }
+                    }
+                    set(&mut opts.owner, &key, (key.clone(), params), errors);
+                }
+            }
+            "body" | "query" => {
+                if let RawValue::Type(ty) = value {
+                    let slot = if key == "body" { &mut opts.body } else { &mut opts.query };
+                    set(slot, &key, (key.clone(), *ty), errors);
+                } else {
+                    errors.spanned(&key, format!("`{key}` names a type, e.g. `{key} = CreateProject`"));
+                }
+            }
+            "body_limit" => {
+                if let Some(lit) = string(&key, value, "body_limit = \"1MiB\"", errors) {
+                    match grammar::size::ByteSize::parse(&lit.value()) {
+                        Ok(size) => set(&mut opts.body_limit, &key, (key.clone(), size.get()), errors),
+                        Err(err) => errors.spanned(&lit, err),
+                    }
+                }
+            }
+            "allow_identity" => match value {
+                RawValue::Nested { options, .. } if !options.is_empty() => {
+                    let mut fields = Vec::new();
+                    for RawOption { key: field, value } in options {
+                        let example = format!("allow_identity({field} = \"<why this route may set it>\")");
+                        if let Some(reason) = string(&field, value, &example, errors) {
+                            if reason.value().trim().is_empty() {
+                                errors.spanned(&reason, "allowing an identity field needs a reason: say why this route may set it");
+                            }
+                            fields.push((field, reason));
+                        }
+                    }
+                    set(&mut opts.allow_identity, &key, (key.clone(), fields), errors);
+                }
+                _ => errors.spanned(&key, "`allow_identity` lists fields with reasons, e.g. `allow_identity(owner_id = \"admins reassign projects\")`"),
+            },
+            "rate" | "rate_ip" | "rate_account" | "quota" => {
+                let example = if key == "quota" { "quota = \"1000/day\"" } else { "rate = \"10/min\"" };
+                if let Some(lit) = string(&key, value, example, errors) {
+                    let parsed = if key == "quota" {
+                        grammar::rate::QuotaSpec::parse(&lit.value()).map(|_| ())
+                    } else {
+                        grammar::rate::RateSpec::parse(&lit.value()).map(|_| ())
+                    };
+                    if let Err(err) = parsed {
+                        errors.spanned(&lit, format!("invalid `{key}` \"{}\": {err}", lit.value()));
+                    }
+                    let slot = match key.to_string().as_str() {
+                        "rate" => &mut opts.rate,
+                        "rate_ip" => &mut opts.rate_ip,
+                        "rate_account" => &mut opts.rate_account,
+                        _ => &mut opts.quota,
+                    };
+                    set(slot, &key, RateOption { key: key.clone(), lit }, errors);
+                }
+            }
+            "upload" => {
+                if let Some(upload) = upload(&key, value, errors) {
+                    set(&mut opts.upload, &key, upload, errors);
+                }
+            }
+            "fetch" => {
+                flag(&key, &value, errors);
+                set(&mut opts.fetch, &key, key.clone(), errors);
+            }
             other => {
                 let hint = match nearest(other) {
                     Some(known) => format!("; did you mean `{known}`?"),
@@ -95,6 +312,9 @@ fn combinations(opts: &Options, options_were_clean: bool, errors: &mut Errors) {
         let needs_auth = [
             opts.roles.as_ref().map(|(k, _)| k),
             opts.permission.as_ref().map(|(k, _)| k),
+            opts.owner.as_ref().map(|(k, _)| k),
+            opts.rate_account.as_ref().map(|r| &r.key),
+            opts.quota.as_ref().map(|r| &r.key),
         ];
         for key in needs_auth.into_iter().flatten() {
             errors.spanned(
@@ -103,6 +323,63 @@ fn combinations(opts: &Options, options_were_clean: bool, errors: &mut Errors) {
                     "`{key}` needs an authenticated principal; add `auth` to this `secure_route`"
                 ),
             );
+        }
+    }
+}
+
+fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOption> {
+    let example = "upload(max = \"5MiB\", types = [\"png\", \"pdf\"])";
+    let RawValue::Nested { span, options } = value else {
+        errors.spanned(
+            key,
+            format!("`upload` takes its cap and types, e.g. `{example}`"),
+        );
+        return None;
+    };
+    let (mut max, mut types) = (None, None);
+    for RawOption { key: inner, value } in options {
+        match inner.to_string().as_str() {
+            "max" => {
+                if let Some(lit) = string(&inner, value, "max = \"5MiB\"", errors) {
+                    match grammar::size::ByteSize::parse(&lit.value()) {
+                        Ok(size) => set(&mut max, &inner, size.get(), errors),
+                        Err(err) => errors.spanned(&lit, err),
+                    }
+                }
+            }
+            "types" => {
+                if let Some(names) =
+                    string_list(&inner, value, "types = [\"png\", \"pdf\"]", errors)
+                {
+                    for name in &names {
+                        if !grammar::FILE_KINDS.contains(&name.value().as_str()) {
+                            errors.spanned(
+                                name,
+                                format!(
+                                    "unknown upload type \"{}\"; the types are {}",
+                                    name.value(),
+                                    list(grammar::FILE_KINDS)
+                                ),
+                            );
+                        }
+                    }
+                    set(&mut types, &inner, names, errors);
+                }
+            }
+            other => errors.spanned(
+                &inner,
+                format!("unknown `upload` option `{other}`; the options are `max`, `types`"),
+            ),
+        }
+    }
+    match (max, types) {
+        (Some(max_bytes), Some(types)) => Some(UploadOption { max_bytes, types }),
+        _ => {
+            errors.at(
+                span,
+                format!("`upload` needs both `max` and `types`, e.g. `{example}`"),
+            );
+            None
         }
     }
 }

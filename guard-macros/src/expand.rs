@@ -17,7 +17,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{ItemFn, LitStr};
 
-use crate::check::{self, Handler, Options};
+use crate::check::{self, Handler, Options, RateOption};
 use crate::errors::Errors;
 use crate::parse::RawOptions;
 
@@ -44,6 +44,9 @@ pub(crate) fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream 
         Options::default()
     };
     let handler = check::handler(&item_fn, &mut errors);
+    if errors.is_empty() {
+        check::options_against_handler(&opts, &handler, &mut errors);
+    }
     if !errors.is_empty() {
         return with_errors(item, errors.into_compile_errors());
     }
@@ -55,6 +58,7 @@ fn with_errors(item: TokenStream, errors: TokenStream) -> TokenStream {
 }
 
 fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
+    let p = quote! { ::guard_axum::__private };
     let name = LitStr::new(&item.sig.ident.to_string(), item.sig.ident.span());
     let mut spec = match &opts.public {
         Some((_, reason)) => quote! {
@@ -70,7 +74,100 @@ fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
     if let Some((_, permission)) = &opts.permission {
         spec = quote! { #spec.permission(#permission) };
     }
+    if let Some((_, params)) = &opts.owner {
+        spec = quote! { #spec.owner(&[#(#params),*]) };
+    }
+    if let Some((_, ty)) = &opts.body {
+        let type_name = LitStr::new(&quote!(#ty).to_string().replace(' ', ""), ty.span());
+        let allowed: Vec<LitStr> = opts
+            .allow_identity
+            .iter()
+            .flat_map(|(_, fields)| {
+                fields
+                    .iter()
+                    .map(|(f, _)| LitStr::new(&f.to_string(), f.span()))
+            })
+            .collect();
+        spec = quote! {
+            #spec.body(#p::BodySpec {
+                type_name: #type_name,
+                declared_identity_fields: #p::declared_identity_fields::<#ty>,
+                allowed_identity_fields: &[#(#allowed),*],
+            })
+        };
+    }
+    if let Some((_, ty)) = &opts.query {
+        let type_name = LitStr::new(&quote!(#ty).to_string().replace(' ', ""), ty.span());
+        spec = quote! { #spec.query(#type_name) };
+    }
+    if let Some((_, bytes)) = &opts.body_limit {
+        spec = quote! { #spec.body_limit(#bytes) };
+    }
+    let rate = |opt: &Option<RateOption>, ty: TokenStream| match opt {
+        Some(RateOption { lit, .. }) => quote! {
+            ::core::option::Option::Some(match #p::#ty::parse(#lit) {
+                ::core::result::Result::Ok(spec) => spec,
+                // Checked when the macro ran; unreachable.
+                ::core::result::Result::Err(_) => ::core::panic!("invalid rate"),
+            })
+        },
+        None => quote! { ::core::option::Option::None },
+    };
+    if opts.rate.is_some()
+        || opts.rate_ip.is_some()
+        || opts.rate_account.is_some()
+        || opts.quota.is_some()
+    {
+        let (rate_all, per_ip, per_account, quota) = (
+            rate(&opts.rate, quote!(RateSpec)),
+            rate(&opts.rate_ip, quote!(RateSpec)),
+            rate(&opts.rate_account, quote!(RateSpec)),
+            rate(&opts.quota, quote!(QuotaSpec)),
+        );
+        spec = quote! {
+            #spec.limits(#p::RateLimits { rate: #rate_all, per_ip: #per_ip, per_account: #per_account, quota: #quota })
+        };
+    }
+    if let Some(upload) = &opts.upload {
+        let (max, types) = (upload.max_bytes, &upload.types);
+        spec = quote! { #spec.upload(#p::UploadSpec { max_bytes: #max, types: &[#(#types),*] }) };
+    }
+    if opts.fetch.is_some() {
+        spec = quote! { #spec.fetch() };
+    }
     spec
+}
+
+/// Trait bounds on the user's types, each checked by a hidden function
+/// spanned at the type so the error points there (axum's `debug_handler`).
+fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
+    let p = quote! { ::guard_axum::__private };
+    let mut checks = TokenStream::new();
+    if let Some((_, params)) = &opts.owner {
+        for resource in handler
+            .arg_types
+            .iter()
+            .filter_map(|t| check::generic_of(t, "Owned"))
+        {
+            checks.extend(quote_spanned! {resource.span()=>
+                const _: () = ::core::assert!(
+                    #p::declares(&[#(#params),*], <#resource as #p::Resource>::PARAM),
+                    "this `Owned<T>` loads a path parameter (`T::PARAM`) that the route's `owner = …` does not name"
+                );
+            });
+        }
+    }
+    if let Some((_, ty)) = &opts.body {
+        checks.extend(quote_spanned! {ty.span()=>
+            const _: () = { fn assert_body<T: #p::StrictBody>() {} let _ = assert_body::<#ty>; };
+        });
+    }
+    if let Some((_, ty)) = &opts.query {
+        checks.extend(quote_spanned! {ty.span()=>
+            const _: () = { fn assert_query<T: #p::StrictQuery>() {} let _ = assert_query::<#ty>; };
+        });
+    }
+    checks
 }
 
 fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
@@ -86,6 +183,7 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
     let (docs, fn_attrs): (Vec<_>, Vec<_>) = attrs.iter().partition(|a| a.path().is_ident("doc"));
     let name = &sig.ident;
     let spec = spec(item, opts);
+    let bounds = bounds(opts, handler);
 
     let mut inner_sig = sig.clone();
     inner_sig.ident = format_ident!("handler", span = sig.ident.span());
@@ -133,6 +231,8 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
     };
 
     quote! {
+        #bounds
+
         #(#docs)*
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]

@@ -6,6 +6,7 @@
 mod check;
 mod errors;
 mod expand;
+mod grammar;
 mod parse;
 
 use proc_macro::TokenStream;

@@ -24,11 +24,7 @@ pub(crate) enum RawValue {
     /// `body = UpdateProject`
     Type(Box<Type>),
     /// `upload(max = "5MiB", ...)`
-    Nested {
-        span: Span,
-        #[allow(dead_code)] // read by the nested options of later issues (`upload(...)`)
-        options: Vec<RawOption>,
-    },
+    Nested { span: Span, options: Vec<RawOption> },
 }
 
 pub(crate) struct RawOptions(pub(crate) Vec<RawOption>);

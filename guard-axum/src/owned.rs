@@ -1,0 +1,191 @@
+//! Owner-scoped lookups: the cure for insecure direct object references.
+//!
+//! `#[secure_route(auth, owner = "project")]` on a handler that takes
+//! `Owned<Project>` loads the project named by the `{project}` path
+//! parameter *through* [`OwnedResource::load`], which receives the id **and**
+//! the principal's owner scope, so a lookup by id alone cannot be written
+//! through it:
+//!
+//! ```
+//! use guard_axum::{GuardError, Owned, OwnedResource, Owner, Resource};
+//!
+//! struct Project { id: i64, title: String }
+//!
+//! impl Resource for Project {
+//!     const PARAM: &'static str = "project";
+//!     type Id = i64;
+//! }
+//!
+//! impl OwnedResource<()> for Project {
+//!     async fn load(_state: &(), id: i64, owner: &Owner<'_>) -> Result<Option<Self>, GuardError> {
+//!         // SELECT … FROM projects WHERE id = ? AND owner_id = ?
+//!         let _ = owner.scope().id();
+//!         Ok(None)
+//!     }
+//! }
+//! ```
+//!
+//! Absent, not owned and malformed ids all answer the same 404
+//! `{"error":"not_found"}`, with the same headers: the framework makes one
+//! call and has no branch on "exists but not yours". (A malformed id is a
+//! 404 rather than a 400 so the id format of other tenants' resources is not
+//! a probe either.)
+
+use std::future::Future;
+use std::str::FromStr;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use guard_core::{GuardError, OwnerScope, Principal};
+use http::request::Parts;
+
+/// A resource addressed by a path parameter.
+pub trait Resource: Sized + Send + 'static {
+    /// The path parameter that holds its id (`"project"` for
+    /// `/projects/{project}`); must be named in the route's `owner = …`.
+    const PARAM: &'static str;
+    /// The id type; a path value that does not parse is a 404.
+    type Id: FromStr + Send;
+}
+
+/// Loads a resource only within the principal's owner scope.
+pub trait OwnedResource<S>: Resource {
+    /// The resource with this id **in this owner's scope**, or `None`
+    /// (absent and not-owned must be the same `None`). Write the query with
+    /// both conditions (`WHERE id = ? AND owner_id = ?`), not a lookup
+    /// followed by a comparison.
+    fn load(
+        state: &S,
+        id: Self::Id,
+        owner: &Owner<'_>,
+    ) -> impl Future<Output = Result<Option<Self>, GuardError>> + Send;
+}
+
+/// Whose resources a lookup may return, and the route's other path
+/// parameters (for a resource nested under another, scoped by its parent).
+#[derive(Debug)]
+pub struct Owner<'a> {
+    principal: &'a Principal,
+    params: &'a [(String, String)],
+}
+
+impl<'a> Owner<'a> {
+    /// The owner scope: the principal's tenant, else the principal itself.
+    #[must_use]
+    pub fn scope(&self) -> OwnerScope<'a> {
+        self.principal.owner_scope()
+    }
+
+    /// The authenticated principal.
+    #[must_use]
+    pub fn principal(&self) -> &'a Principal {
+        self.principal
+    }
+
+    /// Another raw path parameter of the route (`"project"` when loading a
+    /// file under `/projects/{project}/files/{file}`). Treat it as untrusted
+    /// input: scope the nested lookup by it *and* by the owner.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The resource named by the route's owner parameter, loaded within the
+/// principal's scope. Refuses with 401 when no guard authenticated the
+/// request and 404 when the id is malformed, absent or not the principal's.
+#[derive(Debug, Clone)]
+pub struct Owned<T>(pub T);
+
+impl<T> Owned<T> {
+    /// The resource.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Owned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Owned<T> {
+    /// The lookup itself, separate from axum for unit tests: finds the
+    /// parameter, parses the id and loads within the owner's scope.
+    pub async fn load<S>(
+        state: &S,
+        principal: &Principal,
+        params: &[(String, String)],
+    ) -> Result<Self, GuardError>
+    where
+        T: OwnedResource<S>,
+    {
+        let owner = Owner { principal, params };
+        let Some(raw) = owner.param(T::PARAM) else {
+            // The router refuses routes whose path lacks the parameter.
+            return Err(GuardError::internal(format_args!(
+                "Owned: the route has no `{{{}}}` path parameter",
+                T::PARAM
+            )));
+        };
+        let Ok(id) = raw.parse::<T::Id>() else {
+            return Err(GuardError::not_found());
+        };
+        match T::load(state, id, &owner).await? {
+            Some(resource) => Ok(Self(resource)),
+            None => Err(GuardError::not_found()),
+        }
+    }
+}
+
+impl<T, S> FromRequestParts<S> for Owned<T>
+where
+    T: OwnedResource<S>,
+    S: Send + Sync,
+{
+    type Rejection = GuardError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, GuardError> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(GuardError::unauthenticated)?;
+        let params: Vec<(String, String)> =
+            match RawPathParams::from_request_parts(parts, state).await {
+                Ok(raw) => raw
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                // Undecodable percent-encoding in the id: the same 404.
+                Err(_) => return Err(GuardError::not_found()),
+            };
+        Self::load(state, &principal, &params).await
+    }
+}
+
+/// `const` check the macro emits: an `Owned<T>` argument must load one of
+/// the parameters the route declares with `owner = …`.
+#[doc(hidden)]
+#[must_use]
+pub const fn declares(owner: &[&str], param: &str) -> bool {
+    let mut i = 0;
+    while i < owner.len() {
+        let (a, b) = (owner[i].as_bytes(), param.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}

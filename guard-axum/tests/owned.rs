@@ -1,0 +1,205 @@
+//! Owner-scoped lookups through a real router: the IDOR matrix.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use guard_axum::auth::{ApiKeys, BearerAuth};
+use guard_axum::routing::get;
+use guard_axum::{
+    GuardError, GuardedRouter, Owned, OwnedResource, Owner, Principal, Resource, secure_route,
+};
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+#[derive(Clone, Default)]
+struct Db {
+    /// (owner, id) → title; a query by id alone is impossible through it.
+    docs: Arc<HashMap<(String, u32), String>>,
+    files: Arc<HashMap<(u32, u32), String>>,
+    lookups: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+struct Doc {
+    id: u32,
+    title: String,
+}
+
+impl Resource for Doc {
+    const PARAM: &'static str = "doc";
+    type Id = u32;
+}
+
+impl OwnedResource<Db> for Doc {
+    async fn load(db: &Db, id: u32, owner: &Owner<'_>) -> Result<Option<Self>, GuardError> {
+        db.lookups.fetch_add(1, Ordering::SeqCst);
+        Ok(db
+            .docs
+            .get(&(owner.scope().id().to_owned(), id))
+            .map(|title| Doc {
+                id,
+                title: title.clone(),
+            }))
+    }
+}
+
+struct File {
+    name: String,
+}
+
+impl Resource for File {
+    const PARAM: &'static str = "file";
+    type Id = u32;
+}
+
+impl OwnedResource<Db> for File {
+    /// Scoped by the parent document, itself scoped by the owner.
+    async fn load(db: &Db, id: u32, owner: &Owner<'_>) -> Result<Option<Self>, GuardError> {
+        let Some(Ok(doc)) = owner.param("doc").map(str::parse::<u32>) else {
+            return Ok(None);
+        };
+        if !db.docs.contains_key(&(owner.scope().id().to_owned(), doc)) {
+            return Ok(None);
+        }
+        Ok(db
+            .files
+            .get(&(doc, id))
+            .map(|name| File { name: name.clone() }))
+    }
+}
+
+#[secure_route(auth, owner = "doc")]
+async fn show(Owned(doc): Owned<Doc>) -> String {
+    format!("{} {}", doc.id, doc.title)
+}
+
+#[secure_route(auth, owner = ["doc", "file"])]
+async fn show_file(
+    Owned(doc): Owned<Doc>,
+    Owned(file): Owned<File>,
+    State(_db): State<Db>,
+) -> String {
+    format!("{}/{}", doc.title, file.name)
+}
+
+const ALICE: &str = "alice-key-0123456789-0123456789-0123456789";
+const BOB: &str = "bob-key-0123456789-0123456789-0123456789";
+
+fn app(db: Db) -> Router {
+    let keys = ApiKeys::new()
+        .with_key(ALICE, Principal::new("alice"))
+        .unwrap()
+        .with_key(BOB, Principal::new("bob"))
+        .unwrap();
+    GuardedRouter::new()
+        .route("/docs/{doc}", get(show))
+        .route("/docs/{doc}/files/{file}", get(show_file))
+        .authenticator(BearerAuth::new(keys))
+        .build()
+        .unwrap()
+        .with_state(db)
+}
+
+fn db() -> Db {
+    let docs = HashMap::from([
+        (("alice".to_owned(), 1), "alice's plan".to_owned()),
+        (("bob".to_owned(), 2), "bob's secrets".to_owned()),
+    ]);
+    let files = HashMap::from([((1, 10), "a.pdf".to_owned()), ((2, 20), "b.pdf".to_owned())]);
+    Db {
+        docs: Arc::new(docs),
+        files: Arc::new(files),
+        lookups: Arc::default(),
+    }
+}
+
+async fn get_as(
+    app: &Router,
+    uri: &str,
+    key: Option<&str>,
+) -> (StatusCode, http::HeaderMap, String) {
+    let mut request = Request::get(uri);
+    if let Some(key) = key {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn idor_matrix_answers_the_same_404_for_absent_and_not_owned() {
+    let db = db();
+    let app = app(db.clone());
+    let own = get_as(&app, "/docs/1", Some(ALICE)).await;
+    assert_eq!((own.0, own.2.as_str()), (StatusCode::OK, "1 alice's plan"));
+
+    let others = get_as(&app, "/docs/2", Some(ALICE)).await;
+    let absent = get_as(&app, "/docs/999", Some(ALICE)).await;
+    let malformed = get_as(&app, "/docs/not-a-number", Some(ALICE)).await;
+    let overflow = get_as(&app, "/docs/99999999999999999999", Some(ALICE)).await;
+    for reply in [&others, &absent, &malformed, &overflow] {
+        assert_eq!(reply.0, StatusCode::NOT_FOUND);
+        assert_eq!(reply.2, r#"{"error":"not_found"}"#);
+    }
+    // Byte-identical: same body, same headers.
+    assert_eq!(others.1, absent.1);
+    assert_eq!(others.2, absent.2);
+    assert!(!others.2.contains("bob"));
+
+    // Logged out: 401 before any lookup.
+    let before = db.lookups.load(Ordering::SeqCst);
+    let anonymous = get_as(&app, "/docs/2", None).await;
+    assert_eq!(anonymous.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(db.lookups.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn nested_resources_are_scoped_by_their_parent_and_owner() {
+    let app = app(db());
+    let own = get_as(&app, "/docs/1/files/10", Some(ALICE)).await;
+    assert_eq!(
+        (own.0, own.2.as_str()),
+        (StatusCode::OK, "alice's plan/a.pdf")
+    );
+    for uri in [
+        "/docs/1/files/20", // bob's file under alice's doc
+        "/docs/2/files/20", // bob's doc
+        "/docs/1/files/11", // absent
+        "/docs/1/files/x",  // malformed
+    ] {
+        let reply = get_as(&app, uri, Some(ALICE)).await;
+        assert_eq!(reply.0, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(reply.2, r#"{"error":"not_found"}"#, "{uri}");
+    }
+    let bob = get_as(&app, "/docs/2/files/20", Some(BOB)).await;
+    assert_eq!(bob.0, StatusCode::OK);
+}
+
+#[test]
+fn the_router_refuses_an_owner_parameter_missing_from_the_path() {
+    let err = GuardedRouter::<Db>::new()
+        .route("/docs/{id}", get(show))
+        .authenticator(BearerAuth::new(ApiKeys::new()))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.problems(),
+        [
+            "GET /docs/{id} (show): `owner = \"doc\"` names a path parameter the path does not have; add `{doc}` to the path"
+        ]
+    );
+}
