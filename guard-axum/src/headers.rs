@@ -1,1 +1,365 @@
-//! (in progress)
+//! Security headers on every response: [`SecurityHeadersLayer`].
+//!
+//! The layer applies a [`SecurityHeaderPolicy`] (guard-core's
+//! `SecurityHeaders`, the OWASP API profile by default) to every response
+//! that passes through it: successes, the model's generic errors, axum's
+//! 404 and 405 fallbacks, extractor rejections, CORS preflight answers,
+//! timeouts and caught panics. Installed outermost (as `GuardedRouter` does),
+//! no response leaves without them.
+//!
+//! ```
+//! use axum::Router;
+//! use guard_axum::headers::{SecurityHeaderPolicy, SecurityHeadersLayer};
+//!
+//! // The defaults, with a CSP for a router that serves a small HTML page.
+//! let policy = SecurityHeaderPolicy::default()
+//!     .content_security_policy("default-src 'self'; frame-ancestors 'none'")?;
+//! let app: Router = Router::new().layer(SecurityHeadersLayer::new(policy));
+//! # Ok::<(), guard_axum::headers::HeaderPolicyError>(())
+//! ```
+//!
+//! # Who wins: the policy or the handler
+//!
+//! The policy overwrites a handler's value of every header it sets, except
+//! `Cache-Control`, `Content-Security-Policy` and `Content-Type`, which
+//! describe the content and are left as the handler set them (a page route
+//! needs its own CSP; a public asset may be cached). A header the policy
+//! does not set (say `Cross-Origin-Embedder-Policy`) is never touched. The
+//! `Cache-Control: no-store` the guards put on authenticated responses is
+//! therefore kept.
+//!
+//! # Cost
+//!
+//! The header values are built once, when the policy is; per response the
+//! layer inserts them (reference-counted copies, no parsing, no formatting).
+//! The response future holds the inner one in a `Box`, so one allocation
+//! per request.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::{Layer, Service};
+
+pub use guard_core::headers::{
+    DEFAULT_PERMISSIONS_POLICY, HeaderPolicyError, SecurityHeaders as SecurityHeaderPolicy,
+};
+
+/// Applies a [`SecurityHeaderPolicy`] to every response of the wrapped
+/// service; see the [module docs](self) for which header wins.
+///
+/// It refuses nothing: it never changes a status or a body, and an error of
+/// the inner service passes through unchanged (axum services have none).
+#[derive(Clone)]
+pub struct SecurityHeadersLayer {
+    policy: Arc<SecurityHeaderPolicy>,
+}
+
+impl SecurityHeadersLayer {
+    /// A layer applying `policy`. Build the policy from
+    /// [`SecurityHeaderPolicy::default`] and override single headers, so
+    /// changing one never drops the others.
+    #[must_use]
+    pub fn new(policy: SecurityHeaderPolicy) -> Self {
+        Self {
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// The policy this layer applies.
+    #[must_use]
+    pub fn policy(&self) -> &SecurityHeaderPolicy {
+        &self.policy
+    }
+}
+
+impl Default for SecurityHeadersLayer {
+    /// The OWASP API profile: see [`guard_core::headers`].
+    fn default() -> Self {
+        Self::new(SecurityHeaderPolicy::default())
+    }
+}
+
+impl fmt::Debug for SecurityHeadersLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityHeadersLayer")
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl<S> Layer<S> for SecurityHeadersLayer {
+    type Service = SecurityHeaders<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SecurityHeaders {
+            inner,
+            policy: Arc::clone(&self.policy),
+        }
+    }
+}
+
+/// The service of [`SecurityHeadersLayer`].
+#[derive(Clone)]
+pub struct SecurityHeaders<S> {
+    inner: S,
+    policy: Arc<SecurityHeaderPolicy>,
+}
+
+impl<S> SecurityHeaders<S> {
+    /// Wraps `inner`, applying `policy` to its responses.
+    pub fn new(inner: S, policy: SecurityHeaderPolicy) -> Self {
+        Self {
+            inner,
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// The policy this service applies.
+    pub fn policy(&self) -> &SecurityHeaderPolicy {
+        &self.policy
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for SecurityHeaders<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecurityHeaders")
+            .field("inner", &self.inner)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityHeaders<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        ResponseFuture {
+            inner: Box::pin(self.inner.call(request)),
+            policy: Arc::clone(&self.policy),
+        }
+    }
+}
+
+/// The response future of [`SecurityHeaders`]: the inner future, then the
+/// policy applied to its response.
+pub struct ResponseFuture<F> {
+    // Boxed so this future can be polled through a plain `&mut` without
+    // pin projection (no `unsafe`, no pin-project dependency).
+    inner: Pin<Box<F>>,
+    policy: Arc<SecurityHeaderPolicy>,
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut response = match self.inner.as_mut().poll(cx) {
+            Poll::Ready(Ok(response)) => response,
+            Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+            Poll::Pending => return Poll::Pending,
+        };
+        // The guards have already set `Cache-Control` on authenticated
+        // responses; `apply_to` never removes a handler's `Cache-Control`.
+        self.policy.apply_to(response.headers_mut(), false);
+        Poll::Ready(Ok(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    use guard_core::GuardError;
+    use http::{HeaderMap, HeaderValue, StatusCode, header};
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// The OWASP API profile, spelled out so a change of default in the
+    /// core fails here too.
+    const DEFAULTS: [(&str, &str); 9] = [
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        ),
+        ("x-frame-options", "DENY"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+        ("permissions-policy", DEFAULT_PERMISSIONS_POLICY),
+        ("x-permitted-cross-domain-policies", "none"),
+    ];
+
+    fn assert_defaults(headers: &HeaderMap, what: &str) {
+        for (name, value) in DEFAULTS {
+            let all: Vec<_> = headers.get_all(name).iter().collect();
+            assert_eq!(all, [value], "{what}: {name}");
+        }
+    }
+
+    async fn handler_sets_its_own() -> impl IntoResponse {
+        (
+            [
+                (header::X_FRAME_OPTIONS, "ALLOWALL"),
+                (header::REFERRER_POLICY, "unsafe-url"),
+                (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+                (header::CACHE_CONTROL, "public, max-age=60"),
+                (header::CONTENT_TYPE, "text/html"),
+                (
+                    http::HeaderName::from_static("cross-origin-embedder-policy"),
+                    "require-corp",
+                ),
+            ],
+            "<p>hi</p>",
+        )
+    }
+
+    fn app(layer: SecurityHeadersLayer) -> Router {
+        Router::new()
+            .route("/plain", get(|| async { "ok" }))
+            .route("/own", get(handler_sets_its_own))
+            .route("/err", get(|| async { GuardError::forbidden() }))
+            .route(
+                "/no-store",
+                get(|| async { ([(header::CACHE_CONTROL, "no-store")], "mine") }),
+            )
+            .fallback(|| async { GuardError::not_found() })
+            .layer(layer)
+    }
+
+    async fn call(app: &Router, uri: &str) -> (StatusCode, HeaderMap, String) {
+        let response = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_the_default_headers() {
+        let app = app(SecurityHeadersLayer::default());
+        let table = [
+            ("/plain", 200, "ok"),
+            ("/err", 403, r#"{"error":"forbidden"}"#),
+            ("/missing", 404, r#"{"error":"not_found"}"#),
+        ];
+        for (uri, status, body) in table {
+            let (got_status, headers, got_body) = call(&app, uri).await;
+            assert_eq!(got_status.as_u16(), status, "{uri}");
+            assert_eq!(got_body, body, "{uri}: the layer changed the body");
+            assert_defaults(&headers, uri);
+            assert!(!headers.contains_key(header::CACHE_CONTROL), "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn policy_headers_overwrite_the_handlers_except_content_headers() {
+        let (_, headers, body) = call(&app(SecurityHeadersLayer::default()), "/own").await;
+        assert_eq!(body, "<p>hi</p>");
+        let table = [
+            // Enforced: a handler's value is replaced.
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+            // Describe the content: the handler's value is kept.
+            ("content-security-policy", "default-src 'self'"),
+            ("cache-control", "public, max-age=60"),
+            ("content-type", "text/html"),
+            // Not part of the policy: untouched.
+            ("cross-origin-embedder-policy", "require-corp"),
+        ];
+        for (name, value) in table {
+            let all: Vec<_> = headers.get_all(name).iter().collect();
+            assert_eq!(all, [value], "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_the_no_store_of_authenticated_responses() {
+        let (_, headers, _) = call(&app(SecurityHeadersLayer::default()), "/no-store").await;
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert_defaults(&headers, "/no-store");
+    }
+
+    #[tokio::test]
+    async fn a_custom_policy_overrides_one_header_and_keeps_the_others() {
+        let policy = SecurityHeaderPolicy::default()
+            .content_security_policy("default-src 'self'")
+            .unwrap()
+            .set("cross-origin-resource-policy", "same-site")
+            .unwrap();
+        let (_, headers, _) = call(&app(SecurityHeadersLayer::new(policy)), "/plain").await;
+        assert_eq!(headers["content-security-policy"], "default-src 'self'");
+        assert_eq!(headers["cross-origin-resource-policy"], "same-site");
+        for (name, value) in DEFAULTS {
+            if !matches!(
+                name,
+                "content-security-policy" | "cross-origin-resource-policy"
+            ) {
+                assert_eq!(headers[name], value, "{name}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn wraps_any_tower_service_and_passes_its_errors_through() {
+        let ok =
+            tower::service_fn(|_: Request<()>| async { Ok::<_, &'static str>(Response::new(())) });
+        let response = SecurityHeadersLayer::default()
+            .layer(ok)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap();
+        assert_defaults(response.headers(), "service_fn");
+
+        let failing =
+            tower::service_fn(|_: Request<()>| async { Err::<Response<()>, _>("inner failed") });
+        let err = SecurityHeaders::new(failing, SecurityHeaderPolicy::default())
+            .oneshot(Request::new(()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, "inner failed");
+
+        assert_eq!(
+            SecurityHeadersLayer::default()
+                .policy()
+                .get(&header::X_FRAME_OPTIONS),
+            Some(&HeaderValue::from_static("DENY"))
+        );
+    }
+}

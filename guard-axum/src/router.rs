@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -14,8 +15,14 @@ use guard_core::report::{RouteEntry, RouteReport};
 use guard_core::{Authenticator, GuardError};
 use tower::{Layer, Service};
 
+use crate::cors::{CorsPolicy, cors_layer};
 use crate::guards::Guards;
+use crate::headers::{SecurityHeaderPolicy, SecurityHeadersLayer};
 use crate::routing::{Entry, IntoGuardedMethodRouter};
+use crate::trace::{RequestSpanLayer, RequestTimeoutLayer, SensitiveHeaders};
+
+/// The default cap on a request's time.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 type RouterLayer<S> = Box<dyn FnOnce(Router<S>) -> Router<S> + Send>;
 
@@ -29,14 +36,21 @@ type RouterLayer<S> = Box<dyn FnOnce(Router<S>) -> Router<S> + Send>;
 /// problem at once.
 ///
 /// The router always adds: a generic 404 fallback, a generic 405 for a known
-/// path with an unrouted method, and a panic catcher that answers the generic
-/// 500 with an error id.
+/// path with an unrouted method, a panic catcher that answers the generic
+/// 500 with an error id, a request timeout (408), the security headers on
+/// every response, sensitive headers marked for logs, a request span that
+/// logs a client's `X-Request-Id` beside (never as) the error id, and CORS
+/// when a policy is given.
 #[must_use]
 pub struct GuardedRouter<S = ()> {
     routes: Vec<(String, Vec<Entry<S>>)>,
     authenticator: Option<Arc<dyn Authenticator>>,
     layers: Vec<RouterLayer<S>>,
     settings: Vec<(String, String)>,
+    headers: SecurityHeaderPolicy,
+    cors: Option<CorsPolicy>,
+    timeout: Option<Duration>,
+    sensitive: SensitiveHeaders,
 }
 
 impl<S> fmt::Debug for GuardedRouter<S> {
@@ -105,7 +119,41 @@ where
             authenticator: None,
             layers: Vec::new(),
             settings: Vec::new(),
+            headers: SecurityHeaderPolicy::default(),
+            cors: None,
+            timeout: Some(DEFAULT_TIMEOUT),
+            sensitive: SensitiveHeaders::new(),
         }
+    }
+
+    /// Replaces the security-header policy (default: the OWASP API set,
+    /// see [`crate::headers`]). Override single headers with
+    /// `SecurityHeaderPolicy::default().set(…)?` rather than starting empty.
+    pub fn security_headers(mut self, policy: SecurityHeaderPolicy) -> Self {
+        self.headers = policy;
+        self
+    }
+
+    /// Answers cross-origin requests by this policy (exact origins only;
+    /// dangerous policies cannot be built). No policy: no CORS headers, so
+    /// browsers refuse cross-origin reads.
+    pub fn cors(mut self, policy: CorsPolicy) -> Self {
+        self.cors = Some(policy);
+        self
+    }
+
+    /// Caps the time a request may take: 408 `{"error":"request_timeout"}`
+    /// past it. Default 30 s; `None` removes the cap.
+    pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Headers kept out of logs besides `Authorization`, `Cookie`,
+    /// `Set-Cookie` and `Proxy-Authorization`.
+    pub fn sensitive_headers(mut self, headers: SensitiveHeaders) -> Self {
+        self.sensitive = headers;
+        self
     }
 
     /// Adds guarded handlers for a path (axum 0.8 syntax: `/projects/{project}`).
@@ -157,6 +205,26 @@ where
                 .as_ref()
                 .map_or_else(|| "none".to_owned(), |a| a.describe()),
         )];
+        settings.push((
+            "cors".to_owned(),
+            self.cors.as_ref().map_or_else(
+                || "none (cross-origin reads refused by browsers)".to_owned(),
+                CorsPolicy::describe,
+            ),
+        ));
+        settings.push((
+            "security headers".to_owned(),
+            self.headers
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+        settings.push((
+            "request timeout".to_owned(),
+            self.timeout
+                .map_or_else(|| "none".to_owned(), |t| format!("{} ms", t.as_millis())),
+        ));
         settings.extend(self.settings.iter().cloned());
         let routes = self
             .routes
@@ -225,13 +293,30 @@ where
         }
         router = router
             .fallback(|| async { GuardError::not_found() })
-            .method_not_allowed_fallback(|| async { GuardError::method_not_allowed() });
+            .method_not_allowed_fallback(|| async { GuardError::method_not_allowed() })
+            // Innermost, so a user's TraceLayer already sees Set-Cookie marked.
+            .layer(self.sensitive.response_layer());
         for layer in self.layers {
             router = layer(router);
         }
-        let router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        // Outward from here, each `.layer` wraps everything before it: the
+        // panic catcher and the timeout answer generic bodies; CORS sits
+        // outside them so a browser can read those errors' ids and a
+        // preflight never reaches the 405 fallback; security headers are
+        // outermost so every response, preflights included, carries them.
+        router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ));
+        if let Some(timeout) = self.timeout {
+            router = router.layer(RequestTimeoutLayer::new(timeout));
+        }
+        if let Some(cors) = &self.cors {
+            router = router.layer(cors_layer(cors));
+        }
+        let router = router
+            .layer(RequestSpanLayer::new())
+            .layer(self.sensitive.request_layer())
+            .layer(SecurityHeadersLayer::new(self.headers));
         Ok((router, report))
     }
 }

@@ -416,8 +416,8 @@ fn build_lists_every_problem_at_once() {
     );
 }
 
-#[test]
-fn layers_wrap_routes_added_after_them() {
+#[tokio::test]
+async fn layers_wrap_routes_added_after_them() {
     // `layer` before `route`: with axum's Router the route would escape it.
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
@@ -434,10 +434,7 @@ fn layers_wrap_routes_added_after_them() {
         .route("/healthz", get(health))
         .build()
         .unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let reply = runtime.block_on(send(&app, get_req("/healthz")));
+    let reply = send(&app, get_req("/healthz")).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
