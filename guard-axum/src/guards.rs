@@ -1,19 +1,28 @@
-//! The router-wide guard context every guarded handler runs with.
+//! The guards every guarded handler runs with, in the order of the request
+//! flow (see the crate docs): client IP and the per-IP limit, then
+//! authentication, authorization, the per-account limit and quota, then the
+//! per-route settings the extractors read.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::response::{IntoResponse, Response};
-use guard_core::{Authenticator, GenericBody, GuardError, RouteSpec};
+use guard_core::rate::RateKey;
+use guard_core::{Authenticator, GenericBody, GuardError, Principal, RouteSpec};
 use http::request::Parts;
 use http::{HeaderValue, header};
 
-/// What the guards of one built router share: the authenticator and the
-/// router's settings. Cloning is one reference count.
+use crate::rate_limit::{RateGuard, RateHeaders, RateRefused, client_rate_key};
+
+/// The guards of one route of a built router. Cloning is one reference
+/// count.
 #[derive(Clone)]
 pub struct Guards(Arc<Inner>);
 
 struct Inner {
     authenticator: Option<Arc<dyn Authenticator>>,
+    rate: Option<Arc<RateGuard>>,
+    extensions: http::Extensions,
 }
 
 impl std::fmt::Debug for Guards {
@@ -23,36 +32,144 @@ impl std::fmt::Debug for Guards {
                 "authenticator",
                 &self.0.authenticator.as_ref().map(|a| a.describe()),
             )
-            .finish()
+            .field("rate", &self.0.rate)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the guards decided for one request, for [`Guards::finish`].
+#[derive(Debug, Default)]
+pub struct Pass {
+    authenticated: bool,
+    rate_headers: Option<RateHeaders>,
+    identifier: Option<IdentifierLimit>,
+}
+
+/// The per-identifier limit of a public route (the login e-mail), which
+/// only the handler can name: it takes this extractor and calls
+/// [`IdentifierLimit::check`] once it has decoded the identifier. The
+/// client's per-IP budget is spent in the same atomic decision, so one limit
+/// refusing never spends the other; a handler that never calls it still
+/// spends the per-IP budget when it answers.
+#[derive(Clone, Debug)]
+pub struct IdentifierLimit {
+    guard: Arc<RateGuard>,
+    ip: RateKey,
+    spent: Arc<AtomicBool>,
+}
+
+impl IdentifierLimit {
+    /// Decides the request against the route's limits for this identifier
+    /// (folded: case and surrounding spaces ignored).
+    ///
+    /// # Errors
+    ///
+    /// 429 with `Retry-After` when a limit refuses; 503 when the backend is
+    /// down and the route fails closed.
+    pub async fn check(&self, identifier: &str) -> Result<(), RateRefused> {
+        self.spent.store(true, Ordering::SeqCst);
+        let key = self.guard.identifier_key(identifier);
+        self.guard.check(self.ip, None, Some(key)).await.map(drop)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdentifierLimit {
+    type Rejection = GuardError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, GuardError> {
+        parts.extensions.get::<Self>().cloned().ok_or_else(|| {
+            GuardError::internal(
+                "IdentifierLimit taken on a route without `rate_account` on a public route",
+            )
+        })
     }
 }
 
 impl Guards {
-    pub(crate) fn new(authenticator: Option<Arc<dyn Authenticator>>) -> Self {
-        Self(Arc::new(Inner { authenticator }))
+    pub(crate) fn new(
+        authenticator: Option<Arc<dyn Authenticator>>,
+        rate: Option<RateGuard>,
+        extensions: http::Extensions,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            authenticator,
+            rate: rate.filter(|r| !r.is_empty()).map(Arc::new),
+            extensions,
+        }))
     }
 
-    /// Runs the guards a route declared, in the order of the request flow:
-    /// authentication (401), then authorization (403). On success the
-    /// principal is in the request's extensions for the handler's
-    /// extractors.
+    /// Runs the guards a route declared. On refusal the response is ready
+    /// (generic body, `Retry-After` and rate headers where they apply).
     pub async fn enforce(
         &self,
         spec: &'static RouteSpec,
         parts: &mut Parts,
-    ) -> Result<(), GuardError> {
+    ) -> Result<Pass, Response> {
+        let mut pass = Pass::default();
+        let ip = match &self.0.rate {
+            Some(rate) => {
+                let (_, ip) =
+                    client_rate_key(&parts.extensions).map_err(IntoResponse::into_response)?;
+                rate.precheck(ip)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+                Some((rate, ip))
+            }
+            None => None,
+        };
+        let mut account = None;
         if spec.requires_auth() {
-            let principal = authenticate(self.0.authenticator.as_deref(), parts).await?;
-            spec.authorize(&principal)?;
+            let principal = match authenticate(self.0.authenticator.as_deref(), parts).await {
+                Ok(principal) => principal,
+                Err(refusal) => {
+                    let mut response = refusal.into_response();
+                    // A failed login attempt still costs the client.
+                    if let Some((rate, ip)) = &ip
+                        && let Some(headers) = rate.charge(*ip).await
+                    {
+                        headers.apply(response.headers_mut());
+                    }
+                    return Err(response);
+                }
+            };
+            spec.authorize(&principal)
+                .map_err(IntoResponse::into_response)?;
+            if let Some((rate, _)) = &ip {
+                account = Some(rate.account_key(principal.id()));
+            }
             parts.extensions.insert(principal);
+            pass.authenticated = true;
         }
-        Ok(())
+        if let Some((rate, ip)) = ip {
+            if !spec.requires_auth() && rate.limits().identifier.is_some() {
+                let limit = IdentifierLimit {
+                    guard: rate.clone(),
+                    ip,
+                    spent: Arc::default(),
+                };
+                parts.extensions.insert(limit.clone());
+                pass.identifier = Some(limit);
+            } else {
+                pass.rate_headers = rate
+                    .check(ip, account, None)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+            }
+        }
+        parts.extensions.extend(self.0.extensions.clone());
+        Ok(pass)
     }
 
     /// Applies what holds for every response of a guarded handler: a 5xx the
     /// handler built itself is replaced by the generic 500 (its body may
-    /// carry internals), and authenticated responses are `no-store`.
-    pub fn finish(&self, spec: &'static RouteSpec, response: Response) -> Response {
+    /// carry internals), rate headers are added, and authenticated responses
+    /// are `no-store`.
+    pub async fn finish(
+        &self,
+        spec: &'static RouteSpec,
+        pass: Pass,
+        response: Response,
+    ) -> Response {
         let mut response = if response.status().is_server_error()
             && response.extensions().get::<GenericBody>().is_none()
         {
@@ -65,7 +182,16 @@ impl Guards {
         } else {
             response
         };
-        if spec.requires_auth() {
+        if let Some(limit) = pass.identifier
+            && !limit.spent.load(Ordering::SeqCst)
+            && let Some(headers) = limit.guard.charge(limit.ip).await
+        {
+            headers.apply(response.headers_mut());
+        }
+        if let Some(headers) = pass.rate_headers {
+            headers.apply(response.headers_mut());
+        }
+        if pass.authenticated {
             response
                 .headers_mut()
                 .entry(header::CACHE_CONTROL)
@@ -80,7 +206,7 @@ impl Guards {
 pub(crate) async fn authenticate(
     authenticator: Option<&dyn Authenticator>,
     parts: &mut Parts,
-) -> Result<guard_core::Principal, GuardError> {
+) -> Result<Principal, GuardError> {
     let Some(authenticator) = authenticator else {
         // The router refuses to build an `auth` route without an
         // authenticator; reaching this is a wiring bug, so fail closed.

@@ -18,8 +18,15 @@ use tower::{Layer, Service};
 use crate::cors::{CorsPolicy, cors_layer};
 use crate::guards::Guards;
 use crate::headers::{SecurityHeaderPolicy, SecurityHeadersLayer};
+use crate::rate_limit::{
+    ClientIpLayer, FailMode, LimitSource, LimitsConfig, MemoryBackend, RateBackend, RateGuard,
+    ResolvedLimits, RouteLimits,
+};
 use crate::routing::{Entry, IntoGuardedMethodRouter};
 use crate::trace::{RequestSpanLayer, RequestTimeoutLayer, SensitiveHeaders};
+use guard_core::RouteSpec;
+use guard_core::client_ip::ClientIpConfig;
+use guard_core::report::RateEntry;
 
 /// The default cap on a request's time.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,6 +58,10 @@ pub struct GuardedRouter<S = ()> {
     cors: Option<CorsPolicy>,
     timeout: Option<Duration>,
     sensitive: SensitiveHeaders,
+    limits: LimitsConfig,
+    rate_backend: Option<Arc<dyn RateBackend>>,
+    rate_fail_mode: FailMode,
+    client_ip: Option<ClientIpConfig>,
 }
 
 impl<S> fmt::Debug for GuardedRouter<S> {
@@ -123,7 +134,47 @@ where
             cors: None,
             timeout: Some(DEFAULT_TIMEOUT),
             sensitive: SensitiveHeaders::new(),
+            limits: LimitsConfig::new(),
+            rate_backend: None,
+            rate_fail_mode: FailMode::Closed,
+            client_ip: None,
         }
+    }
+
+    /// Operator overrides of routes' rates and quotas, keyed by
+    /// `"METHOD /path"`; an override naming no route is a build problem.
+    pub fn rate_limits(mut self, limits: LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Where rate-limit decisions are made: in memory (the default) or a
+    /// shared backend such as [`crate::rate_limit::RedisBackend`] for many
+    /// instances.
+    pub fn rate_backend(mut self, backend: Arc<dyn RateBackend>) -> Self {
+        self.rate_backend = Some(backend);
+        self
+    }
+
+    /// What a route does when its rate backend fails: [`FailMode::Closed`]
+    /// (the default: 503 `{"error":"unavailable"}`) or [`FailMode::Open`].
+    pub fn rate_fail_mode(mut self, mode: FailMode) -> Self {
+        self.rate_fail_mode = mode;
+        self
+    }
+
+    /// How the client IP is found: the socket peer by default; behind a
+    /// reverse proxy, configure its CIDRs here so its `X-Forwarded-For` is
+    /// believed (and nobody else's). The server must be run with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    pub fn client_ip(mut self, config: ClientIpConfig) -> Self {
+        self.client_ip = Some(config);
+        self
+    }
+
+    fn resolved_limits(&self, method: &str, path: &str, spec: &RouteSpec) -> ResolvedLimits {
+        self.limits
+            .resolve(method, path, route_limits(spec), spec.requires_auth())
     }
 
     /// Replaces the security-header policy (default: the OWASP API set,
@@ -226,13 +277,23 @@ where
                 .map_or_else(|| "none".to_owned(), |t| format!("{} ms", t.as_millis())),
         ));
         settings.extend(self.settings.iter().cloned());
+        settings.push((
+            "rate limits".to_owned(),
+            self.rate_backend.as_ref().map_or_else(
+                || "in memory (this process only)".to_owned(),
+                |b| b.describe(),
+            ),
+        ));
         let routes = self
             .routes
             .iter()
             .flat_map(|(path, entries)| {
-                entries
-                    .iter()
-                    .map(move |e| RouteEntry::new(e.method.as_str(), path, e.spec))
+                entries.iter().map(move |e| {
+                    let mut entry = RouteEntry::new(e.method.as_str(), path, e.spec);
+                    entry.rates =
+                        rate_entries(&self.resolved_limits(e.method.as_str(), path, e.spec));
+                    entry
+                })
             })
             .collect();
         RouteReport::new(settings, routes)
@@ -268,6 +329,14 @@ where
                 problems.extend(entry.spec.check(method, path));
             }
         }
+        problems.extend(
+            self.limits
+                .problems(self.routes.iter().flat_map(|(path, entries)| {
+                    entries
+                        .iter()
+                        .map(move |e| (e.method.as_str(), path.as_str(), route_limits(e.spec)))
+                })),
+        );
         problems
     }
 
@@ -277,18 +346,33 @@ where
     }
 
     /// Builds the axum router and returns its report beside it.
-    pub fn build_with_report(self) -> Result<(Router<S>, RouteReport), BuildError> {
+    pub fn build_with_report(mut self) -> Result<(Router<S>, RouteReport), BuildError> {
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(BuildError { problems });
         }
         let report = self.report();
-        let guards = Guards::new(self.authenticator);
+        let backend = self
+            .rate_backend
+            .clone()
+            .unwrap_or_else(|| Arc::new(MemoryBackend::new()));
         let mut router = Router::new();
-        for (path, entries) in self.routes {
-            let methods = entries.into_iter().fold(MethodRouter::new(), |mr, entry| {
-                (entry.attach)(mr, guards.clone())
-            });
+        for (path, entries) in std::mem::take(&mut self.routes) {
+            let mut methods = MethodRouter::new();
+            for entry in entries {
+                let method = entry.method.as_str();
+                let limits = self.resolved_limits(method, &path, entry.spec);
+                let rate = (!limits.is_empty()).then(|| {
+                    RateGuard::new(&format!("{method} {path}"), limits, backend.clone())
+                        .fail_mode(self.rate_fail_mode)
+                });
+                let guards = Guards::new(
+                    self.authenticator.clone(),
+                    rate,
+                    route_extensions(entry.spec),
+                );
+                methods = (entry.attach)(methods, guards);
+            }
             router = router.route(&path, methods);
         }
         router = router
@@ -307,6 +391,10 @@ where
         router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ));
+        // The client IP is resolved before any guard reads it.
+        if let Some(config) = self.client_ip.take() {
+            router = router.layer(ClientIpLayer::new(config));
+        }
         if let Some(timeout) = self.timeout {
             router = router.layer(RequestTimeoutLayer::new(timeout));
         }
@@ -319,6 +407,53 @@ where
             .layer(SecurityHeadersLayer::new(self.headers));
         Ok((router, report))
     }
+}
+
+/// The attribute's limits in the rate-limit layer's terms.
+fn route_limits(spec: &RouteSpec) -> RouteLimits {
+    let declared = spec.rate_limits();
+    let mut limits = RouteLimits::new();
+    if let Some(rate) = declared.rate {
+        limits = limits.rate(rate);
+    }
+    if let Some(rate) = declared.per_ip {
+        limits = limits.rate_ip(rate);
+    }
+    if let Some(rate) = declared.per_account {
+        limits = limits.rate_account(rate);
+    }
+    if let Some(quota) = declared.quota {
+        limits = limits.quota(quota);
+    }
+    limits
+}
+
+/// The limits in force, as the report lists them.
+fn rate_entries(limits: &ResolvedLimits) -> Vec<RateEntry> {
+    let entry = |kind: &str, spec: String, source: LimitSource| RateEntry {
+        kind: kind.to_owned(),
+        spec,
+        source: source.as_str().to_owned(),
+    };
+    let mut rates = Vec::new();
+    for (kind, rate) in [
+        ("rate_ip", limits.ip),
+        ("rate_account", limits.account),
+        ("rate_identifier", limits.identifier),
+    ] {
+        if let Some(rate) = rate {
+            rates.push(entry(kind, rate.value.to_string(), rate.source));
+        }
+    }
+    if let Some(quota) = limits.quota {
+        rates.push(entry("quota", quota.value.to_string(), quota.source));
+    }
+    rates
+}
+
+/// Per-route settings the extractors read from the request's extensions.
+fn route_extensions(_spec: &RouteSpec) -> http::Extensions {
+    http::Extensions::new()
 }
 
 /// A caught panic becomes the generic 500; its message is logged, scrubbed,

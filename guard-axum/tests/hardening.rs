@@ -403,17 +403,28 @@ impl Captured {
     }
 }
 
-/// Runs `requests` with a subscriber that writes into the returned buffer
-/// (this test's thread only; `#[tokio::test]` runs on the current thread).
+/// The log of this test binary: one global subscriber writing into one
+/// buffer. (Per-test `set_default` subscribers are flaky when tests run in
+/// parallel: tracing caches each callsite's interest globally.) Tests find
+/// their own lines by the error id they received.
+fn global_log() -> &'static Captured {
+    static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        captured
+    })
+}
+
+/// Runs `requests` and returns the replies and the log so far.
 async fn capture_log(requests: Vec<Request<Body>>) -> (Vec<Reply>, String) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = global_log();
     let app = app();
     let mut replies = Vec::new();
     for request in requests {

@@ -23,6 +23,7 @@ const KNOWN: &[&str] = &[
     "rate",
     "rate_ip",
     "rate_account",
+    "rate_identifier",
     "quota",
     "upload",
     "fetch",
@@ -55,6 +56,7 @@ pub(crate) struct Options {
     pub(crate) rate: Option<RateOption>,
     pub(crate) rate_ip: Option<RateOption>,
     pub(crate) rate_account: Option<RateOption>,
+    pub(crate) rate_identifier: Option<RateOption>,
     pub(crate) quota: Option<RateOption>,
     pub(crate) upload: Option<UploadOption>,
     pub(crate) fetch: Option<Ident>,
@@ -249,7 +251,7 @@ pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
                 }
                 _ => errors.spanned(&key, "`allow_identity` lists fields with reasons, e.g. `allow_identity(owner_id = \"admins reassign projects\")`"),
             },
-            "rate" | "rate_ip" | "rate_account" | "quota" => {
+            "rate" | "rate_ip" | "rate_account" | "rate_identifier" | "quota" => {
                 let example = if key == "quota" { "quota = \"1000/day\"" } else { "rate = \"10/min\"" };
                 if let Some(lit) = string(&key, value, example, errors) {
                     let parsed = if key == "quota" {
@@ -264,6 +266,7 @@ pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
                         "rate" => &mut opts.rate,
                         "rate_ip" => &mut opts.rate_ip,
                         "rate_account" => &mut opts.rate_account,
+                        "rate_identifier" => &mut opts.rate_identifier,
                         _ => &mut opts.quota,
                     };
                     set(slot, &key, RateOption { key: key.clone(), lit }, errors);
@@ -297,6 +300,18 @@ pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
 }
 
 fn combinations(opts: &Options, options_were_clean: bool, errors: &mut Errors) {
+    if let (Some(_), Some(identifier)) = (&opts.auth, &opts.rate_identifier) {
+        errors.spanned(
+            &identifier.key,
+            "`rate_identifier` limits a public route by the identifier its handler names; on an `auth` route use `rate_account`",
+        );
+    }
+    if let (Some(_), Some(identifier)) = (&opts.rate_account, &opts.rate_identifier) {
+        errors.spanned(
+            &identifier.key,
+            "give `rate_account` or `rate_identifier`, not both",
+        );
+    }
     match (&opts.auth, &opts.public) {
         (None, None) if options_were_clean => errors.at(
             Span::call_site(),
@@ -313,9 +328,14 @@ fn combinations(opts: &Options, options_were_clean: bool, errors: &mut Errors) {
             opts.roles.as_ref().map(|(k, _)| k),
             opts.permission.as_ref().map(|(k, _)| k),
             opts.owner.as_ref().map(|(k, _)| k),
-            opts.rate_account.as_ref().map(|r| &r.key),
             opts.quota.as_ref().map(|r| &r.key),
         ];
+        if let (Some(account), None) = (&opts.rate_account, &opts.rate_identifier) {
+            errors.spanned(
+                &account.key,
+                "`rate_account` needs an authenticated principal; add `auth`, or on a public route (login, reset) limit per identifier with `rate_identifier` and `IdentifierLimit`",
+            );
+        }
         for key in needs_auth.into_iter().flatten() {
             errors.spanned(
                 key,

@@ -113,15 +113,21 @@ fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
         },
         None => quote! { ::core::option::Option::None },
     };
+    // On a public route the per-account slot is the per-identifier limit.
+    let per_account = opts.rate_account.as_ref().or(opts.rate_identifier.as_ref());
     if opts.rate.is_some()
         || opts.rate_ip.is_some()
-        || opts.rate_account.is_some()
+        || per_account.is_some()
         || opts.quota.is_some()
     {
+        let per_account = per_account.map(|r| RateOption {
+            key: r.key.clone(),
+            lit: r.lit.clone(),
+        });
         let (rate_all, per_ip, per_account, quota) = (
             rate(&opts.rate, quote!(RateSpec)),
             rate(&opts.rate_ip, quote!(RateSpec)),
-            rate(&opts.rate_account, quote!(RateSpec)),
+            rate(&per_account, quote!(RateSpec)),
             rate(&opts.quota, quote!(QuotaSpec)),
         );
         spec = quote! {
@@ -201,9 +207,16 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
     });
     let parts_extract = head_tys.iter().zip(head_args).map(|(ty, arg)| {
         quote! {
-            let #arg = match <#ty as #p::FromRequestParts<__S>>::from_request_parts(&mut parts, &state).await {
+            // The rejection becomes a response before the next await: its
+            // own type need not be `Send`.
+            let #arg = <#ty as #p::FromRequestParts<__S>>::from_request_parts(&mut parts, &state)
+                .await
+                .map_err(#p::rejection);
+            let #arg = match #arg {
                 ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(rejection) => return #p::rejection(rejection),
+                ::core::result::Result::Err(refusal) => {
+                    return guards.finish(&#name::SPEC, pass, refusal).await;
+                }
             };
         }
     });
@@ -215,9 +228,14 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                 quote_spanned! {ty.span()=> #ty: #p::FromRequest<__S, __M> + ::core::marker::Send, },
                 quote! {
                     let request = #p::Request::from_parts(parts, body);
-                    let #arg = match <#ty as #p::FromRequest<__S, __M>>::from_request(request, &state).await {
+                    let #arg = <#ty as #p::FromRequest<__S, __M>>::from_request(request, &state)
+                        .await
+                        .map_err(#p::rejection);
+                    let #arg = match #arg {
                         ::core::result::Result::Ok(value) => value,
-                        ::core::result::Result::Err(rejection) => return #p::rejection(rejection),
+                        ::core::result::Result::Err(refusal) => {
+                            return guards.finish(&#name::SPEC, pass, refusal).await;
+                        }
                     };
                 },
             )
@@ -264,15 +282,14 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
             ) -> #p::BoxFuture<'static, #p::Response> {
                 ::std::boxed::Box::pin(async move {
                     let (mut parts, body) = request.into_parts();
-                    if let ::core::result::Result::Err(refusal) =
-                        guards.enforce(&#name::SPEC, &mut parts).await
-                    {
-                        return #p::IntoResponse::into_response(refusal);
-                    }
+                    let pass = match guards.enforce(&#name::SPEC, &mut parts).await {
+                        ::core::result::Result::Ok(pass) => pass,
+                        ::core::result::Result::Err(refusal) => return refusal,
+                    };
                     #(#parts_extract)*
                     #last_extract
                     let response = #p::IntoResponse::into_response(#name::handler(#(#args),*).await);
-                    guards.finish(&#name::SPEC, response)
+                    guards.finish(&#name::SPEC, pass, response).await
                 })
             }
         }

@@ -1,0 +1,339 @@
+//! Where limiter state lives: the [`RateBackend`] trait and its decision
+//! future.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use guard_core::rate::{QuotaSpec, RateKey, RateSpec, Verdict};
+
+/// What one policy limits: a rate (GCRA) or a usage ceiling (fixed window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyLimit {
+    /// A rate with bursts, decided by GCRA.
+    Rate(RateSpec),
+    /// A hard ceiling per clock-aligned window.
+    Quota(QuotaSpec),
+}
+
+impl fmt::Display for PolicyLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rate(spec) => write!(f, "{spec}"),
+            Self::Quota(spec) => write!(f, "quota {spec}"),
+        }
+    }
+}
+
+/// A named limit inside a [`PolicySet`]. The name is the policy's name in
+/// the `RateLimit-Policy` and `RateLimit` headers and part of its keys in a
+/// shared store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Policy {
+    name: Cow<'static, str>,
+    limit: PolicyLimit,
+}
+
+/// A policy name that cannot be sent in a header or used in a store key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid rate-limit policy name {0:?}: use 1 to 64 of the characters A-Z a-z 0-9 _ - . :")]
+pub struct PolicyNameError(pub String);
+
+impl Policy {
+    /// A rate policy.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyNameError`] unless `name` is 1 to 64 characters of
+    /// `A-Z a-z 0-9 _ - . :` (it is sent inside a structured-field string).
+    pub fn rate(
+        name: impl Into<Cow<'static, str>>,
+        spec: RateSpec,
+    ) -> Result<Self, PolicyNameError> {
+        Self::new(name.into(), PolicyLimit::Rate(spec))
+    }
+
+    /// A usage-ceiling policy.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Policy::rate`].
+    pub fn quota(
+        name: impl Into<Cow<'static, str>>,
+        spec: QuotaSpec,
+    ) -> Result<Self, PolicyNameError> {
+        Self::new(name.into(), PolicyLimit::Quota(spec))
+    }
+
+    fn new(name: Cow<'static, str>, limit: PolicyLimit) -> Result<Self, PolicyNameError> {
+        if is_policy_name(&name) {
+            Ok(Self { name, limit })
+        } else {
+            Err(PolicyNameError(name.into_owned()))
+        }
+    }
+
+    /// For names the crate has already checked (or built from checked parts).
+    pub(crate) const fn fixed_owned(name: Cow<'static, str>, limit: PolicyLimit) -> Self {
+        Self { name, limit }
+    }
+
+    /// The policy's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What it limits.
+    #[must_use]
+    pub fn limit(&self) -> PolicyLimit {
+        self.limit
+    }
+}
+
+pub(crate) fn is_policy_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+/// A shared store failed: unreachable, timed out, or answered nonsense. The
+/// layer answers it according to its [`FailMode`](super::FailMode); the text
+/// goes to the log only.
+#[derive(Debug, thiserror::Error)]
+#[error("rate-limit backend failed: {detail}")]
+pub struct BackendError {
+    detail: String,
+}
+
+impl BackendError {
+    /// An error with `detail` for the log.
+    #[must_use]
+    pub fn new(detail: impl fmt::Display) -> Self {
+        Self {
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// The outcome of one decision: which policy decided and how, indexed into
+/// [`PolicySet::policies`].
+pub type DecideResult = Result<Verdict, BackendError>;
+
+/// A decision in progress: ready at once for the in-memory backend (no
+/// allocation, no task switch), a boxed future for a networked store.
+#[must_use = "a decision does nothing unless awaited"]
+pub struct Decide(DecideInner);
+
+enum DecideInner {
+    Ready(Option<DecideResult>),
+    Pending(Pin<Box<dyn Future<Output = DecideResult> + Send + 'static>>),
+}
+
+impl fmt::Debug for Decide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            DecideInner::Ready(result) => f.debug_tuple("Decide::Ready").field(result).finish(),
+            DecideInner::Pending(_) => f.write_str("Decide::Pending"),
+        }
+    }
+}
+
+impl Decide {
+    /// A decision already made.
+    pub fn ready(result: DecideResult) -> Self {
+        Self(DecideInner::Ready(Some(result)))
+    }
+
+    /// A decision still to be made by `future`.
+    pub fn pending(future: impl Future<Output = DecideResult> + Send + 'static) -> Self {
+        Self(DecideInner::Pending(Box::pin(future)))
+    }
+
+    /// The result if it is already known, or the decision back.
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` when the decision is still pending.
+    pub fn into_ready(self) -> Result<DecideResult, Self> {
+        match self.0 {
+            DecideInner::Ready(Some(result)) => Ok(result),
+            other => Err(Self(other)),
+        }
+    }
+}
+
+impl Future for Decide {
+    type Output = DecideResult;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<DecideResult> {
+        match &mut self.0 {
+            DecideInner::Ready(result) => {
+                Poll::Ready(result.take().unwrap_or_else(|| {
+                    Err(BackendError::new("decision polled after it completed"))
+                }))
+            }
+            DecideInner::Pending(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+/// A group of policies that are always decided together, atomically.
+///
+/// `keys` is aligned with [`Self::policies`]: `keys[i]` is the key the
+/// request is counted under for policy `i`, `None` where the policy does not
+/// apply to this request (no account on a public route). Every applicable
+/// policy is decided in one step; the request is counted by all of them
+/// only if all allow, so a refusal by one never spends another's budget.
+/// A `keys` slice of the wrong length is an error, never a guess.
+pub trait PolicySet: Send + Sync + fmt::Debug {
+    /// The policies, in the order `keys` follows.
+    fn policies(&self) -> &[Policy];
+
+    /// Decides a request and, when every applicable policy allows, counts it.
+    fn check(&self, keys: &[Option<RateKey>]) -> Decide;
+
+    /// What [`Self::check`] would decide, counting nothing.
+    fn peek(&self, keys: &[Option<RateKey>]) -> Decide;
+}
+
+/// Where rate-limit state lives: in this process ([`MemoryBackend`](super::MemoryBackend),
+/// the default) or in a store shared by every instance of the service
+/// (`RedisBackend`, feature `redis`).
+///
+/// Chosen when the router (or a [`RateLimitLayer`](super::RateLimitLayer))
+/// is built. Object-safe: the layer holds an `Arc<dyn RateBackend>`.
+pub trait RateBackend: Send + Sync + fmt::Debug + 'static {
+    /// The state for `policies`, decided together. `scope` names the route
+    /// or layer (`"POST /api/login"`); in a shared store two sets with the
+    /// same scope and policy names share their budgets, which is how two
+    /// instances of one service agree.
+    fn policy_set(&self, scope: &str, policies: Vec<Policy>) -> Arc<dyn PolicySet>;
+
+    /// The key for `identifier` (an account id, a login, a header value) in
+    /// `namespace`. In memory it is keyed with a per-process secret; a shared
+    /// store derives it from its configured shared secret, so every instance
+    /// computes the same key and nobody without the secret can.
+    fn identifier_key(&self, namespace: &str, identifier: &str) -> RateKey;
+
+    /// A short description for the route report (`"memory"`, `"redis"`).
+    fn describe(&self) -> String;
+}
+
+/// Combines per-policy decisions as `check_all` does: denied with the
+/// longest wait, else allowed with the least remaining; ties go to the first.
+pub(crate) fn combine(
+    decisions: impl IntoIterator<Item = (usize, guard_core::rate::Decision)>,
+) -> Verdict {
+    use guard_core::rate::Decision;
+    let mut denied: Option<(std::time::Duration, usize)> = None;
+    let mut allowed: Option<(u32, std::time::Duration, usize)> = None;
+    for (index, decision) in decisions {
+        match decision {
+            Decision::Denied { retry_after } => {
+                if denied.is_none_or(|(longest, _)| retry_after > longest) {
+                    denied = Some((retry_after, index));
+                }
+            }
+            Decision::Allowed {
+                remaining,
+                reset_after,
+            } => {
+                if allowed.is_none_or(|(least, _, _)| remaining < least) {
+                    allowed = Some((remaining, reset_after, index));
+                }
+            }
+        }
+    }
+    match (denied, allowed) {
+        (Some((retry_after, index)), _) => Verdict {
+            decision: Decision::Denied { retry_after },
+            binding: Some(index),
+        },
+        (None, Some((remaining, reset_after, index))) => Verdict {
+            decision: Decision::Allowed {
+                remaining,
+                reset_after,
+            },
+            binding: Some(index),
+        },
+        (None, None) => Verdict {
+            decision: Decision::Allowed {
+                remaining: u32::MAX,
+                reset_after: std::time::Duration::ZERO,
+            },
+            binding: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use guard_core::rate::Decision;
+
+    use super::*;
+
+    #[test]
+    fn policy_names_are_restricted_to_header_and_key_safe_characters() {
+        let spec = RateSpec::parse("1/s").unwrap();
+        for good in ["ip", "login-v2", "a.b:c_d", &"x".repeat(64)] {
+            assert!(Policy::rate(good.to_owned(), spec).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "with space",
+            "quote\"",
+            "back\\slash",
+            "é",
+            &"x".repeat(65),
+        ] {
+            assert!(Policy::rate(bad.to_owned(), spec).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn combine_prefers_the_longest_refusal_then_the_least_remaining() {
+        let allowed = |remaining| Decision::Allowed {
+            remaining,
+            reset_after: Duration::from_secs(1),
+        };
+        let denied = |secs| Decision::Denied {
+            retry_after: Duration::from_secs(secs),
+        };
+        type Case<'a> = (&'a [(usize, Decision)], Option<usize>, bool);
+        let table: &[Case<'_>] = &[
+            (
+                &[(0, allowed(5)), (1, allowed(2)), (2, allowed(2))],
+                Some(1),
+                true,
+            ),
+            (
+                &[(0, allowed(5)), (1, denied(3)), (2, denied(9))],
+                Some(2),
+                false,
+            ),
+            (&[(0, denied(9)), (1, denied(9))], Some(0), false),
+            (&[], None, true),
+        ];
+        for (decisions, binding, allowed) in table {
+            let verdict = combine(decisions.iter().copied());
+            assert_eq!(verdict.binding, *binding, "{decisions:?}");
+            assert_eq!(verdict.decision.is_allowed(), *allowed, "{decisions:?}");
+        }
+    }
+
+    #[test]
+    fn a_ready_decision_is_available_without_polling_and_polls_once() {
+        let verdict = combine([]);
+        let decide = Decide::ready(Ok(verdict));
+        assert!(matches!(decide.into_ready(), Ok(Ok(v)) if v == verdict));
+        let pending = Decide::pending(async move { Ok(verdict) });
+        assert!(pending.into_ready().is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! [`RateGuard`]: the limits of one guarded route, checked per request by
+//! the guards `#[secure_route]` wires.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use guard_core::GuardError;
+use guard_core::rate::{Decision, RateKey};
+
+use super::backend::{DecideResult, Policy, PolicyLimit, PolicySet, RateBackend};
+use super::config::ResolvedLimits;
+use super::headers::{HeaderPlan, RateHeaders};
+use super::layer::{FailMode, fail};
+
+/// The limits of one route, with their state.
+///
+/// Per request, in the order of the request flow:
+///
+/// 1. [`RateGuard::precheck`] with the client IP key, before
+///    authentication: a client already over its per-IP limit gets 429 before
+///    any work, and nothing is counted.
+/// 2. If the request is refused before step 3 (401, 400), [`RateGuard::charge`]
+///    counts it against the per-IP limit: failed logins and bad tokens
+///    are requests too.
+/// 3. [`RateGuard::check`] once the account (after authentication) or the
+///    identifier (after the body is decoded) is known: per IP, per account,
+///    per identifier and the quota in **one** atomic decision, so a refusal
+///    by one spends nothing in the others.
+#[derive(Clone)]
+pub struct RateGuard {
+    route: Arc<str>,
+    limits: ResolvedLimits,
+    set: Arc<dyn PolicySet>,
+    plan: HeaderPlan,
+    backend: Arc<dyn RateBackend>,
+    fail_mode: FailMode,
+    slots: Slots,
+}
+
+/// Each kind of limit's index in the set, if the route has it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slots {
+    ip: Option<usize>,
+    account: Option<usize>,
+    identifier: Option<usize>,
+    quota: Option<usize>,
+    len: usize,
+}
+
+/// Policies per route: ip, account, identifier, quota.
+const MAX_SLOTS: usize = 4;
+
+impl fmt::Debug for RateGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateGuard")
+            .field("route", &self.route)
+            .field("limits", &self.limits.to_string())
+            .field("backend", &self.backend.describe())
+            .field("fail_mode", &self.fail_mode)
+            .finish()
+    }
+}
+
+/// A refusal by a [`RateGuard`]: the error (429, or 503 when the backend
+/// failed closed) and the `RateLimit` headers to send with it.
+#[derive(Debug)]
+pub struct RateRefused(Box<Refusal>);
+
+/// Boxed: a refusal is the rare path, and the `Result` stays small.
+#[derive(Debug)]
+struct Refusal {
+    error: GuardError,
+    headers: Option<RateHeaders>,
+}
+
+impl RateRefused {
+    fn new(error: GuardError, headers: Option<RateHeaders>) -> Self {
+        Self(Box::new(Refusal { error, headers }))
+    }
+}
+
+impl RateRefused {
+    /// The error: 429 with its `retry_after`, or 503.
+    #[must_use]
+    pub fn error(&self) -> &GuardError {
+        &self.0.error
+    }
+
+    /// The `RateLimit` headers, for a 429.
+    #[must_use]
+    pub fn headers(&self) -> Option<&RateHeaders> {
+        self.0.headers.as_ref()
+    }
+
+    /// The error alone, dropping the headers.
+    #[must_use]
+    pub fn into_error(self) -> GuardError {
+        self.0.error
+    }
+}
+
+impl IntoResponse for RateRefused {
+    fn into_response(self) -> Response {
+        let Refusal { error, headers } = *self.0;
+        let mut response = error.into_response();
+        if let Some(headers) = headers {
+            headers.apply(response.headers_mut());
+        }
+        response
+    }
+}
+
+impl RateGuard {
+    /// The state for `limits` on `route` (`"POST /api/login"`, the scope of
+    /// its keys in a shared store), failing closed.
+    #[must_use]
+    pub fn new(route: &str, limits: ResolvedLimits, backend: Arc<dyn RateBackend>) -> Self {
+        let mut slots = Slots::default();
+        let mut policies = Vec::with_capacity(MAX_SLOTS);
+        let mut add = |slot: &mut Option<usize>, name: &'static str, limit: PolicyLimit| {
+            *slot = Some(policies.len());
+            policies.push(Policy::fixed_owned(name.into(), limit));
+        };
+        if let Some(ip) = limits.ip {
+            add(&mut slots.ip, "ip", PolicyLimit::Rate(ip.value));
+        }
+        if let Some(account) = limits.account {
+            add(
+                &mut slots.account,
+                "account",
+                PolicyLimit::Rate(account.value),
+            );
+        }
+        if let Some(identifier) = limits.identifier {
+            add(
+                &mut slots.identifier,
+                "identifier",
+                PolicyLimit::Rate(identifier.value),
+            );
+        }
+        if let Some(quota) = limits.quota {
+            add(&mut slots.quota, "quota", PolicyLimit::Quota(quota.value));
+        }
+        slots.len = policies.len();
+        let plan = HeaderPlan::new(&policies);
+        let set = backend.policy_set(route, policies);
+        Self {
+            route: route.into(),
+            limits,
+            set,
+            plan,
+            backend,
+            fail_mode: FailMode::Closed,
+            slots,
+        }
+    }
+
+    /// What to answer when the backend fails (default [`FailMode::Closed`]).
+    #[must_use]
+    pub fn fail_mode(mut self, mode: FailMode) -> Self {
+        self.fail_mode = mode;
+        self
+    }
+
+    /// The limits in force, with their sources, for the route report.
+    #[must_use]
+    pub fn limits(&self) -> &ResolvedLimits {
+        &self.limits
+    }
+
+    /// Whether the route has no limit (every check allows).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.slots.len == 0
+    }
+
+    /// The key for an authenticated account id.
+    #[must_use]
+    pub fn account_key(&self, account_id: &str) -> RateKey {
+        self.backend.identifier_key("account", account_id)
+    }
+
+    /// The key for an identifier the route names (a login e-mail), folded
+    /// (trimmed, lowercased) so `Alice@Example.com ` and `alice@example.com`
+    /// share one budget.
+    #[must_use]
+    pub fn identifier_key(&self, identifier: &str) -> RateKey {
+        let folded: String = identifier
+            .trim()
+            .chars()
+            .flat_map(char::to_lowercase)
+            .collect();
+        self.backend.identifier_key("identifier", &folded)
+    }
+
+    /// Step 1, before authentication: refuses a client already over its
+    /// per-IP limit (429 with `Retry-After` and `RateLimit` headers; 503 if
+    /// the backend fails closed). Counts nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`RateRefused`] as above.
+    pub async fn precheck(&self, ip: RateKey) -> Result<(), RateRefused> {
+        let Some(slot) = self.slots.ip else {
+            return Ok(());
+        };
+        let mut keys = [None; MAX_SLOTS];
+        if let Some(k) = keys.get_mut(slot) {
+            *k = Some(ip);
+        }
+        let keys = keys.get(..self.slots.len).unwrap_or_default();
+        let result = self.set.peek(keys).await;
+        self.outcome(result, keys).map(drop)
+    }
+
+    /// Counts a request that was refused before [`RateGuard::check`] (a 401,
+    /// a 400) against the per-IP limit, and returns the headers to add to
+    /// that refusal. A backend failure is logged and otherwise ignored: the
+    /// request is already refused.
+    pub async fn charge(&self, ip: RateKey) -> Option<RateHeaders> {
+        let slot = self.slots.ip?;
+        let mut keys = [None; MAX_SLOTS];
+        if let Some(k) = keys.get_mut(slot) {
+            *k = Some(ip);
+        }
+        let keys = keys.get(..self.slots.len).unwrap_or_default();
+        match self.set.check(keys).await {
+            Ok(verdict) => self
+                .plan
+                .headers(&verdict, |i| keys.get(i).is_some_and(Option::is_some)),
+            Err(error) => {
+                tracing::warn!(route = %self.route, %error, "could not count a refused request");
+                None
+            }
+        }
+    }
+
+    /// Step 3: decides the request against every limit of the route at once
+    /// and counts it in all of them only if all allow. `account` is the
+    /// authenticated account's key ([`RateGuard::account_key`]), `identifier`
+    /// the key of the identifier the route names ([`RateGuard::identifier_key`]);
+    /// the quota counts per account, or per client IP without one.
+    ///
+    /// # Errors
+    ///
+    /// [`RateRefused`]: 429 with `Retry-After` and `RateLimit` headers when
+    /// a limit refuses; 503 when the backend fails and the guard fails closed.
+    pub async fn check(
+        &self,
+        ip: RateKey,
+        account: Option<RateKey>,
+        identifier: Option<RateKey>,
+    ) -> Result<Option<RateHeaders>, RateRefused> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let mut keys = [None; MAX_SLOTS];
+        let mut put = |slot: Option<usize>, key: Option<RateKey>| {
+            if let Some(k) = slot.and_then(|s| keys.get_mut(s)) {
+                *k = key;
+            }
+        };
+        put(self.slots.ip, Some(ip));
+        put(self.slots.account, account);
+        put(self.slots.identifier, identifier);
+        put(self.slots.quota, Some(account.unwrap_or(ip)));
+        let keys = keys.get(..self.slots.len).unwrap_or_default();
+        let result = self.set.check(keys).await;
+        self.outcome(result, keys)
+    }
+
+    fn outcome(
+        &self,
+        result: DecideResult,
+        keys: &[Option<RateKey>],
+    ) -> Result<Option<RateHeaders>, RateRefused> {
+        let verdict = match result {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                return match fail(self.fail_mode, &self.route, &error) {
+                    Ok(()) => Ok(None),
+                    Err(error) => Err(RateRefused::new(error, None)),
+                };
+            }
+        };
+        let headers = self
+            .plan
+            .headers(&verdict, |i| keys.get(i).is_some_and(Option::is_some));
+        match verdict.decision {
+            Decision::Allowed { .. } => Ok(headers),
+            Decision::Denied { retry_after } => {
+                let policy = verdict
+                    .binding
+                    .and_then(|b| self.set.policies().get(b))
+                    .map_or("", Policy::name);
+                tracing::debug!(route = %self.route, policy, "rate limited");
+                Err(RateRefused::new(
+                    GuardError::too_many_requests(retry_after),
+                    headers,
+                ))
+            }
+        }
+    }
+}
