@@ -66,10 +66,14 @@ impl IdentifierLimit {
     ///
     /// 429 with `Retry-After` when a limit refuses; 503 when the backend is
     /// down and the route fails closed.
-    pub async fn check(&self, identifier: &str) -> Result<(), RateRefused> {
+    pub async fn check(&self, identifier: &str) -> Result<(), GuardError> {
         self.spent.store(true, Ordering::SeqCst);
         let key = self.guard.identifier_key(identifier);
-        self.guard.check(self.ip, None, Some(key)).await.map(drop)
+        self.guard
+            .check(self.ip, None, Some(key))
+            .await
+            .map(drop)
+            .map_err(RateRefused::into_error)
     }
 }
 

@@ -70,15 +70,21 @@ pub mod fetch;
 mod guards;
 mod handler;
 pub mod headers;
+mod owned;
 pub mod rate_limit;
 mod router;
 pub mod routing;
+pub mod trace;
+pub mod upload;
 
+pub use extract::{Valid, ValidPath, ValidQuery};
 pub use guard_core::report::{ReportFormat, RouteReport};
 pub use guard_core::{ErrorId, ErrorKind, GuardError, OwnerScope, Principal, RouteSpec};
-pub use guards::Guards;
+pub use guards::{Guards, IdentifierLimit, Pass};
 pub use handler::SecureHandler;
+pub use owned::{Owned, OwnedResource, Owner, Resource};
 pub use router::{BuildError, GuardedRouter};
+pub use upload::Upload;
 
 /// Declares the guards of an axum handler.
 ///
@@ -115,11 +121,57 @@ pub mod __private {
 
     pub use crate::guards::Guards;
     pub use crate::handler::{BoxFuture, SecureHandler};
+    pub use crate::owned::{Resource, declares};
     pub use axum::extract::{FromRequest, FromRequestParts, Request};
     pub use axum::response::{IntoResponse, Response};
     pub use guard_core::RouteSpec;
+    pub use guard_core::rate::{QuotaSpec, RateSpec};
+    pub use guard_core::spec::{BodySpec, QuerySpec, RateLimits, UploadSpec};
 
     use guard_core::{ErrorKind, GenericBody, GuardError};
+
+    /// What `body = T` needs of `T`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a strictly decoded body",
+        label = "used as `body = …` here",
+        note = "derive `serde::Deserialize` and `validator::Validate` for it"
+    )]
+    pub trait StrictBody {}
+    impl<T: serde::de::DeserializeOwned + validator::Validate> StrictBody for T {}
+
+    /// What `query = T` needs of `T`.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be a strictly decoded query",
+        label = "used as `query = …` here",
+        note = "derive `serde::Deserialize` and `validator::Validate` for it"
+    )]
+    pub trait StrictQuery {}
+    impl<T: serde::de::DeserializeOwned + validator::Validate> StrictQuery for T {}
+
+    /// What the router refuses in a `body = T` type at build time: identity
+    /// fields the route does not allow, fields that strict decoding cannot
+    /// check (`#[serde(flatten)]`).
+    pub fn body_problems<T: serde::de::DeserializeOwned>(
+        allowed: &'static [&'static str],
+    ) -> Vec<String> {
+        match guard_core::validate::StrictOptions::new()
+            .allow_identity_fields(allowed.iter().copied())
+        {
+            Ok(options) => guard_core::validate::body_type_problems::<T>(&options),
+            Err(err) => vec![err.to_string()],
+        }
+    }
+
+    /// What the router refuses in a `query = T` type at build time.
+    pub fn query_problems<T: serde::de::DeserializeOwned>() -> Vec<String> {
+        let mut problems = guard_core::validate::body_type_problems::<T>(
+            &guard_core::validate::StrictOptions::new(),
+        );
+        if guard_core::validate::top_level_fields::<T>().is_none() {
+            problems.push("a query type must be a struct of named fields".to_owned());
+        }
+        problems
+    }
 
     /// Turns an extractor's rejection into the generic body of its status:
     /// axum's rejections carry serde's and axum's message text, which may

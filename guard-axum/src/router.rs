@@ -16,6 +16,7 @@ use guard_core::{Authenticator, GuardError};
 use tower::{Layer, Service};
 
 use crate::cors::{CorsPolicy, cors_layer};
+use crate::extract::{AllowIdentityFields, BodyLimit};
 use crate::guards::Guards;
 use crate::headers::{SecurityHeaderPolicy, SecurityHeadersLayer};
 use crate::rate_limit::{
@@ -24,9 +25,11 @@ use crate::rate_limit::{
 };
 use crate::routing::{Entry, IntoGuardedMethodRouter};
 use crate::trace::{RequestSpanLayer, RequestTimeoutLayer, SensitiveHeaders};
+use crate::upload::{UploadLimits, UploadStore};
 use guard_core::RouteSpec;
 use guard_core::client_ip::ClientIpConfig;
 use guard_core::report::RateEntry;
+use guard_core::validate::FieldDetail;
 
 /// The default cap on a request's time.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,6 +65,8 @@ pub struct GuardedRouter<S = ()> {
     rate_backend: Option<Arc<dyn RateBackend>>,
     rate_fail_mode: FailMode,
     client_ip: Option<ClientIpConfig>,
+    upload_store: Option<UploadStore>,
+    field_detail: FieldDetail,
 }
 
 impl<S> fmt::Debug for GuardedRouter<S> {
@@ -138,7 +143,49 @@ where
             rate_backend: None,
             rate_fail_mode: FailMode::Closed,
             client_ip: None,
+            upload_store: None,
+            field_detail: FieldDetail::default(),
         }
+    }
+
+    /// Where `upload(...)` routes store files; required when any route
+    /// declares an upload.
+    pub fn upload_store(mut self, store: UploadStore) -> Self {
+        self.upload_store = Some(store);
+        self
+    }
+
+    /// Whether a 400 lists the failing field names and validation codes
+    /// (the default) or is the bare `{"error":"invalid_input"}`.
+    pub fn field_detail(mut self, detail: FieldDetail) -> Self {
+        self.field_detail = detail;
+        self
+    }
+
+    /// Per-route settings the extractors read from the request's extensions:
+    /// the body cap, the identity fields the body may carry, the upload
+    /// limits and store.
+    fn route_extensions(&self, spec: &RouteSpec) -> http::Extensions {
+        let mut extensions = http::Extensions::new();
+        extensions.insert(self.field_detail);
+        let mut limit = spec.effective_body_limit();
+        if let Some(upload) = spec.upload_spec()
+            && let Ok(limits) = UploadLimits::from_spec(&upload)
+        {
+            // The multipart envelope around the file may exceed the file's cap.
+            limit = limit.max(limits.body_limit());
+            extensions.insert(limits);
+            if let Some(store) = &self.upload_store {
+                extensions.insert(store.clone());
+            }
+        }
+        BodyLimit(usize::try_from(limit).unwrap_or(usize::MAX)).apply_to(&mut extensions);
+        if let Some(body) = spec.body_spec()
+            && !body.allowed_identity_fields.is_empty()
+        {
+            extensions.insert(AllowIdentityFields(body.allowed_identity_fields));
+        }
+        extensions
     }
 
     /// Operator overrides of routes' rates and quotas, keyed by
@@ -327,6 +374,17 @@ where
                     ));
                 }
                 problems.extend(entry.spec.check(method, path));
+                if let Some(upload) = entry.spec.upload_spec() {
+                    if let Err(err) = UploadLimits::from_spec(&upload) {
+                        problems.push(format!("{method} {path} ({}): {err}", entry.spec.handler()));
+                    }
+                    if self.upload_store.is_none() {
+                        problems.push(format!(
+                            "{method} {path} ({}) accepts uploads but no upload store is configured; call `.upload_store(...)`",
+                            entry.spec.handler()
+                        ));
+                    }
+                }
             }
         }
         problems.extend(
@@ -369,7 +427,7 @@ where
                 let guards = Guards::new(
                     self.authenticator.clone(),
                     rate,
-                    route_extensions(entry.spec),
+                    self.route_extensions(entry.spec),
                 );
                 methods = (entry.attach)(methods, guards);
             }
@@ -449,11 +507,6 @@ fn rate_entries(limits: &ResolvedLimits) -> Vec<RateEntry> {
         rates.push(entry("quota", quota.value.to_string(), quota.source));
     }
     rates
-}
-
-/// Per-route settings the extractors read from the request's extensions.
-fn route_extensions(_spec: &RouteSpec) -> http::Extensions {
-    http::Extensions::new()
 }
 
 /// A caught panic becomes the generic 500; its message is logged, scrubbed,

@@ -36,7 +36,7 @@ async fn per_ip() -> &'static str {
 
 #[secure_route(public = "login", rate_ip = "100/min", rate_identifier = "3/min")]
 async fn login(limit: IdentifierLimit, email: String) -> Result<&'static str, GuardError> {
-    limit.check(&email).await.map_err(|r| r.into_error())?;
+    limit.check(&email).await?;
     LOGIN_RUNS.fetch_add(1, Ordering::SeqCst);
     Ok("checked")
 }

@@ -16,9 +16,10 @@ pub mod secret;
 pub mod spec;
 pub mod ssrf;
 pub mod upload;
+pub mod validate;
 
 pub use auth::Authenticator;
 pub use error::{ErrorId, ErrorKind, FieldErrors, GenericBody, GuardError};
 pub use principal::{OwnerScope, Principal};
 pub use report::RouteReport;
-pub use spec::{Access, BodySpec, RateLimits, RouteSpec, UploadSpec};
+pub use spec::{Access, BodySpec, QuerySpec, RateLimits, RouteSpec, UploadSpec};

@@ -31,11 +31,22 @@ pub enum Access {
 pub struct BodySpec {
     /// The body type, as written in the attribute.
     pub type_name: &'static str,
-    /// Identity fields (`owner_id`, …) the body type declares; refused at
-    /// build time unless listed in `allowed_identity_fields`.
-    pub declared_identity_fields: fn() -> Vec<&'static str>,
+    /// Problems of the body type that only running code can see (it
+    /// declares an identity field the route does not allow, it flattens a
+    /// struct whose unknown fields cannot be checked), given the allowed
+    /// identity fields; checked when the router is built.
+    pub problems: fn(&'static [&'static str]) -> Vec<String>,
     /// Identity fields the route accepts in its body, by name, with a reason.
     pub allowed_identity_fields: &'static [&'static str],
+}
+
+/// A strictly decoded query string (`query = T`).
+#[derive(Debug, Clone, Copy)]
+pub struct QuerySpec {
+    /// The query type, as written in the attribute.
+    pub type_name: &'static str,
+    /// Problems of the query type, checked when the router is built.
+    pub problems: fn() -> Vec<String>,
 }
 
 /// The rates and ceiling a route declares.
@@ -79,7 +90,7 @@ pub struct RouteSpec {
     access: Access,
     owner: &'static [&'static str],
     body: Option<BodySpec>,
-    query: Option<&'static str>,
+    query: Option<QuerySpec>,
     body_limit: Option<u64>,
     limits: RateLimits,
     upload: Option<UploadSpec>,
@@ -143,10 +154,10 @@ impl RouteSpec {
         self
     }
 
-    /// A strictly decoded, validated query string of this type.
+    /// A strictly decoded, validated query string.
     #[must_use]
-    pub const fn query(mut self, type_name: &'static str) -> Self {
-        self.query = Some(type_name);
+    pub const fn query(mut self, query: QuerySpec) -> Self {
+        self.query = Some(query);
         self
     }
 
@@ -193,7 +204,10 @@ impl RouteSpec {
     /// The query type, if declared.
     #[must_use]
     pub const fn query_type(&self) -> Option<&'static str> {
-        self.query
+        match self.query {
+            Some(q) => Some(q.type_name),
+            None => None,
+        }
     }
 
     /// The body cap in bytes in force for this route.
@@ -320,13 +334,13 @@ impl RouteSpec {
                     body.type_name
                 ));
             }
-            for field in (body.declared_identity_fields)() {
-                if !body.allowed_identity_fields.contains(&field) {
-                    problems.push(format!(
-                        "{route}: body type `{}` declares the identity field `{field}`; the principal comes from the session, so remove the field (or allow it by name with a reason)",
-                        body.type_name
-                    ));
-                }
+            for problem in (body.problems)(body.allowed_identity_fields) {
+                problems.push(format!("{route}: body `{}`: {problem}", body.type_name));
+            }
+        }
+        if let Some(query) = self.query {
+            for problem in (query.problems)() {
+                problems.push(format!("{route}: query `{}`: {problem}", query.type_name));
             }
         }
         if self.upload.is_some() && matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {

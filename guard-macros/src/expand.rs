@@ -91,14 +91,16 @@ fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
         spec = quote! {
             #spec.body(#p::BodySpec {
                 type_name: #type_name,
-                declared_identity_fields: #p::declared_identity_fields::<#ty>,
+                problems: #p::body_problems::<#ty>,
                 allowed_identity_fields: &[#(#allowed),*],
             })
         };
     }
     if let Some((_, ty)) = &opts.query {
         let type_name = LitStr::new(&quote!(#ty).to_string().replace(' ', ""), ty.span());
-        spec = quote! { #spec.query(#type_name) };
+        spec = quote! {
+            #spec.query(#p::QuerySpec { type_name: #type_name, problems: #p::query_problems::<#ty> })
+        };
     }
     if let Some((_, bytes)) = &opts.body_limit {
         spec = quote! { #spec.body_limit(#bytes) };

@@ -1,1 +1,34 @@
-fn main() {}
+//! `projects-api`: runs the example service. See the crate docs and README.
+
+use clap::Parser as _;
+use projects_api::{Config, build};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::parse();
+    if let Err(err) = run(config).await {
+        eprintln!("projects-api: {err}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(config: Config) -> Result<(), projects_api::StartError> {
+    let service = build(&config).await?;
+    println!("{}", service.report.to_text());
+    if config.print_routes {
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| {
+            projects_api::StartError::new(format!("cannot listen on {}: {e}", config.addr))
+        })?;
+    tracing::info!(addr = %config.addr, "listening");
+    service.serve(listener).await
+}

@@ -1,0 +1,71 @@
+//! Command-line and environment configuration. Bad configuration stops the
+//! service at start with a clear message.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// A multi-tenant projects API guarded by guard-axum.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "projects-api", version)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "PROJECTS_API_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// SQLite database file (created if missing), or `sqlite::memory:`.
+    #[arg(long, env = "PROJECTS_API_DATABASE", default_value = "projects-api.db")]
+    pub database: String,
+
+    /// Print the route report and exit.
+    #[arg(long)]
+    pub print_routes: bool,
+
+    /// Send the session cookie without `Secure`, so it works over plain
+    /// HTTP on localhost (curl, local development). Never in production.
+    #[arg(long, env = "PROJECTS_API_INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
+
+    /// A reverse proxy whose `X-Forwarded-For` is believed (CIDR; repeat).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<String>,
+
+    /// A browser origin allowed by CORS (exact, e.g. `https://app.example.com`; repeat).
+    #[arg(long = "allowed-origin", value_name = "URL")]
+    pub allowed_origins: Vec<String>,
+
+    /// Share rate limits and quotas through this Redis (`redis://127.0.0.1:6379`).
+    #[arg(long, env = "PROJECTS_API_REDIS")]
+    pub redis: Option<String>,
+
+    /// TOML file overriding routes' rates and quotas, keyed by `"METHOD /path"`.
+    #[arg(long, value_name = "FILE")]
+    pub limits: Option<PathBuf>,
+
+    /// Private directory for uploaded files (never served directly).
+    #[arg(
+        long,
+        env = "PROJECTS_API_UPLOAD_DIR",
+        default_value = "projects-api-uploads"
+    )]
+    pub upload_dir: PathBuf,
+}
+
+impl Config {
+    /// The configuration for tests: an in-memory database, plain-HTTP cookies.
+    #[must_use]
+    pub fn for_tests(upload_dir: PathBuf) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: "sqlite::memory:".to_owned(),
+            print_routes: false,
+            insecure_cookies: true,
+            trusted_proxies: Vec::new(),
+            allowed_origins: Vec::new(),
+            redis: None,
+            limits: None,
+            upload_dir,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Projects: every lookup is scoped to the owner (`WHERE id = ? AND owner_id = ?`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use guard_axum::extract::Valid;
+use guard_axum::{GuardError, Owned, OwnedResource, Owner, Principal, Resource, secure_route};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+use crate::AppState;
+
+/// A project as the API shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Project {
+    id: i64,
+    title: String,
+    description: Option<String>,
+}
+
+impl Resource for Project {
+    const PARAM: &'static str = "project";
+    type Id = i64;
+}
+
+fn owner_id(principal: &Principal) -> Result<i64, GuardError> {
+    principal
+        .owner_scope()
+        .id()
+        .parse()
+        .map_err(|_| GuardError::internal("session holds a non-numeric owner id"))
+}
+
+impl OwnedResource<AppState> for Project {
+    async fn load(
+        state: &AppState,
+        id: i64,
+        owner: &Owner<'_>,
+    ) -> Result<Option<Self>, GuardError> {
+        let owner_id = owner_id(owner.principal())?;
+        Ok(sqlx::query_as(
+            "SELECT id, title, description FROM projects WHERE id = ? AND owner_id = ?",
+        )
+        .bind(id)
+        .bind(owner_id)
+        .fetch_optional(&state.db)
+        .await?)
+    }
+}
+
+/// `{title, description?}`.
+#[derive(Debug, Deserialize, Validate)]
+pub struct NewProject {
+    #[validate(length(min = 1, max = 200))]
+    title: String,
+    #[validate(length(max = 5000))]
+    description: Option<String>,
+}
+
+/// `{title?, description?}`.
+#[derive(Debug, Deserialize, Validate)]
+pub struct ProjectChanges {
+    #[validate(length(min = 1, max = 200))]
+    title: Option<String>,
+    #[validate(length(max = 5000))]
+    description: Option<String>,
+}
+
+#[secure_route(auth)]
+pub async fn list(
+    user: Principal,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Project>>, GuardError> {
+    let projects = sqlx::query_as(
+        "SELECT id, title, description FROM projects WHERE owner_id = ? ORDER BY id",
+    )
+    .bind(owner_id(&user)?)
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Json(projects))
+}
+
+#[secure_route(auth, body = NewProject)]
+pub async fn create(
+    user: Principal,
+    State(state): State<AppState>,
+    Valid(body): Valid<NewProject>,
+) -> Result<(StatusCode, Json<Project>), GuardError> {
+    // The owner is the session's principal; the body cannot name one.
+    let project = sqlx::query_as(
+        "INSERT INTO projects (owner_id, title, description) VALUES (?, ?, ?) RETURNING id, title, description",
+    )
+    .bind(owner_id(&user)?)
+    .bind(body.title)
+    .bind(body.description)
+    .fetch_one(&state.db)
+    .await?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+#[secure_route(auth, owner = "project")]
+pub async fn show(Owned(project): Owned<Project>) -> Json<Project> {
+    Json(project)
+}
+
+#[secure_route(auth, owner = "project", body = ProjectChanges)]
+pub async fn update(
+    State(state): State<AppState>,
+    Owned(project): Owned<Project>,
+    Valid(changes): Valid<ProjectChanges>,
+) -> Result<Json<Project>, GuardError> {
+    let updated = sqlx::query_as(
+        "UPDATE projects SET title = COALESCE(?, title), description = COALESCE(?, description) \
+         WHERE id = ? RETURNING id, title, description",
+    )
+    .bind(changes.title)
+    .bind(changes.description)
+    .bind(project.id)
+    .fetch_one(&state.db)
+    .await?;
+    Ok(Json(updated))
+}
+
+#[secure_route(auth, owner = "project")]
+pub async fn remove(
+    State(state): State<AppState>,
+    Owned(project): Owned<Project>,
+) -> Result<StatusCode, GuardError> {
+    sqlx::query("DELETE FROM projects WHERE id = ?")
+        .bind(project.id)
+        .execute(&state.db)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

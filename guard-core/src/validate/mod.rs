@@ -1,0 +1,47 @@
+//! Strict input: decode what the route declared, refuse everything else.
+//!
+//! | step | refuses | code in the 400 |
+//! |---|---|---|
+//! | [`decode_json_strict`] | malformed JSON, trailing data | (generic 400) |
+//! | | an identity field (`user_id`, `tenantId`, `is_admin`…, see [`is_identity_field`]) at any depth, declared or not, unless the route opts in ([`StrictOptions::allow_identity_field`]) | `identity_field` |
+//! | | a field the target type does not declare, at any depth, with or without `deny_unknown_fields` | `unknown_field` |
+//! | | a value of the wrong type, a missing field | (generic 400) |
+//! | | `validator::Validate` failures | validator's codes (`length`, `email`, `range`…) |
+//! | [`check_query_keys`] | unknown and identity query keys | `unknown_field`, `identity_field` |
+//!
+//! The 400 lists field paths (`title`, `address.city`, `items[0].name`) and
+//! codes, never a submitted value; [`FieldDetail::Generic`] drops the list.
+//! [`InputError`] converts into [`crate::GuardError`] with `?`.
+//!
+//! # `#[serde(flatten)]` and buffering enums
+//!
+//! serde reads a flattened field, an untagged enum and an internally tagged
+//! enum from a private buffer; fields ignored there reach neither
+//! `deny_unknown_fields` nor `serde_ignored`. Strict decoding detects when
+//! such a buffer would hold an object (or a flattened struct's fields) and
+//! refuses to decode it unchecked ([`InputError::Unverifiable`], a 500 that
+//! names the type in the log); [`body_type_problems`] reports the type when
+//! the router is built. Untagged enums of plain values (`IdOrName`) are fine.
+//!
+//! # Build-time checks
+//!
+//! [`declared_fields`] and [`identity_fields_declared`] read a type's field
+//! names by letting it deserialize from a probe, so the router can refuse a
+//! body type that declares `user_id` before any request arrives.
+
+mod detect;
+mod error;
+mod identity;
+mod introspect;
+mod json;
+mod options;
+mod query;
+
+pub use error::{FieldDetail, IDENTITY_FIELD, InputError, MAX_LISTED_FIELDS, UNKNOWN_FIELD};
+pub use identity::{IDENTITY_FIELDS, is_identity_field};
+pub use introspect::{
+    body_type_problems, declared_fields, identity_fields_declared, top_level_fields,
+};
+pub use json::{decode_json_strict, decode_json_unvalidated, validate_input};
+pub use options::{StrictConfigError, StrictOptions};
+pub use query::check_query_keys;

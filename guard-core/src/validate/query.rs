@@ -1,0 +1,67 @@
+//! Strict query strings: [`check_query_keys`].
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+
+use super::error::{IDENTITY_FIELD, InputError, UNKNOWN_FIELD, add_code, push_key};
+use super::introspect::top_level_fields;
+use super::options::StrictOptions;
+use crate::error::FieldErrors;
+
+/// Refuses query keys that `T` (a plain struct) does not declare
+/// (`unknown_field`) and identity keys (`identity_field`) unless `options`
+/// allows them. Keys are percent-decoded first, as the decoder will see them.
+/// Decoding the values is left to the framework's query decoder; the axum
+/// face runs this first, then decodes and validates.
+///
+/// ```
+/// use guard_core::validate::{StrictOptions, check_query_keys};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Page { page: u32, per_page: Option<u32> }
+///
+/// let options = StrictOptions::new();
+/// assert!(check_query_keys::<Page>("page=2&per_page=50", &options).is_ok());
+/// let err = check_query_keys::<Page>("page=2&user%5Fid=7&debug=1", &options).unwrap_err();
+/// let fields = err.fields().unwrap();
+/// assert_eq!(fields["user_id"], ["identity_field"]);
+/// assert_eq!(fields["debug"], ["unknown_field"]);
+/// ```
+///
+/// # Errors
+///
+/// [`InputError::Fields`] listing the refused keys, or
+/// [`InputError::Unverifiable`] when `T` is not a plain struct (a map or a
+/// struct with a flattened field accepts keys nobody can list).
+pub fn check_query_keys<T: DeserializeOwned>(
+    query: &str,
+    options: &StrictOptions,
+) -> Result<(), InputError> {
+    if query.is_empty() {
+        return Ok(());
+    }
+    let Some(declared) = top_level_fields::<T>() else {
+        return Err(InputError::Unverifiable {
+            type_name: std::any::type_name::<T>(),
+        });
+    };
+    let mut fields = FieldErrors::new();
+    for (key, _) in url::form_urlencoded::parse(query.as_bytes()) {
+        let code = if options.refuses(&key) {
+            IDENTITY_FIELD
+        } else if !declared.contains(&key.as_ref()) {
+            UNKNOWN_FIELD
+        } else {
+            continue;
+        };
+        let mut path = String::new();
+        push_key(&mut path, &key);
+        add_code(&mut fields, path, Cow::Borrowed(code));
+    }
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(InputError::Fields(fields))
+    }
+}
