@@ -357,9 +357,12 @@ fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOpt
         return None;
     };
     let (mut max, mut types) = (None, None);
+    // A `max` or `types` that was given but malformed has its own error.
+    let (mut max_given, mut types_given) = (false, false);
     for RawOption { key: inner, value } in options {
         match inner.to_string().as_str() {
             "max" => {
+                max_given = true;
                 if let Some(lit) = string(&inner, value, "max = \"5MiB\"", errors) {
                     match grammar::size::ByteSize::parse(&lit.value()) {
                         Ok(size) => set(&mut max, &inner, size.get(), errors),
@@ -368,6 +371,7 @@ fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOpt
                 }
             }
             "types" => {
+                types_given = true;
                 if let Some(names) =
                     string_list(&inner, value, "types = [\"png\", \"pdf\"]", errors)
                 {
@@ -394,11 +398,13 @@ fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOpt
     }
     match (max, types) {
         (Some(max_bytes), Some(types)) => Some(UploadOption { max_bytes, types }),
-        _ => {
-            errors.at(
-                span,
-                format!("`upload` needs both `max` and `types`, e.g. `{example}`"),
-            );
+        (max, types) => {
+            if (max.is_none() && !max_given) || (types.is_none() && !types_given) {
+                errors.at(
+                    span,
+                    format!("`upload` needs both `max` and `types`, e.g. `{example}`"),
+                );
+            }
             None
         }
     }
