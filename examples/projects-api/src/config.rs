@@ -50,12 +50,23 @@ pub struct Config {
         default_value = "projects-api-uploads"
     )]
     pub upload_dir: PathBuf,
+
+    /// File holding the secret that signs download links (and keys shared
+    /// rate limits); generated with owner-only permissions on first start.
+    /// `PROJECTS_API_SIGNING_SECRET` (at least 32 bytes) takes precedence.
+    #[arg(long, default_value = "projects-api.secret")]
+    pub secret_file: PathBuf,
+
+    /// Let link previews reach 127.0.0.1 on this port (end-to-end tests only).
+    #[arg(long, hide = true)]
+    pub preview_test_port: Option<u16>,
 }
 
 impl Config {
-    /// The configuration for tests: an in-memory database, plain-HTTP cookies.
+    /// The configuration for tests: an in-memory database, plain-HTTP
+    /// cookies, uploads and the secret under `dir`.
     #[must_use]
-    pub fn for_tests(upload_dir: PathBuf) -> Self {
+    pub fn for_tests(dir: &std::path::Path) -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database: "sqlite::memory:".to_owned(),
@@ -65,7 +76,9 @@ impl Config {
             allowed_origins: Vec::new(),
             redis: None,
             limits: None,
-            upload_dir,
+            upload_dir: dir.join("uploads"),
+            secret_file: dir.join("secret"),
+            preview_test_port: None,
         }
     }
 }

@@ -9,10 +9,17 @@
 //! | `POST /api/logout`, `GET /api/me` | auth |
 //! | `GET/POST /api/projects` | auth; validated body |
 //! | `GET/PATCH/DELETE /api/projects/{project}` | auth; owner-scoped |
+//! | `POST /api/projects/{project}/files` | auth; owner-scoped; upload png/jpeg/pdf ≤ 5 MiB; rate |
+//! | `GET /api/projects/{project}/files/{file}` | auth; owner-scoped; a signed download URL |
+//! | `GET /files/{token}` | public by signature |
+//! | `POST /api/link-preview` | auth; SSRF-guarded fetch; rate and daily quota |
 
 pub mod accounts;
 mod config;
+pub mod files;
+pub mod preview;
 pub mod projects;
+mod secret;
 mod state;
 
 use std::fmt;
@@ -20,9 +27,17 @@ use std::net::SocketAddr;
 use std::str::FromStr as _;
 
 use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+
 use guard_axum::auth::SessionAuth;
+use guard_axum::cors::CorsPolicy;
+use guard_axum::fetch::{SafeClient, UrlPolicy};
+use guard_axum::rate_limit::{LimitsConfig, RedisBackend};
 use guard_axum::routing::{get, post};
+use guard_axum::upload::{LocalStore, UploadStore, UrlSigner};
 use guard_axum::{GuardedRouter, RouteReport, secure_route};
+use guard_core::client_ip::ClientIpConfig;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -79,6 +94,28 @@ async fn health() -> &'static str {
     "ok"
 }
 
+/// The link-preview client: `http` and `https` on ports 80 and 443 to public
+/// addresses only, so it must refuse by address, not by scheme.
+fn fetcher(config: &Config) -> Result<SafeClient, StartError> {
+    let bad = |e: &dyn std::fmt::Display| StartError::new(format!("link-preview client: {e}"));
+    let mut policy = UrlPolicy::new()
+        .allow_http()
+        .ports([80, 443])
+        .map_err(|e| bad(&e))?;
+    if let Some(port) = config.preview_test_port {
+        policy = policy
+            .allow_port(port)
+            .map(|p| p.allow_addresses(std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST)))
+            .map_err(|e| bad(&e))?;
+    }
+    SafeClient::builder(policy)
+        .timeout(Duration::from_secs(3))
+        .connect_timeout(Duration::from_secs(2))
+        .max_response_bytes(1024 * 1024)
+        .build()
+        .map_err(|e| bad(&e))
+}
+
 /// Connects the database, runs migrations, and builds the guarded router.
 pub async fn build(config: &Config) -> Result<Service, StartError> {
     let options = SqliteConnectOptions::from_str(&config.database)
@@ -106,7 +143,13 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
         .await
         .map_err(|e| StartError::new(format!("session store migration failed: {e}")))?;
 
-    let state = AppState::new(db).await?;
+    let secret = secret::load_or_create(&config.secret_file)?;
+    let store = LocalStore::new(&config.upload_dir).map_err(|e| {
+        StartError::new(format!("--upload-dir {}: {e}", config.upload_dir.display()))
+    })?;
+    let signer =
+        UrlSigner::new(&secret).map_err(|e| StartError::new(format!("signing secret: {e}")))?;
+    let state = AppState::new(db, UploadStore::new(store), signer, fetcher(config)?).await?;
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("sid")
         .with_secure(!config.insecure_cookies)
@@ -116,7 +159,7 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
             tower_sessions::cookie::time::Duration::hours(12),
         ));
 
-    let guarded = GuardedRouter::new()
+    let mut guarded = GuardedRouter::new()
         .route("/healthz", get(health))
         .route("/api/signup", post(accounts::signup))
         .route("/api/login", post(accounts::login))
@@ -129,8 +172,46 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
                 .patch(projects::update)
                 .delete(projects::remove),
         )
+        .route("/api/projects/{project}/files", post(files::upload))
+        .route("/api/projects/{project}/files/{file}", get(files::link))
+        .route("/files/{token}", get(files::download))
+        .route("/api/link-preview", post(preview::link_preview))
         .authenticator(SessionAuth::new())
+        .upload_store(state.store.clone())
         .layer(session_layer);
+    if !config.trusted_proxies.is_empty() {
+        let mut client_ip = ClientIpConfig::new().from_x_forwarded_for();
+        for cidr in &config.trusted_proxies {
+            client_ip = client_ip
+                .trust_proxy(cidr)
+                .map_err(|e| StartError::new(format!("--trusted-proxy {cidr}: {e}")))?;
+        }
+        guarded = guarded.client_ip(client_ip);
+    }
+    if !config.allowed_origins.is_empty() {
+        let cors = CorsPolicy::builder()
+            .allow_origins(&config.allowed_origins)
+            .and_then(|b| {
+                b.allow_credentials(true)
+                    .production(!config.insecure_cookies)
+                    .build()
+            })
+            .map_err(|e| StartError::new(format!("--allowed-origin: {e}")))?;
+        guarded = guarded.cors(cors);
+    }
+    if let Some(url) = &config.redis {
+        let backend = RedisBackend::connect(url, &secret)
+            .await
+            .map_err(|e| StartError::new(format!("--redis: {e}")))?;
+        guarded = guarded.rate_backend(Arc::new(backend));
+    }
+    if let Some(path) = &config.limits {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| StartError::new(format!("--limits {}: {e}", path.display())))?;
+        let limits: LimitsConfig = toml::from_str(&text)
+            .map_err(|e| StartError::new(format!("--limits {}: {e}", path.display())))?;
+        guarded = guarded.rate_limits(limits);
+    }
     let (router, report) = guarded
         .build_with_report()
         .map_err(|e| StartError::new(e.to_string()))?;

@@ -18,12 +18,20 @@ pub struct Project {
     description: Option<String>,
 }
 
+impl Project {
+    /// The project's id.
+    #[must_use]
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+}
+
 impl Resource for Project {
     const PARAM: &'static str = "project";
     type Id = i64;
 }
 
-fn owner_id(principal: &Principal) -> Result<i64, GuardError> {
+pub(crate) fn owner_id(principal: &Principal) -> Result<i64, GuardError> {
     principal
         .owner_scope()
         .id()
@@ -105,29 +113,34 @@ pub async fn show(Owned(project): Owned<Project>) -> Json<Project> {
 
 #[secure_route(auth, owner = "project", body = ProjectChanges)]
 pub async fn update(
+    user: Principal,
     State(state): State<AppState>,
     Owned(project): Owned<Project>,
     Valid(changes): Valid<ProjectChanges>,
 ) -> Result<Json<Project>, GuardError> {
-    let updated = sqlx::query_as(
+    // Scoped again in the write itself, not only by the lookup before it.
+    let updated: Option<Project> = sqlx::query_as(
         "UPDATE projects SET title = COALESCE(?, title), description = COALESCE(?, description) \
-         WHERE id = ? RETURNING id, title, description",
+         WHERE id = ? AND owner_id = ? RETURNING id, title, description",
     )
     .bind(changes.title)
     .bind(changes.description)
     .bind(project.id)
-    .fetch_one(&state.db)
+    .bind(owner_id(&user)?)
+    .fetch_optional(&state.db)
     .await?;
-    Ok(Json(updated))
+    updated.map(Json).ok_or_else(GuardError::not_found)
 }
 
 #[secure_route(auth, owner = "project")]
 pub async fn remove(
+    user: Principal,
     State(state): State<AppState>,
     Owned(project): Owned<Project>,
 ) -> Result<StatusCode, GuardError> {
-    sqlx::query("DELETE FROM projects WHERE id = ?")
+    sqlx::query("DELETE FROM projects WHERE id = ? AND owner_id = ?")
         .bind(project.id)
+        .bind(owner_id(&user)?)
         .execute(&state.db)
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,0 +1,108 @@
+//! Uploads to a project, signed download links, and the downloads.
+//!
+//! Every upload is hostile: the cap is enforced while streaming, the type is
+//! decided from the bytes (never the client's `Content-Type` or name), the
+//! file is stored under a server-generated id in a private directory, and
+//! the client's name is kept, sanitized, as display metadata only.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use guard_axum::upload::{ObjectId, download_response, signed_download_url, unix_now};
+use guard_axum::{GuardError, Owned, OwnedResource, Owner, Resource, Upload, secure_route};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::projects::{Project, owner_id};
+
+/// How long a download link works.
+const LINK_TTL: Duration = Duration::from_secs(300);
+
+/// A stored file, as the API lists it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct StoredFile {
+    id: String,
+    display_name: String,
+    kind: String,
+    size: i64,
+}
+
+impl Resource for StoredFile {
+    const PARAM: &'static str = "file";
+    type Id = ObjectId;
+}
+
+impl OwnedResource<AppState> for StoredFile {
+    /// Scoped by the project in the path *and* the project's owner.
+    async fn load(
+        state: &AppState,
+        id: ObjectId,
+        owner: &Owner<'_>,
+    ) -> Result<Option<Self>, GuardError> {
+        let Some(Ok(project)) = owner.param("project").map(str::parse::<i64>) else {
+            return Ok(None);
+        };
+        Ok(sqlx::query_as(
+            "SELECT f.id, f.display_name, f.kind, f.size FROM files f JOIN projects p ON p.id = f.project_id \
+             WHERE f.id = ? AND f.project_id = ? AND p.owner_id = ?",
+        )
+        .bind(id.to_string())
+        .bind(project)
+        .bind(owner_id(owner.principal())?)
+        .fetch_optional(&state.db)
+        .await?)
+    }
+}
+
+#[secure_route(
+    auth,
+    owner = "project",
+    rate = "30/min",
+    upload(max = "5MiB", types = ["png", "jpeg", "pdf"])
+)]
+pub async fn upload(
+    State(state): State<AppState>,
+    Owned(project): Owned<Project>,
+    file: Upload,
+) -> Result<(StatusCode, Json<StoredFile>), GuardError> {
+    let stored = sqlx::query_as(
+        "INSERT INTO files (id, project_id, display_name, kind, size) VALUES (?, ?, ?, ?, ?) \
+         RETURNING id, display_name, kind, size",
+    )
+    .bind(file.id.to_string())
+    .bind(project.id())
+    .bind(&file.display_name)
+    .bind(file.kind.name())
+    .bind(i64::try_from(file.size).unwrap_or(i64::MAX))
+    .fetch_one(&state.db)
+    .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+#[secure_route(auth, owner = ["project", "file"])]
+pub async fn link(
+    State(state): State<AppState>,
+    Owned(_project): Owned<Project>,
+    Owned(file): Owned<StoredFile>,
+) -> Result<Json<Value>, GuardError> {
+    let id: ObjectId = file
+        .id
+        .parse()
+        .map_err(|_| GuardError::internal("stored file id is malformed"))?;
+    let (url, expires_at) =
+        signed_download_url(&state.signer, "/files", id, LINK_TTL, unix_now(), None);
+    Ok(Json(json!({"url": url, "expires_at": expires_at})))
+}
+
+/// A tampered, expired or unknown token is the same 404.
+#[secure_route(public = "download by signed, expiring URL")]
+pub async fn download(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, GuardError> {
+    download_response(&state.store, &state.signer, &token, unix_now(), None).await
+}
