@@ -32,6 +32,34 @@ pub trait SecureHandler<M, S>: Clone + Copy + Send + Sync + Sized + 'static {
     fn call(self, request: Request, state: S, guards: Guards) -> BoxFuture<'static, Response>;
 }
 
+/// What `guard_axum::routing::get` and friends take: the name of a handler
+/// annotated with `#[secure_route(...)]` (the macro makes `name` a function
+/// returning the guarded handler).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a guarded handler",
+    label = "this handler has no `#[secure_route(...)]`",
+    note = "annotate the handler: `#[secure_route(auth)]` for a route that needs a session or token, or `#[secure_route(public = \"<reason>\")]` for a deliberately public one"
+)]
+pub trait GuardedFn<M, S> {
+    /// The guarded handler.
+    type Handler: SecureHandler<M, S>;
+
+    /// Returns the guarded handler.
+    fn into_handler(self) -> Self::Handler;
+}
+
+impl<F, H, M, S> GuardedFn<M, S> for F
+where
+    F: FnOnce() -> H,
+    H: SecureHandler<M, S>,
+{
+    type Handler = H;
+
+    fn into_handler(self) -> H {
+        self()
+    }
+}
+
 /// A guarded handler bound to its router's guards, as axum sees it.
 pub(crate) struct Guarded<H, M> {
     handler: H,

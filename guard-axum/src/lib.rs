@@ -74,6 +74,8 @@ mod owned;
 pub mod rate_limit;
 mod router;
 pub mod routing;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trace;
 pub mod upload;
 
@@ -81,7 +83,7 @@ pub use extract::{Valid, ValidPath, ValidQuery};
 pub use guard_core::report::{ReportFormat, RouteReport};
 pub use guard_core::{ErrorId, ErrorKind, GuardError, OwnerScope, Principal, RouteSpec};
 pub use guards::{Guards, IdentifierLimit, Pass};
-pub use handler::SecureHandler;
+pub use handler::{GuardedFn, SecureHandler};
 pub use owned::{Owned, OwnedResource, Owner, Resource};
 pub use router::{BuildError, GuardedRouter};
 pub use upload::Upload;

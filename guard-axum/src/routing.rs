@@ -16,7 +16,7 @@ use axum::routing::{MethodFilter, MethodRouter};
 use http::Method;
 
 use crate::guards::Guards;
-use crate::handler::{Guarded, SecureHandler};
+use crate::handler::{Guarded, GuardedFn, SecureHandler};
 use guard_core::RouteSpec;
 
 type Attach<S> = Box<dyn FnOnce(MethodRouter<S>, Guards) -> MethodRouter<S> + Send>;
@@ -65,7 +65,7 @@ macro_rules! methods {
             #[doc = concat!("Routes `", stringify!($method), "` requests to a guarded handler.")]
             pub fn $name<H, M, S>(handler: H) -> GuardedMethodRouter<S>
             where
-                H: SecureHandler<M, S>,
+                H: GuardedFn<M, S>,
                 M: 'static,
                 S: Clone + Send + Sync + 'static,
             {
@@ -81,10 +81,10 @@ macro_rules! methods {
                 #[doc = concat!("Adds a guarded handler for `", stringify!($method), "`.")]
                 pub fn $name<H, M>(self, handler: H) -> Self
                 where
-                    H: SecureHandler<M, S>,
+                    H: GuardedFn<M, S>,
                     M: 'static,
                 {
-                    self.on(Method::$method, MethodFilter::$filter, handler)
+                    self.on(Method::$method, MethodFilter::$filter, handler.into_handler())
                 }
             )*
         }

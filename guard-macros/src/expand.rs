@@ -189,12 +189,18 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
     // Docs describe the route and go on the struct users name; every other
     // attribute (`#[tracing::instrument]`, lints) belongs to the function.
     let (docs, fn_attrs): (Vec<_>, Vec<_>) = attrs.iter().partition(|a| a.path().is_ident("doc"));
-    let name = &sig.ident;
+    // The handler's own name stays a function (`fn name() -> Guarded`), so
+    // it never shadows a binding: a unit struct named `login` would turn
+    // every `let login = …` in the module into a pattern match on it.
+    let fn_name = &sig.ident;
+    let name = &format_ident!("__secure_route_{}", fn_name, span = fn_name.span());
     let spec = spec(item, opts);
     let bounds = bounds(opts, handler);
 
     let mut inner_sig = sig.clone();
-    inner_sig.ident = format_ident!("handler", span = sig.ident.span());
+    inner_sig.ident = format_ident!("call_unguarded", span = sig.ident.span());
+    // `name().call_unguarded(args)` in a unit test.
+    inner_sig.inputs.insert(0, syn::parse_quote!(self));
 
     let n = handler.arg_types.len();
     let args: Vec<_> = (0..n).map(|i| format_ident!("__arg{i}")).collect();
@@ -254,6 +260,12 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
         #bounds
 
         #(#docs)*
+        #[must_use]
+        #vis fn #fn_name() -> #name {
+            #name
+        }
+
+        #[doc = ::core::concat!("The guarded handler `", ::core::stringify!(#fn_name), "`, as `", ::core::stringify!(#fn_name), "()` returns it.")]
         #[allow(non_camel_case_types)]
         #[derive(Clone, Copy, Debug)]
         #vis struct #name;
@@ -261,6 +273,12 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
         impl #name {
             /// The guards declared on this handler.
             #vis const SPEC: #p::RouteSpec = #spec;
+
+            /// The guards declared on this handler.
+            #[must_use]
+            #vis fn spec(self) -> &'static #p::RouteSpec {
+                &Self::SPEC
+            }
 
             /// The handler itself, without its guards (for unit tests).
             #(#fn_attrs)*
@@ -290,7 +308,7 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                     };
                     #(#parts_extract)*
                     #last_extract
-                    let response = #p::IntoResponse::into_response(#name::handler(#(#args),*).await);
+                    let response = #p::IntoResponse::into_response(self.call_unguarded(#(#args),*).await);
                     guards.finish(&#name::SPEC, pass, response).await
                 })
             }

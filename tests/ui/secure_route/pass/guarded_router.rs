@@ -47,6 +47,10 @@ fn main() {
         .with_state(AppState { name: "app" });
     let _ = router;
     // The unguarded handler stays callable for unit tests.
-    let _ = health::handler();
-    let _: &guard_axum::RouteSpec = &health::SPEC;
+    let _ = health().call_unguarded();
+    let _: &guard_axum::RouteSpec = health().spec();
+    // A handler's name never shadows a binding of the same name.
+    let me = 1;
+    let update = "x";
+    let _ = (me, update);
 }
