@@ -35,9 +35,12 @@
 //!
 //! # What a guarded route does
 //!
-//! Before any of the handler's extractors run: authentication (401
-//! `{"error":"unauthenticated"}`), then roles or permission (403
-//! `{"error":"forbidden"}`). Extractor rejections become the generic body
+//! Before any of the handler's extractors run: the per-IP rate limit (429),
+//! authentication (401 `{"error":"unauthenticated"}`), roles or permission
+//! (403 `{"error":"forbidden"}`), the per-account rate limit and quota
+//! (429); then the extractors: strictly decoded bodies and queries
+//! ([`Valid`], [`ValidQuery`]: 415, 413, 400), owner-scoped lookups
+//! ([`Owned`]: 404 for absent and not-yours alike), uploads ([`Upload`]). Extractor rejections become the generic body
 //! of their status; a handler's own 5xx and every `?`-propagated error become
 //! the generic 500 with an error id, the detail logged (scrubbed) under it.
 //! Authenticated responses are `Cache-Control: no-store`.
@@ -47,6 +50,9 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `sessions` | yes | [`auth::SessionAuth`] on tower-sessions |
+//! | `fetch` | no | `fetch::SafeClient`: outbound HTTP only where a URL policy allows (SSRF) |
+//! | `redis` | no | `rate_limit::RedisBackend`: one budget across many processes |
+//! | `testing` | no | `testing::AttackSuite`: attack requests generated from the route report |
 //!
 //! # Security
 //!
@@ -93,6 +99,22 @@ pub use upload::Upload;
 /// Every route says who may call it: `auth` (an authenticated principal)
 /// or `public = "<reason>"`. With `auth`, `roles = ["a", "b"]` requires one
 /// of the roles and `permission = "p"` requires the permission (403).
+///
+/// | option | meaning |
+/// |---|---|
+/// | `owner = "project"` (or a list) | the handler takes `Owned<T>` loaded from `{project}` within the principal's scope |
+/// | `body = T`, `query = T` | strictly decoded, validated input taken as `Valid<T>` / `ValidQuery<T>` |
+/// | `body_limit = "1MiB"` | the body cap (default 64 KiB) |
+/// | `allow_identity(owner_id = "reason")` | a body field the route may carry although it names an identity |
+/// | `rate = "10/min"` | per account and per client IP (`"5/s, burst = 10"`) |
+/// | `rate_ip`, `rate_account`, `rate_identifier` | one side only; `rate_identifier` on a public route with [`IdentifierLimit`] |
+/// | `quota = "1000/day"` | a hard ceiling per account per period |
+/// | `upload(max = "5MiB", types = ["png"])` | the handler takes [`Upload`] |
+/// | `fetch` | the route fetches user-supplied URLs (reported as an outbound surface) |
+///
+/// The handler's name stays a function: `name()` returns the guarded
+/// handler (`name().spec()`, `name().call_unguarded(…)` in unit tests), and
+/// `routing::get(name)` takes it.
 ///
 /// Misuse is a compile error on the offending token:
 ///

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use guard_axum::extract::Valid;
+use guard_axum::upload::{ObjectId, ObjectStore as _};
 use guard_axum::{GuardError, Owned, OwnedResource, Owner, Principal, Resource, secure_route};
+use guard_core::upload::StoreError;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -138,10 +140,26 @@ pub async fn remove(
     State(state): State<AppState>,
     Owned(project): Owned<Project>,
 ) -> Result<StatusCode, GuardError> {
+    let files: Vec<String> = sqlx::query_scalar("SELECT id FROM files WHERE project_id = ?")
+        .bind(project.id)
+        .fetch_all(&state.db)
+        .await?;
+    // The rows go first (files cascade), so no link can be issued for an
+    // object being deleted; then the stored objects themselves.
     sqlx::query("DELETE FROM projects WHERE id = ? AND owner_id = ?")
         .bind(project.id)
         .bind(owner_id(&user)?)
         .execute(&state.db)
         .await?;
+    for id in files {
+        let id: ObjectId = id
+            .parse()
+            .map_err(|_| GuardError::internal("stored file id is malformed"))?;
+        match state.store.delete(id).await {
+            // Already gone (a concurrent delete): nothing left to do.
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }

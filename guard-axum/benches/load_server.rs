@@ -1,0 +1,66 @@
+//! The server `scripts/load.sh` drives with wrk: one of the three routers of
+//! `common` on a loopback address, on a single-threaded runtime (the script
+//! pins it to one core and wrk to another).
+//!
+//! ```text
+//! load_server serve <bare|guarded|peer> 127.0.0.1:8081
+//! ```
+//!
+//! Run without `serve` (as `cargo bench` and `cargo test --benches` do), it
+//! exits at once: it is a bench target only so that `cargo bench --no-run`
+//! builds it with the release profile and the benches' dependencies.
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Router;
+
+fn router(variant: &str) -> Result<Router, String> {
+    let db = common::Db::new();
+    match variant {
+        "bare" => Ok(common::bare(db)),
+        "guarded" => common::guarded(db).map_err(|e| e.to_string()),
+        "peer" => common::peer(db).map_err(str::to_owned),
+        other => Err(format!("unknown variant `{other}`: bare, guarded or peer")),
+    }
+}
+
+fn serve(variant: &str, addr: &str) -> Result<(), String> {
+    let addr: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    // Loopback only: this is a load target, never a service.
+    if !matches!(addr.ip(), IpAddr::V4(ip) if ip.is_loopback()) {
+        return Err(format!("{addr}: only 127.0.0.0/8 addresses are served"));
+    }
+    let app = router(variant)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("bind {addr}: {e}"))?;
+        println!("serving {variant} on http://{addr}");
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [command, variant, addr] = args.as_slice() else {
+        return;
+    };
+    if command != "serve" {
+        return;
+    }
+    if let Err(err) = serve(variant, addr) {
+        eprintln!("load_server: {err}");
+        std::process::exit(1);
+    }
+}
