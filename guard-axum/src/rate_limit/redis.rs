@@ -42,9 +42,10 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use guard_core::rate::{Decision, RateKey, Verdict};
+use hmac::{Hmac, Mac};
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::backend::{BackendError, Decide, Policy, PolicyLimit, PolicySet, RateBackend, combine};
 
@@ -423,16 +424,13 @@ impl PolicySet for RedisSet {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104) under the shared secret, with the key's inner and
-/// outer states computed once.
+/// HMAC-SHA256 under the shared secret (the `hmac` crate); the keyed state
+/// is computed once and cloned per key name.
 struct KeyHasher {
-    inner: Sha256,
-    outer: Sha256,
+    keyed: Hmac<Sha256>,
 }
 
 impl KeyHasher {
-    const BLOCK: usize = 64;
-
     fn new(secret: &[u8]) -> Result<Self, RedisConfigError> {
         if secret.len() < MIN_SECRET_LEN {
             return Err(RedisConfigError::ShortSecret(secret.len()));
@@ -441,37 +439,22 @@ impl KeyHasher {
     }
 
     fn new_unchecked(secret: &[u8]) -> Self {
-        let mut block = [0_u8; Self::BLOCK];
-        if secret.len() > Self::BLOCK {
-            let digest = Sha256::digest(secret);
-            block
-                .iter_mut()
-                .zip(digest.iter())
-                .for_each(|(b, d)| *b = *d);
-        } else {
-            block.iter_mut().zip(secret).for_each(|(b, s)| *b = *s);
-        }
-        let pad = |byte: u8| {
-            let mut padded = block;
-            padded.iter_mut().for_each(|b| *b ^= byte);
-            let mut hasher = Sha256::new();
-            hasher.update(padded);
-            hasher
-        };
-        Self {
-            inner: pad(0x36),
-            outer: pad(0x5c),
+        // HMAC takes keys of any length, so this never fails; the fallback
+        // (an empty key) only keeps the function total.
+        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+            .or_else(|_| <Hmac<Sha256> as Mac>::new_from_slice(&[]));
+        match keyed {
+            Ok(keyed) => Self { keyed },
+            Err(_) => unreachable!("HMAC accepts keys of every length"),
         }
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut inner = self.inner.clone();
+        let mut mac = self.keyed.clone();
         for part in parts {
-            inner.update(part);
+            mac.update(part);
         }
-        let mut outer = self.outer.clone();
-        outer.update(inner.finalize());
-        outer.finalize().into()
+        mac.finalize().into_bytes().into()
     }
 }
 
