@@ -441,28 +441,26 @@ where
         for layer in self.layers {
             router = layer(router);
         }
-        // Outward from here, each `.layer` wraps everything before it: the
-        // panic catcher and the timeout answer generic bodies; CORS sits
-        // outside them so a browser can read those errors' ids and a
-        // preflight never reaches the 405 fallback; security headers are
-        // outermost so every response, preflights included, carries them.
-        router = router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
-        ));
-        // The client IP is resolved before any guard reads it.
-        if let Some(config) = self.client_ip.take() {
-            router = router.layer(ClientIpLayer::new(config));
-        }
-        if let Some(timeout) = self.timeout {
-            router = router.layer(RequestTimeoutLayer::new(timeout));
-        }
-        if let Some(cors) = &self.cors {
-            router = router.layer(cors_layer(cors));
-        }
-        let router = router
-            .layer(RequestSpanLayer::new())
+        // One stack, outermost first, applied with a single `Router::layer`:
+        // axum boxes every route once per `layer` call, so six calls cost six
+        // boxings on every request. Security headers are outermost so every
+        // response, preflights included, carries them; CORS sits outside the
+        // timeout and the panic catcher so a browser can read those errors'
+        // ids and a preflight never reaches the 405 fallback; the client IP
+        // is resolved before any guard reads it.
+        let stack = tower::ServiceBuilder::new()
+            .layer(SecurityHeadersLayer::new(self.headers))
             .layer(self.sensitive.request_layer())
-            .layer(SecurityHeadersLayer::new(self.headers));
+            .layer(RequestSpanLayer::new())
+            .option_layer(self.cors.as_ref().map(cors_layer))
+            .option_layer(self.timeout.map(RequestTimeoutLayer::new))
+            .option_layer(self.client_ip.take().map(ClientIpLayer::new))
+            // Back to axum's body type for the layers outside the catcher.
+            .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                panic_response,
+            ));
+        let router = router.layer(stack);
         Ok((router, report))
     }
 }

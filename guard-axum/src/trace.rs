@@ -257,7 +257,8 @@ where
 
 fn request_span<B>(level: Level, request: &Request<B>, header: &HeaderName) -> Span {
     let method = request.method().as_str();
-    let path = loggable_path(request.uri().path());
+    // Scrubbed only when a subscriber records the span, not on every request.
+    let path = LoggablePath(request.uri().path());
     let empty = tracing::field::Empty;
     // The span macros need a constant level.
     let span = if level == Level::ERROR {
@@ -288,6 +289,15 @@ fn loggable_request_id(value: &HeaderValue) -> Option<&str> {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b"-_.:+/=".contains(&b));
     if plain { value.to_str().ok() } else { None }
+}
+
+/// Displays a path as [`loggable_path`] makes it.
+struct LoggablePath<'a>(&'a str);
+
+impl std::fmt::Display for LoggablePath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&loggable_path(self.0))
+    }
 }
 
 /// The path as logged: cut to [`MAX_LOGGED_PATH`] bytes (on a character

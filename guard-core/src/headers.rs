@@ -311,6 +311,8 @@ impl SecurityHeaders {
     /// set; `authenticated` adds [the cache header](Self::cache_control_for_authenticated)
     /// unless the handler set `Cache-Control`.
     pub fn apply_to(&self, response_headers: &mut HeaderMap, authenticated: bool) {
+        // One growth of the map instead of several as the headers go in.
+        response_headers.reserve(self.headers.len() + 1);
         for (name, value) in &self.headers {
             if Self::handler_may_override(name) && response_headers.contains_key(name) {
                 continue;
