@@ -53,6 +53,7 @@
 //! | `fetch` | no | `fetch::SafeClient`: outbound HTTP only where a URL policy allows (SSRF) |
 //! | `redis` | no | `rate_limit::RedisBackend`: one budget across many processes |
 //! | `testing` | no | `testing::AttackSuite`: attack requests generated from the route report |
+//! | `object-store` | no | `upload::ObjectStoreBackend`: uploads in S3, GCS or Azure through the `object_store` crate |
 //!
 //! # Security
 //!

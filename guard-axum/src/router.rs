@@ -196,8 +196,8 @@ where
     }
 
     /// Where rate-limit decisions are made: in memory (the default) or a
-    /// shared backend such as [`crate::rate_limit::RedisBackend`] for many
-    /// instances.
+    /// shared backend such as `rate_limit::RedisBackend` (feature `redis`)
+    /// for many instances.
     pub fn rate_backend(mut self, backend: Arc<dyn RateBackend>) -> Self {
         self.rate_backend = Some(backend);
         self

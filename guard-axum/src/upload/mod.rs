@@ -1,5 +1,7 @@
 //! Secure uploads, the axum face: the [`Upload`] extractor, the
 //! [`ObjectStore`] it writes to, and signed download links.
+//! With the `object-store` feature, `ObjectStoreBackend` keeps uploads in
+//! S3, GCS or Azure through the `object_store` crate.
 //!
 //! Every upload is hostile. The extractor streams the file part to the store
 //! chunk by chunk under the route's [`UploadLimits`] — cut off at the cap
@@ -80,8 +82,12 @@
 mod download;
 mod extract;
 mod limits;
+#[cfg(feature = "object-store")]
+mod object_store;
 mod store;
 
+#[cfg(feature = "object-store")]
+pub use self::object_store::ObjectStoreBackend;
 pub use download::{download_response, signed_download_url, unix_now};
 pub use extract::Upload;
 pub use guard_core::upload::{ByteSize, FileKind, LocalStore, ObjectId, TypeAllowlist, UrlSigner};

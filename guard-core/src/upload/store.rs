@@ -359,6 +359,19 @@ impl NewObject {
             ..self
         }
     }
+
+    /// The sanitized display name, for a store that writes its own
+    /// metadata.
+    #[must_use]
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    /// The recorded owner, if any.
+    #[must_use]
+    pub fn owner_id(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
 }
 
 /// A stored object's metadata, kept in its JSON sidecar.
@@ -376,6 +389,24 @@ pub struct ObjectMeta {
     pub size: u64,
     /// Who uploaded it, if recorded.
     pub owner: Option<String>,
+}
+
+impl ObjectMeta {
+    /// The metadata of an object a store has just made durable under the
+    /// server-generated `id`: the display name and owner come from
+    /// `object` (already sanitized by [`NewObject::new`]), `kind` from
+    /// sniffing, `size` from what was written. For stores outside this
+    /// crate; the fields stay readable directly.
+    #[must_use]
+    pub fn new(id: ObjectId, kind: FileKind, size: u64, object: NewObject) -> Self {
+        Self {
+            id,
+            display_name: object.display_name,
+            kind,
+            size,
+            owner: object.owner,
+        }
+    }
 }
 
 /// A committed object, opened for reading.
