@@ -21,7 +21,7 @@ use crate::guards::Guards;
 use crate::headers::{SecurityHeaderPolicy, SecurityHeadersLayer};
 use crate::rate_limit::{
     ClientIpLayer, FailMode, LimitSource, LimitsConfig, MemoryBackend, RateBackend, RateGuard,
-    ResolvedLimits, RouteLimits,
+    ResolvedLimits,
 };
 use crate::routing::{Entry, IntoGuardedMethodRouter};
 use crate::trace::{RequestSpanLayer, RequestTimeoutLayer, SensitiveHeaders};
@@ -221,7 +221,7 @@ where
 
     fn resolved_limits(&self, method: &str, path: &str, spec: &RouteSpec) -> ResolvedLimits {
         self.limits
-            .resolve(method, path, route_limits(spec), spec.requires_auth())
+            .resolve(method, path, spec.rate_limits(), spec.requires_auth())
     }
 
     /// Replaces the security-header policy (default: the OWASP API set,
@@ -392,7 +392,7 @@ where
                 .problems(self.routes.iter().flat_map(|(path, entries)| {
                     entries
                         .iter()
-                        .map(move |e| (e.method.as_str(), path.as_str(), route_limits(e.spec)))
+                        .map(move |e| (e.method.as_str(), path.as_str(), e.spec.rate_limits()))
                 })),
         );
         problems
@@ -463,25 +463,6 @@ where
         let router = router.layer(stack);
         Ok((router, report))
     }
-}
-
-/// The attribute's limits in the rate-limit layer's terms.
-fn route_limits(spec: &RouteSpec) -> RouteLimits {
-    let declared = spec.rate_limits();
-    let mut limits = RouteLimits::new();
-    if let Some(rate) = declared.rate {
-        limits = limits.rate(rate);
-    }
-    if let Some(rate) = declared.per_ip {
-        limits = limits.rate_ip(rate);
-    }
-    if let Some(rate) = declared.per_account {
-        limits = limits.rate_account(rate);
-    }
-    if let Some(quota) = declared.quota {
-        limits = limits.quota(quota);
-    }
-    limits
 }
 
 /// The limits in force, as the report lists them.

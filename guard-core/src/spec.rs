@@ -50,7 +50,7 @@ pub struct QuerySpec {
 }
 
 /// The rates and ceiling a route declares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct RateLimits {
     /// `rate`: per account on `auth` routes and per client IP on all routes.
     pub rate: Option<RateSpec>,
@@ -63,6 +63,46 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
+    /// No limits.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            rate: None,
+            per_ip: None,
+            per_account: None,
+            quota: None,
+        }
+    }
+
+    /// The rate for every side (`rate = …`).
+    #[must_use]
+    pub const fn rate(mut self, spec: RateSpec) -> Self {
+        self.rate = Some(spec);
+        self
+    }
+
+    /// The per-IP rate (`rate_ip = …`).
+    #[must_use]
+    pub const fn rate_ip(mut self, spec: RateSpec) -> Self {
+        self.per_ip = Some(spec);
+        self
+    }
+
+    /// The per-account rate (`rate_account = …`), or the per-identifier
+    /// one on a public route (`rate_identifier = …`).
+    #[must_use]
+    pub const fn rate_account(mut self, spec: RateSpec) -> Self {
+        self.per_account = Some(spec);
+        self
+    }
+
+    /// The usage ceiling (`quota = …`).
+    #[must_use]
+    pub const fn quota(mut self, spec: QuotaSpec) -> Self {
+        self.quota = Some(spec);
+        self
+    }
+
     /// Whether any limit is declared.
     #[must_use]
     pub const fn is_empty(&self) -> bool {

@@ -20,59 +20,10 @@ use serde::{Deserialize, Serialize};
 ///   (`rate_account` also sets the per-identifier limit).
 /// - `quota` is a hard ceiling per account (per client IP on a public
 ///   route) per clock-aligned window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[must_use]
-pub struct RouteLimits {
-    rate: Option<RateSpec>,
-    rate_ip: Option<RateSpec>,
-    rate_account: Option<RateSpec>,
-    quota: Option<QuotaSpec>,
-}
-
-impl RouteLimits {
-    /// No limits.
-    pub const fn new() -> Self {
-        Self {
-            rate: None,
-            rate_ip: None,
-            rate_account: None,
-            quota: None,
-        }
-    }
-
-    /// The rate for every side.
-    pub const fn rate(mut self, spec: RateSpec) -> Self {
-        self.rate = Some(spec);
-        self
-    }
-
-    /// The per-IP rate.
-    pub const fn rate_ip(mut self, spec: RateSpec) -> Self {
-        self.rate_ip = Some(spec);
-        self
-    }
-
-    /// The per-account (and per-identifier) rate.
-    pub const fn rate_account(mut self, spec: RateSpec) -> Self {
-        self.rate_account = Some(spec);
-        self
-    }
-
-    /// The usage ceiling.
-    pub const fn quota(mut self, spec: QuotaSpec) -> Self {
-        self.quota = Some(spec);
-        self
-    }
-
-    /// Whether nothing is declared.
-    #[must_use]
-    pub const fn is_empty(&self) -> bool {
-        self.rate.is_none()
-            && self.rate_ip.is_none()
-            && self.rate_account.is_none()
-            && self.quota.is_none()
-    }
-}
+///
+/// The attribute's limits are guard-core's `RateLimits`, the type the macro
+/// writes into every `RouteSpec`.
+pub use guard_core::spec::RateLimits as RouteLimits;
 
 /// An operator's override of one route's limits. Every field is optional;
 /// a field given replaces the attribute's value.
@@ -241,8 +192,8 @@ impl LimitsConfig {
                 None => s,
             })
         };
-        let ip = pick(over.rate_ip, attribute.rate_ip);
-        let account_side = pick(over.rate_account, attribute.rate_account);
+        let ip = pick(over.rate_ip, attribute.per_ip);
+        let account_side = pick(over.rate_account, attribute.per_account);
         let quota = over
             .quota
             .map(|q| Sourced::new(q, LimitSource::Override))
@@ -285,8 +236,8 @@ impl LimitsConfig {
                 || over.rate_ip.is_some()
                 || over.rate_account.is_some()
                 || attribute.rate.is_some()
-                || attribute.rate_ip.is_some()
-                || attribute.rate_account.is_some();
+                || attribute.per_ip.is_some()
+                || attribute.per_account.is_some();
             if over.burst.is_some() && !any_rate {
                 problems.push(format!(
                     "rate-limit override for `{key}` sets a burst but the route has no rate; add `rate`"
