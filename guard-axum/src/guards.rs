@@ -160,7 +160,9 @@ impl Guards {
                     .map_err(IntoResponse::into_response)?;
             }
         }
-        parts.extensions.extend(self.0.extensions.clone());
+        if !self.0.extensions.is_empty() {
+            parts.extensions.extend(self.0.extensions.clone());
+        }
         Ok(pass)
     }
 

@@ -165,9 +165,19 @@ where
     /// Per-route settings the extractors read from the request's extensions:
     /// the body cap, the identity fields the body may carry, the upload
     /// limits and store.
-    fn route_extensions(&self, spec: &RouteSpec) -> http::Extensions {
+    fn route_extensions(&self, method: &str, spec: &RouteSpec) -> http::Extensions {
         let mut extensions = http::Extensions::new();
-        extensions.insert(self.field_detail);
+        let reads_body = spec.body_spec().is_some()
+            || spec.upload_spec().is_some()
+            || spec.declared_body_limit().is_some()
+            || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS");
+        if !reads_body {
+            // Nothing to hand the extractors: no per-request copy at all.
+            return extensions;
+        }
+        if self.field_detail != FieldDetail::default() {
+            extensions.insert(self.field_detail);
+        }
         let mut limit = spec.effective_body_limit();
         if let Some(upload) = spec.upload_spec()
             && let Ok(limits) = UploadLimits::from_spec(&upload)
@@ -427,7 +437,7 @@ where
                 let guards = Guards::new(
                     self.authenticator.clone(),
                     rate,
-                    self.route_extensions(entry.spec),
+                    self.route_extensions(method, entry.spec),
                 );
                 methods = (entry.attach)(methods, guards);
             }
@@ -455,6 +465,12 @@ where
             .option_layer(self.cors.as_ref().map(cors_layer))
             .option_layer(self.timeout.map(RequestTimeoutLayer::new))
             .option_layer(self.client_ip.take().map(ClientIpLayer::new))
+            // The default cap for any body a route reads without declaring
+            // one (64 KiB, not axum's 2 MB); routes that declare a body,
+            // an upload or a limit set their own.
+            .layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(guard_core::spec::DEFAULT_BODY_LIMIT).unwrap_or(usize::MAX),
+            ))
             // Back to axum's body type for the layers outside the catcher.
             .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -451,3 +451,26 @@ fn report_snapshot_in_three_formats() {
     report.assert_snapshot(ReportFormat::Json, format!("{dir}/report.json"));
     assert_eq!(report.routes.len(), 7);
 }
+
+#[secure_route(public = "echo without a declared body")]
+async fn echo(body: String) -> String {
+    body
+}
+
+#[tokio::test]
+async fn an_undeclared_body_is_capped_at_64_kib_not_axums_2_mb() {
+    let app = GuardedRouter::<()>::new()
+        .route("/echo", get(echo))
+        .build()
+        .unwrap();
+    let at_cap = Request::get("/echo")
+        .body(Body::from("a".repeat(64 * 1024)))
+        .unwrap();
+    assert_eq!(send(&app, at_cap).await.status, StatusCode::OK);
+    let over = Request::get("/echo")
+        .body(Body::from("a".repeat(64 * 1024 + 1)))
+        .unwrap();
+    let reply = send(&app, over).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.body, r#"{"error":"payload_too_large"}"#);
+}
