@@ -147,19 +147,20 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         ResponseFuture {
-            inner: Box::pin(self.inner.call(request)),
+            inner: self.inner.call(request),
             policy: Arc::clone(&self.policy),
         }
     }
 }
 
-/// The response future of [`SecurityHeaders`]: the inner future, then the
-/// policy applied to its response.
-pub struct ResponseFuture<F> {
-    // Boxed so this future can be polled through a plain `&mut` without
-    // pin projection (no `unsafe`, no pin-project dependency).
-    inner: Pin<Box<F>>,
-    policy: Arc<SecurityHeaderPolicy>,
+pin_project_lite::pin_project! {
+    /// The response future of [`SecurityHeaders`]: the inner future, then the
+    /// policy applied to its response.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        policy: Arc<SecurityHeaderPolicy>,
+    }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
@@ -174,15 +175,16 @@ where
 {
     type Output = Result<Response<B>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut response = match self.inner.as_mut().poll(cx) {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = match this.inner.poll(cx) {
             Poll::Ready(Ok(response)) => response,
             Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
             Poll::Pending => return Poll::Pending,
         };
         // The guards have already set `Cache-Control` on authenticated
         // responses; `apply_to` never removes a handler's `Cache-Control`.
-        self.policy.apply_to(response.headers_mut(), false);
+        this.policy.apply_to(response.headers_mut(), false);
         Poll::Ready(Ok(response))
     }
 }

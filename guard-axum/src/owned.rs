@@ -65,7 +65,15 @@ pub trait OwnedResource<S>: Resource {
 #[derive(Debug)]
 pub struct Owner<'a> {
     principal: &'a Principal,
-    params: &'a [(String, String)],
+    params: Params<'a>,
+}
+
+/// The path parameters an [`Owner`] reads: borrowed from the request as
+/// axum decoded them, or given by a caller of [`Owned::load`].
+#[derive(Debug, Clone, Copy)]
+enum Params<'a> {
+    Raw(&'a RawPathParams),
+    Pairs(&'a [(String, String)]),
 }
 
 impl<'a> Owner<'a> {
@@ -86,10 +94,13 @@ impl<'a> Owner<'a> {
     /// input: scope the nested lookup by it *and* by the owner.
     #[must_use]
     pub fn param(&self, name: &str) -> Option<&'a str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        match self.params {
+            Params::Raw(raw) => raw.iter().find(|&(n, _)| n == name).map(|(_, v)| v),
+            Params::Pairs(pairs) => pairs
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str()),
+        }
     }
 }
 
@@ -124,7 +135,20 @@ impl<T> Owned<T> {
     where
         T: OwnedResource<S>,
     {
-        let owner = Owner { principal, params };
+        Self::load_from(
+            state,
+            Owner {
+                principal,
+                params: Params::Pairs(params),
+            },
+        )
+        .await
+    }
+
+    async fn load_from<S>(state: &S, owner: Owner<'_>) -> Result<Self, GuardError>
+    where
+        T: OwnedResource<S>,
+    {
         let Some(raw) = owner.param(T::PARAM) else {
             // The router refuses routes whose path lacks the parameter.
             return Err(GuardError::internal(format_args!(
@@ -150,21 +174,26 @@ where
     type Rejection = GuardError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, GuardError> {
+        // Borrowed, not copied: the parameters as axum decoded them and the
+        // principal the guards stored. No principal is a 401 before anything
+        // about the path is said.
+        if parts.extensions.get::<Principal>().is_none() {
+            return Err(GuardError::unauthenticated());
+        }
+        let raw = match RawPathParams::from_request_parts(parts, state).await {
+            Ok(raw) => raw,
+            // Undecodable percent-encoding in the id: the same 404.
+            Err(_) => return Err(GuardError::not_found()),
+        };
         let principal = parts
             .extensions
             .get::<Principal>()
-            .cloned()
             .ok_or_else(GuardError::unauthenticated)?;
-        let params: Vec<(String, String)> =
-            match RawPathParams::from_request_parts(parts, state).await {
-                Ok(raw) => raw
-                    .iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-                // Undecodable percent-encoding in the id: the same 404.
-                Err(_) => return Err(GuardError::not_found()),
-            };
-        Self::load(state, &principal, &params).await
+        let owner = Owner {
+            principal,
+            params: Params::Raw(&raw),
+        };
+        Self::load_from(state, owner).await
     }
 }
 

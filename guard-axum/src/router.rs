@@ -445,9 +445,17 @@ where
         }
         router = router
             .fallback(|| async { GuardError::not_found() })
-            .method_not_allowed_fallback(|| async { GuardError::method_not_allowed() })
-            // Innermost, so a user's TraceLayer already sees Set-Cookie marked.
-            .layer(self.sensitive.response_layer());
+            .method_not_allowed_fallback(|| async { GuardError::method_not_allowed() });
+        // Marking `Set-Cookie` sensitive goes innermost, so a user's
+        // TraceLayer already sees it marked; without user layers it joins
+        // the one stack below instead of boxing every route once more.
+        let sensitive_responses = self.sensitive.response_layer();
+        let sensitive_responses = if self.layers.is_empty() {
+            Some(sensitive_responses)
+        } else {
+            router = router.layer(sensitive_responses);
+            None
+        };
         for layer in self.layers {
             router = layer(router);
         }
@@ -475,7 +483,8 @@ where
             .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 panic_response,
-            ));
+            ))
+            .option_layer(sensitive_responses);
         let router = router.layer(stack);
         Ok((router, report))
     }

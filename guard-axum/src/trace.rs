@@ -13,7 +13,7 @@
 //!   fields, so a client's id and the server's error id sit on the same log
 //!   line. The client's id is only ever logged: the error id in the body is
 //!   always generated on the server ([`guard_core::ErrorId`]).
-//! * [`RequestTimeoutLayer`]: tower-http's timeout, answering
+//! * [`RequestTimeoutLayer`]: a timeout answering
 //!   `408 {"error":"request_timeout"}` instead of an empty 408.
 //!
 //! ```
@@ -43,6 +43,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -52,13 +54,10 @@ use guard_core::scrub::scrub;
 use guard_core::{ErrorKind, GenericBody, GuardError};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, StatusCode};
-use tower::util::MapResponse;
-use tower::util::future::MapResponseFuture;
 use tower::{Layer, Service};
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
-use tower_http::timeout::Timeout;
 use tracing::instrument::Instrumented;
 use tracing::{Instrument as _, Level, Span};
 
@@ -247,7 +246,13 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let span = request_span(self.level, &request, &self.header);
+        let mut span = request_span(self.level, &request, &self.header);
+        if span.is_disabled() {
+            // No subscriber records it: entering and leaving a disabled span
+            // on every poll still costs (tracing's `log` fallback checks the
+            // level each time), and nothing would ever see it.
+            span = Span::none();
+        }
         // Services do work in `call` too (routing, CORS predicates), so the
         // span is entered there as well as around every poll.
         let future = span.in_scope(|| self.inner.call(request));
@@ -322,7 +327,8 @@ fn loggable_path(path: &str) -> Cow<'_, str> {
 /// not produced a response head within the timeout; the inner future is
 /// dropped, so the handler stops at its next `.await`.
 ///
-/// Built on tower-http's `Timeout`. A zero timeout answers 408 to
+/// The timer is armed only when the inner service does not answer in its
+/// first poll (see [`TimeoutFuture`]). A zero timeout answers 408 to
 /// everything. The timeout covers the time to the response head, not the
 /// streaming of a body.
 #[derive(Clone, Copy, Debug)]
@@ -343,31 +349,22 @@ impl RequestTimeoutLayer {
     }
 }
 
-type ToGeneric = fn(Response) -> Response;
-
 impl<S> Layer<S> for RequestTimeoutLayer {
     type Service = RequestTimeout<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let timeout = Timeout::with_status_code(inner, StatusCode::REQUEST_TIMEOUT, self.timeout);
         RequestTimeout {
-            inner: MapResponse::new(timeout, generic_timeout as ToGeneric),
+            inner,
+            timeout: self.timeout,
         }
     }
 }
 
 /// The service of [`RequestTimeoutLayer`].
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RequestTimeout<S> {
-    inner: MapResponse<Timeout<S>, ToGeneric>,
-}
-
-impl<S: fmt::Debug> fmt::Debug for RequestTimeout<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequestTimeout")
-            .field("inner", &self.inner)
-            .finish()
-    }
+    inner: S,
+    timeout: Duration,
 }
 
 impl<S, ReqBody> Service<Request<ReqBody>> for RequestTimeout<S>
@@ -376,17 +373,81 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    // tower-http does not export its timeout future; name it through the
-    // service, so no box is needed.
-    type Future = MapResponseFuture<<Timeout<S> as Service<Request<ReqBody>>>::Future, ToGeneric>;
+    type Future = TimeoutFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        self.inner.call(request)
+        // The clock starts when the request arrives, even though the timer
+        // is armed only if the inner service does not answer at once.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        TimeoutFuture {
+            inner: self.inner.call(request),
+            deadline,
+            expired: self.timeout.is_zero(),
+            sleep: None,
+        }
     }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`RequestTimeout`].
+    ///
+    /// Written by hand rather than taken from tower-http, whose timeout
+    /// polls its timer first: that registers a timer with the runtime on
+    /// every request, even one answered in its first poll (a cached read, a
+    /// refusal by a guard). This one polls the inner future first and arms
+    /// the timer only when it is pending, with the deadline taken when the
+    /// request arrived. A zero timeout still answers 408 to everything.
+    pub struct TimeoutFuture<F> {
+        #[pin]
+        inner: F,
+        deadline: tokio::time::Instant,
+        // A zero timeout: 408 without polling the inner future at all.
+        expired: bool,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+    }
+}
+
+impl<F> fmt::Debug for TimeoutFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimeoutFuture")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for TimeoutFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if *this.expired {
+            return Poll::Ready(Ok(timeout_response()));
+        }
+        if let Poll::Ready(result) = this.inner.poll(cx) {
+            return Poll::Ready(result.map(generic_timeout));
+        }
+        if this.sleep.is_none() {
+            this.sleep
+                .set(Some(tokio::time::sleep_until(*this.deadline)));
+        }
+        match this.sleep.as_pin_mut().map(|sleep| sleep.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Ok(timeout_response())),
+            _ => Poll::Pending,
+        }
+    }
+}
+
+fn timeout_response() -> Response {
+    tracing::warn!(status = 408, "request timed out");
+    GuardError::new(ErrorKind::RequestTimeout).into_response()
 }
 
 /// Replaces tower-http's empty 408 with the model's generic one. A 408
@@ -398,8 +459,7 @@ fn generic_timeout(response: Response) -> Response {
     {
         return response;
     }
-    tracing::warn!(status = 408, "request timed out");
-    GuardError::new(ErrorKind::RequestTimeout).into_response()
+    timeout_response()
 }
 
 #[cfg(test)]

@@ -30,6 +30,19 @@ pub trait Authenticator: Send + Sync + 'static {
         parts: &'a mut http::request::Parts,
     ) -> BoxFuture<'a, Result<Option<Principal>, GuardError>>;
 
+    /// Resolves the principal without a future, for authenticators that
+    /// need no I/O (an in-memory key table): the guards ask here first and
+    /// call [`Self::authenticate`] only on `None`, which saves boxing a
+    /// future on every request. The default is `None`. An implementation
+    /// must answer exactly as `authenticate` would.
+    fn authenticate_now(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Option<Result<Option<Principal>, GuardError>> {
+        let _ = parts;
+        None
+    }
+
     /// A short name for the route report (`"session cookie"`, `"bearer token"`).
     fn describe(&self) -> String;
 }

@@ -18,6 +18,15 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// Verifies one token.
     fn verify<'a>(&'a self, token: &'a str)
     -> BoxFuture<'a, Result<Option<Principal>, GuardError>>;
+
+    /// Verifies without a future, for verifiers that need no I/O (see
+    /// [`Authenticator::authenticate_now`]). The default is `None`: ask
+    /// [`Self::verify`]. An implementation must answer exactly as `verify`
+    /// would.
+    fn verify_now(&self, token: &str) -> Option<Result<Option<Principal>, GuardError>> {
+        let _ = token;
+        None
+    }
 }
 
 impl<F, Fut> TokenVerifier for F
@@ -81,6 +90,13 @@ impl<V: TokenVerifier> Authenticator for BearerAuth<V> {
         })
     }
 
+    fn authenticate_now(&self, parts: &Parts) -> Option<Result<Option<Principal>, GuardError>> {
+        match bearer_token(parts) {
+            Some(token) => self.verifier.verify_now(token),
+            None => Some(Ok(None)),
+        }
+    }
+
     fn describe(&self) -> String {
         "bearer token".to_owned()
     }
@@ -105,7 +121,7 @@ pub enum ApiKeyError {
 /// steer the digest of a guess toward a stored one).
 #[derive(Clone, Default)]
 pub struct ApiKeys {
-    by_digest: HashMap<[u8; 32], Principal>,
+    by_digest: DigestMap<Principal>,
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -141,14 +157,53 @@ impl ApiKeys {
     }
 }
 
+impl ApiKeys {
+    fn find(&self, token: &str) -> Option<Principal> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.by_digest.get(&digest).cloned()
+    }
+}
+
+/// Hashes a SHA-256 digest by taking its first eight bytes.
+///
+/// Written by hand because no crate offers this: the table's keys are
+/// digests of the server's own keys, and a lookup's key is the digest of
+/// what the client sent, so the bytes are already uniform and no client can
+/// choose where its lookup lands without SHA-256 preimages. Nothing the
+/// client sends is ever inserted, so the table cannot be flooded either. The
+/// default SipHash would hash 32 random bytes again on every request.
+#[derive(Debug, Default, Clone, Copy)]
+struct DigestPrefix(u64);
+
+impl std::hash::Hasher for DigestPrefix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes as a length prefix, then its 32 bytes in one
+        // write: each write is folded in, so the result is the digest's
+        // first eight bytes under a constant mask.
+        let mut prefix = [0_u8; 8];
+        for (slot, byte) in prefix.iter_mut().zip(bytes) {
+            *slot = *byte;
+        }
+        self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(prefix);
+    }
+}
+
+type DigestMap<V> = HashMap<[u8; 32], V, std::hash::BuildHasherDefault<DigestPrefix>>;
+
 impl TokenVerifier for ApiKeys {
     fn verify<'a>(
         &'a self,
         token: &'a str,
     ) -> BoxFuture<'a, Result<Option<Principal>, GuardError>> {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let found = self.by_digest.get(&digest).cloned();
-        Box::pin(std::future::ready(Ok(found)))
+        Box::pin(std::future::ready(Ok(self.find(token))))
+    }
+
+    fn verify_now(&self, token: &str) -> Option<Result<Option<Principal>, GuardError>> {
+        Some(Ok(self.find(token)))
     }
 }
 
@@ -199,5 +254,44 @@ mod tests {
             keys.with_key(&key, Principal::new("2")).unwrap_err(),
             ApiKeyError::Duplicate
         );
+    }
+
+    #[tokio::test]
+    async fn the_synchronous_path_answers_as_the_future_does() {
+        let alice = "a".repeat(32);
+        let bob = "b".repeat(40);
+        let keys = ApiKeys::new()
+            .with_key(&alice, Principal::new("alice"))
+            .unwrap()
+            .with_key(&bob, Principal::new("bob"))
+            .unwrap();
+        let auth = BearerAuth::new(keys);
+        let alice_header = format!("Bearer {alice}");
+        let bob_header = format!("bearer {bob}");
+        let near_miss = format!("Bearer {}", "a".repeat(31));
+        let table: &[(&[&str], Option<&str>)] = &[
+            (&[&alice_header], Some("alice")),
+            (&[&bob_header], Some("bob")),
+            (&[&near_miss], None),
+            (&["Bearer nope"], None),
+            (&[], None),
+            (&[&alice_header, &bob_header], None),
+        ];
+        for (values, expected) in table {
+            let mut head = parts(values);
+            let now = auth.authenticate_now(&head).unwrap().unwrap();
+            let later = auth.authenticate(&mut head).await.unwrap();
+            assert_eq!(now.as_ref().map(Principal::id), *expected, "{values:?}");
+            assert_eq!(later.as_ref().map(Principal::id), *expected, "{values:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn closures_have_no_synchronous_path() {
+        let auth = BearerAuth::new(|token: String| async move { Ok(Some(Principal::new(token))) });
+        let mut head = parts(&["Bearer xyz"]);
+        assert!(auth.authenticate_now(&head).is_none());
+        let found = auth.authenticate(&mut head).await.unwrap();
+        assert_eq!(found.as_ref().map(Principal::id), Some("xyz"));
     }
 }

@@ -173,9 +173,8 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         match self.layer.resolve(&request) {
             Ok(resolved) => {
-                let extensions = request.extensions_mut();
-                extensions.insert(ClientIp(resolved.ip));
-                extensions.insert(resolved);
+                // One entry: the `ClientIp` extractor reads it too.
+                request.extensions_mut().insert(resolved);
                 Either::Right(self.inner.call(request))
             }
             Err(refusal) => Either::Left(std::future::ready(Ok(refusal.into_response()))),

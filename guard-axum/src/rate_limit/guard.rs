@@ -211,6 +211,13 @@ impl RateGuard {
         }
         let keys = keys.get(..self.slots.len).unwrap_or_default();
         let result = self.set.peek(keys).await;
+        // A peek that allows adds no headers (the check that follows
+        // does), so they are built only for a refusal.
+        if let Ok(verdict) = &result
+            && verdict.decision.is_allowed()
+        {
+            return Ok(());
+        }
         self.outcome(result, keys).map(drop)
     }
 

@@ -50,9 +50,11 @@ impl RateHeaders {
 
     /// Sets both headers on `headers`, replacing earlier values (an inner
     /// limiter's headers are replaced by the outer one's).
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        headers.insert(RATELIMIT_POLICY.clone(), self.policy.clone());
-        headers.insert(RATELIMIT.clone(), self.limit.clone());
+    pub fn apply(self, headers: &mut HeaderMap) {
+        // Moved, not cloned: a clone of a value built from a `Vec` would
+        // allocate to share it, on every response.
+        headers.insert(RATELIMIT_POLICY.clone(), self.policy);
+        headers.insert(RATELIMIT.clone(), self.limit);
     }
 }
 
@@ -61,7 +63,8 @@ impl RateHeaders {
 /// request pays for no formatting but the `RateLimit` item.
 #[derive(Debug, Clone)]
 pub(crate) struct HeaderPlan {
-    names: Vec<String>,
+    /// `"name";r=` for each policy, the fixed start of its `RateLimit`.
+    prefixes: Vec<Box<[u8]>>,
     items: Vec<String>,
     /// Indexed by the bit mask of applicable policies, when small enough.
     by_mask: Vec<Option<HeaderValue>>,
@@ -73,7 +76,14 @@ const PRECOMPUTED: usize = 4;
 impl HeaderPlan {
     pub(crate) fn new(policies: &[Policy]) -> Self {
         let items: Vec<String> = policies.iter().map(policy_item).collect();
-        let names = policies.iter().map(|p| p.name().to_owned()).collect();
+        let prefixes = policies
+            .iter()
+            .map(|p| {
+                format!("\"{}\";r=", p.name())
+                    .into_bytes()
+                    .into_boxed_slice()
+            })
+            .collect();
         let by_mask = if policies.len() <= PRECOMPUTED {
             (0..1_usize << policies.len())
                 .map(|mask| join(&items, |i| mask & (1 << i) != 0))
@@ -82,7 +92,7 @@ impl HeaderPlan {
             Vec::new()
         };
         Self {
-            names,
+            prefixes,
             items,
             by_mask,
         }
@@ -96,7 +106,7 @@ impl HeaderPlan {
         applies: impl Fn(usize) -> bool,
     ) -> Option<RateHeaders> {
         let binding = verdict.binding?;
-        let name = self.names.get(binding)?;
+        let prefix = self.prefixes.get(binding)?;
         let policy = if self.by_mask.is_empty() {
             join(&self.items, &applies)?
         } else {
@@ -112,16 +122,59 @@ impl HeaderPlan {
             } => (remaining, reset_after),
             Decision::Denied { retry_after } => (0, retry_after),
         };
-        let limit = format!("\"{name}\";r={remaining};t={}", secs_up(reset));
+        // Written into one exactly sized buffer rather than with `format!`
+        // (this runs on every response of a limited route); exact, so that
+        // `Bytes` takes the allocation over instead of adding its own.
+        let remaining = Decimal::new(u64::from(remaining));
+        let reset = Decimal::new(secs_up(reset));
+        let mut limit =
+            Vec::with_capacity(prefix.len() + remaining.len() + RESET_KEY.len() + reset.len());
+        limit.extend_from_slice(prefix);
+        limit.extend_from_slice(remaining.as_bytes());
+        limit.extend_from_slice(RESET_KEY);
+        limit.extend_from_slice(reset.as_bytes());
         Some(RateHeaders {
             policy,
-            limit: HeaderValue::from_str(&limit).ok()?,
+            limit: HeaderValue::from_maybe_shared(axum::body::Bytes::from(limit)).ok()?,
         })
     }
 }
 
-/// One `RateLimit-Policy` item. Names are restricted to characters that need
-/// no escaping inside a structured-field string.
+const RESET_KEY: &[u8] = b";t=";
+
+/// A `u64` in decimal, on the stack.
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new(mut value: u64) -> Self {
+        let mut digits = [0_u8; 20];
+        let mut start = digits.len();
+        while let Some(next) = start.checked_sub(1) {
+            start = next;
+            if let Some(digit) = digits.get_mut(start) {
+                // `value % 10` is below 10: the cast cannot truncate.
+                *digit = b'0' + (value % 10) as u8;
+            }
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        Self { digits, start }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.digits.get(self.start..).unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+}
+
 fn policy_item(policy: &Policy) -> String {
     let (quota, window) = match policy.limit() {
         PolicyLimit::Rate(spec) => (spec.count().get(), spec.unit().as_secs()),
@@ -242,6 +295,17 @@ mod tests {
         ];
         for (nanos, secs) in table {
             assert_eq!(secs_up(Duration::from_nanos(nanos)), secs, "{nanos}");
+        }
+    }
+
+    #[test]
+    fn decimals_match_display_at_every_width() {
+        let mut values = vec![0, 1, 9, 10, 99, 100, u64::from(u32::MAX), u64::MAX];
+        values.extend((0..20).map(|p| 10_u64.pow(p) - 1));
+        for value in values {
+            let decimal = Decimal::new(value);
+            assert_eq!(decimal.as_bytes(), value.to_string().as_bytes());
+            assert_eq!(decimal.len(), value.to_string().len());
         }
     }
 }
