@@ -169,6 +169,47 @@ async fn login_brute_force_from_rotating_ips_is_stopped_per_identifier() {
 }
 
 #[tokio::test]
+async fn login_answers_carry_the_rate_headers_of_the_identifier_decision() {
+    let clock = FakeClock::new(0);
+    let app = router(&clock).build().unwrap();
+    let mut seen = Vec::new();
+    for n in 0..4_u8 {
+        let reply = send(
+            &app,
+            "POST",
+            "/login",
+            [198, 51, 100, n],
+            None,
+            "carol@example.com",
+        )
+        .await;
+        let header = |name: &str| {
+            reply
+                .headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        seen.push((
+            reply.status.as_u16(),
+            header("ratelimit"),
+            header("ratelimit-policy"),
+            header("retry-after"),
+        ));
+    }
+    let policy = Some(r#""ip";q=100;w=60, "identifier";q=3;w=60"#.to_owned());
+    let limit = |r: u32, t: u32| Some(format!(r#""identifier";r={r};t={t}"#));
+    assert_eq!(
+        seen,
+        [
+            (200, limit(2, 20), policy.clone(), None),
+            (200, limit(1, 40), policy.clone(), None),
+            (200, limit(0, 60), policy.clone(), None),
+            (429, limit(0, 20), policy, Some("20".to_owned())),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_forged_forwarded_for_from_an_untrusted_peer_does_not_change_the_key() {
     let clock = FakeClock::new(0);
     let app = router(&clock)
