@@ -24,11 +24,14 @@
 
 #![allow(clippy::unwrap_used)] // a bench that cannot set up should stop loudly
 
+// The launcher `tests/redis.rs` uses too.
+#[cfg(feature = "redis")]
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
 #[cfg(feature = "redis")]
 mod bench {
     use std::hint::black_box;
-    use std::net::{TcpListener, TcpStream};
-    use std::process::{Child, Command, Stdio};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
@@ -38,6 +41,8 @@ mod bench {
     use guard_axum::rate_limit::{MemoryBackend, Policy, PolicySet, RateBackend, RedisBackend};
     use guard_core::rate::{RateKey, RateSpec, StoreConfig};
     use tokio::runtime::Runtime;
+
+    use crate::redis_server::RedisServer;
 
     const SECRET: &[u8] = b"a shared secret of at least 32 bytes, for the bench only";
 
@@ -53,60 +58,6 @@ mod bench {
     /// The realistic spec whose keys the memory measurement holds: a key
     /// decided once lives 6 s (its TAT).
     const BYTES_SPEC: &str = "10/min";
-
-    /// A `redis-server` of our own, killed on drop.
-    struct RedisServer {
-        child: Child,
-        port: u16,
-    }
-
-    impl RedisServer {
-        /// Starts one, or `None` (after a notice) when the binary is missing.
-        fn start() -> Option<Self> {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let spawned = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let child = match spawned {
-                Ok(child) => child,
-                Err(err) => {
-                    eprintln!(
-                        "SKIPPED: could not start `redis-server` ({err}); install the Debian \
-                         package `redis-server` to run this bench"
-                    );
-                    return None;
-                }
-            };
-            let server = Self { child, port };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "redis-server did not start on port {port}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Some(server)
-        }
-
-        fn url(&self) -> String {
-            format!("redis://127.0.0.1:{}/", self.port)
-        }
-    }
-
-    impl Drop for RedisServer {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 
     /// Distinct, well-spread 16-byte keys (splitmix64), as in `guards.rs`.
     fn key(n: u64) -> RateKey {
@@ -307,8 +258,15 @@ mod bench {
     }
 
     pub(crate) fn run() {
-        let Some(server) = RedisServer::start() else {
-            return;
+        let server = match RedisServer::spawn() {
+            Ok(server) => server,
+            Err(err) => {
+                eprintln!(
+                    "SKIPPED: could not start `redis-server` ({err}); install the Debian \
+                     package `redis-server` to run this bench"
+                );
+                return;
+            }
         };
         let rt = runtime();
         let redis = rt

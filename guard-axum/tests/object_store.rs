@@ -2,43 +2,31 @@
 //! axum `Router`: what lands in the store under the prefix, what a refused
 //! upload leaves (nothing), signed downloads and deletion. The extensions
 //! the guards would insert are added by `Extension` layers and a tiny
-//! principal layer, as in `tests/upload.rs`.
+//! principal layer, shared with `tests/upload.rs` (`support/upload.rs`).
 
 #![cfg(feature = "object-store")]
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/upload.rs"]
+mod upload_support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::extract::Request;
 use futures_util::TryStreamExt as _;
-use guard_axum::upload::{
-    ObjectStore as _, ObjectStoreBackend, Upload, UploadLimits, UploadStore, download_response,
-    signed_download_url,
-};
-use guard_core::upload::{ByteSize, FileKind, ObjectId, TypeAllowlist, UrlSigner};
-use guard_core::{GuardError, Principal};
+use guard_axum::upload::{ObjectStore as _, ObjectStoreBackend, UploadStore, signed_download_url};
+use guard_core::upload::{FileKind, ObjectId, UrlSigner};
 use http::{StatusCode, header};
-use http_body_util::BodyExt as _;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore as _, ObjectStoreExt as _};
-use tower::ServiceExt as _;
+use upload_support::{
+    NOW, PNG, SECRET, TOO_LARGE, UNSUPPORTED, limits, png_of_len, router, send, upload_file_as,
+};
 
-const BOUNDARY: &str = "guard-test-0b7e51";
-const NOW: u64 = 1_700_000_000;
-const SECRET: &[u8] = b"test secret, 32 bytes or longer!";
 const PREFIX: &str = "tenant-a/uploads";
-
-/// A complete 1x1 RGBA PNG.
-const PNG: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0d\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99\x3d\x1d\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
-
-const TOO_LARGE: &str = r#"{"error":"payload_too_large"}"#;
-const UNSUPPORTED: &str = r#"{"error":"unsupported_media_type"}"#;
 
 // ---------------------------------------------------------------- the app
 
@@ -49,122 +37,34 @@ struct TestApp {
     signer: UrlSigner,
 }
 
+impl AsRef<Router> for TestApp {
+    fn as_ref(&self) -> &Router {
+        &self.router
+    }
+}
+
 fn app(max: &str, types: &[FileKind]) -> TestApp {
-    let limits =
-        UploadLimits::new(ByteSize::parse(max).unwrap(), TypeAllowlist::new(types)).unwrap();
     let memory = Arc::new(InMemory::new());
     let store = UploadStore::new(ObjectStoreBackend::new(memory.clone(), PREFIX));
     let signer = UrlSigner::new(SECRET).unwrap();
-    let router = Router::new()
-        .route("/upload", post(accept))
-        .route("/files/{token}", get(download))
-        .layer(Extension(limits))
-        .layer(Extension(store.clone()))
-        .layer(Extension(signer.clone()))
-        .layer(middleware::from_fn(test_principal));
     TestApp {
-        router,
+        router: router(limits(max, types), store.clone(), signer.clone()),
         memory,
         store,
         signer,
     }
 }
 
-/// Stands in for the authenticator: `x-user: alice` is principal `alice`.
-async fn test_principal(mut request: Request, next: Next) -> Response {
-    if let Some(user) = request
-        .headers()
-        .get("x-user")
-        .and_then(|v| v.to_str().ok())
-    {
-        let principal = Principal::new(user);
-        request.extensions_mut().insert(principal);
-    }
-    next.run(request).await
-}
-
-async fn accept(upload: Upload) -> (StatusCode, Json<serde_json::Value>) {
-    (
-        StatusCode::CREATED,
-        Json(serde_json::json!({
-            "id": upload.id.to_string(),
-            "kind": upload.kind,
-            "size": upload.size,
-            "display_name": upload.display_name,
-            "owner": upload.owner,
-        })),
-    )
-}
-
-async fn download(
-    Extension(store): Extension<UploadStore>,
-    Extension(signer): Extension<UrlSigner>,
-    principal: Option<Extension<Principal>>,
-    Path(token): Path<String>,
-) -> Result<Response, GuardError> {
-    let principal = principal.as_ref().map(|Extension(p)| p.id());
-    download_response(&store, &signer, &token, NOW, principal).await
-}
-
 // ------------------------------------------------------------ the requests
 
-fn upload_file(user: &str, file_name: &str, body: &[u8]) -> Request {
-    let mut multipart = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    multipart.extend_from_slice(body);
-    multipart.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    Request::post("/upload")
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .header("x-user", user)
-        .body(Body::from(multipart))
-        .unwrap()
+fn upload_png(user: &str, file_name: &str, body: &[u8]) -> Request {
+    upload_file_as(user, file_name, "image/png", body)
 }
 
-/// PNG-signed content of exactly `len` bytes, not all zeros.
-fn png_of_len(len: usize) -> Vec<u8> {
-    let mut bytes = PNG.to_vec();
-    bytes.extend((bytes.len()..len).map(|i| (i % 251) as u8));
-    bytes.truncate(len);
-    bytes
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).unwrap()
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-async fn send(app: &TestApp, request: Request) -> Reply {
-    let response = app.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+/// An unbound download link for `id`, valid for ten minutes from `NOW`.
+fn link(app: &TestApp, id: ObjectId) -> String {
+    let ttl = Duration::from_secs(600);
+    signed_download_url(&app.signer, "/files", id, ttl, NOW, None).0
 }
 
 /// Every key in the whole store, sorted.
@@ -187,7 +87,7 @@ async fn read(app: &TestApp, key: &str) -> Vec<u8> {
 
 /// Uploads `body` as `alice` and returns the server's id.
 async fn uploaded(app: &TestApp, body: &[u8]) -> ObjectId {
-    let reply = send(app, upload_file("alice", "../../etc/passwd.png", body)).await;
+    let reply = send(app, upload_png("alice", "../../etc/passwd.png", body)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     ObjectId::parse(reply.json()["id"].as_str().unwrap()).unwrap()
 }
@@ -234,7 +134,7 @@ async fn an_upload_larger_than_one_part_streams_through_in_parts() {
 async fn an_upload_over_the_cap_leaves_nothing_in_the_store() {
     for (cap, len) in [("2KiB", 2049), ("6MiB", 6 * 1024 * 1024 + 1)] {
         let app = app(cap, &[FileKind::Png]);
-        let reply = send(&app, upload_file("alice", "a.png", &png_of_len(len))).await;
+        let reply = send(&app, upload_png("alice", "a.png", &png_of_len(len))).await;
         assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "cap {cap}");
         assert_eq!(reply.text(), TOO_LARGE);
         assert_eq!(keys(&app).await, Vec::<String>::new(), "cap {cap}");
@@ -245,7 +145,7 @@ async fn an_upload_over_the_cap_leaves_nothing_in_the_store() {
 async fn a_refused_type_leaves_nothing_in_the_store() {
     let app = app("1MiB", &[FileKind::Png]);
     let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>";
-    let reply = send(&app, upload_file("alice", "photo.png", html)).await;
+    let reply = send(&app, upload_png("alice", "photo.png", html)).await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(reply.text(), UNSUPPORTED);
     assert_eq!(keys(&app).await, Vec::<String>::new());
@@ -255,14 +155,7 @@ async fn a_refused_type_leaves_nothing_in_the_store() {
 async fn a_signed_link_streams_the_bytes_with_the_sniffed_type() {
     let app = app("1MiB", &[FileKind::Png]);
     let id = uploaded(&app, PNG).await;
-    let (url, _) = signed_download_url(
-        &app.signer,
-        "/files",
-        id,
-        Duration::from_secs(600),
-        NOW,
-        None,
-    );
+    let url = link(&app, id);
 
     let reply = send(&app, Request::get(url).body(Body::empty()).unwrap()).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -281,14 +174,7 @@ async fn delete_removes_blob_and_metadata_and_the_link_then_is_404() {
     let app = app("1MiB", &[FileKind::Png]);
     let kept = uploaded(&app, PNG).await;
     let id = uploaded(&app, PNG).await;
-    let (url, _) = signed_download_url(
-        &app.signer,
-        "/files",
-        id,
-        Duration::from_secs(600),
-        NOW,
-        None,
-    );
+    let url = link(&app, id);
 
     app.store.delete(id).await.unwrap();
     let mut expected = [format!("{PREFIX}/{kept}"), format!("{PREFIX}/{kept}.json")];

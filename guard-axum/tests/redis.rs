@@ -8,8 +8,10 @@
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,74 +27,34 @@ use guard_core::client_ip::{Ipv6KeyPrefix, rate_key_for_ip};
 use guard_core::rate::RateKey;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
+use redis_server::RedisServer;
 use tower::ServiceExt as _;
 
 const SECRET: &[u8] = b"a shared secret of at least 32 bytes, same on every instance";
 
-/// A `redis-server` of our own, killed on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
+/// The tests' policy on top of the shared launcher.
 impl RedisServer {
     /// Starts one, or returns `None` after printing why the test is skipped.
     fn start() -> Option<Self> {
         let required = std::env::var("GUARD_REQUIRE_REDIS").is_ok_and(|v| v == "1");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
+        match Self::spawn() {
+            Ok(server) => Some(server),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => {
                 eprintln!(
                     "SKIPPED: `redis-server` is not installed (Debian package `redis-server`: \
                      apt-get install -y redis-server); set GUARD_REQUIRE_REDIS=1 to fail instead"
                 );
-                return None;
+                None
             }
             Err(err) => panic!(
                 "could not start `redis-server` (Debian package `redis-server`), required by \
                  GUARD_REQUIRE_REDIS=1: {err}"
             ),
-        };
-        let server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
     }
 
     async fn backend(&self) -> RedisBackend {
         RedisBackend::connect(&self.url(), SECRET).await.unwrap()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -1,9 +1,12 @@
 //! Secure uploads through a real axum `Router`: the spoofed-file corpus, the
 //! size and part caps while streaming, hostile file names, and signed
 //! downloads. The routes are plain axum routes with the extensions the
-//! guards would insert added by `Extension` layers.
+//! guards would insert added by `Extension` layers (`support/upload.rs`).
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+#[path = "support/upload.rs"]
+mod upload_support;
 
 use std::convert::Infallible;
 use std::path::{Path as FsPath, PathBuf};
@@ -11,28 +14,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::extract::Request;
 use futures_util::stream::{self, StreamExt as _};
-use guard_axum::upload::{
-    ObjectStore as _, Upload, UploadLimits, UploadStore, download_response, signed_download_url,
-};
-use guard_core::upload::{ByteSize, FileKind, LocalStore, ObjectId, TypeAllowlist, UrlSigner};
-use guard_core::{GuardError, Principal};
+use guard_axum::upload::{ObjectStore as _, UploadLimits, UploadStore, signed_download_url};
+use guard_core::upload::{FileKind, LocalStore, ObjectId, UrlSigner};
 use http::{StatusCode, header};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
-
-const BOUNDARY: &str = "guard-test-7f3a9c";
-const NOW: u64 = 1_700_000_000;
-const SECRET: &[u8] = b"test secret, 32 bytes or longer!";
-
-/// A complete 1x1 RGBA PNG.
-const PNG: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0d\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99\x3d\x1d\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
+use upload_support::{
+    BOUNDARY, NOW, PNG, Part, SECRET, TOO_LARGE, UNSUPPORTED, file_part, limits, multipart,
+    part_head, png_of_len, post_to, router, send, upload_file, upload_file_as, upload_request,
+};
 
 // ---------------------------------------------------------------- the app
 
@@ -44,14 +36,16 @@ struct TestApp {
     signer: UrlSigner,
 }
 
+impl AsRef<Router> for TestApp {
+    fn as_ref(&self) -> &Router {
+        &self.router
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.base);
     }
-}
-
-fn limits(max: &str, types: &[FileKind]) -> UploadLimits {
-    UploadLimits::new(ByteSize::parse(max).unwrap(), TypeAllowlist::new(types)).unwrap()
 }
 
 fn app(limits: UploadLimits) -> TestApp {
@@ -59,178 +53,21 @@ fn app(limits: UploadLimits) -> TestApp {
     let store_dir = base.join("store");
     let store = UploadStore::new(LocalStore::new(&store_dir).unwrap());
     let signer = UrlSigner::new(SECRET).unwrap();
-    let router = Router::new()
-        .route("/upload", post(accept))
-        .route("/files/{token}", get(download))
-        .layer(Extension(limits))
-        .layer(Extension(store))
-        .layer(Extension(signer.clone()))
-        // Added after the layers, so it runs without the extensions: the
-        // wiring bug the extractor must refuse to paper over.
-        .route("/unwired", post(accept))
-        .layer(middleware::from_fn(test_principal));
     TestApp {
-        router,
+        router: router(limits, store, signer.clone()),
         base,
         store_dir,
         signer,
     }
 }
 
-/// Stands in for the authenticator: `x-user: alice` is principal `alice`.
-async fn test_principal(mut request: Request, next: Next) -> Response {
-    if let Some(user) = request
-        .headers()
-        .get("x-user")
-        .and_then(|v| v.to_str().ok())
-    {
-        let principal = Principal::new(user);
-        request.extensions_mut().insert(principal);
-    }
-    next.run(request).await
-}
-
-async fn accept(upload: Upload) -> (StatusCode, Json<serde_json::Value>) {
-    (
-        StatusCode::CREATED,
-        Json(serde_json::json!({
-            "id": upload.id.to_string(),
-            "kind": upload.kind,
-            "size": upload.size,
-            "display_name": upload.display_name,
-            "owner": upload.owner,
-        })),
-    )
-}
-
-/// The clock is the `x-now` header, so tests move time by hand.
-async fn download(
-    Extension(store): Extension<UploadStore>,
-    Extension(signer): Extension<UrlSigner>,
-    principal: Option<Extension<Principal>>,
-    headers: http::HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response, GuardError> {
-    let now = headers
-        .get("x-now")
-        .and_then(|v| v.to_str().ok()?.parse().ok())
-        .unwrap_or(NOW);
-    let principal = principal.as_ref().map(|Extension(p)| p.id());
-    download_response(&store, &signer, &token, now, principal).await
-}
-
 // ------------------------------------------------------------ the requests
-
-struct Part<'a> {
-    name: &'a str,
-    file_name: Option<&'a str>,
-    content_type: Option<&'a str>,
-    body: &'a [u8],
-}
-
-fn file_part<'a>(file_name: &'a str, content_type: &'a str, body: &'a [u8]) -> Part<'a> {
-    Part {
-        name: "file",
-        file_name: Some(file_name),
-        content_type: Some(content_type),
-        body,
-    }
-}
 
 fn field_part<'a>(name: &'a str, body: &'a [u8]) -> Part<'a> {
     Part {
         name,
         file_name: None,
         content_type: None,
-        body,
-    }
-}
-
-fn part_head(part: &Part<'_>) -> Vec<u8> {
-    let mut head = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"",
-        part.name
-    )
-    .into_bytes();
-    if let Some(file_name) = part.file_name {
-        head.extend_from_slice(b"; filename=\"");
-        head.extend_from_slice(file_name.as_bytes());
-        head.extend_from_slice(b"\"");
-    }
-    if let Some(content_type) = part.content_type {
-        head.extend_from_slice(format!("\r\nContent-Type: {content_type}").as_bytes());
-    }
-    head.extend_from_slice(b"\r\n\r\n");
-    head
-}
-
-fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for part in parts {
-        body.extend_from_slice(&part_head(part));
-        body.extend_from_slice(part.body);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
-fn post_to(uri: &str, content_type: &str, body: impl Into<Body>) -> Request {
-    Request::post(uri)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(body.into())
-        .unwrap()
-}
-
-fn upload_request(parts: &[Part<'_>]) -> Request {
-    post_to(
-        "/upload",
-        &format!("multipart/form-data; boundary={BOUNDARY}"),
-        multipart(parts),
-    )
-}
-
-fn upload_file(file_name: &str, content_type: &str, body: &[u8]) -> Request {
-    upload_request(&[file_part(file_name, content_type, body)])
-}
-
-/// PNG-signed content of exactly `len` bytes.
-fn png_of_len(len: usize) -> Vec<u8> {
-    let mut bytes = PNG.to_vec();
-    bytes.resize(len, 0);
-    bytes
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).unwrap()
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-async fn send(app: &TestApp, request: Request) -> Reply {
-    let response = app.router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
         body,
     }
 }
@@ -256,8 +93,6 @@ fn assert_store_holds(app: &TestApp, ids: &[&str]) {
     assert_eq!(entries(&app.base), ["store"]);
 }
 
-const TOO_LARGE: &str = r#"{"error":"payload_too_large"}"#;
-const UNSUPPORTED: &str = r#"{"error":"unsupported_media_type"}"#;
 const INVALID: &str = r#"{"error":"invalid_input"}"#;
 const NOT_FOUND: &str = r#"{"error":"not_found"}"#;
 
@@ -355,11 +190,7 @@ async fn spoofed_files_are_refused_by_their_bytes_whatever_they_claim() {
 #[tokio::test]
 async fn the_uploader_is_recorded_as_owner() {
     let app = app(limits("1MiB", &[FileKind::Png]));
-    let mut request = upload_file("a.png", "image/png", PNG);
-    request
-        .headers_mut()
-        .insert("x-user", "alice".parse().unwrap());
-    let reply = send(&app, request).await;
+    let reply = send(&app, upload_file_as("alice", "a.png", "image/png", PNG)).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(reply.json()["owner"], "alice");
 
@@ -634,11 +465,7 @@ async fn hostile_file_names_are_display_metadata_only() {
 // ------------------------------------------------------------- downloads
 
 async fn uploaded_as(app: &TestApp, user: &str, file_name: &str) -> ObjectId {
-    let mut request = upload_file(file_name, "text/html", PNG);
-    request
-        .headers_mut()
-        .insert("x-user", user.parse().unwrap());
-    let reply = send(app, request).await;
+    let reply = send(app, upload_file_as(user, file_name, "text/html", PNG)).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     reply.json()["id"].as_str().unwrap().parse().unwrap()
 }
