@@ -30,10 +30,10 @@
 //!
 //! # Cost
 //!
-//! The header values are built once, when the policy is; per response the
-//! layer inserts them (reference-counted copies, no parsing, no formatting).
-//! The response future holds the inner one in a `Box`, so one allocation
-//! per request.
+//! The header values are built once, into a ready map, when the layer is;
+//! per response the layer copies that map and moves the handler's few
+//! headers into it (see [`guard_core::headers::PreparedSecurityHeaders`]):
+//! no parsing, no formatting, no hashing of the policy's names.
 
 use std::fmt;
 use std::future::Future;
@@ -44,6 +44,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::{Layer, Service};
 
+use guard_core::headers::PreparedSecurityHeaders;
 pub use guard_core::headers::{
     DEFAULT_PERMISSIONS_POLICY, HeaderPolicyError, SecurityHeaders as SecurityHeaderPolicy,
 };
@@ -55,7 +56,7 @@ pub use guard_core::headers::{
 /// the inner service passes through unchanged (axum services have none).
 #[derive(Clone)]
 pub struct SecurityHeadersLayer {
-    policy: Arc<SecurityHeaderPolicy>,
+    policy: Arc<PreparedSecurityHeaders>,
 }
 
 impl SecurityHeadersLayer {
@@ -65,14 +66,14 @@ impl SecurityHeadersLayer {
     #[must_use]
     pub fn new(policy: SecurityHeaderPolicy) -> Self {
         Self {
-            policy: Arc::new(policy),
+            policy: Arc::new(policy.prepare()),
         }
     }
 
     /// The policy this layer applies.
     #[must_use]
     pub fn policy(&self) -> &SecurityHeaderPolicy {
-        &self.policy
+        self.policy.policy()
     }
 }
 
@@ -106,7 +107,7 @@ impl<S> Layer<S> for SecurityHeadersLayer {
 #[derive(Clone)]
 pub struct SecurityHeaders<S> {
     inner: S,
-    policy: Arc<SecurityHeaderPolicy>,
+    policy: Arc<PreparedSecurityHeaders>,
 }
 
 impl<S> SecurityHeaders<S> {
@@ -114,13 +115,13 @@ impl<S> SecurityHeaders<S> {
     pub fn new(inner: S, policy: SecurityHeaderPolicy) -> Self {
         Self {
             inner,
-            policy: Arc::new(policy),
+            policy: Arc::new(policy.prepare()),
         }
     }
 
     /// The policy this service applies.
     pub fn policy(&self) -> &SecurityHeaderPolicy {
-        &self.policy
+        self.policy.policy()
     }
 }
 
@@ -159,7 +160,7 @@ pin_project_lite::pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        policy: Arc<SecurityHeaderPolicy>,
+        policy: Arc<PreparedSecurityHeaders>,
     }
 }
 

@@ -16,7 +16,7 @@ use guard_core::{Authenticator, GuardError};
 use tower::{Layer, Service};
 
 use crate::cors::{CorsPolicy, cors_layer};
-use crate::extract::{AllowIdentityFields, BodyLimit};
+use crate::extract::{AllowIdentityFields, BodyLimit, DefaultBodyCapLayer};
 use crate::guards::Guards;
 use crate::headers::{SecurityHeaderPolicy, SecurityHeadersLayer};
 use crate::rate_limit::{
@@ -476,7 +476,7 @@ where
             // The default cap for any body a route reads without declaring
             // one (64 KiB, not axum's 2 MB); routes that declare a body,
             // an upload or a limit set their own.
-            .layer(axum::extract::DefaultBodyLimit::max(
+            .layer(DefaultBodyCapLayer::new(
                 usize::try_from(guard_core::spec::DEFAULT_BODY_LIMIT).unwrap_or(usize::MAX),
             ))
             // Back to axum's body type for the layers outside the catcher.

@@ -55,9 +55,6 @@ use guard_core::{ErrorKind, GenericBody, GuardError};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, StatusCode};
 use tower::{Layer, Service};
-use tower_http::sensitive_headers::{
-    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
-};
 use tracing::instrument::Instrumented;
 use tracing::{Instrument as _, Level, Span};
 
@@ -147,18 +144,133 @@ impl SensitiveHeaders {
         &self.names
     }
 
-    /// tower-http's layer marking these headers on requests.
-    pub fn request_layer(&self) -> SetSensitiveRequestHeadersLayer {
-        SetSensitiveRequestHeadersLayer::from_shared(self.shared())
+    /// A layer marking these headers on requests.
+    pub fn request_layer(&self) -> MarkSensitiveLayer {
+        MarkSensitiveLayer {
+            names: self.shared(),
+            side: Side::Request,
+        }
     }
 
-    /// tower-http's layer marking these headers on responses.
-    pub fn response_layer(&self) -> SetSensitiveResponseHeadersLayer {
-        SetSensitiveResponseHeadersLayer::from_shared(self.shared())
+    /// A layer marking these headers on responses.
+    pub fn response_layer(&self) -> MarkSensitiveLayer {
+        MarkSensitiveLayer {
+            names: self.shared(),
+            side: Side::Response,
+        }
     }
 
     fn shared(&self) -> Arc<[HeaderName]> {
         Arc::from(self.names.as_slice())
+    }
+}
+
+/// Marks the [`SensitiveHeaders`] on requests or on responses (see
+/// [`SensitiveHeaders::request_layer`] and
+/// [`SensitiveHeaders::response_layer`]).
+///
+/// Written by hand rather than taken from tower-http, whose layers look up
+/// every listed name in the map (a hash and a probe each, on every request
+/// and response): this one walks the headers actually present, usually a
+/// handful, and compares names, which costs a fraction of that.
+#[derive(Clone, Debug)]
+pub struct MarkSensitiveLayer {
+    names: Arc<[HeaderName]>,
+    side: Side,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Request,
+    Response,
+}
+
+impl<S> Layer<S> for MarkSensitiveLayer {
+    type Service = MarkSensitive<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MarkSensitive {
+            inner,
+            names: Arc::clone(&self.names),
+            side: self.side,
+        }
+    }
+}
+
+/// The service of [`MarkSensitiveLayer`].
+#[derive(Clone, Debug)]
+pub struct MarkSensitive<S> {
+    inner: S,
+    names: Arc<[HeaderName]>,
+    side: Side,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MarkSensitive<S>
+where
+    S: Service<Request<ReqBody>, Response = http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = MarkSensitiveFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let names = match self.side {
+            Side::Request => {
+                mark_sensitive(request.headers_mut(), &self.names);
+                None
+            }
+            Side::Response => Some(Arc::clone(&self.names)),
+        };
+        MarkSensitiveFuture {
+            inner: self.inner.call(request),
+            names,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`MarkSensitive`].
+    pub struct MarkSensitiveFuture<F> {
+        #[pin]
+        inner: F,
+        // Set when the response is to be marked.
+        names: Option<Arc<[HeaderName]>>,
+    }
+}
+
+impl<F> fmt::Debug for MarkSensitiveFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MarkSensitiveFuture")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for MarkSensitiveFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut result = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(response), Some(names)) = (&mut result, this.names.as_deref()) {
+            mark_sensitive(response.headers_mut(), names);
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// Marks every value of every header in `names`.
+fn mark_sensitive(headers: &mut http::HeaderMap, names: &[HeaderName]) {
+    for (name, value) in headers.iter_mut() {
+        if names.contains(name) {
+            value.set_sensitive(true);
+        }
     }
 }
 
@@ -563,7 +675,14 @@ mod tests {
             let mut response = http::Response::new(());
             let headers = response.headers_mut();
             headers.insert(header::SET_COOKIE, HeaderValue::from_static("id=abc"));
+            headers.append(header::SET_COOKIE, HeaderValue::from_static("theme=dark"));
             headers.insert(header::ETAG, HeaderValue::from_static("\"1\""));
+            let all_cookies_marked = request
+                .headers()
+                .get_all(header::COOKIE)
+                .iter()
+                .all(HeaderValue::is_sensitive);
+            seen.push(("every cookie", all_cookies_marked));
             async move { Ok::<_, std::convert::Infallible>(response) }
         });
         let sensitive = SensitiveHeaders::new().with_header("x-api-key").unwrap();
@@ -574,6 +693,7 @@ mod tests {
         let request = Request::get("/")
             .header(header::AUTHORIZATION, "Bearer abc")
             .header(header::COOKIE, "id=abc")
+            .header(header::COOKIE, "theme=dark")
             .header("x-api-key", "k")
             .header(header::ACCEPT, "*/*")
             .body(())
@@ -585,10 +705,13 @@ mod tests {
                 ("authorization", true),
                 ("cookie", true),
                 ("x-api-key", true),
-                ("accept", false)
+                ("accept", false),
+                ("every cookie", true)
             ]
         );
-        assert!(response.headers()[header::SET_COOKIE].is_sensitive());
+        let set_cookies = response.headers().get_all(header::SET_COOKIE);
+        assert_eq!(set_cookies.iter().count(), 2);
+        assert!(set_cookies.iter().all(HeaderValue::is_sensitive));
         assert!(!response.headers()[header::ETAG].is_sensitive());
         assert_eq!(
             format!("{:?}", response.headers()[header::SET_COOKIE]),

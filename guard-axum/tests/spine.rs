@@ -473,4 +473,16 @@ async fn an_undeclared_body_is_capped_at_64_kib_not_axums_2_mb() {
     let reply = send(&app, over).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(reply.body, r#"{"error":"payload_too_large"}"#);
+    // A streamed body of unknown length is capped the same way.
+    let chunks = (0..17).map(|_| Ok::<_, std::io::Error>("a".repeat(4 * 1024)));
+    let streamed = Request::get("/echo")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let reply = send(&app, streamed).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.body, r#"{"error":"payload_too_large"}"#);
+    // No body at all: nothing to cap.
+    let empty = Request::get("/echo").body(Body::empty()).unwrap();
+    let reply = send(&app, empty).await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, ""));
 }

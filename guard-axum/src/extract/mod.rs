@@ -26,6 +26,7 @@ mod path;
 mod query;
 mod valid;
 
+pub(crate) use limit::DefaultBodyCapLayer;
 pub use limit::{BodyLimit, BodyLimitLayer, BodyLimitService, read_body_limited};
 pub use options::AllowIdentityFields;
 pub use path::ValidPath;
