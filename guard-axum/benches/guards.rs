@@ -10,7 +10,9 @@
 //!
 //! Groups (each compares its variants in one run, so read the ratios):
 //!
-//! 1. `route_overhead`: `GET /projects/{id}`, bare vs guarded vs peer.
+//! 1. `route_overhead`: `GET /projects/{id}`, bare vs guarded vs peer;
+//!    `route_breakdown`: the guarded route built up one guard at a time
+//!    (layers, + auth, + owner, + limits).
 //! 2. `post_body`: strict decoding + validation vs `serde_json` +
 //!    `validator`, 100 B and 16 KiB, through a router and decode alone.
 //! 3. `rate_limit`: decisions per second, guard-core's `RateLimiter` vs
@@ -105,6 +107,27 @@ fn route_overhead(c: &mut Criterion) {
     ];
     let make = || get_project(ALICE_PROJECT, ALICE_KEY);
     let mut group = c.benchmark_group("route_overhead");
+    for (name, router) in &routers {
+        check(&rt, router, make(), StatusCode::OK);
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| time_requests(&rt, router, iters, &make));
+        });
+    }
+    group.finish();
+}
+
+/// The guarded route with its guards added one at a time (see
+/// `common::breakdown`): what the layers, authentication, the owner-scoped
+/// load and the limits each cost, next to the bare route.
+fn route_breakdown(c: &mut Criterion) {
+    let rt = runtime();
+    let db = Db::new();
+    let mut routers = vec![("bare", common::bare(db.clone()))];
+    for step in ["layers", "auth", "owner", "guarded"] {
+        routers.push((step, common::breakdown(db.clone(), step).unwrap()));
+    }
+    let make = || get_project(ALICE_PROJECT, ALICE_KEY);
+    let mut group = c.benchmark_group("route_breakdown");
     for (name, router) in &routers {
         check(&rt, router, make(), StatusCode::OK);
         group.bench_function(*name, |b| {
@@ -493,6 +516,7 @@ fn memory_report() {
 /// The environment variable that runs a fixed number of requests of one
 /// variant and exits, for a profiler: `route/guarded:20000`,
 /// `route/bare:…`, `route/peer:…`, `route/bare_7_layers:…`,
+/// `breakdown/{layers,auth,owner,guarded}:…`,
 /// `owner/owned_200:…`, `owner/not_owned_404:…`, `owner/absent_404:…`,
 /// `post/strict_100B:…`, `post/plain_16KiB:…` (see BENCHMARKS.md).
 const PROFILE_VAR: &str = "GUARD_BENCH_PROFILE";
@@ -525,6 +549,10 @@ fn profile_run(spec: &str) -> Result<(), String> {
         }
         "route/guarded" | "owner/owned_200" => (
             common::guarded(db).map_err(|e| e.to_string())?,
+            Box::new(|| get_project(ALICE_PROJECT, ALICE_KEY)),
+        ),
+        step if step.starts_with("breakdown/") => (
+            common::breakdown(db, step.trim_start_matches("breakdown/"))?,
             Box::new(|| get_project(ALICE_PROJECT, ALICE_KEY)),
         ),
         "route/peer" => (
@@ -584,6 +612,7 @@ fn main() {
     }
     let mut c = config();
     route_overhead(&mut c);
+    route_breakdown(&mut c);
     post_body(&mut c);
     rate_limit(&mut c);
     owner_scope(&mut c);

@@ -158,6 +158,59 @@ pub(crate) fn guarded(db: Db) -> Result<Router, guard_axum::BuildError> {
         .with_state(db))
 }
 
+// ----------------------------------------------------------- breakdown ---
+//
+// The guarded route with guards taken away one at a time, for the
+// breakdown of what each costs (BENCHMARKS.md): the same map lookup, the
+// same default layers.
+
+#[secure_route(public = "benchmark: the router's layers alone")]
+async fn layers_show(
+    State(db): State<Db>,
+    Path(id): Path<u32>,
+) -> Result<Json<Project>, GuardError> {
+    db.projects
+        .get(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(GuardError::not_found)
+}
+
+#[secure_route(auth)]
+async fn auth_show(
+    user: Principal,
+    State(db): State<Db>,
+    Path(id): Path<u32>,
+) -> Result<Json<Project>, GuardError> {
+    db.owned(id, user.id())
+        .map(Json)
+        .ok_or_else(GuardError::not_found)
+}
+
+#[secure_route(auth, owner = "project")]
+async fn owner_show(Owned(project): Owned<Project>) -> Json<Project> {
+    Json(project)
+}
+
+/// One step of the breakdown: `layers` (a public route: the default
+/// layers only), `auth` (plus bearer authentication, the owner checked in
+/// the handler), `owner` (plus `Owned<T>`), or `guarded` (plus the limits).
+///
+/// # Errors
+///
+/// An unknown step, or the router's build problems (none).
+pub(crate) fn breakdown(db: Db, step: &str) -> Result<Router, String> {
+    let router = GuardedRouter::<Db>::new().authenticator(BearerAuth::new(api_keys()));
+    let router = match step {
+        "layers" => router.route("/projects/{project}", get(layers_show)),
+        "auth" => router.route("/projects/{project}", get(auth_show)),
+        "owner" => router.route("/projects/{project}", get(owner_show)),
+        "guarded" => router.route("/projects/{project}", get(guarded_show)),
+        other => return Err(format!("unknown breakdown step `{other}`")),
+    };
+    Ok(router.build().map_err(|e| e.to_string())?.with_state(db))
+}
+
 // ---------------------------------------------------------------- peer ---
 
 /// The peer stack's state: the map and the key digests.
