@@ -49,6 +49,10 @@ mod bench {
     /// Keys for the bytes-per-key measurement and the cycling benches.
     const MANY: u64 = 100_000;
 
+    /// The largest key count of the decision benches, as for the in-memory
+    /// limiter. Writing them first takes about half a minute.
+    const MILLION: u64 = 1_000_000;
+
     /// Every benched decision allows and every key outlives the run: one
     /// request per minute with a burst far beyond what a run can spend
     /// (Redis caps the tolerance at 2^52 µs, still ~75M requests per key).
@@ -86,7 +90,7 @@ mod bench {
         backend.policy_set(scope, vec![Policy::rate("ip", spec).unwrap()])
     }
 
-    /// Decides `keys` (indices into `key`) with up to 64 in flight; panics
+    /// Decides `keys` (indices into `key`) with up to 256 in flight; panics
     /// on a refusal or a backend error, since the figures would be wrong.
     async fn touch(set: &Arc<dyn PolicySet>, keys: std::ops::Range<u64>) {
         futures_util::stream::iter(keys)
@@ -94,7 +98,7 @@ mod bench {
                 let set = set.clone();
                 async move { set.check(&[Some(key(n))]).await }
             })
-            .buffer_unordered(64)
+            .buffer_unordered(256)
             .for_each(|result| async move {
                 assert!(result.unwrap().decision.is_allowed());
             })
@@ -222,13 +226,13 @@ mod bench {
     fn decisions(c: &mut Criterion, rt: &Runtime, redis: &RedisBackend) {
         // Room for every key, so the memory store never evicts.
         let store = StoreConfig::new()
-            .max_keys(usize::try_from(MANY + MANY / 4).unwrap())
+            .max_keys(usize::try_from(MILLION + MILLION / 4).unwrap())
             .unwrap();
         let memory = MemoryBackend::new().store_config(store);
         let backends: [(&str, &dyn RateBackend); 2] = [("redis", redis), ("memory", &memory)];
         let mut group = c.benchmark_group("redis_decisions");
         let failed = Arc::new(AtomicU64::new(0));
-        for keys in [1, MANY] {
+        for keys in [1, MANY, MILLION] {
             let sets: Vec<_> = backends
                 .iter()
                 .map(|(name, backend)| {

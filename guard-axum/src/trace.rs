@@ -562,16 +562,15 @@ fn timeout_response() -> Response {
     GuardError::new(ErrorKind::RequestTimeout).into_response()
 }
 
-/// Replaces tower-http's empty 408 with the model's generic one. A 408
-/// that is already a generic body passes unchanged; any other 408 (a
-/// handler's own) is made generic too, as every error is.
+/// A 408 the inner service answered itself (a handler's own, not the
+/// generic one) is made generic, as every error is; anything else passes.
 fn generic_timeout(response: Response) -> Response {
     if response.status() != StatusCode::REQUEST_TIMEOUT
         || response.extensions().get::<GenericBody>().is_some()
     {
         return response;
     }
-    timeout_response()
+    GuardError::new(ErrorKind::RequestTimeout).into_response()
 }
 
 #[cfg(test)]

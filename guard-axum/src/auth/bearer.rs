@@ -68,13 +68,28 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     if values.next().is_some() {
         return None;
     }
-    let value = value.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim_start_matches(' ');
-    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
-    let body = token.trim_end_matches('=');
-    (scheme.eq_ignore_ascii_case("bearer") && !body.is_empty() && body.chars().all(b64token))
-        .then_some(token)
+    // Checked byte by byte against the token68 grammar, which is ASCII, so
+    // the header needs no separate UTF-8 or visible-ASCII pass.
+    let (scheme, token) = value
+        .as_bytes()
+        .split_at(value.as_bytes().iter().position(|&b| b == b' ')?);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    // `1*SP` between scheme and token (RFC 6750); no other whitespace.
+    let spaces = token.iter().take_while(|&&b| b == b' ').count();
+    let token = token.get(spaces..)?;
+    let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
+    let body = token.get(..token.len() - padding)?;
+    if body.is_empty() || !body.iter().all(|&b| is_b64token(b)) {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
+}
+
+/// A `b64token` character of RFC 6750 (the `=` padding is handled apart).
+const fn is_b64token(b: u8) -> bool {
+    matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
 }
 
 impl<V: TokenVerifier> Authenticator for BearerAuth<V> {
@@ -234,6 +249,11 @@ mod tests {
             (&["Bearer ==="], None),
             (&["Bearer abc", "Bearer def"], None),
             (&["Bearerabc"], None),
+            (&["Bearer a=b"], None),
+            (&["Bearer abc\t"], None),
+            (&["Bearer \tabc"], None),
+            (&["Token abc"], None),
+            (&["bearer  abc="], Some("abc=")),
         ];
         for (values, expected) in table {
             assert_eq!(bearer_token(&parts(values)), *expected, "{values:?}");
