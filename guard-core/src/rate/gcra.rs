@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use super::spec::RateSpec;
+use super::store::Rule;
 
 /// A limiter's verdict on one request.
 ///
@@ -118,6 +119,28 @@ impl Gcra {
     #[must_use]
     pub const fn is_stale(tat: u64, now_ns: u64) -> bool {
         tat <= now_ns
+    }
+}
+
+/// The store's view of GCRA: the state is the TAT.
+impl Rule for Gcra {
+    fn decide(&self, state: Option<u64>, now_ns: u64) -> (Decision, Option<u64>) {
+        Gcra::decide(self, state, now_ns)
+    }
+
+    fn is_stale(&self, state: u64, now_ns: u64) -> bool {
+        Gcra::is_stale(state, now_ns)
+    }
+
+    /// The further ahead the TAT, the more budget spent: evicted last.
+    fn rank(&self, state: u64) -> u64 {
+        state
+    }
+
+    fn refusal(&self, _now_ns: u64) -> Decision {
+        Decision::Denied {
+            retry_after: Duration::from_nanos(self.interval_ns),
+        }
     }
 }
 

@@ -1,14 +1,13 @@
 //! The in-memory GCRA limiter and [`check_all`], which spends on several
 //! limiters only when every one of them allows.
 
-use std::sync::MutexGuard;
 use std::time::Duration;
 
 use super::gcra::{Decision, Gcra};
 use super::key::RateKey;
-use super::quota::{QuotaLimiter, Usage};
+use super::quota::QuotaLimiter;
 use super::spec::RateSpec;
-use super::store::{Shard, Store, StoreConfig};
+use super::store::{Rule, ShardGuard, Slot, Store, StoreConfig, Undo};
 
 /// A keyed rate limiter (GCRA) in memory, with bounded memory.
 ///
@@ -18,6 +17,10 @@ use super::store::{Shard, Store, StoreConfig};
 /// answers with 429 and `Retry-After`. Memory is capped at
 /// [`StoreConfig::key_limit`] keys; see [`StoreConfig`] for how keys
 /// are evicted and why that cannot cheaply reset a victim's budget.
+///
+/// Decisions on keys already held run in parallel, even on one key: each
+/// updates the key's one word of state with a compare-and-swap, so
+/// concurrent requests never spend more than the budget.
 ///
 /// ```
 /// use std::time::Duration;
@@ -41,7 +44,7 @@ use super::store::{Shard, Store, StoreConfig};
 pub struct RateLimiter {
     spec: RateSpec,
     gcra: Gcra,
-    store: Store<u64>,
+    store: Store,
 }
 
 impl RateLimiter {
@@ -71,32 +74,13 @@ impl RateLimiter {
     /// unit of its budget. A refusal spends nothing.
     #[must_use]
     pub fn check(&self, key: RateKey, now_ns: u64) -> Decision {
-        let Some(mut shard) = self.store.lock_key(&key) else {
-            // Unreachable: the index is always in range. Refuse rather than
-            // allow if it ever were not.
-            return Decision::Denied {
-                retry_after: Duration::from_nanos(self.gcra.interval_ns()),
-            };
-        };
-        if let Some(tat) = shard.get_mut(&key) {
-            let (decision, next) = self.gcra.decide(Some(*tat), now_ns);
-            if let Some(next) = next {
-                *tat = next;
-            }
-            return decision;
-        }
-        let (decision, next) = self.gcra.decide(None, now_ns);
-        if let Some(next) = next {
-            self.commit(&mut shard, key, next, now_ns);
-        }
-        decision
+        self.store.check(&self.gcra, key, now_ns)
     }
 
     /// What [`Self::check`] would decide, spending nothing.
     #[must_use]
     pub fn peek(&self, key: RateKey, now_ns: u64) -> Decision {
-        let tat = self.store.lock_key(&key).and_then(|shard| shard.get(&key));
-        self.gcra.decide(tat, now_ns).0
+        self.store.peek(&self.gcra, key, now_ns)
     }
 
     /// Drops every key whose budget is whole again at `now_ns`; returns how
@@ -104,7 +88,7 @@ impl RateLimiter {
     /// seconds to minutes) so memory follows the active keys rather than the
     /// cap.
     pub fn sweep(&self, now_ns: u64) -> usize {
-        self.store.sweep(|&tat| Gcra::is_stale(tat, now_ns))
+        self.store.sweep(&self.gcra, now_ns)
     }
 
     /// Keys currently held.
@@ -133,10 +117,6 @@ impl RateLimiter {
     pub fn memory_estimate(&self) -> usize {
         self.store.table_bytes()
     }
-
-    fn commit(&self, shard: &mut Shard<u64>, key: RateKey, tat: u64, now_ns: u64) {
-        shard.insert(key, tat, |&tat| Gcra::is_stale(tat, now_ns), |&tat| tat);
-    }
 }
 
 /// One limiter taking part in [`check_all`].
@@ -146,6 +126,23 @@ pub enum Limit<'a> {
     Rate(&'a RateLimiter),
     /// A usage ceiling.
     Quota(&'a QuotaLimiter),
+}
+
+impl<'a> Limit<'a> {
+    /// The limiter's store and rule: all `check_all` needs of either kind.
+    fn parts(self) -> (&'a Store, &'a dyn Rule) {
+        match self {
+            Self::Rate(limiter) => (&limiter.store, &limiter.gcra),
+            Self::Quota(limiter) => limiter.parts(),
+        }
+    }
+
+    fn check(self, key: RateKey, now_ns: u64) -> Decision {
+        match self {
+            Self::Rate(limiter) => limiter.check(key, now_ns),
+            Self::Quota(limiter) => limiter.check(key, now_ns),
+        }
+    }
 }
 
 impl<'a> From<&'a RateLimiter> for Limit<'a> {
@@ -177,13 +174,14 @@ pub struct Verdict {
 /// them only if all allow: a refusal by the per-IP limit does not spend the
 /// per-account budget or the quota, and vice versa.
 ///
-/// Atomic: the shards of every key involved are locked together, in one
-/// global order (by store address, then shard), so no other decision on those
-/// keys interleaves and two concurrent `check_all`s cannot deadlock; a single
-/// [`RateLimiter::check`] holds one lock only. Under those locks each limiter
-/// decides and spends in turn, and if any refuses, every spending is undone
-/// before the locks are released, so nobody ever observes it. The same
-/// limiter and key may appear twice; the second sees the first's spending.
+/// Atomic: the shards of every key involved are locked exclusively together,
+/// in one global order (by store address, then shard), so no other decision
+/// on those keys interleaves and two concurrent `check_all`s cannot
+/// deadlock; a single [`RateLimiter::check`] holds one (shared) lock only.
+/// Under those locks each limiter decides and spends in turn, and if any
+/// refuses, every spending is undone before the locks are released, so
+/// nobody ever observes it. The same limiter and key may appear twice; the
+/// second sees the first's spending.
 ///
 /// ```
 /// use guard_core::rate::{check_all, Decision, Limit, RateKey, RateLimiter, RateSpec};
@@ -208,12 +206,8 @@ pub struct Verdict {
 pub fn check_all(checks: &[(Limit<'_>, RateKey)], now_ns: u64) -> Verdict {
     // One limiter: nothing to coordinate.
     if let [(limit, key)] = *checks {
-        let decision = match limit {
-            Limit::Rate(limiter) => limiter.check(key, now_ns),
-            Limit::Quota(limiter) => limiter.check(key, now_ns),
-        };
         return Verdict {
-            decision,
+            decision: limit.check(key, now_ns),
             binding: Some(0),
         };
     }
@@ -225,114 +219,120 @@ pub fn check_all(checks: &[(Limit<'_>, RateKey)], now_ns: u64) -> Verdict {
         3 => decide_all(&mut inline_slots::<3>(checks), now_ns),
         4 => decide_all(&mut inline_slots::<4>(checks), now_ns),
         _ => {
-            let mut slots: Vec<Slot<'_>> = checks
+            let mut slots: Vec<Check<'_>> = checks
                 .iter()
                 .enumerate()
-                .map(|(index, &(limit, key))| Slot::new(index, limit, key))
+                .map(|(index, &(limit, key))| Check::new(index, limit, key))
                 .collect();
             decide_all(&mut slots, now_ns)
         }
     }
 }
 
-/// The slots for exactly `N` checks; the caller has matched `checks.len() == N`.
-fn inline_slots<'a, const N: usize>(checks: &[(Limit<'a>, RateKey)]) -> [Slot<'a>; N] {
+/// The entries for exactly `N` checks; the caller has matched `checks.len() == N`.
+fn inline_slots<'a, const N: usize>(checks: &[(Limit<'a>, RateKey)]) -> [Check<'a>; N] {
     std::array::from_fn(|index| {
         let (limit, key) = checks[index];
-        Slot::new(index, limit, key)
+        Check::new(index, limit, key)
     })
 }
 
-fn decide_all(slots: &mut [Slot<'_>], now_ns: u64) -> Verdict {
+fn decide_all(checks: &mut [Check<'_>], now_ns: u64) -> Verdict {
     // Stable: repeated (limiter, key) pairs keep their order, so deciding in
     // sorted order equals deciding in the caller's order.
-    slots.sort_by_key(|slot| slot.lock_id);
+    checks.sort_by_key(Check::lock_id);
 
-    // Lock each distinct shard once, in order; the first slot on a shard
+    // Lock each distinct shard once, in order; the first check on a shard
     // holds its guard and later ones point at it.
     let mut owner = 0;
-    for i in 0..slots.len() {
-        let (earlier, rest) = slots.split_at_mut(i);
-        let Some(slot) = rest.first_mut() else { break };
+    for i in 0..checks.len() {
+        let (earlier, rest) = checks.split_at_mut(i);
+        let Some(check) = rest.first_mut() else { break };
         if earlier
             .last()
-            .is_none_or(|prev| prev.lock_id != slot.lock_id)
+            .is_none_or(|prev| prev.lock_id() != check.lock_id())
         {
-            let Some(guard) = Locked::lock(slot.limit, slot.lock_id.1) else {
+            let Some(guard) = check.store.lock(check.slot.shard()) else {
                 return refuse_unlockable();
             };
-            slot.guard = Some(guard);
+            check.guard = Some(guard);
             owner = i;
         }
-        slot.owner = owner;
+        check.owner = owner;
     }
 
     // Decide and spend each in turn (a repeated pair sees the earlier
-    // spending), remembering how to undo it. One map lookup per limiter, as
-    // for a single `check`.
-    for i in 0..slots.len() {
-        let Some(&Slot {
-            limit, key, owner, ..
-        }) = slots.get(i)
+    // spending), remembering how to undo it. One table lookup per limiter,
+    // as for a single `check`.
+    for i in 0..checks.len() {
+        let Some(&Check {
+            store,
+            rule,
+            key,
+            slot,
+            owner,
+            ..
+        }) = checks.get(i)
         else {
             break;
         };
-        let (decision, undo) = match slots.get_mut(owner).and_then(|o| o.guard.as_mut()) {
-            Some(guard) => guard.apply(limit, key, now_ns),
+        let (decision, undo) = match checks.get_mut(owner).and_then(|o| o.guard.as_mut()) {
+            Some(guard) => store.apply(guard, rule, key, slot, now_ns),
             // Unreachable (the owner always holds the guard); refuse, and
-            // let the undo below take back what earlier slots spent.
+            // let the undo below take back what earlier checks spent.
             None => (unlockable_refusal(), Undo::Nothing),
         };
-        if let Some(slot) = slots.get_mut(i) {
-            slot.decision = Some(decision);
-            slot.undo = undo;
+        if let Some(check) = checks.get_mut(i) {
+            check.decision = Some(decision);
+            check.undo = undo;
         }
     }
 
-    let verdict = combine(slots);
+    let verdict = combine(checks);
     if !verdict.decision.is_allowed() {
         // Undo newest first, so a repeated pair ends at its original value.
         // Every lock is still held: no other decision saw the spending.
-        for i in (0..slots.len()).rev() {
-            let Some(&Slot {
-                limit,
+        for i in (0..checks.len()).rev() {
+            let Some(&Check {
+                store,
                 key,
+                slot,
                 owner,
                 undo,
                 ..
-            }) = slots.get(i)
+            }) = checks.get(i)
             else {
                 continue;
             };
-            if let Some(guard) = slots.get_mut(owner).and_then(|o| o.guard.as_mut()) {
-                guard.undo(limit, key, undo);
+            if let Some(guard) = checks.get_mut(owner).and_then(|o| o.guard.as_mut()) {
+                store.undo(guard, key, slot, undo);
             }
         }
     }
     verdict
 }
 
-/// The verdict from each slot's decision; ties go to the caller's first.
-fn combine(slots: &[Slot<'_>]) -> Verdict {
+/// The verdict from each check's decision; ties go to the caller's first.
+fn combine(checks: &[Check<'_>]) -> Verdict {
     let mut denied: Option<(Duration, usize)> = None;
     let mut allowed: Option<(u32, Duration, usize)> = None;
-    for slot in slots {
-        match slot.decision {
+    for check in checks {
+        match check.decision {
             Some(Decision::Denied { retry_after })
                 if denied.is_none_or(|(longest, index)| {
-                    retry_after > longest || (retry_after == longest && slot.index < index)
+                    retry_after > longest || (retry_after == longest && check.index < index)
                 }) =>
             {
-                denied = Some((retry_after, slot.index));
+                denied = Some((retry_after, check.index));
             }
             Some(Decision::Allowed {
                 remaining,
                 reset_after,
             }) if allowed.is_none_or(|(least, _, index)| {
-                remaining < least || (remaining == least && slot.index < index)
+                remaining < least || (remaining == least && check.index < index)
             }) =>
             {
-                allowed = Some((remaining, reset_after, slot.index));
+                allowed = Some((remaining, reset_after, check.index));
             }
             _ => {}
         }
@@ -373,138 +373,41 @@ fn unlockable_refusal() -> Decision {
     }
 }
 
-/// A stored value of either kind.
-#[derive(Debug, Clone, Copy)]
-enum Value {
-    Tat(u64),
-    Usage(Usage),
-}
-
-/// How to take back what [`Locked::apply`] spent.
-#[derive(Debug, Clone, Copy)]
-enum Undo {
-    /// Nothing was spent (a refusal).
-    Nothing,
-    /// The key held this value before.
-    Restore(Value),
-    /// The key was new.
-    Remove,
-}
-
 /// One entry of a `check_all` call.
 #[derive(Debug)]
-struct Slot<'a> {
+struct Check<'a> {
     index: usize,
-    limit: Limit<'a>,
+    store: &'a Store,
+    rule: &'a dyn Rule,
     key: RateKey,
-    /// (store address, shard index): the global lock order.
-    lock_id: (usize, usize),
-    /// The lock on this slot's shard, held by the first slot on it.
-    guard: Option<Locked<'a>>,
-    /// The index (in sorted order) of the slot holding this shard's lock.
+    slot: Slot,
+    /// The exclusive lock on this check's shard, held by the first check on it.
+    guard: Option<ShardGuard<'a>>,
+    /// The index (in sorted order) of the check holding this shard's lock.
     owner: usize,
     decision: Option<Decision>,
     undo: Undo,
 }
 
-impl<'a> Slot<'a> {
+impl<'a> Check<'a> {
     fn new(index: usize, limit: Limit<'a>, key: RateKey) -> Self {
-        let lock_id = match limit {
-            Limit::Rate(l) => (l.store.address(), l.store.shard_index(&key)),
-            Limit::Quota(l) => (l.store().address(), l.store().shard_index(&key)),
-        };
+        let (store, rule) = limit.parts();
         Self {
             index,
-            limit,
+            store,
+            rule,
             key,
-            lock_id,
+            slot: store.slot(&key),
             guard: None,
             owner: 0,
             decision: None,
             undo: Undo::Nothing,
         }
     }
-}
 
-/// A locked shard of either kind.
-#[derive(Debug)]
-enum Locked<'a> {
-    Rate(MutexGuard<'a, Shard<u64>>),
-    Quota(MutexGuard<'a, Shard<Usage>>),
-}
-
-impl<'a> Locked<'a> {
-    fn lock(limit: Limit<'a>, shard: usize) -> Option<Self> {
-        match limit {
-            Limit::Rate(l) => l.store.lock(shard).map(Self::Rate),
-            Limit::Quota(l) => l.store().lock(shard).map(Self::Quota),
-        }
-    }
-
-    /// Decides for `key` and spends when allowed.
-    fn apply(&mut self, limit: Limit<'_>, key: RateKey, now_ns: u64) -> (Decision, Undo) {
-        match (self, limit) {
-            (Self::Rate(shard), Limit::Rate(l)) => {
-                if let Some(tat) = shard.get_mut(&key) {
-                    let old = *tat;
-                    let (decision, next) = l.gcra.decide(Some(old), now_ns);
-                    return match next {
-                        Some(next) => {
-                            *tat = next;
-                            (decision, Undo::Restore(Value::Tat(old)))
-                        }
-                        None => (decision, Undo::Nothing),
-                    };
-                }
-                match l.gcra.decide(None, now_ns) {
-                    (decision, Some(next)) => {
-                        l.commit(shard, key, next, now_ns);
-                        (decision, Undo::Remove)
-                    }
-                    (decision, None) => (decision, Undo::Nothing),
-                }
-            }
-            (Self::Quota(shard), Limit::Quota(l)) => {
-                if let Some(usage) = shard.get_mut(&key) {
-                    let old = *usage;
-                    let (decision, next) = l.decide(Some(old), now_ns);
-                    return match next {
-                        Some(next) => {
-                            *usage = next;
-                            (decision, Undo::Restore(Value::Usage(old)))
-                        }
-                        None => (decision, Undo::Nothing),
-                    };
-                }
-                match l.decide(None, now_ns) {
-                    (decision, Some(next)) => {
-                        l.commit(shard, key, next, now_ns);
-                        (decision, Undo::Remove)
-                    }
-                    (decision, None) => (decision, Undo::Nothing),
-                }
-            }
-            // A guard always comes from its own limiter; refuse if not.
-            _ => (unlockable_refusal(), Undo::Nothing),
-        }
-    }
-
-    fn undo(&mut self, limit: Limit<'_>, key: RateKey, undo: Undo) {
-        match (self, limit, undo) {
-            (Self::Rate(shard), Limit::Rate(_), Undo::Restore(Value::Tat(old))) => {
-                if let Some(tat) = shard.get_mut(&key) {
-                    *tat = old;
-                }
-            }
-            (Self::Quota(shard), Limit::Quota(_), Undo::Restore(Value::Usage(old))) => {
-                if let Some(usage) = shard.get_mut(&key) {
-                    *usage = old;
-                }
-            }
-            (Self::Rate(shard), Limit::Rate(_), Undo::Remove) => shard.remove(&key),
-            (Self::Quota(shard), Limit::Quota(_), Undo::Remove) => shard.remove(&key),
-            _ => {}
-        }
+    /// (store address, shard index): the global lock order.
+    fn lock_id(&self) -> (usize, usize) {
+        (self.store.address(), self.slot.shard())
     }
 }
 
@@ -749,5 +652,84 @@ mod tests {
         assert_eq!(allowed, 1000);
         assert!(!a.peek(key, 0).is_allowed());
         assert!(!b.peek(key, 0).is_allowed());
+    }
+
+    #[test]
+    fn a_refused_check_all_is_never_seen_by_a_concurrent_reader() {
+        // `open` has one request left; `shut` refuses. Every `check_all`
+        // spends on `open` and undoes it, under the locks: a concurrent
+        // peek must never see the budget gone.
+        let open = Arc::new(limiter("1/min"));
+        let shut = Arc::new(limiter("1/min"));
+        let key = ip(1);
+        let _ = shut.check(key, 0);
+        let writer = {
+            let (open, shut) = (Arc::clone(&open), Arc::clone(&shut));
+            thread::spawn(move || {
+                let checks = [(Limit::from(&*open), key), (Limit::from(&*shut), key)];
+                (0..20_000).all(|_| !check_all(&checks, 0).decision.is_allowed())
+            })
+        };
+        let reader = {
+            let open = Arc::clone(&open);
+            thread::spawn(move || (0..20_000).all(|_| open.peek(key, 0).is_allowed()))
+        };
+        assert!(writer.join().unwrap(), "check_all allowed");
+        assert!(reader.join().unwrap(), "a reader saw an undone spending");
+        assert!(open.is_empty());
+    }
+
+    #[test]
+    fn check_all_and_single_checks_share_one_budget_under_contention() {
+        let a = Arc::new(limiter("1000/min"));
+        let b = Arc::new(limiter("1000000/min"));
+        let key = ip(1);
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (a, b) = (Arc::clone(&a), Arc::clone(&b));
+                thread::spawn(move || {
+                    let mut together = 0;
+                    let mut alone = 0;
+                    for _ in 0..600 {
+                        if t % 2 == 0 {
+                            let checks = [(Limit::from(&*a), key), (Limit::from(&*b), key)];
+                            together += usize::from(check_all(&checks, 0).decision.is_allowed());
+                        } else {
+                            alone += usize::from(a.check(key, 0).is_allowed());
+                        }
+                    }
+                    (together, alone)
+                })
+            })
+            .collect();
+        let (together, alone) = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .fold((0, 0), |(x, y), (t, a)| (x + t, y + a));
+        assert_eq!(together + alone, 1000);
+        // `b` was spent exactly by the check_alls that were allowed.
+        assert_eq!(remaining(b.peek(key, 0)) as usize, 1_000_000 - together - 1);
+    }
+
+    #[test]
+    fn two_threads_on_one_key_never_overspend() {
+        let limiter = Arc::new(limiter("5000/min"));
+        let key = ip(1);
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let limiter = Arc::clone(&limiter);
+                thread::spawn(move || {
+                    (0..4_000)
+                        .filter(|_| limiter.check(key, 0).is_allowed())
+                        .count()
+                })
+            })
+            .collect();
+        let allowed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(allowed, 5000);
+        assert_eq!(
+            limiter.peek(key, 0).retry_after(),
+            Some(Duration::from_millis(12))
+        );
     }
 }

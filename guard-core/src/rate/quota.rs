@@ -12,26 +12,41 @@ use std::time::Duration;
 use super::gcra::Decision;
 use super::key::RateKey;
 use super::spec::QuotaSpec;
-use super::store::{Shard, Store, StoreConfig};
+use super::store::{Rule, Store, StoreConfig};
 
-/// A key's usage: the window it was counted in and how much of it is spent.
-/// The window number is kept modulo 2³², which wraps after 136 years of
-/// one-second windows; only equality is ever compared.
+/// A key's usage: the window it was counted in and how much of it is spent,
+/// packed into the store's one word as `window << 32 | used`. The window
+/// number is kept modulo 2³², which wraps after 136 years of one-second
+/// windows; only equality is ever compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Usage {
+struct Usage {
     window: u32,
     used: u32,
 }
 
+impl Usage {
+    fn pack(self) -> u64 {
+        (u64::from(self.window) << 32) | u64::from(self.used)
+    }
+
+    fn unpack(state: u64) -> Self {
+        // Truncating casts take the halves, on purpose.
+        Self {
+            window: (state >> 32) as u32,
+            used: state as u32,
+        }
+    }
+}
+
 /// The fixed-window rule, pure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FixedWindow {
+struct FixedWindow {
     period_ns: u64,
     limit: u32,
 }
 
 impl FixedWindow {
-    pub(crate) fn new(spec: QuotaSpec) -> Self {
+    fn new(spec: QuotaSpec) -> Self {
         Self {
             period_ns: super::clock::duration_to_ns(spec.period()),
             limit: spec.count().get(),
@@ -49,37 +64,45 @@ impl FixedWindow {
         let into_window = now_ns % self.period_ns;
         Duration::from_nanos(self.period_ns - into_window)
     }
+}
 
-    /// Decides one request; returns the usage to store when allowed.
-    pub(crate) fn decide(&self, usage: Option<Usage>, now_ns: u64) -> (Decision, Option<Usage>) {
+impl Rule for FixedWindow {
+    fn decide(&self, state: Option<u64>, now_ns: u64) -> (Decision, Option<u64>) {
         let window = self.window(now_ns);
-        let used = usage.filter(|u| u.window == window).map_or(0, |u| u.used);
+        let used = state
+            .map(Usage::unpack)
+            .filter(|u| u.window == window)
+            .map_or(0, |u| u.used);
         let reset = self.until_reset(now_ns);
         if used < self.limit {
             let decision = Decision::Allowed {
                 remaining: self.limit - used - 1,
                 reset_after: reset,
             };
-            (
-                decision,
-                Some(Usage {
-                    window,
-                    used: used + 1,
-                }),
-            )
+            let next = Usage {
+                window,
+                used: used + 1,
+            };
+            (decision, Some(next.pack()))
         } else {
             (Decision::Denied { retry_after: reset }, None)
         }
     }
 
     /// Usage from an earlier window is no usage at all.
-    pub(crate) fn is_stale(&self, usage: &Usage, now_ns: u64) -> bool {
-        usage.window != self.window(now_ns)
+    fn is_stale(&self, state: u64, now_ns: u64) -> bool {
+        Usage::unpack(state).window != self.window(now_ns)
     }
 
     /// Under memory pressure, the least-used keys go first.
-    pub(crate) fn rank(usage: &Usage) -> u64 {
-        u64::from(usage.used)
+    fn rank(&self, state: u64) -> u64 {
+        u64::from(Usage::unpack(state).used)
+    }
+
+    fn refusal(&self, now_ns: u64) -> Decision {
+        Decision::Denied {
+            retry_after: self.until_reset(now_ns),
+        }
     }
 }
 
@@ -112,7 +135,7 @@ impl FixedWindow {
 pub struct QuotaLimiter {
     spec: QuotaSpec,
     rule: FixedWindow,
-    store: Store<Usage>,
+    store: Store,
 }
 
 impl QuotaLimiter {
@@ -143,38 +166,19 @@ impl QuotaLimiter {
     /// [`check_all`](super::check_all).
     #[must_use]
     pub fn check(&self, key: RateKey, now_ns: u64) -> Decision {
-        let Some(mut shard) = self.store.lock_key(&key) else {
-            // Unreachable: the index is always in range. Refuse rather than
-            // allow if it ever were not.
-            return Decision::Denied {
-                retry_after: self.rule.until_reset(now_ns),
-            };
-        };
-        if let Some(usage) = shard.get_mut(&key) {
-            let (decision, next) = self.rule.decide(Some(*usage), now_ns);
-            if let Some(next) = next {
-                *usage = next;
-            }
-            return decision;
-        }
-        let (decision, next) = self.rule.decide(None, now_ns);
-        if let Some(next) = next {
-            self.commit(&mut shard, key, next, now_ns);
-        }
-        decision
+        self.store.check(&self.rule, key, now_ns)
     }
 
     /// What [`Self::check`] would decide, without counting anything.
     #[must_use]
     pub fn peek(&self, key: RateKey, now_ns: u64) -> Decision {
-        let usage = self.store.lock_key(&key).and_then(|shard| shard.get(&key));
-        self.rule.decide(usage, now_ns).0
+        self.store.peek(&self.rule, key, now_ns)
     }
 
     /// Drops keys whose window has ended; returns how many. Run it on a
     /// schedule (for example once per period) so memory follows active keys.
     pub fn sweep(&self, now_ns: u64) -> usize {
-        self.store.sweep(|usage| self.rule.is_stale(usage, now_ns))
+        self.store.sweep(&self.rule, now_ns)
     }
 
     /// Keys currently held.
@@ -195,21 +199,9 @@ impl QuotaLimiter {
         self.store.max_keys()
     }
 
-    pub(crate) fn store(&self) -> &Store<Usage> {
-        &self.store
-    }
-
-    pub(crate) fn decide(&self, usage: Option<Usage>, now_ns: u64) -> (Decision, Option<Usage>) {
-        self.rule.decide(usage, now_ns)
-    }
-
-    pub(crate) fn commit(&self, shard: &mut Shard<Usage>, key: RateKey, usage: Usage, now_ns: u64) {
-        shard.insert(
-            key,
-            usage,
-            |u| self.rule.is_stale(u, now_ns),
-            FixedWindow::rank,
-        );
+    /// The store and rule, for [`check_all`](super::check_all).
+    pub(crate) fn parts(&self) -> (&Store, &dyn Rule) {
+        (&self.store, &self.rule)
     }
 }
 
@@ -301,5 +293,43 @@ mod tests {
             assert!(q.len() <= q.max_keys());
         }
         assert!(q.max_keys() <= 500);
+    }
+
+    #[test]
+    fn usage_packs_into_one_word_and_back() {
+        for usage in [
+            Usage { window: 0, used: 0 },
+            Usage {
+                window: u32::MAX,
+                used: 1,
+            },
+            Usage {
+                window: 7,
+                used: u32::MAX,
+            },
+        ] {
+            assert_eq!(Usage::unpack(usage.pack()), usage);
+        }
+        let rule = FixedWindow::new(QuotaSpec::parse("10/h").unwrap());
+        let busy = Usage { window: 0, used: 9 }.pack();
+        assert_eq!(rule.rank(busy), 9);
+        assert!(!rule.is_stale(busy, 3_600 * SEC - 1));
+        assert!(rule.is_stale(busy, 3_600 * SEC));
+    }
+
+    #[test]
+    fn two_threads_on_one_key_never_exceed_the_ceiling() {
+        let q = std::sync::Arc::new(quota("3000/day"));
+        let key = RateKey::for_identifier("account", "shared");
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let q = std::sync::Arc::clone(&q);
+                std::thread::spawn(move || {
+                    (0..2_000).filter(|_| q.check(key, 0).is_allowed()).count()
+                })
+            })
+            .collect();
+        let allowed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(allowed, 3000);
     }
 }

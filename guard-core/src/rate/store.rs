@@ -1,13 +1,16 @@
-//! A sharded, bounded in-memory map from [`RateKey`] to a limiter's per-key
-//! state, shared by the GCRA limiter and the quota.
+//! A sharded, bounded in-memory map from [`RateKey`] to one `u64` of
+//! limiter state, and the one decision loop that the GCRA limiter and the
+//! quota share: each brings its [`Rule`].
 //!
 //! See [`StoreConfig`] for the bound and the eviction rule.
 
-use std::collections::HashMap;
+use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::mem::size_of;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock, RwLockWriteGuard};
 
+use super::gcra::Decision;
 use super::key::RateKey;
 
 /// Sizing for a limiter's in-memory store.
@@ -16,10 +19,11 @@ use super::key::RateKey;
 ///
 /// The store holds at most [`StoreConfig::max_keys`] keys, split evenly over
 /// its shards. An entry is 24 bytes (a 16-byte key and 8 bytes of state) in
-/// a `std` `HashMap`, which keeps its table at most 7/8 full and grows it by
-/// doubling: 29–57 bytes per key depending on where the count falls between
-/// two table sizes. Measured at the cap (test `memory_per_key_stays_under_80_bytes_at_the_cap`):
-/// 46 bytes per key at 1 000 keys, 34 at 100 000, 54 at 1 000 000.
+/// an open-addressing table kept at most 7/8 full and grown by doubling:
+/// 27–55 bytes per key depending on where the count falls between two table
+/// sizes. Measured at the cap (test
+/// `memory_per_key_stays_under_80_bytes_at_the_cap`): 45 bytes per key at
+/// 1 000 keys, 33 at 100 000, 52 at 1 000 000.
 ///
 /// When a new key arrives at a full shard, the shard first forgets *stale*
 /// keys (a GCRA key whose TAT has passed, a quota key from an earlier window:
@@ -35,7 +39,7 @@ use super::key::RateKey;
 /// (a brute-force attempt) is evicted only once every other entry in its
 /// shard holds even more state. Forcing that costs the attacker more requests
 /// than the budget regained, in a shard it cannot choose (shards are picked
-/// by a per-store random hash). Freeing a sixteenth at once keeps the
+/// by a hash keyed with a per-store random seed). Freeing a sixteenth at once keeps the
 /// eviction scan amortised to O(1) per new key under a flood.
 ///
 /// ```
@@ -125,74 +129,315 @@ pub enum StoreConfigError {
     Shards(usize),
 }
 
-/// One shard: a plain map and the most keys it may hold.
+/// A limiter's rule over one `u64` of state per key: GCRA's TAT, or a
+/// quota's window and count. The store runs every rule the same way.
+pub(crate) trait Rule: fmt::Debug + Send + Sync {
+    /// Decides a request at `now_ns` for a key whose state is `state`
+    /// (`None` for a key not held). Returns the decision and, when allowed,
+    /// the state to store; a refusal changes nothing.
+    fn decide(&self, state: Option<u64>, now_ns: u64) -> (Decision, Option<u64>);
+
+    /// Whether `state` decides exactly like no entry at `now_ns`, so the key
+    /// can be forgotten without changing any decision.
+    fn is_stale(&self, state: u64, now_ns: u64) -> bool;
+
+    /// How much budget the key has spent: under memory pressure the lowest
+    /// rank is evicted first.
+    fn rank(&self, state: u64) -> u64;
+
+    /// The answer when the store cannot be reached (unreachable: shard
+    /// indices are always in range). A refusal, never an allowance.
+    fn refusal(&self, now_ns: u64) -> Decision;
+}
+
+/// One slot: a key and its state, 24 bytes. The state is atomic so that a
+/// decision on a held key needs only the shard's shared lock; a state of 0
+/// marks an empty slot (see [`stored`]).
 #[derive(Debug)]
-pub(crate) struct Shard<V> {
-    map: HashMap<RateKey, V>,
+struct Entry {
+    key: RateKey,
+    state: AtomicU64,
+}
+
+impl Entry {
+    const EMPTY: u64 = 0;
+
+    fn empty() -> Self {
+        Self {
+            key: RateKey::from_bytes([0; 16]),
+            state: AtomicU64::new(Self::EMPTY),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == Self::EMPTY
+    }
+}
+
+/// The state to store for a rule's `next`: never [`Entry::EMPTY`]. Neither
+/// rule ever stores 0 (a TAT is at least one interval, a quota count at
+/// least 1); were one to, 1 decides the same at any time after the epoch.
+fn stored(next: u64) -> u64 {
+    next.max(1)
+}
+
+/// A keyed hash of a [`RateKey`], one per store, computed once per decision:
+/// its top bits pick the shard and its low bits the slot in the shard's
+/// table.
+///
+/// Two folded multiplies under a random 256-bit seed (the construction of
+/// `foldhash` and of `ahash` without AES, the hashes `hashbrown` defaults
+/// to). Keys are attacker-chosen, so the hash must be keyed: without the
+/// seed nobody can aim keys at one shard or one probe sequence. It is not a
+/// PRF like SipHash, but nothing here ever reveals a hash value, and it
+/// costs a handful of instructions instead of ~100.
+#[derive(Debug, Clone, Copy)]
+struct KeyHasher {
+    seeds: [u64; 4],
+}
+
+impl KeyHasher {
+    fn new() -> Self {
+        // `RandomState::new` draws fresh SipHash keys per store (from OS
+        // randomness, once per thread, then stepped), so every store gets
+        // independent seeds.
+        let random = RandomState::new();
+        Self {
+            seeds: [0_u8, 1, 2, 3].map(|lane| random.hash_one(lane)),
+        }
+    }
+
+    fn hash(&self, key: &RateKey) -> u64 {
+        let value = u128::from_le_bytes(key.to_bytes());
+        // Truncating casts split the value into halves, on purpose.
+        let (low, high) = (value as u64, (value >> 64) as u64);
+        let [s0, s1, s2, s3] = self.seeds;
+        // The second multiply spreads every input bit over all output bits.
+        folded_multiply(folded_multiply(low ^ s0, high ^ s1) ^ s2, s3 | 1)
+    }
+}
+
+/// The 128-bit product of `a` and `b`, its halves xor-ed together.
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// An open-addressing table with linear probing: slots hold the entries
+/// themselves, so finding a key touches one spot of memory (usually one
+/// cache line), where a table with separate control bytes touches two. At a
+/// million keys, where every lookup misses the cache, that is most of the
+/// cost of a decision.
+///
+/// At most 7/8 full, like `hashbrown`'s tables: a held key is found within
+/// about five slots (two cache lines) on average at the fullest, and the
+/// keyed hash leaves an attacker no way to build longer runs. Removal shifts
+/// the rest of the run back (no tombstones), so runs never grow with churn.
+#[derive(Debug, Default)]
+struct Table {
+    /// A power of two in length, or empty.
+    slots: Box<[Entry]>,
+    len: usize,
+}
+
+impl Table {
+    fn with_slots(slots: usize) -> Self {
+        Self {
+            slots: (0..slots).map(|_| Entry::empty()).collect(),
+            len: 0,
+        }
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// The slot holding `key`, if any. Bounded by the table's length; it
+    /// always ends sooner, at an empty slot.
+    fn position(&self, hash: u64, key: &RateKey) -> Option<usize> {
+        let mask = self.mask();
+        // Truncation is intended: the mask keeps the low bits.
+        let mut index = hash as usize & mask;
+        for _ in 0..self.slots.len() {
+            let entry = self.slots.get(index)?;
+            if entry.is_empty() {
+                return None;
+            }
+            if entry.key == *key {
+                return Some(index);
+            }
+            index = (index + 1) & mask;
+        }
+        None
+    }
+
+    fn find(&self, hash: u64, key: &RateKey) -> Option<&Entry> {
+        self.position(hash, key)
+            .and_then(|index| self.slots.get(index))
+    }
+
+    fn find_mut(&mut self, hash: u64, key: &RateKey) -> Option<&mut u64> {
+        let index = self.position(hash, key)?;
+        self.slots.get_mut(index).map(|entry| entry.state.get_mut())
+    }
+
+    /// Stores a key known to be absent, growing the table first if needed.
+    fn insert_new(&mut self, hasher: &KeyHasher, hash: u64, key: RateKey, state: u64) {
+        if (self.len + 1) * 8 > self.slots.len() * 7 {
+            let slots = (self.slots.len() * 2).max(8);
+            self.rebuild(hasher, slots, |_| true);
+        }
+        self.place(hash, key, state);
+    }
+
+    /// Writes an entry into the first empty slot of its run. The table has
+    /// room (at most 7/8 full).
+    fn place(&mut self, hash: u64, key: RateKey, state: u64) {
+        let mask = self.mask();
+        let mut index = hash as usize & mask;
+        for _ in 0..self.slots.len() {
+            let Some(entry) = self.slots.get_mut(index) else {
+                return;
+            };
+            if entry.is_empty() {
+                *entry = Entry {
+                    key,
+                    state: AtomicU64::new(state),
+                };
+                self.len += 1;
+                return;
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    fn remove(&mut self, hasher: &KeyHasher, hash: u64, key: &RateKey) {
+        let Some(mut hole) = self.position(hash, key) else {
+            return;
+        };
+        // Backward shift: walk the rest of the run and move back every entry
+        // that may sit in the hole (its home slot is not between the hole
+        // and where it sits), so every key stays reachable from its home.
+        let mask = self.mask();
+        let mut next = (hole + 1) & mask;
+        for _ in 0..self.slots.len() {
+            let Some(entry) = self.slots.get(next) else {
+                break;
+            };
+            if entry.is_empty() {
+                break;
+            }
+            let home = hasher.hash(&entry.key) as usize & mask;
+            if next.wrapping_sub(home) & mask >= next.wrapping_sub(hole) & mask {
+                self.slots.swap(hole, next);
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        if let Some(entry) = self.slots.get_mut(hole) {
+            *entry = Entry::empty();
+        }
+        self.len -= 1;
+    }
+
+    fn occupied(&mut self) -> impl Iterator<Item = &mut Entry> {
+        self.slots.iter_mut().filter(|entry| !entry.is_empty())
+    }
+
+    /// Keeps the entries `keep` accepts, in a table of `slots` slots.
+    fn rebuild(&mut self, hasher: &KeyHasher, slots: usize, mut keep: impl FnMut(u64) -> bool) {
+        let old = std::mem::replace(self, Self::with_slots(slots));
+        for entry in old.slots.into_iter() {
+            let state = entry.state.into_inner();
+            if state != Entry::EMPTY && keep(state) {
+                self.place(hasher.hash(&entry.key), entry.key, state);
+            }
+        }
+    }
+
+    /// Keeps the entries `keep` accepts; the table keeps its size.
+    fn retain(&mut self, hasher: &KeyHasher, keep: impl FnMut(u64) -> bool) {
+        self.rebuild(hasher, self.slots.len(), keep);
+    }
+}
+
+/// One shard: a table of entries and the most it may hold.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    table: Table,
     capacity: usize,
 }
 
-impl<V: Copy> Shard<V> {
+impl Shard {
     fn new(capacity: usize) -> Self {
         Self {
-            map: HashMap::new(),
+            table: Table::default(),
             capacity,
         }
     }
 
-    pub(crate) fn get(&self, key: &RateKey) -> Option<V> {
-        self.map.get(key).copied()
+    fn find(&self, hash: u64, key: &RateKey) -> Option<&AtomicU64> {
+        self.table.find(hash, key).map(|entry| &entry.state)
     }
 
-    pub(crate) fn get_mut(&mut self, key: &RateKey) -> Option<&mut V> {
-        self.map.get_mut(key)
+    fn find_mut(&mut self, hash: u64, key: &RateKey) -> Option<&mut u64> {
+        self.table.find_mut(hash, key)
     }
 
-    pub(crate) fn remove(&mut self, key: &RateKey) {
-        self.map.remove(key);
-    }
-
-    /// Stores `value` under `key`, making room first if the key is new and
-    /// the shard is full (see the module docs).
-    pub(crate) fn insert(
+    /// Stores a new key, making room first if the shard is full (see
+    /// [`StoreConfig`]). The caller has checked that `key` is absent.
+    fn insert_new(
         &mut self,
+        hasher: &KeyHasher,
+        hash: u64,
         key: RateKey,
-        value: V,
-        is_stale: impl Fn(&V) -> bool,
-        rank: impl Fn(&V) -> u64,
+        state: u64,
+        rule: &(impl Rule + ?Sized),
+        now_ns: u64,
     ) {
-        if let Some(slot) = self.map.get_mut(&key) {
-            *slot = value;
-            return;
+        if self.table.len >= self.capacity {
+            self.make_room(hasher, rule, now_ns);
         }
-        if self.map.len() >= self.capacity {
-            self.make_room(is_stale, rank);
-        }
-        self.map.insert(key, value);
+        self.table.insert_new(hasher, hash, key, stored(state));
     }
 
-    /// Frees at least a sixteenth of the shard (at least one entry).
-    fn make_room(&mut self, is_stale: impl Fn(&V) -> bool, rank: impl Fn(&V) -> u64) {
+    fn remove(&mut self, hasher: &KeyHasher, hash: u64, key: &RateKey) {
+        self.table.remove(hasher, hash, key);
+    }
+
+    /// Frees at least a sixteenth of the shard (at least one entry): the
+    /// stale entries, then the lowest ranks. One pass to rank, one rebuild.
+    fn make_room(&mut self, hasher: &KeyHasher, rule: &(impl Rule + ?Sized), now_ns: u64) {
         let target = (self.capacity / 16).max(1);
-        self.map.retain(|_, value| !is_stale(value));
-        let free = self.capacity.saturating_sub(self.map.len());
+        let mut ranks: Vec<u64> = self
+            .table
+            .occupied()
+            .map(|entry| *entry.state.get_mut())
+            .filter(|&state| !rule.is_stale(state, now_ns))
+            .map(|state| rule.rank(state))
+            .collect();
+        let free = self.capacity.saturating_sub(ranks.len());
         if free >= target {
+            self.table
+                .retain(hasher, |state| !rule.is_stale(state, now_ns));
             return;
         }
         let evict = target - free;
-        if evict >= self.map.len() {
-            self.map.clear();
+        if evict >= ranks.len() {
+            self.table.retain(hasher, |_| false);
             return;
         }
         // The `evict`-th smallest rank is the threshold: drop every entry
         // below it and as many at it as are still needed.
-        let mut ranks: Vec<u64> = self.map.values().map(&rank).collect();
         let (below, threshold, _) = ranks.select_nth_unstable(evict - 1);
         let threshold = *threshold;
         let strictly_below = below.iter().filter(|&&r| r < threshold).count();
         let mut at_threshold = evict - strictly_below;
-        self.map.retain(|_, value| {
-            let r = rank(value);
+        self.table.retain(hasher, |state| {
+            if rule.is_stale(state, now_ns) {
+                return false;
+            }
+            let r = rule.rank(state);
             if r < threshold {
                 false
             } else if r == threshold && at_threshold > 0 {
@@ -205,44 +450,82 @@ impl<V: Copy> Shard<V> {
     }
 
     /// Drops stale entries; returns how many.
-    pub(crate) fn sweep(&mut self, is_stale: impl Fn(&V) -> bool) -> usize {
-        let before = self.map.len();
-        self.map.retain(|_, value| !is_stale(value));
-        before - self.map.len()
+    fn sweep(&mut self, hasher: &KeyHasher, rule: &(impl Rule + ?Sized), now_ns: u64) -> usize {
+        let before = self.table.len;
+        // Nothing to rebuild when nothing is stale: the common case of a
+        // sweep over busy keys, and of `make_room` under a flood.
+        if self
+            .table
+            .occupied()
+            .any(|entry| rule.is_stale(*entry.state.get_mut(), now_ns))
+        {
+            self.table
+                .retain(hasher, |state| !rule.is_stale(state, now_ns));
+        }
+        before - self.table.len
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.map.len()
+    fn len(&self) -> usize {
+        self.table.len
     }
 
-    /// Bytes the shard's table occupies: buckets × (entry + 1 control byte).
-    /// `std` keeps a table of `2^k` buckets at most 7/8 full.
+    /// Bytes the shard's table occupies: its slots, 24 bytes each.
     fn table_bytes(&self) -> usize {
-        let capacity = self.map.capacity();
-        if capacity == 0 {
-            return 0;
-        }
-        let buckets = if capacity < 8 {
-            capacity + 1
-        } else {
-            (capacity / 7).saturating_mul(8)
-        }
-        .next_power_of_two();
-        buckets.saturating_mul(size_of::<(RateKey, V)>() + 1)
+        self.table.slots.len().saturating_mul(size_of::<Entry>())
     }
 }
 
-/// The sharded store.
+/// A shard on a cache line pair of its own, so that threads deciding in
+/// neighbouring shards do not contend for one line (the size `crossbeam`'s
+/// `CachePadded` uses on x86-64, where the prefetcher pulls lines in pairs).
 #[derive(Debug)]
-pub(crate) struct Store<V> {
-    shards: Box<[Mutex<Shard<V>>]>,
-    /// Keys for shard selection, random per store, independent of the maps'
-    /// own hash keys (so a shard's keys do not cluster in its table).
-    seeds: [u64; 2],
+#[repr(align(128))]
+struct Padded(RwLock<Shard>);
+
+/// The write lock on one shard, for [`check_all`](super::check_all).
+pub(crate) type ShardGuard<'a> = RwLockWriteGuard<'a, Shard>;
+
+/// How to take back what [`Store::apply`] spent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Undo {
+    /// Nothing was spent (a refusal).
+    Nothing,
+    /// The key held this state before.
+    Restore(u64),
+    /// The key was new.
+    Remove,
+}
+
+/// Where a key lives: its hash and its shard.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot {
+    hash: u64,
+    shard: usize,
+}
+
+impl Slot {
+    pub(crate) fn shard(self) -> usize {
+        self.shard
+    }
+}
+
+/// The sharded store. It holds no rule: each call brings the limiter's, so
+/// one store type serves every [`Rule`].
+///
+/// A decision on a held key takes its shard's *shared* lock and updates the
+/// state with a compare-and-swap, so decisions on any keys run in parallel;
+/// the exclusive lock is taken only to insert a key (and evict to make room),
+/// to sweep, and by `check_all`, which needs its keys still for a moment.
+#[derive(Debug)]
+pub(crate) struct Store {
+    shards: Box<[Padded]>,
+    hasher: KeyHasher,
+    /// `64 - log2(shards)`: the shard is the hash's top bits.
+    shard_shift: u32,
     max_keys: usize,
 }
 
-impl<V: Copy> Store<V> {
+impl Store {
     pub(crate) fn new(config: StoreConfig) -> Self {
         // Fewer shards than requested when max_keys is small, so that
         // shards × per-shard capacity never exceeds max_keys.
@@ -251,28 +534,112 @@ impl<V: Copy> Store<V> {
             shards /= 2;
         }
         let per_shard = (config.max_keys / shards).max(1);
-        let random = RandomState::new();
         Self {
             shards: (0..shards)
-                .map(|_| Mutex::new(Shard::new(per_shard)))
+                .map(|_| Padded(RwLock::new(Shard::new(per_shard))))
                 .collect(),
-            seeds: [random.hash_one(0_u8) | 1, random.hash_one(1_u8)],
+            hasher: KeyHasher::new(),
+            // 64 for one shard: `checked_shr` then gives index 0.
+            shard_shift: 64 - shards.trailing_zeros(),
             max_keys: per_shard * shards,
         }
     }
 
-    /// The shard a key lives in. A keyed multiply-fold: cheap, and without
-    /// the seeds nobody can aim many keys at one shard.
-    pub(crate) fn shard_index(&self, key: &RateKey) -> usize {
-        let value = u128::from_le_bytes(key.to_bytes());
-        // Truncating casts split the value into halves, on purpose.
-        let (low, high) = (value as u64, (value >> 64) as u64);
-        let product = u128::from(low ^ self.seeds[0]) * u128::from(high ^ self.seeds[1]);
-        let folded = (product as u64) ^ ((product >> 64) as u64);
-        // Use the top bits; the modulo only guards the (impossible) case of
-        // a shard count that is not a power of two.
-        let index = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize;
-        index % self.shards.len()
+    /// The key's hash and shard.
+    pub(crate) fn slot(&self, key: &RateKey) -> Slot {
+        let hash = self.hasher.hash(key);
+        // The top bits, as the slot in the shard's table uses the low ones.
+        // The mask keeps the index in range whatever the shift.
+        let top = hash.checked_shr(self.shard_shift).unwrap_or(0);
+        let shard = (top as usize) & (self.shards.len() - 1);
+        Slot { hash, shard }
+    }
+
+    /// Decides a request for `key` at `now_ns` by `rule` and, when allowed,
+    /// spends.
+    pub(crate) fn check<R: Rule + ?Sized>(&self, rule: &R, key: RateKey, now_ns: u64) -> Decision {
+        let slot = self.slot(&key);
+        let Some(Padded(lock)) = self.shards.get(slot.shard) else {
+            return rule.refusal(now_ns);
+        };
+        {
+            let shard = lock.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(state) = shard.find(slot.hash, &key) {
+                return spend_shared(rule, state, now_ns);
+            }
+        }
+        // A new key. What a key with no state is refused spends nothing and
+        // needs no entry; otherwise insert under the exclusive lock.
+        let (decision, state) = match rule.decide(None, now_ns) {
+            (decision, Some(state)) => (decision, state),
+            (decision, None) => return decision,
+        };
+        let mut shard = lock.write().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have inserted the key between the two locks.
+        if let Some(held) = shard.find_mut(slot.hash, &key) {
+            return spend_exclusive(rule, held, now_ns).0;
+        }
+        shard.insert_new(&self.hasher, slot.hash, key, state, rule, now_ns);
+        decision
+    }
+
+    /// What [`Self::check`] would decide, spending nothing.
+    pub(crate) fn peek<R: Rule + ?Sized>(&self, rule: &R, key: RateKey, now_ns: u64) -> Decision {
+        let slot = self.slot(&key);
+        let Some(Padded(lock)) = self.shards.get(slot.shard) else {
+            return rule.refusal(now_ns);
+        };
+        let state = lock
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .find(slot.hash, &key)
+            .map(|state| state.load(Ordering::Relaxed));
+        rule.decide(state, now_ns).0
+    }
+
+    /// Locks shard `index` exclusively. A poisoned lock is taken anyway: no
+    /// code that runs under it can panic half-way through a change.
+    pub(crate) fn lock(&self, index: usize) -> Option<ShardGuard<'_>> {
+        self.shards
+            .get(index)
+            .map(|Padded(lock)| lock.write().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Under the shard's exclusive lock: decides for `key` and spends when
+    /// allowed, returning how to undo it.
+    pub(crate) fn apply(
+        &self,
+        shard: &mut Shard,
+        rule: &dyn Rule,
+        key: RateKey,
+        slot: Slot,
+        now_ns: u64,
+    ) -> (Decision, Undo) {
+        if let Some(state) = shard.find_mut(slot.hash, &key) {
+            return spend_exclusive(rule, state, now_ns);
+        }
+        match rule.decide(None, now_ns) {
+            (decision, Some(state)) => {
+                shard.insert_new(&self.hasher, slot.hash, key, state, rule, now_ns);
+                (decision, Undo::Remove)
+            }
+            (decision, None) => (decision, Undo::Nothing),
+        }
+    }
+
+    /// Under the shard's exclusive lock: takes back what [`Self::apply`]
+    /// spent. A key evicted since (by a later insert into the same shard)
+    /// stays evicted.
+    pub(crate) fn undo(&self, shard: &mut Shard, key: RateKey, slot: Slot, undo: Undo) {
+        match undo {
+            Undo::Nothing => {}
+            Undo::Restore(old) => {
+                if let Some(state) = shard.find_mut(slot.hash, &key) {
+                    *state = old;
+                }
+            }
+            Undo::Remove => shard.remove(&self.hasher, slot.hash, &key),
+        }
     }
 
     /// An identity for ordering locks across stores.
@@ -280,31 +647,24 @@ impl<V: Copy> Store<V> {
         std::ptr::from_ref(self).addr()
     }
 
-    /// Locks shard `index`. A poisoned lock is taken anyway: the state is a
-    /// plain map that no panic can leave half-written.
-    pub(crate) fn lock(&self, index: usize) -> Option<MutexGuard<'_, Shard<V>>> {
-        self.shards
-            .get(index)
-            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    pub(crate) fn lock_key(&self, key: &RateKey) -> Option<MutexGuard<'_, Shard<V>>> {
-        self.lock(self.shard_index(key))
-    }
-
     /// Drops stale entries from every shard, one shard locked at a time.
-    pub(crate) fn sweep(&self, is_stale: impl Fn(&V) -> bool) -> usize {
+    pub(crate) fn sweep<R: Rule + ?Sized>(&self, rule: &R, now_ns: u64) -> usize {
         (0..self.shards.len())
             .filter_map(|index| self.lock(index))
-            .map(|mut shard| shard.sweep(&is_stale))
+            .map(|mut shard| shard.sweep(&self.hasher, rule, now_ns))
+            .sum()
+    }
+
+    /// Sums `f` over the shards, each under its shared lock.
+    fn sum(&self, f: impl Fn(&Shard) -> usize) -> usize {
+        self.shards
+            .iter()
+            .map(|Padded(lock)| f(&lock.read().unwrap_or_else(PoisonError::into_inner)))
             .sum()
     }
 
     pub(crate) fn len(&self) -> usize {
-        (0..self.shards.len())
-            .filter_map(|index| self.lock(index))
-            .map(|shard| shard.len())
-            .sum()
+        self.sum(Shard::len)
     }
 
     /// The cap actually enforced: `max_keys` rounded down to a multiple of
@@ -314,16 +674,94 @@ impl<V: Copy> Store<V> {
     }
 
     pub(crate) fn table_bytes(&self) -> usize {
-        (0..self.shards.len())
-            .filter_map(|index| self.lock(index))
-            .map(|shard| shard.table_bytes())
-            .sum()
+        self.sum(Shard::table_bytes)
+    }
+}
+
+/// Decides on a held key under the shard's shared lock: a compare-and-swap
+/// loop, so concurrent decisions on one key each see the other's spending
+/// and the budget is never overspent. Each retry means another decision
+/// succeeded, so the loop always progresses.
+///
+/// `Relaxed` suffices: the state is one self-contained word (the budget
+/// arithmetic needs only the atomicity of the read-modify-write), and the
+/// table's structure is ordered by the lock.
+fn spend_shared<R: Rule + ?Sized>(rule: &R, state: &AtomicU64, now_ns: u64) -> Decision {
+    let mut current = state.load(Ordering::Relaxed);
+    loop {
+        let (decision, next) = rule.decide(Some(current), now_ns);
+        let Some(next) = next else {
+            return decision;
+        };
+        let next = stored(next);
+        match state.compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return decision,
+            Err(actual) => current = actual,
+        }
+    }
+}
+
+/// Decides on a held key under the shard's exclusive lock.
+fn spend_exclusive<R: Rule + ?Sized>(rule: &R, state: &mut u64, now_ns: u64) -> (Decision, Undo) {
+    let old = *state;
+    match rule.decide(Some(old), now_ns) {
+        (decision, Some(next)) => {
+            *state = stored(next);
+            (decision, Undo::Restore(old))
+        }
+        (decision, None) => (decision, Undo::Nothing),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::thread;
+    use std::time::Duration;
+
     use super::*;
+
+    /// A TAT-like rule for driving the store by hand: state `v` is stale at
+    /// `now >= v` and ranks as `v`; a decision adds 1 up to `limit`.
+    #[derive(Debug)]
+    struct Counter {
+        limit: u64,
+    }
+
+    impl Rule for Counter {
+        fn decide(&self, state: Option<u64>, _now_ns: u64) -> (Decision, Option<u64>) {
+            let used = state.unwrap_or(0);
+            if used < self.limit {
+                let remaining = u32::try_from(self.limit - used - 1).unwrap();
+                let allowed = Decision::Allowed {
+                    remaining,
+                    reset_after: Duration::ZERO,
+                };
+                (allowed, Some(used + 1))
+            } else {
+                let denied = Decision::Denied {
+                    retry_after: Duration::from_secs(1),
+                };
+                (denied, None)
+            }
+        }
+
+        fn is_stale(&self, state: u64, now_ns: u64) -> bool {
+            state <= now_ns
+        }
+
+        fn rank(&self, state: u64) -> u64 {
+            state
+        }
+
+        fn refusal(&self, _now_ns: u64) -> Decision {
+            Decision::Denied {
+                retry_after: Duration::from_secs(1),
+            }
+        }
+    }
+
+    const RULE: Counter = Counter { limit: u64::MAX };
 
     fn key(n: u64) -> RateKey {
         let mut bytes = [0_u8; 16];
@@ -331,9 +769,21 @@ mod tests {
         RateKey::from_bytes(bytes)
     }
 
-    fn insert(store: &Store<u64>, n: u64, value: u64, now: u64) {
-        let mut shard = store.lock_key(&key(n)).unwrap();
-        shard.insert(key(n), value, |&v| v <= now, |&v| v);
+    /// Sets key `n` to `value` at `now`, inserting (and evicting) as a
+    /// decision would.
+    fn insert(store: &Store, n: u64, value: u64, now: u64) {
+        let slot = store.slot(&key(n));
+        let mut shard = store.lock(slot.shard()).unwrap();
+        match shard.find_mut(slot.hash, &key(n)) {
+            Some(state) => *state = stored(value),
+            None => shard.insert_new(&store.hasher, slot.hash, key(n), value, &RULE, now),
+        }
+    }
+
+    fn get(store: &Store, n: u64) -> Option<u64> {
+        let slot = store.slot(&key(n));
+        let mut shard = store.lock(slot.shard()).unwrap();
+        shard.find_mut(slot.hash, &key(n)).copied()
     }
 
     #[test]
@@ -363,7 +813,7 @@ mod tests {
             .unwrap()
             .shards(16)
             .unwrap();
-        let store = Store::<u64>::new(config);
+        let store = Store::new(config);
         for n in 0..10_000 {
             // Every entry is live (TAT in the future): only the rank rule can make room.
             insert(&store, n, 1_000_000 + n, 0);
@@ -378,7 +828,7 @@ mod tests {
     #[test]
     fn a_full_shard_evicts_the_least_state_first() {
         let config = StoreConfig::new().max_keys(16).unwrap().shards(1).unwrap();
-        let store = Store::<u64>::new(config);
+        let store = Store::new(config);
         // One heavy key (a spent budget) and fifteen light ones.
         insert(&store, 0, 1_000_000, 0);
         for n in 1..16 {
@@ -388,39 +838,37 @@ mod tests {
         for n in 100..1_000 {
             insert(&store, n, 10, 0);
         }
-        let shard = store.lock(0).unwrap();
-        assert_eq!(shard.get(&key(0)), Some(1_000_000));
-        assert!(shard.len() <= 16);
+        assert_eq!(get(&store, 0), Some(1_000_000));
+        assert!(store.len() <= 16);
     }
 
     #[test]
     fn a_full_shard_drops_stale_keys_before_live_ones() {
         let config = StoreConfig::new().max_keys(4).unwrap().shards(1).unwrap();
-        let store = Store::<u64>::new(config);
+        let store = Store::new(config);
         insert(&store, 0, 5, 0); // stale at now = 100
         insert(&store, 1, 500, 0);
         insert(&store, 2, 6, 0); // stale at now = 100
         insert(&store, 3, 400, 0);
         insert(&store, 4, 300, 100);
-        let shard = store.lock(0).unwrap();
-        let kept: Vec<u64> = (0..5).filter(|&n| shard.get(&key(n)).is_some()).collect();
+        let kept: Vec<u64> = (0..5).filter(|&n| get(&store, n).is_some()).collect();
         assert_eq!(kept, [1, 3, 4]);
     }
 
     #[test]
     fn sweep_drops_stale_keys_and_len_follows() {
-        let store = Store::<u64>::new(StoreConfig::new());
+        let store = Store::new(StoreConfig::new());
         for n in 0..1_000 {
             insert(&store, n, n, 0);
         }
         assert_eq!(store.len(), 1_000);
-        assert_eq!(store.sweep(|&v| v <= 499), 500);
+        assert_eq!(store.sweep(&RULE, 499), 500);
         assert_eq!(store.len(), 500);
     }
 
     #[test]
     fn small_caps_shrink_the_shard_count_so_the_cap_holds() {
-        let store = Store::<u64>::new(StoreConfig::new().max_keys(5).unwrap());
+        let store = Store::new(StoreConfig::new().max_keys(5).unwrap());
         assert_eq!(store.max_keys(), 4);
         for n in 0..100 {
             insert(&store, n, u64::MAX, 0);
@@ -430,10 +878,10 @@ mod tests {
 
     #[test]
     fn shard_selection_spreads_sequential_keys() {
-        let store = Store::<u64>::new(StoreConfig::new());
+        let store = Store::new(StoreConfig::new());
         let mut counts = [0_usize; 64];
         for n in 0..64_000 {
-            counts[store.shard_index(&key(n << 16))] += 1;
+            counts[store.slot(&key(n << 16)).shard()] += 1;
         }
         assert!(
             counts.iter().all(|&c| (500..1_500).contains(&c)),
@@ -442,11 +890,115 @@ mod tests {
     }
 
     #[test]
+    fn the_hash_is_seeded_per_store() {
+        let (a, b) = (
+            Store::new(StoreConfig::new()),
+            Store::new(StoreConfig::new()),
+        );
+        let same = (0..64)
+            .filter(|&n| a.slot(&key(n)).hash == b.slot(&key(n)).hash)
+            .count();
+        assert_eq!(same, 0);
+    }
+
+    #[test]
+    fn keys_in_one_shard_still_spread_over_its_slots() {
+        // The shard comes from the hash's top bits and the slot from its low
+        // bits: every slot of a shard's table gets keys.
+        let store = Store::new(StoreConfig::new());
+        let mut seen = [false; 256];
+        for n in 0..200_000 {
+            let slot = store.slot(&key(n));
+            if slot.shard() == 0 {
+                seen[(slot.hash & 255) as usize] = true;
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn removal_keeps_every_other_key_reachable() {
+        // One shard of 2 000 keys: long probe runs. Remove every third key
+        // and check that the rest are all still found, and the removed not.
+        let config = StoreConfig::new()
+            .max_keys(4_000)
+            .unwrap()
+            .shards(1)
+            .unwrap();
+        let store = Store::new(config);
+        for n in 0..2_000 {
+            insert(&store, n, 1_000 + n, 0);
+        }
+        for n in (0..2_000).step_by(3) {
+            let slot = store.slot(&key(n));
+            store.undo(&mut store.lock(0).unwrap(), key(n), slot, Undo::Remove);
+        }
+        for n in 0..2_000 {
+            let expected = (n % 3 != 0).then_some(1_000 + n);
+            assert_eq!(get(&store, n), expected, "key {n}");
+        }
+        assert_eq!(store.len(), 2_000 - 667);
+    }
+
+    #[test]
+    fn a_zero_state_is_stored_as_one_so_the_slot_stays_taken() {
+        let store = Store::new(StoreConfig::new());
+        insert(&store, 1, 0, 0);
+        assert_eq!(get(&store, 1), Some(1));
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn two_threads_on_one_key_never_overspend() {
+        for _ in 0..20 {
+            let store = Arc::new(Store::new(StoreConfig::new()));
+            let rule = Counter { limit: 10_000 };
+            let _ = store.check(&rule, key(7), 0);
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let store = Arc::clone(&store);
+                    thread::spawn(move || {
+                        let rule = Counter { limit: 10_000 };
+                        (0..8_000)
+                            .filter(|_| store.check(&rule, key(7), 0).is_allowed())
+                            .count()
+                    })
+                })
+                .collect();
+            let allowed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+            // One spent before the threads started.
+            assert_eq!(allowed, 9_999);
+            assert_eq!(get(&store, 7), Some(10_000));
+        }
+    }
+
+    #[test]
+    fn racing_first_requests_for_a_new_key_insert_it_once() {
+        for round in 0..200 {
+            let store = Arc::new(Store::new(StoreConfig::new()));
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let store = Arc::clone(&store);
+                    thread::spawn(move || {
+                        let rule = Counter { limit: 3 };
+                        (0..2)
+                            .filter(|_| store.check(&rule, key(round), 0).is_allowed())
+                            .count()
+                    })
+                })
+                .collect();
+            let allowed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+            assert_eq!(allowed, 3, "round {round}");
+            assert_eq!(store.len(), 1);
+        }
+    }
+
+    #[test]
     fn memory_per_key_stays_under_80_bytes_at_the_cap() {
-        assert_eq!(size_of::<(RateKey, u64)>(), 24);
+        assert_eq!(size_of::<Entry>(), 24);
         for max_keys in [1_000, 100_000, 1_000_000] {
             let config = StoreConfig::new().max_keys(max_keys).unwrap();
-            let store = Store::<u64>::new(config);
+            let store = Store::new(config);
             for n in 0..max_keys as u64 {
                 insert(&store, n, u64::MAX, 0);
             }
