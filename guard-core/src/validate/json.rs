@@ -1,12 +1,11 @@
 //! Strict JSON decoding: [`decode_json_strict`].
 
-use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
 use validator::Validate;
 
-use super::detect::Detect;
+use super::detect::{Detect, Watch};
 use super::error::{
     IDENTITY_FIELD, InputError, UNKNOWN_FIELD, add_code, add_validation_errors, ignored_path,
     push_index, push_key,
@@ -97,7 +96,26 @@ where
 
 /// Decodes `T` and returns it with the identity and unknown fields found,
 /// so validation failures can join the same answer.
+///
+/// Clean input, the usual case, is parsed once ([`decode_fast`]). Anything
+/// to report sends the document through the reporting passes, which name
+/// every problem; they cost a second and third parse, on refused input only.
 fn decode_collecting<T>(
+    bytes: &[u8],
+    options: &StrictOptions,
+) -> Result<(T, FieldErrors), InputError>
+where
+    T: DeserializeOwned,
+{
+    match decode_fast::<T>(bytes, options) {
+        Some(value) => Ok((value, FieldErrors::new())),
+        None => decode_reporting(bytes, options),
+    }
+}
+
+/// The reporting passes: every identity key with its path ([`scan`]), then
+/// the decode that lists every ignored field ([`decode_tracked`]).
+fn decode_reporting<T>(
     bytes: &[u8],
     options: &StrictOptions,
 ) -> Result<(T, FieldErrors), InputError>
@@ -111,6 +129,39 @@ where
         Err(InputError::Shape) if !fields.is_empty() => Err(InputError::Fields(fields)),
         Err(err) => Err(err),
     }
+}
+
+/// One parse into `T` that builds no path and allocates nothing of its own:
+/// `Some` only when the reporting passes would find nothing to report (no
+/// syntax or shape error, no refused identity key, no ignored field, no
+/// buffering), and then with the same value they would decode.
+///
+/// Every key of a document is either read by `T` (a field name, declared or
+/// not, a key of a free-form map or `serde_json::Value`, an enum variant)
+/// and checked by [`Detect`] as it goes past, or lies inside a value `T`
+/// ignores, which is itself an unknown field. Raw JSON text (`RawValue`)
+/// and enum variants named like identity fields (a key in `{"admin": …}`, a
+/// value in `"admin"`) are the exceptions, and get the identity scan.
+fn decode_fast<T: DeserializeOwned>(bytes: &[u8], options: &StrictOptions) -> Option<T> {
+    let watch = Watch::fast(options);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result = T::deserialize(Detect::new(&mut de, &watch));
+    // The flags, not only the result: a lenient `Deserialize` impl may have
+    // swallowed the error that carried a finding (serde_json then fails a
+    // little later, mid-object, but nothing promises that).
+    if watch.flagged() || watch.tripped() {
+        return None;
+    }
+    let value = result.ok()?;
+    de.end().ok()?;
+    if watch.needs_scan() {
+        let mut fields = FieldErrors::new();
+        scan(bytes, options, &mut fields).ok()?;
+        if !fields.is_empty() {
+            return None;
+        }
+    }
+    Some(value)
 }
 
 /// Runs `value.validate()` and lists the failing field paths and codes.
@@ -135,7 +186,8 @@ pub fn validate_input<T: Validate>(value: &T) -> Result<(), InputError> {
     }
 }
 
-/// Pass 1: syntax and identity keys, over the raw document.
+/// Reporting pass 1: syntax and identity keys (with their paths), over the
+/// raw document.
 fn scan(bytes: &[u8], options: &StrictOptions, fields: &mut FieldErrors) -> Result<(), InputError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut path = String::new();
@@ -149,12 +201,13 @@ fn scan(bytes: &[u8], options: &StrictOptions, fields: &mut FieldErrors) -> Resu
     .map_err(|_| InputError::Syntax)
 }
 
-/// Pass 2: into `T`, recording every ignored field and any buffering.
+/// Reporting pass 2: into `T`, recording every ignored field and any
+/// buffering.
 fn decode_tracked<T: DeserializeOwned>(
     bytes: &[u8],
     fields: &mut FieldErrors,
 ) -> Result<T, InputError> {
-    let tripped = Cell::new(false);
+    let watch = Watch::reporting();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut on_ignored = |path: serde_ignored::Path<'_>| {
         let path = ignored_path(&path);
@@ -168,9 +221,9 @@ fn decode_tracked<T: DeserializeOwned>(
     };
     let result = T::deserialize(Detect::new(
         serde_ignored::Deserializer::new(&mut de, &mut on_ignored),
-        &tripped,
+        &watch,
     ));
-    if tripped.get() {
+    if watch.tripped() {
         return Err(InputError::Unverifiable {
             type_name: std::any::type_name::<T>(),
         });
@@ -541,6 +594,262 @@ mod tests {
             body::<WithMeta>(r#"{"meta":{"n":[{"is_admin":true}]}}"#, &options),
             r#"{"error":"invalid_input","fields":{"meta.n[0].is_admin":["identity_field"]}}"#
         );
+    }
+
+    /// A type with every place a key can hide: nested and listed structs
+    /// that declare identity fields, maps keyed by strings, numbers and
+    /// newtypes, free-form values, enums, tuples, a lenient field.
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Deep {
+        #[serde(default)]
+        title: String,
+        inner: Option<Inner>,
+        #[serde(default)]
+        list: Vec<Inner>,
+        #[serde(default)]
+        map: HashMap<String, Inner>,
+        #[serde(default)]
+        nums: HashMap<u64, String>,
+        #[serde(default)]
+        keyed: HashMap<Key, String>,
+        meta: Option<serde_json::Value>,
+        action: Option<Action>,
+        kind: Option<Kind>,
+        #[serde(default, deserialize_with = "lenient")]
+        lenient: Option<Inner>,
+        tuple: Option<(u8, Inner)>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        #[serde(default)]
+        name: String,
+        owner_id: Option<u64>,
+        role: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq, Eq, Hash)]
+    struct Key(String);
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    #[serde(rename_all = "snake_case")]
+    enum Action {
+        Admin { name: String },
+        Rename(String),
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        Owner,
+        Viewer,
+    }
+
+    /// Swallows any error of the inner decode, findings included.
+    fn lenient<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Inner>, D::Error> {
+        Ok(Inner::deserialize(de).ok())
+    }
+
+    fn deep_body(json: &str, options: &StrictOptions) -> String {
+        match decode_json_unvalidated::<Deep>(json.as_bytes(), options) {
+            Ok(_) => "ok".to_owned(),
+            Err(err) => GuardError::from(err).public_body(),
+        }
+    }
+
+    fn fields(list: &[(&str, &str)]) -> String {
+        let list: Vec<String> = list
+            .iter()
+            .map(|(path, code)| format!(r#""{path}":["{code}"]"#))
+            .collect();
+        format!(
+            r#"{{"error":"invalid_input","fields":{{{}}}}}"#,
+            list.join(",")
+        )
+    }
+
+    #[test]
+    fn the_single_pass_misses_no_identity_key() {
+        let options = StrictOptions::new();
+        let table = [
+            // Inside an unknown object and an unknown array of objects: the
+            // unknown field and the identity key inside it are both listed.
+            (
+                r#"{"extra":{"user_id":1}}"#,
+                fields(&[("extra", UNKNOWN_FIELD), ("extra.user_id", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"extra":[{"a":1},{"b":{"tenantId":2}}]}"#,
+                fields(&[
+                    ("extra", UNKNOWN_FIELD),
+                    ("extra[1].b.tenantId", IDENTITY_FIELD),
+                ]),
+            ),
+            // Declared by a nested struct, and not declared, in a list.
+            (
+                r#"{"inner":{"name":"x","owner_id":1}}"#,
+                fields(&[("inner.owner_id", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"list":[{"name":"a"},{"name":"b","userId":3}]}"#,
+                fields(&[("list[1].userId", IDENTITY_FIELD)]),
+            ),
+            // Map-typed fields: in a value, and as the key itself, whatever
+            // the key type.
+            (
+                r#"{"map":{"k":{"is_admin":true}}}"#,
+                fields(&[("map.k.is_admin", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"map":{"ROLE":{"name":"a"}}}"#,
+                fields(&[("map.ROLE", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"nums":{"1":"a","user_id":"b"}}"#,
+                fields(&[("nums.user_id", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"keyed":{"owner-id":"x"}}"#,
+                fields(&[("keyed.owner-id", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"meta":{"a":[{"b":{"permissions":[]}}]}}"#,
+                fields(&[("meta.a[0].b.permissions", IDENTITY_FIELD)]),
+            ),
+            // An enum variant as a key, an element of a tuple, an escaped key.
+            (
+                r#"{"action":{"admin":{"name":"x"}}}"#,
+                fields(&[("action.admin", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"tuple":[1,{"name":"a","admin":true}]}"#,
+                fields(&[("tuple[1].admin", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"us\u0065r_id":1}"#,
+                fields(&[("user_id", IDENTITY_FIELD)]),
+            ),
+            // A `Deserialize` impl that swallows the error of a finding.
+            (
+                r#"{"lenient":{"name":"a","user_id":1}}"#,
+                fields(&[("lenient.user_id", IDENTITY_FIELD)]),
+            ),
+            (
+                r#"{"lenient":{"name":"a","zzz":1}}"#,
+                fields(&[("lenient.zzz", UNKNOWN_FIELD)]),
+            ),
+        ];
+        for (json, want) in &table {
+            assert_eq!(&deep_body(json, &options), want, "{json}");
+        }
+        // Identity names as values, and as the name of a unit variant (a
+        // value in JSON), are data.
+        for json in [
+            r#"{"meta":["role","admin",{"k":"owner_id"}]}"#,
+            r#"{"kind":"owner","action":{"rename":"admin"},"title":"user_id"}"#,
+            r#"{"map":{"k":{"name":"role"}},"nums":{"7":"is_admin"}}"#,
+        ] {
+            assert_eq!(deep_body(json, &options), "ok", "{json}");
+        }
+    }
+
+    #[test]
+    fn an_opt_in_holds_at_any_depth() {
+        let options = StrictOptions::new().allow_identity_field("role").unwrap();
+        for json in [
+            r#"{"inner":{"role":"editor"}}"#,
+            r#"{"list":[{"name":"a","role":"x"}],"map":{"role":{"role":"y"}}}"#,
+            r#"{"meta":{"a":[{"role":1}]}}"#,
+        ] {
+            assert_eq!(deep_body(json, &options), "ok", "{json}");
+        }
+        // Allowed, but not declared there: still an unknown field.
+        assert_eq!(
+            deep_body(r#"{"role":"x"}"#, &options),
+            fields(&[("role", UNKNOWN_FIELD)])
+        );
+        // Other spellings and other names stay refused.
+        assert_eq!(
+            deep_body(r#"{"inner":{"Role":"x"}}"#, &options),
+            fields(&[("inner.Role", IDENTITY_FIELD)])
+        );
+        assert_eq!(
+            deep_body(r#"{"inner":{"role":"x","owner_id":1}}"#, &options),
+            fields(&[("inner.owner_id", IDENTITY_FIELD)])
+        );
+    }
+
+    /// The single pass decides clean input alone, and hands anything to
+    /// report to the reporting passes, whose answer is the answer.
+    #[test]
+    fn the_single_pass_agrees_with_the_reporting_passes() {
+        let floods: Vec<String> = [r#""k{i}":1"#, r#""user_id{i}":1,"role":{i}"#]
+            .iter()
+            .map(|entry| {
+                let keys: Vec<String> = (0..100)
+                    .map(|i| entry.replace("{i}", &i.to_string()))
+                    .collect();
+                format!(r#"{{"title":"a",{}}}"#, keys.join(","))
+            })
+            .collect();
+        let nested =
+            |depth: usize| format!(r#"{{"meta":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+        let (shallow, too_deep) = (nested(100), nested(200));
+        let clean = [
+            r#"{}"#,
+            r#"{"title":"a","inner":null,"list":[],"map":{},"meta":null}"#,
+            r#"{"list":[{"name":"a"}],"map":{"<a b>":{"name":"x"}},"nums":{"3":"x"}}"#,
+            r#"{"keyed":{"k":"v"},"meta":{"a":{"b":[1,2.5,"c",null,true]}}}"#,
+            r#"{"kind":"viewer","action":{"rename":"r"},"tuple":[1,{"name":"a"}]}"#,
+            r#"{"kind":"owner"}"#,
+            r#"{"lenient":{"name":"a"}}"#,
+            shallow.as_str(),
+        ];
+        let refused = [
+            r#"{"title":"a","user_id":1,"#,
+            r#"{"title":"a"} x"#,
+            r#"{"title":5}"#,
+            r#"{"inner":{"name":"x"},"inner":{"name":"y"}}"#,
+            r#"{"user_id":1,"title":5}"#,
+            r#"{"map":{"<a>":{"name":"a","x":1}}}"#,
+            r#"{"nums":{"x":"a"}}"#,
+            r#"{"kind":"admin"}"#,
+            r#"{"action":{"admin":{"name":"x","role":1}}}"#,
+            r#"{"lenient":{"name":"a","owner":{"user_id":1}}}"#,
+            r#"{"meta":{"a":1,"a":{"role":2}}}"#,
+            floods[0].as_str(),
+            floods[1].as_str(),
+            too_deep.as_str(),
+        ];
+        let options = [
+            StrictOptions::new(),
+            StrictOptions::new().allow_identity_field("role").unwrap(),
+        ];
+        let show =
+            |r: Result<(Deep, FieldErrors), InputError>| r.map(|(v, f)| (format!("{v:?}"), f));
+        for options in &options {
+            for json in clean.iter().chain(&refused) {
+                let bytes = json.as_bytes();
+                let reporting = show(decode_reporting::<Deep>(bytes, options));
+                assert_eq!(
+                    show(decode_collecting::<Deep>(bytes, options)),
+                    reporting,
+                    "{json}"
+                );
+                let fast = decode_fast::<Deep>(bytes, options).is_some();
+                let want = matches!(&reporting, Ok((_, f)) if f.is_empty());
+                assert_eq!(fast, want, "{json}");
+            }
+            for json in clean {
+                assert!(
+                    decode_fast::<Deep>(json.as_bytes(), options).is_some(),
+                    "{json}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -85,6 +85,7 @@ impl StrictOptions {
 
     /// Whether the key `name` must be refused as an identity field.
     #[must_use]
+    #[inline]
     pub fn refuses(&self, name: &str) -> bool {
         is_identity_field(name) && !self.allows_identity_field(name)
     }
