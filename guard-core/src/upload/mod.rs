@@ -6,7 +6,7 @@
 //! | part | refuses | with |
 //! |---|---|---|
 //! | [`ByteSize`]: the cap's grammar, shared with the macro | bodies over the cap, cut off while streaming | 413 |
-//! | [`TypeAllowlist::check`] over [`sniff`]: the type from the bytes only | empty, unknown, not-allowed and polyglot content; SVG and HTML unless listed | 415 |
+//! | [`TypeAllowlist::check`] over [`sniff()`]: the type from the bytes only | empty, unknown, not-allowed and polyglot content; SVG and HTML unless listed | 415 |
 //! | [`sanitize_file_name`], [`content_disposition_attachment`] | path separators, `..`, control, bidi and zero-width characters, Windows reserved names, over-long names | (cleans, never refuses) |
 //! | [`ObjectId`]: the server-generated storage name | any id that is not exactly 32 lowercase hex digits of a v4 UUID | 404 |
 //! | [`LocalStore`]: a private directory, atomic owner-only writes | reads by anything but an [`ObjectId`] | 404 |
