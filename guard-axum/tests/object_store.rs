@@ -11,17 +11,24 @@
 mod upload_support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use futures_util::TryStreamExt as _;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use guard_axum::upload::{ObjectStore as _, ObjectStoreBackend, UploadStore, signed_download_url};
 use guard_core::upload::{FileKind, ObjectId, UrlSigner};
 use http::{StatusCode, header};
 use object_store::memory::InMemory;
-use object_store::{ObjectStore as _, ObjectStoreExt as _};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore as _,
+    ObjectStoreExt as _, PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
+};
+use tower::ServiceExt as _;
 use upload_support::{
     NOW, PNG, SECRET, TOO_LARGE, UNSUPPORTED, limits, png_of_len, router, send, upload_file_as,
 };
@@ -149,6 +156,206 @@ async fn a_refused_type_leaves_nothing_in_the_store() {
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(reply.text(), UNSUPPORTED);
     assert_eq!(keys(&app).await, Vec::<String>::new());
+}
+
+// ------------------------------------------- multipart uploads end cleanly
+
+/// `InMemory` behind a wrapper that counts the multipart uploads started,
+/// completed and aborted: an in-memory store shows no parts, so only this
+/// tells whether an upload that never commits is aborted (on S3 or GCS an
+/// upload left open keeps its parts, and their cost, until a lifecycle
+/// rule removes them).
+#[derive(Debug, Default)]
+struct Counting {
+    inner: InMemory,
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    started: AtomicUsize,
+    completed: AtomicUsize,
+    aborted: AtomicUsize,
+}
+
+impl Counts {
+    fn get(&self) -> [usize; 3] {
+        [&self.started, &self.completed, &self.aborted].map(|n| n.load(Ordering::SeqCst))
+    }
+}
+
+impl std::fmt::Display for Counting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Counting({})", self.inner)
+    }
+}
+
+#[derive(Debug)]
+struct CountingUpload {
+    inner: Box<dyn MultipartUpload>,
+    counts: Arc<Counts>,
+}
+
+#[async_trait::async_trait]
+impl MultipartUpload for CountingUpload {
+    fn put_part(&mut self, data: PutPayload) -> UploadPart {
+        self.inner.put_part(data)
+    }
+
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.counts.completed.fetch_add(1, Ordering::SeqCst);
+        self.inner.complete().await
+    }
+
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.counts.aborted.fetch_add(1, Ordering::SeqCst);
+        self.inner.abort().await
+    }
+}
+
+#[async_trait::async_trait]
+impl object_store::ObjectStore for Counting {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let inner = self.inner.put_multipart_opts(location, opts).await?;
+        self.counts.started.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(CountingUpload {
+            inner,
+            counts: self.counts.clone(),
+        }))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+struct CountingApp {
+    router: Router,
+}
+
+impl AsRef<Router> for CountingApp {
+    fn as_ref(&self) -> &Router {
+        &self.router
+    }
+}
+
+fn counting_app(max: &str) -> (CountingApp, Arc<Counting>) {
+    let counting = Arc::new(Counting::default());
+    let store = UploadStore::new(ObjectStoreBackend::new(counting.clone(), PREFIX));
+    let signer = UrlSigner::new(SECRET).unwrap();
+    let router = router(limits(max, &[FileKind::Png]), store, signer);
+    (CountingApp { router }, counting)
+}
+
+#[tokio::test]
+async fn every_multipart_upload_is_completed_or_aborted() {
+    // Stored: completed, never aborted.
+    let (router, counting) = counting_app("1MiB");
+    let reply = send(&router, upload_png("alice", "a.png", &png_of_len(4096))).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(counting.counts.get(), [1, 1, 0]);
+
+    // Refused while streaming (over the cap) or after sniffing (not a PNG):
+    // aborted, never completed, nothing listed.
+    let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>";
+    for (request, status) in [
+        (
+            upload_png("alice", "b.png", &png_of_len(2 * 1024 * 1024)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            upload_png("alice", "c.png", html),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ] {
+        let (router, counting) = counting_app("1MiB");
+        let reply = send(&router, request).await;
+        assert_eq!(reply.status, status);
+        let [started, completed, aborted] = counting.counts.get();
+        assert_eq!((completed, aborted), (0, started), "{status}");
+        let listed: Vec<ObjectMeta> = counting.inner.list(None).try_collect().await.unwrap();
+        assert!(listed.is_empty(), "{status}: {listed:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_upload_leaves_its_multipart_upload_aborted() {
+    let (router, counting) = counting_app("8MiB");
+    // The multipart head and the first 64 KiB of a PNG, then a body that
+    // never ends: the upload is under way when the request is dropped, as
+    // when a client disconnects.
+    let mut first =
+        upload_support::part_head(&upload_support::file_part("slow.png", "image/png", &[]));
+    first.extend(png_of_len(64 * 1024));
+    let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(first)])
+        .chain(futures_util::stream::pending());
+    let request = upload_support::post_to(
+        "/upload",
+        &format!("multipart/form-data; boundary={}", upload_support::BOUNDARY),
+        Body::from_stream(chunks),
+    );
+    let mut request = request;
+    request
+        .headers_mut()
+        .insert("x-user", "alice".parse().unwrap());
+    let call = router.router.clone().oneshot(request);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), call)
+            .await
+            .is_err(),
+        "the upload cannot finish: its body never ends"
+    );
+    // The writer's drop spawns the abort on the runtime; let it run.
+    for _ in 0..100 {
+        if counting.counts.get()[2] > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(counting.counts.get(), [1, 0, 1]);
+    let listed: Vec<ObjectMeta> = counting.inner.list(None).try_collect().await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
 }
 
 #[tokio::test]
