@@ -19,7 +19,20 @@ use tower::ServiceExt as _;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{MemoryStore, SessionManagerLayer, SessionStore as _};
 
-static CALLS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Handler runs on this thread. Each `#[tokio::test]` drives its
+    /// requests on its own thread, so parallel tests do not see each
+    /// other's calls (a shared counter made the "not run" checks racy).
+    static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn calls() -> usize {
+    CALLS.with(std::cell::Cell::get)
+}
+
+fn count_call() {
+    CALLS.with(|calls| calls.set(calls.get() + 1));
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -34,13 +47,13 @@ async fn health() -> &'static str {
 
 #[secure_route(auth)]
 async fn me(user: Principal) -> String {
-    CALLS.fetch_add(1, Ordering::SeqCst);
+    count_call();
     format!("hello {}", user.id())
 }
 
 #[secure_route(auth, roles = ["admin"])]
 async fn purge(_user: Principal) -> &'static str {
-    CALLS.fetch_add(1, Ordering::SeqCst);
+    count_call();
     "purged"
 }
 
@@ -212,7 +225,7 @@ async fn extractor_rejections_are_generic_and_do_not_echo_input() {
 #[tokio::test]
 async fn bearer_authentication() {
     let app = bearer_app();
-    let before = CALLS.load(Ordering::SeqCst);
+    let before = calls();
     let refused = [
         get_req("/me"),
         with_bearer("GET", "/me", "wrong-key-0123456789-0123456789-0123456789"),
@@ -227,11 +240,7 @@ async fn bearer_authentication() {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         assert_eq!(reply.body, r#"{"error":"unauthenticated"}"#);
     }
-    assert_eq!(
-        CALLS.load(Ordering::SeqCst),
-        before,
-        "a refused request ran the handler"
-    );
+    assert_eq!(calls(), before, "a refused request ran the handler");
 
     let ok = send(&app, with_bearer("GET", "/me", USER_KEY)).await;
     assert_eq!(ok.status, StatusCode::OK);
@@ -242,7 +251,7 @@ async fn bearer_authentication() {
 #[tokio::test]
 async fn roles_and_permissions_answer_403_only_when_logged_in() {
     let app = bearer_app();
-    let before = CALLS.load(Ordering::SeqCst);
+    let before = calls();
     let anonymous = send(
         &app,
         Request::post("/admin/purge").body(Body::empty()).unwrap(),
@@ -252,7 +261,7 @@ async fn roles_and_permissions_answer_403_only_when_logged_in() {
     let user = send(&app, with_bearer("POST", "/admin/purge", USER_KEY)).await;
     assert_eq!(user.status, StatusCode::FORBIDDEN);
     assert_eq!(user.body, r#"{"error":"forbidden"}"#);
-    assert_eq!(CALLS.load(Ordering::SeqCst), before);
+    assert_eq!(calls(), before);
     let admin = send(&app, with_bearer("POST", "/admin/purge", ADMIN_KEY)).await;
     assert_eq!(admin.status, StatusCode::OK);
 
@@ -298,7 +307,7 @@ fn with_cookie(method: &str, uri: &str, cookie: &str) -> Request<Body> {
 async fn session_authentication() {
     let store = MemoryStore::default();
     let app = session_app(store.clone());
-    let before = CALLS.load(Ordering::SeqCst);
+    let before = calls();
 
     // No cookie, a garbage cookie, an unknown session id.
     for request in [
@@ -327,11 +336,7 @@ async fn session_authentication() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        CALLS.load(Ordering::SeqCst),
-        before,
-        "a refused request ran the handler"
-    );
+    assert_eq!(calls(), before, "a refused request ran the handler");
 
     // Log in: a fresh cookie with tower-sessions' secure defaults.
     let reply = send(&app, Request::post("/login").body(Body::empty()).unwrap()).await;
@@ -381,10 +386,10 @@ async fn login_cycles_the_session_id() {
 #[tokio::test]
 async fn session_auth_without_the_session_layer_fails_closed() {
     let app = routes().authenticator(SessionAuth::new()).build().unwrap();
-    let before = CALLS.load(Ordering::SeqCst);
+    let before = calls();
     let reply = send(&app, get_req("/me")).await;
     assert_internal(&reply);
-    assert_eq!(CALLS.load(Ordering::SeqCst), before);
+    assert_eq!(calls(), before);
 }
 
 #[test]
