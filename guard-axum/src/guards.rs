@@ -3,7 +3,8 @@
 //! authentication, authorization, the per-account limit and quota, then the
 //! per-route settings the extractors read.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::response::{IntoResponse, Response};
 use guard_core::rate::RateKey;
@@ -11,7 +12,7 @@ use guard_core::{Authenticator, GenericBody, GuardError, Principal, RouteSpec};
 use http::request::Parts;
 use http::{HeaderValue, header};
 
-use crate::rate_limit::{RateGuard, RateHeaders, client_rate_key};
+use crate::rate_limit::{RateGuard, RateHeaders, RateRefused, client_rate_key};
 
 /// The guards of one route of a built router. Cloning is one reference
 /// count.
@@ -54,47 +55,30 @@ pub struct Pass {
 pub struct IdentifierLimit {
     guard: Arc<RateGuard>,
     ip: RateKey,
-    decided: Arc<Mutex<Decided>>,
-}
-
-/// What [`IdentifierLimit::check`] left for [`Guards::finish`].
-#[derive(Debug, Default)]
-struct Decided {
-    /// The handler asked: the per-IP budget is already spent.
-    spent: bool,
-    /// The `RateLimit` headers of that decision, allowed or refused.
-    headers: Option<RateHeaders>,
+    spent: Arc<AtomicBool>,
 }
 
 impl IdentifierLimit {
     /// Decides the request against the route's limits for this identifier
     /// (folded: case and surrounding spaces ignored).
     ///
+    /// The answer carries no `RateLimit` headers, allowed or refused: they
+    /// would tell any client how much of an identifier's budget others have
+    /// spent, so whether an account is in use (an unknown e-mail and a
+    /// known one must answer alike). A refusal carries `Retry-After` only.
+    ///
     /// # Errors
     ///
     /// 429 with `Retry-After` when a limit refuses; 503 when the backend is
     /// down and the route fails closed.
     pub async fn check(&self, identifier: &str) -> Result<(), GuardError> {
-        self.decided().spent = true;
+        self.spent.store(true, Ordering::SeqCst);
         let key = self.guard.identifier_key(identifier);
-        // The headers go on the response when the guards finish it, allowed
-        // or refused, as on routes whose limits the guards decide alone.
-        match self.guard.check(self.ip, None, Some(key)).await {
-            Ok(headers) => {
-                self.decided().headers = headers;
-                Ok(())
-            }
-            Err(refused) => {
-                self.decided().headers = refused.headers().cloned();
-                Err(refused.into_error())
-            }
-        }
-    }
-
-    fn decided(&self) -> std::sync::MutexGuard<'_, Decided> {
-        // Plain data, consistent at every point: a panic elsewhere while
-        // the lock was held leaves nothing half-written.
-        self.decided.lock().unwrap_or_else(PoisonError::into_inner)
+        self.guard
+            .check(self.ip, None, Some(key))
+            .await
+            .map(drop)
+            .map_err(RateRefused::into_error)
     }
 }
 
@@ -170,7 +154,7 @@ impl Guards {
                 let limit = IdentifierLimit {
                     guard: rate.clone(),
                     ip,
-                    decided: Arc::default(),
+                    spent: Arc::default(),
                 };
                 parts.extensions.insert(limit.clone());
                 pass.identifier = Some(limit);
@@ -209,19 +193,13 @@ impl Guards {
         } else {
             response
         };
-        if let Some(limit) = pass.identifier {
-            let (spent, headers) = {
-                let mut decided = limit.decided();
-                (decided.spent, decided.headers.take())
-            };
-            let headers = match (spent, headers) {
-                (true, headers) => headers,
-                // The handler never asked: the request still costs the IP.
-                (false, _) => limit.guard.charge(limit.ip).await,
-            };
-            if let Some(headers) = headers {
-                headers.apply(response.headers_mut());
-            }
+        // A handler that never asked still spends the client's per-IP
+        // budget; those headers describe the client's own budget only.
+        if let Some(limit) = pass.identifier
+            && !limit.spent.load(Ordering::SeqCst)
+            && let Some(headers) = limit.guard.charge(limit.ip).await
+        {
+            headers.apply(response.headers_mut());
         }
         if let Some(headers) = pass.rate_headers {
             headers.apply(response.headers_mut());
