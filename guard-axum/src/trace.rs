@@ -766,4 +766,47 @@ mod tests {
         }
         assert!(DROPPED.load(Ordering::SeqCst), "the handler kept running");
     }
+
+    #[tokio::test]
+    async fn a_zero_timeout_answers_408_without_running_the_handler() {
+        static RAN: AtomicBool = AtomicBool::new(false);
+        let app = Router::new()
+            .route(
+                "/fast",
+                get(|| async {
+                    RAN.store(true, Ordering::SeqCst);
+                    "fast"
+                }),
+            )
+            .layer(RequestTimeoutLayer::new(Duration::ZERO));
+        let response = app
+            .oneshot(Request::get("/fast").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(body_of(response).await, r#"{"error":"request_timeout"}"#);
+        assert!(!RAN.load(Ordering::SeqCst), "the handler ran");
+    }
+
+    #[tokio::test]
+    async fn the_deadline_counts_from_the_request_not_from_the_first_pending_poll() {
+        // 200 ms of work before the first await, then a 200 ms wait: over
+        // a 300 ms timeout in all, though no single wait reaches it. A
+        // deadline taken when the timer is armed would let it through.
+        let app = Router::new()
+            .route(
+                "/slow-start",
+                get(|| async {
+                    std::thread::sleep(Duration::from_millis(200));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    "late"
+                }),
+            )
+            .layer(RequestTimeoutLayer::new(Duration::from_millis(300)));
+        let response = app
+            .oneshot(Request::get("/slow-start").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    }
 }
