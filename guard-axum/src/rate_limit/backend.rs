@@ -224,59 +224,8 @@ pub trait RateBackend: Send + Sync + fmt::Debug + 'static {
     fn describe(&self) -> String;
 }
 
-/// Combines per-policy decisions as `check_all` does: denied with the
-/// longest wait, else allowed with the least remaining; ties go to the first.
-pub(crate) fn combine(
-    decisions: impl IntoIterator<Item = (usize, guard_core::rate::Decision)>,
-) -> Verdict {
-    use guard_core::rate::Decision;
-    let mut denied: Option<(std::time::Duration, usize)> = None;
-    let mut allowed: Option<(u32, std::time::Duration, usize)> = None;
-    for (index, decision) in decisions {
-        match decision {
-            Decision::Denied { retry_after } => {
-                if denied.is_none_or(|(longest, _)| retry_after > longest) {
-                    denied = Some((retry_after, index));
-                }
-            }
-            Decision::Allowed {
-                remaining,
-                reset_after,
-            } => {
-                if allowed.is_none_or(|(least, _, _)| remaining < least) {
-                    allowed = Some((remaining, reset_after, index));
-                }
-            }
-        }
-    }
-    match (denied, allowed) {
-        (Some((retry_after, index)), _) => Verdict {
-            decision: Decision::Denied { retry_after },
-            binding: Some(index),
-        },
-        (None, Some((remaining, reset_after, index))) => Verdict {
-            decision: Decision::Allowed {
-                remaining,
-                reset_after,
-            },
-            binding: Some(index),
-        },
-        (None, None) => Verdict {
-            decision: Decision::Allowed {
-                remaining: u32::MAX,
-                reset_after: std::time::Duration::ZERO,
-            },
-            binding: None,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use guard_core::rate::Decision;
-
     use super::*;
 
     #[test]
@@ -298,39 +247,8 @@ mod tests {
     }
 
     #[test]
-    fn combine_prefers_the_longest_refusal_then_the_least_remaining() {
-        let allowed = |remaining| Decision::Allowed {
-            remaining,
-            reset_after: Duration::from_secs(1),
-        };
-        let denied = |secs| Decision::Denied {
-            retry_after: Duration::from_secs(secs),
-        };
-        type Case<'a> = (&'a [(usize, Decision)], Option<usize>, bool);
-        let table: &[Case<'_>] = &[
-            (
-                &[(0, allowed(5)), (1, allowed(2)), (2, allowed(2))],
-                Some(1),
-                true,
-            ),
-            (
-                &[(0, allowed(5)), (1, denied(3)), (2, denied(9))],
-                Some(2),
-                false,
-            ),
-            (&[(0, denied(9)), (1, denied(9))], Some(0), false),
-            (&[], None, true),
-        ];
-        for (decisions, binding, allowed) in table {
-            let verdict = combine(decisions.iter().copied());
-            assert_eq!(verdict.binding, *binding, "{decisions:?}");
-            assert_eq!(verdict.decision.is_allowed(), *allowed, "{decisions:?}");
-        }
-    }
-
-    #[test]
     fn a_ready_decision_is_available_without_polling_and_polls_once() {
-        let verdict = combine([]);
+        let verdict = Verdict::combine([]);
         let decide = Decide::ready(Ok(verdict));
         assert!(matches!(decide.into_ready(), Ok(Ok(v)) if v == verdict));
         let pending = Decide::pending(async move { Ok(verdict) });

@@ -9,7 +9,7 @@ use guard_core::rate::{
     Clock, Limit, QuotaLimiter, RateKey, RateLimiter, StoreConfig, SystemClock, Verdict, check_all,
 };
 
-use super::backend::{Decide, Policy, PolicyLimit, PolicySet, RateBackend, combine};
+use super::backend::{Decide, Policy, PolicyLimit, PolicySet, RateBackend};
 
 /// Limiter state in this process: the default backend.
 ///
@@ -220,10 +220,10 @@ impl MemorySet {
                         };
                         Some((index, decision))
                     });
-            return Decide::ready(Ok(combine(decisions)));
+            return Decide::ready(Ok(Verdict::combine(decisions)));
         }
         let Some(first) = self.limiters.first() else {
-            return Decide::ready(Ok(combine([])));
+            return Decide::ready(Ok(Verdict::combine([])));
         };
         if self.limiters.len() > INLINE {
             let mut checks = Vec::with_capacity(self.limiters.len());

@@ -47,7 +47,7 @@ use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sha2::Sha256;
 
-use super::backend::{BackendError, Decide, Policy, PolicyLimit, PolicySet, RateBackend, combine};
+use super::backend::{BackendError, Decide, Policy, PolicyLimit, PolicySet, RateBackend};
 
 /// The decision script; see the module docs. ARGV[1] is `1` to commit, `0`
 /// to peek; then four values per key: kind (`g` GCRA, `q` quota) and three
@@ -363,7 +363,7 @@ impl RedisSet {
             index.push(i);
         }
         if index.is_empty() {
-            return Decide::ready(Ok(combine([])));
+            return Decide::ready(Ok(Verdict::combine([])));
         }
         // The invocation borrows only the static script, so it moves into a
         // 'static future with its own connection handle.

@@ -170,6 +170,61 @@ pub struct Verdict {
     pub binding: Option<usize>,
 }
 
+impl Verdict {
+    /// Combines per-limiter decisions, each with its index, by the rule of
+    /// [`check_all`]: denied with the longest wait if any refused, else
+    /// allowed with the least remaining; ties go to the lowest index, in
+    /// whatever order the decisions come. Nothing at all is allowed with no
+    /// binding limiter. For backends that decide each limiter elsewhere
+    /// (Redis) and must answer as the in-memory limiters do.
+    #[must_use]
+    pub fn combine(decisions: impl IntoIterator<Item = (usize, Decision)>) -> Self {
+        let mut denied: Option<(Duration, usize)> = None;
+        let mut allowed: Option<(u32, Duration, usize)> = None;
+        for (index, decision) in decisions {
+            match decision {
+                Decision::Denied { retry_after }
+                    if denied.is_none_or(|(longest, first)| {
+                        retry_after > longest || (retry_after == longest && index < first)
+                    }) =>
+                {
+                    denied = Some((retry_after, index));
+                }
+                Decision::Allowed {
+                    remaining,
+                    reset_after,
+                } if allowed.is_none_or(|(least, _, first)| {
+                    remaining < least || (remaining == least && index < first)
+                }) =>
+                {
+                    allowed = Some((remaining, reset_after, index));
+                }
+                _ => {}
+            }
+        }
+        match (denied, allowed) {
+            (Some((retry_after, index)), _) => Self {
+                decision: Decision::Denied { retry_after },
+                binding: Some(index),
+            },
+            (None, Some((remaining, reset_after, index))) => Self {
+                decision: Decision::Allowed {
+                    remaining,
+                    reset_after,
+                },
+                binding: Some(index),
+            },
+            (None, None) => Self {
+                decision: Decision::Allowed {
+                    remaining: u32::MAX,
+                    reset_after: Duration::ZERO,
+                },
+                binding: None,
+            },
+        }
+    }
+}
+
 /// Decides a request against several limiters at once and spends on all of
 /// them only if all allow: a refusal by the per-IP limit does not spend the
 /// per-account budget or the quota, and vice versa.
@@ -314,49 +369,11 @@ fn decide_all(checks: &mut [Check<'_>], now_ns: u64) -> Verdict {
 
 /// The verdict from each check's decision; ties go to the caller's first.
 fn combine(checks: &[Check<'_>]) -> Verdict {
-    let mut denied: Option<(Duration, usize)> = None;
-    let mut allowed: Option<(u32, Duration, usize)> = None;
-    for check in checks {
-        match check.decision {
-            Some(Decision::Denied { retry_after })
-                if denied.is_none_or(|(longest, index)| {
-                    retry_after > longest || (retry_after == longest && check.index < index)
-                }) =>
-            {
-                denied = Some((retry_after, check.index));
-            }
-            Some(Decision::Allowed {
-                remaining,
-                reset_after,
-            }) if allowed.is_none_or(|(least, _, index)| {
-                remaining < least || (remaining == least && check.index < index)
-            }) =>
-            {
-                allowed = Some((remaining, reset_after, check.index));
-            }
-            _ => {}
-        }
-    }
-    match (denied, allowed) {
-        (Some((retry_after, index)), _) => Verdict {
-            decision: Decision::Denied { retry_after },
-            binding: Some(index),
-        },
-        (None, Some((remaining, reset_after, index))) => Verdict {
-            decision: Decision::Allowed {
-                remaining,
-                reset_after,
-            },
-            binding: Some(index),
-        },
-        (None, None) => Verdict {
-            decision: Decision::Allowed {
-                remaining: u32::MAX,
-                reset_after: Duration::ZERO,
-            },
-            binding: None,
-        },
-    }
+    Verdict::combine(
+        checks
+            .iter()
+            .filter_map(|check| check.decision.map(|decision| (check.index, decision))),
+    )
 }
 
 /// Unreachable (shard indices are always in range); refuses if it ever were.
@@ -417,6 +434,44 @@ mod tests {
     use std::thread;
 
     use super::*;
+
+    #[test]
+    fn combine_prefers_the_longest_refusal_then_the_least_remaining() {
+        let allowed = |remaining| Decision::Allowed {
+            remaining,
+            reset_after: Duration::from_secs(1),
+        };
+        let denied = |secs| Decision::Denied {
+            retry_after: Duration::from_secs(secs),
+        };
+        type Case<'a> = (&'a [(usize, Decision)], Option<usize>, bool);
+        let table: &[Case<'_>] = &[
+            (
+                &[(0, allowed(5)), (1, allowed(2)), (2, allowed(2))],
+                Some(1),
+                true,
+            ),
+            (
+                &[(0, allowed(5)), (1, denied(3)), (2, denied(9))],
+                Some(2),
+                false,
+            ),
+            (&[(0, denied(9)), (1, denied(9))], Some(0), false),
+            // Ties go to the lowest index whatever the order they come in.
+            (
+                &[(2, denied(9)), (1, denied(9)), (0, allowed(1))],
+                Some(1),
+                false,
+            ),
+            (&[(3, allowed(2)), (1, allowed(2))], Some(1), true),
+            (&[], None, true),
+        ];
+        for (decisions, binding, allowed) in table {
+            let verdict = Verdict::combine(decisions.iter().copied());
+            assert_eq!(verdict.binding, *binding, "{decisions:?}");
+            assert_eq!(verdict.decision.is_allowed(), *allowed, "{decisions:?}");
+        }
+    }
     use crate::rate::clock::{Clock, FakeClock};
     use crate::rate::spec::QuotaSpec;
 
