@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::handler::Handler;
 use axum::response::Response;
 
-use crate::guards::Guards;
+use crate::guards::{Guards, Pass};
 use guard_core::RouteSpec;
 
 /// A boxed, sendable future.
@@ -16,20 +16,103 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A handler annotated with `#[secure_route(...)]`.
 ///
-/// Implemented only by the macro's expansion: the guards it declared run
-/// before any of the handler's own extractors. A plain `async fn` does not
-/// implement it, so routing one is a compile error.
+/// Implemented only by the macro's expansion. The framework runs the guards
+/// the handler declared ([`SecureHandler::SPEC`]) before the handler sees
+/// the request: [`SecureHandler::call`] receives an [`Incoming`] request,
+/// whose only way to its parts and body is [`Incoming::admit`], which
+/// enforces the guards. An impl written by hand therefore cannot skip them.
+/// A plain `async fn` does not implement the trait, so routing one is a
+/// compile error.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a guarded handler",
     label = "this handler has no `#[secure_route(...)]`",
     note = "annotate the handler: `#[secure_route(auth)]` for a route that needs a session or token, or `#[secure_route(public = \"<reason>\")]` for a deliberately public one"
 )]
-pub trait SecureHandler<M, S>: Clone + Copy + Send + Sync + Sized + 'static {
+pub trait SecureHandler<M, S>: sealed::Sealed + Clone + Copy + Send + Sync + Sized + 'static {
     /// The guards the handler declared.
     const SPEC: &'static RouteSpec;
 
-    /// Runs the guards, the extractors and the handler.
-    fn call(self, request: Request, state: S, guards: Guards) -> BoxFuture<'static, Response>;
+    /// Admits the request through its guards, runs the handler's
+    /// extractors and the handler.
+    fn call(self, incoming: Incoming<S>) -> BoxFuture<'static, Response>;
+}
+
+pub(crate) mod sealed {
+    /// Implemented by `#[secure_route]`'s expansion (through
+    /// `__private::Sealed`); a marker, not a capability: the capability is
+    /// that only [`super::Incoming::admit`] hands out the request.
+    pub trait Sealed {}
+}
+
+/// A request on its way to a guarded handler, before its guards ran.
+///
+/// Its parts, body and the route's guards are reachable only through
+/// [`Incoming::admit`].
+#[must_use = "a request is answered only once it is admitted"]
+pub struct Incoming<S> {
+    request: Request,
+    state: S,
+    guards: Guards,
+    spec: &'static RouteSpec,
+}
+
+impl<S> std::fmt::Debug for Incoming<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("method", self.request.method())
+            .field("handler", &self.spec.handler())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request its guards admitted: what the handler's extractors read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Admitted<S> {
+    /// The request's head, with the principal and route settings inserted.
+    pub parts: http::request::Parts,
+    /// The request's body, unread.
+    pub body: axum::body::Body,
+    /// The router's state.
+    pub state: S,
+    /// The route's guards, for [`Guards::finish`].
+    pub guards: Guards,
+    /// What the guards decided, for [`Guards::finish`].
+    pub pass: Pass,
+}
+
+impl<S> Incoming<S> {
+    /// Runs the route's declared guards (client IP and per-IP limit,
+    /// authentication, authorization, per-account limit and quota, CSRF,
+    /// route settings).
+    ///
+    /// # Errors
+    ///
+    /// The ready refusal (generic body, status, `Retry-After`) when a guard
+    /// refuses; the handler must answer with it unchanged.
+    pub async fn admit(self) -> Result<Admitted<S>, Response> {
+        let Self {
+            request,
+            state,
+            guards,
+            spec,
+        } = self;
+        let (mut parts, body) = request.into_parts();
+        let pass = guards.enforce(spec, &mut parts).await?;
+        Ok(Admitted {
+            parts,
+            body,
+            state,
+            guards,
+            pass,
+        })
+    }
+
+    /// The guards declared by the handler this request goes to.
+    #[must_use]
+    pub fn spec(&self) -> &'static RouteSpec {
+        self.spec
+    }
 }
 
 /// What `guard_axum::routing::get` and friends take: the name of a handler
@@ -100,6 +183,11 @@ where
     type Future = BoxFuture<'static, Response>;
 
     fn call(self, request: Request, state: S) -> Self::Future {
-        self.handler.call(request, state, self.guards)
+        self.handler.call(Incoming {
+            request,
+            state,
+            guards: self.guards,
+            spec: H::SPEC,
+        })
     }
 }

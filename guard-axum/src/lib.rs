@@ -90,7 +90,7 @@ pub use extract::{Valid, ValidPath, ValidQuery};
 pub use guard_core::report::{ReportFormat, RouteReport};
 pub use guard_core::{ErrorId, ErrorKind, GuardError, OwnerScope, Principal, RouteSpec};
 pub use guards::{Guards, IdentifierLimit, Pass};
-pub use handler::{GuardedFn, SecureHandler};
+pub use handler::{Admitted, GuardedFn, Incoming, SecureHandler};
 pub use owned::{Owned, OwnedResource, Owner, Resource};
 pub use router::{BuildError, GuardedRouter};
 pub use upload::Upload;
@@ -145,7 +145,8 @@ pub mod __private {
     //! Used by the code `#[secure_route]` generates. Not public API.
 
     pub use crate::guards::Guards;
-    pub use crate::handler::{BoxFuture, SecureHandler};
+    pub use crate::handler::sealed::Sealed;
+    pub use crate::handler::{Admitted, BoxFuture, Incoming, SecureHandler};
     pub use crate::owned::{Resource, declares};
     pub use axum::extract::{FromRequest, FromRequestParts, Request};
     pub use axum::response::{IntoResponse, Response};

@@ -171,12 +171,14 @@ where
             || spec.upload_spec().is_some()
             || spec.declared_body_limit().is_some()
             || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS");
-        if !reads_body {
-            // Nothing to hand the extractors: no per-request copy at all.
-            return extensions;
-        }
+        // Query and path errors need it on every route, bodiless ones too.
         if self.field_detail != FieldDetail::default() {
             extensions.insert(self.field_detail);
+        }
+        if !reads_body {
+            // Nothing else to hand the extractors: with the default field
+            // detail, no per-request copy at all.
+            return extensions;
         }
         let mut limit = spec.effective_body_limit();
         if let Some(upload) = spec.upload_spec()

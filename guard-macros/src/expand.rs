@@ -1,12 +1,15 @@
 //! Turns a checked handler into a guarded one.
 //!
-//! `async fn name(args) -> R { body }` becomes a unit struct `name` (so
-//! `routing::get(name)` names it) with:
-//! * the original function as the associated `name::handler`, callable
+//! `async fn name(args) -> R { body }` becomes a function `name()` (so a
+//! handler's name never shadows a binding) returning a unit struct
+//! `__secure_route_name` with:
+//! * the original function as `name().call_unguarded(args)`, callable
 //!   directly in unit tests;
-//! * `name::SPEC`, the static [`RouteSpec`] the router reports;
+//! * `SPEC` / `name().spec()`, the static [`RouteSpec`] the router reports;
 //! * an impl of `SecureHandler`, the only kind of handler `guard_axum::routing`
-//!   accepts, which runs the guards before any of the handler's extractors.
+//!   accepts. Its `call` receives an `Incoming` request whose parts only
+//!   `Incoming::admit` hands out, after running the guards, so the guards
+//!   always run before any of the handler's extractors.
 //!
 //! On error the user's function is still emitted beside the errors, so no
 //! follow-on errors appear and rust-analyzer keeps working (tokio's
@@ -286,6 +289,8 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
             #vis #inner_sig #block
         }
 
+        impl #p::Sealed for #name {}
+
         impl #impl_generics #p::SecureHandler<#marker, __S> for #name
         where
             __S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
@@ -296,16 +301,14 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
 
             fn call(
                 self,
-                request: #p::Request,
-                state: __S,
-                guards: #p::Guards,
+                incoming: #p::Incoming<__S>,
             ) -> #p::BoxFuture<'static, #p::Response> {
                 ::std::boxed::Box::pin(async move {
-                    let (mut parts, body) = request.into_parts();
-                    let pass = match guards.enforce(&#name::SPEC, &mut parts).await {
-                        ::core::result::Result::Ok(pass) => pass,
-                        ::core::result::Result::Err(refusal) => return refusal,
-                    };
+                    let #p::Admitted { mut parts, body, state, guards, pass, .. } =
+                        match incoming.admit().await {
+                            ::core::result::Result::Ok(admitted) => admitted,
+                            ::core::result::Result::Err(refusal) => return refusal,
+                        };
                     #(#parts_extract)*
                     #last_extract
                     let response = #p::IntoResponse::into_response(self.call_unguarded(#(#args),*).await);
