@@ -109,7 +109,7 @@ impl Guards {
 
     /// Runs the guards a route declared. On refusal the response is ready
     /// (generic body, `Retry-After` and rate headers where they apply).
-    pub async fn enforce(
+    pub(crate) async fn enforce(
         &self,
         spec: &'static RouteSpec,
         parts: &mut Parts,
@@ -126,7 +126,6 @@ impl Guards {
             }
             None => None,
         };
-        let mut account = None;
         if spec.requires_auth() {
             let principal = match authenticate(self.0.authenticator.as_deref(), parts).await {
                 Ok(principal) => principal,
@@ -141,16 +140,30 @@ impl Guards {
                     return Err(response);
                 }
             };
-            spec.authorize(&principal)
-                .map_err(IntoResponse::into_response)?;
-            if let Some((rate, _)) = &ip {
-                account = Some(rate.account_key(principal.id()));
+            if let Some((rate, ip)) = &ip {
+                let account = Some(rate.account_key(principal.id()));
+                // The per-account limit and quota come before authorization
+                // (the design's order), so a principal probing routes its
+                // roles forbid spends its budget like any other request.
+                pass.rate_headers = rate
+                    .check(*ip, account, None)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+            }
+            if let Err(refusal) = spec.authorize(&principal) {
+                let mut response = refusal.into_response();
+                if let Some(headers) = pass.rate_headers.take() {
+                    headers.apply(response.headers_mut());
+                }
+                return Err(response);
             }
             parts.extensions.insert(principal);
             pass.authenticated = true;
         }
-        if let Some((rate, ip)) = ip {
-            if !spec.requires_auth() && rate.limits().identifier.is_some() {
+        if let Some((rate, ip)) = ip
+            && !spec.requires_auth()
+        {
+            if rate.limits().identifier.is_some() {
                 let limit = IdentifierLimit {
                     guard: rate.clone(),
                     ip,
@@ -160,7 +173,7 @@ impl Guards {
                 pass.identifier = Some(limit);
             } else {
                 pass.rate_headers = rate
-                    .check(ip, account, None)
+                    .check(ip, None, None)
                     .await
                     .map_err(IntoResponse::into_response)?;
             }
