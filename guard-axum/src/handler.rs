@@ -28,7 +28,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
     label = "this handler has no `#[secure_route(...)]`",
     note = "annotate the handler: `#[secure_route(auth)]` for a route that needs a session or token, or `#[secure_route(public = \"<reason>\")]` for a deliberately public one"
 )]
-pub trait SecureHandler<M, S>: sealed::Sealed + Clone + Copy + Send + Sync + Sized + 'static {
+pub trait SecureHandler<M, S>:
+    sealed::Sealed + Clone + Copy + Send + Sync + Sized + 'static
+{
     /// The guards the handler declared.
     const SPEC: &'static RouteSpec;
 
