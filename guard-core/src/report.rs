@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::rate::{QuotaSpec, RateUnit};
 use crate::spec::{Access, RouteSpec};
 
 /// One route of the report.
@@ -60,7 +61,13 @@ pub struct RouteEntry {
 }
 
 /// One rate or quota in force on a route.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// A quota row also states the worst case of its fixed window (see
+/// [`QuotaSpec`]): the text and Markdown cell read
+/// `quota: 200/day [fixed window: up to 400 (2×) in any 24 h span across a
+/// window boundary]`, and the JSON object carries `"window": "fixed"`,
+/// `"max_in_any_span"` (twice the count) and that sentence as `"bound"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateEntry {
     /// `"rate"`, `"rate_ip"`, `"rate_account"` or `"quota"`.
     pub kind: String,
@@ -68,6 +75,49 @@ pub struct RateEntry {
     pub spec: String,
     /// `"attribute"` or `"override"`.
     pub source: String,
+}
+
+impl RateEntry {
+    /// For a quota row: the most requests its fixed windows can admit within
+    /// one span of the window's length, and that span as text (`24 h`).
+    fn quota_bound(&self) -> Option<(u64, &'static str)> {
+        if self.kind != "quota" {
+            return None;
+        }
+        let quota = QuotaSpec::parse(&self.spec).ok()?;
+        let span = match quota.unit() {
+            RateUnit::Second => "1 s",
+            RateUnit::Minute => "1 min",
+            RateUnit::Hour => "1 h",
+            RateUnit::Day => "24 h",
+        };
+        Some((2 * u64::from(quota.count().get()), span))
+    }
+
+    /// The sentence a quota row carries: the fixed window's worst case.
+    fn quota_note(&self) -> Option<String> {
+        self.quota_bound().map(|(max, span)| {
+            format!("fixed window: up to {max} (2×) in any {span} span across a window boundary")
+        })
+    }
+}
+
+impl Serialize for RateEntry {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let bound = self.quota_bound();
+        let mut entry =
+            serializer.serialize_struct("RateEntry", if bound.is_some() { 6 } else { 3 })?;
+        entry.serialize_field("kind", &self.kind)?;
+        entry.serialize_field("spec", &self.spec)?;
+        entry.serialize_field("source", &self.source)?;
+        if let Some((max, _)) = bound {
+            entry.serialize_field("window", "fixed")?;
+            entry.serialize_field("max_in_any_span", &max)?;
+            entry.serialize_field("bound", &self.quota_note())?;
+        }
+        entry.end()
+    }
 }
 
 /// An upload route's cap and types.
@@ -174,7 +224,11 @@ impl RouteEntry {
             } else {
                 format!(" ({})", rate.source)
             };
-            guards.push(format!("{}: {}{source}", rate.kind, rate.spec));
+            let note = rate
+                .quota_note()
+                .map(|note| format!(" [{note}]"))
+                .unwrap_or_default();
+            guards.push(format!("{}: {}{source}{note}", rate.kind, rate.spec));
         }
         if let Some(upload) = &self.upload {
             guards.push(format!(
@@ -419,6 +473,72 @@ authenticator: session cookie
         );
         assert_eq!(json["routes"][1]["public_reason"], "health check");
         assert_eq!(json["settings"]["authenticator"], "session cookie");
+    }
+
+    #[test]
+    fn quota_rows_state_the_fixed_window_bound_in_every_format() {
+        use crate::rate::{QuotaSpec, RateSpec};
+        use crate::spec::RateLimits;
+        const LIMITS: RateLimits = RateLimits::new()
+            .rate(match RateSpec::parse("10/min") {
+                Ok(rate) => rate,
+                Err(_) => panic!("rate"),
+            })
+            .quota(match QuotaSpec::parse("200/day") {
+                Ok(quota) => quota,
+                Err(_) => panic!("quota"),
+            });
+        const PREVIEW: RouteSpec = RouteSpec::authenticated("preview", "app").limits(LIMITS);
+        let report = RouteReport::new(
+            Vec::new(),
+            vec![RouteEntry::new("post", "/preview", &PREVIEW)],
+        );
+        let note = "fixed window: up to 400 (2×) in any 24 h span across a window boundary";
+
+        let text = report.to_text();
+        assert!(
+            text.contains(&format!("rate: 10/min; quota: 200/day [{note}]  preview")),
+            "{text}"
+        );
+        // A rate row is a GCRA rate and carries no window note.
+        assert!(!text.contains("10/min ["), "{text}");
+        let md = report.to_markdown();
+        assert!(
+            md.contains(&format!(
+                "| rate: 10/min; quota: 200/day [{note}] | preview |"
+            )),
+            "{md}"
+        );
+
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(
+            json["routes"][0]["rates"],
+            serde_json::json!([
+                {"kind": "rate", "spec": "10/min", "source": "attribute"},
+                {
+                    "kind": "quota",
+                    "spec": "200/day",
+                    "source": "attribute",
+                    "window": "fixed",
+                    "max_in_any_span": 400,
+                    "bound": note,
+                },
+            ])
+        );
+
+        for (spec, span, max) in [
+            ("1/s", "1 s", 2),
+            ("30/min", "1 min", 60),
+            ("5/h", "1 h", 10),
+            ("4294967295/day", "24 h", 8_589_934_590_u64),
+        ] {
+            let entry = RateEntry {
+                kind: "quota".into(),
+                spec: spec.into(),
+                source: "override".into(),
+            };
+            assert_eq!(entry.quota_bound(), Some((max, span)), "{spec}");
+        }
     }
 
     #[test]

@@ -1477,7 +1477,7 @@ async fn the_route_report_lists_every_route_with_its_guards() {
                 "POST",
                 "/api/link-preview",
                 "auth",
-                "body: PreviewRequest; body limit: 65536 B; rate_ip: 10/min; rate_account: 10/min; quota: 200/day; fetches user URLs",
+                "body: PreviewRequest; body limit: 65536 B; rate_ip: 10/min; rate_account: 10/min; quota: 200/day [fixed window: up to 400 (2×) in any 24 h span across a window boundary]; fetches user URLs",
                 "link_preview"
             ]
         );

@@ -6,6 +6,20 @@
 //! every key at once, and every process using the same clock agrees on the
 //! boundary. Unlike a rate, nothing comes back before the window ends: this
 //! is the ceiling that stops a runaway loop from running up a bill.
+//!
+//! # The bound, precisely
+//!
+//! `count` holds per *aligned* window, not per sliding one. Any span of one
+//! period's length (`[t, t + period)`) overlaps at most two aligned windows,
+//! so it admits at most **`2 × count`**, and that is reached: `200/day`
+//! admits 200 at 23:59:59 and 200 more at 00:00:00, 400 within a second
+//! (test `a_span_across_a_boundary_admits_at_most_twice_the_count`). Over a
+//! longer span of `n` whole periods the most is `(n + 1) × count`. Size a
+//! quota so that twice its count is an acceptable worst case, or pair it
+//! with a rate (`rate = "10/min"`) that bounds the burst at the boundary.
+//! A sliding window that never over-admits needs more than the one word of
+//! state per key the store and the Redis script hold, so the quota stays a
+//! fixed window and the route report states this bound on every quota row.
 
 use std::time::Duration;
 
@@ -107,6 +121,10 @@ impl Rule for FixedWindow {
 }
 
 /// A usage ceiling per key, in memory, with bounded memory.
+///
+/// At most `count` per aligned window, hence at most `2 × count` in any span
+/// of one period's length across a window boundary: see the
+/// [module docs](self#the-bound-precisely).
 ///
 /// A refusal is a [`Decision::Denied`] whose `retry_after` runs to the end of
 /// the window; the face answers it with 429 and `Retry-After`. Memory is
@@ -249,6 +267,72 @@ mod tests {
                 reset_after: Duration::from_secs(86_400)
             }
         );
+    }
+
+    /// The claimed bound, over a boundary, with a fake clock: `count` per
+    /// aligned window, `2 × count` in a span of one period across the
+    /// boundary (reached, so the bound is exact), never more.
+    #[test]
+    fn a_span_across_a_boundary_admits_at_most_twice_the_count() {
+        const COUNT: usize = 200;
+        let q = quota("200/day");
+        let key = RateKey::for_identifier("account", "boundary");
+        let midnight = 11 * DAY;
+        let clock = FakeClock::new(midnight - SEC); // 23:59:59 on day 10
+        let burst = |q: &QuotaLimiter, now| {
+            (0..COUNT + 50)
+                .filter(|_| q.check(key, now).is_allowed())
+                .count()
+        };
+
+        // The whole count in the last second of one window...
+        assert_eq!(burst(&q, clock.now_ns()), COUNT);
+        assert!(!q.check(key, clock.now_ns()).is_allowed());
+        // ...and the whole count again in the first instant of the next one:
+        // 2 × 200 within one second, the worst case the docs state.
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.now_ns(), midnight);
+        assert_eq!(burst(&q, clock.now_ns()), COUNT);
+        // Nothing more until the following midnight, 24 h after the first
+        // second's requests were long in the past.
+        clock.set(midnight + DAY - 1);
+        assert!(!q.check(key, clock.now_ns()).is_allowed());
+
+        // An eager client on an irregular schedule over three days: record
+        // every admission and check both halves of the bound on all of them.
+        let q = quota("200/day");
+        let clock = FakeClock::new(10 * DAY);
+        let mut admitted = Vec::new();
+        let mut step: u64 = 12_345;
+        while clock.now_ns() < 13 * DAY {
+            for _ in 0..7 {
+                if q.check(key, clock.now_ns()).is_allowed() {
+                    admitted.push(clock.now_ns());
+                }
+            }
+            // A pseudo-random step from 1 ms to about 17 minutes, so requests
+            // land just before and just after every boundary.
+            step = step
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            clock.advance(Duration::from_millis(1 + (step >> 33) % 1_000_000));
+        }
+        let mut worst = 0;
+        for (i, &start) in admitted.iter().enumerate() {
+            let in_span = admitted[i..]
+                .iter()
+                .take_while(|&&t| t < start + DAY)
+                .count();
+            worst = worst.max(in_span);
+            let window = start / DAY;
+            let in_window = admitted.iter().filter(|&&t| t / DAY == window).count();
+            assert!(in_window <= COUNT, "window {window}: {in_window}");
+        }
+        assert!(worst <= 2 * COUNT, "{worst} in one 24 h span");
+        // The schedule spends every window: more than the count did land
+        // in some 24 h span, so the bound is the one that applies.
+        assert!(worst > COUNT, "{worst}");
+        assert_eq!(admitted.len(), 3 * COUNT);
     }
 
     #[test]

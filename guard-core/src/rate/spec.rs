@@ -248,6 +248,12 @@ impl fmt::Display for RateSpec {
 /// with the system clock). Once spent, every request is refused until the
 /// window ends, whatever the short-term rate.
 ///
+/// The ceiling is per aligned window, not per sliding one: a span of one
+/// `unit` across a window boundary can admit up to **`2 × count`** (`200/day`
+/// allows 200 at 23:59:59 and 200 more at 00:00:00), and `n` whole units up
+/// to `(n + 1) × count`. The route report states this bound on every quota
+/// row. See [`QuotaLimiter`](super::QuotaLimiter).
+///
 /// Same grammar as [`RateSpec`] without the burst (`1000/day`); a burst is
 /// refused, because a ceiling that can be exceeded in a burst is no ceiling.
 ///
