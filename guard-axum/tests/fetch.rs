@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::Path;
 use guard_axum::fetch::{
-    AddressClass, FetchError, SafeClient, SafeUrl, UpstreamError, UrlPolicy, UrlRefusal,
+    AddressClass, FetchError, HostFailure, SafeClient, SafeUrl, UpstreamError, UrlPolicy,
+    UrlRefusal,
 };
 use guard_axum::routing::get;
 use guard_axum::{GuardError, GuardedRouter, secure_route};
@@ -222,6 +223,24 @@ fn refused(result: Result<impl std::fmt::Debug, FetchError>) -> UrlRefusal {
     }
 }
 
+/// A host name that could not be used, and why (for the log only).
+#[track_caller]
+fn unusable(result: Result<impl std::fmt::Debug, FetchError>) -> HostFailure {
+    match result {
+        Err(FetchError::UnusableHost(failure)) => failure,
+        other => panic!("expected an unusable host, got {other:?}"),
+    }
+}
+
+/// A host name that resolved to addresses the policy refuses, and the rule.
+#[track_caller]
+fn host_refused(result: Result<impl std::fmt::Debug, FetchError>) -> UrlRefusal {
+    match unusable(result) {
+        HostFailure::Refused(refusal) => refusal,
+        other => panic!("expected refused addresses, got {other:?}"),
+    }
+}
+
 #[track_caller]
 fn upstream(result: Result<impl std::fmt::Debug, FetchError>) -> UpstreamError {
     match result {
@@ -330,7 +349,10 @@ async fn host_names_are_refused_on_what_they_resolve_to() {
     // resolution, and `localhost` before it, by name.
     let (open, lookups) = table_client(open_ports(&[p]), TABLE);
     let url = format!("http://loopback.test.example:{p}/");
-    assert_eq!(refused(open.get(&url).await), addr(AddressClass::Loopback));
+    assert_eq!(
+        host_refused(open.get(&url).await),
+        addr(AddressClass::Loopback)
+    );
     assert_eq!(
         lookups.load(Ordering::SeqCst),
         1,
@@ -353,13 +375,13 @@ async fn host_names_are_refused_on_what_they_resolve_to() {
         ("empty.test.example", UrlRefusal::NoAddresses),
     ] {
         let url = format!("http://{host}:{p}/");
-        assert_eq!(refused(strict.get(&url).await), why, "{host}");
+        assert_eq!(host_refused(strict.get(&url).await), why, "{host}");
     }
-    // A lookup failure is the upstream's, not a refusal.
+    // A lookup failure is a failure of the host name too, not the upstream's.
     let url = format!("http://missing.test.example:{p}/");
     assert!(matches!(
-        upstream(strict.get(&url).await),
-        UpstreamError::Resolve(_)
+        unusable(strict.get(&url).await),
+        HostFailure::Unresolved(_)
     ));
     assert_eq!(up.accepted(), 0);
 
@@ -368,7 +390,7 @@ async fn host_names_are_refused_on_what_they_resolve_to() {
     const HOOKS: &[(&str, &[&str])] = &[("hooks.example.com", &["127.0.0.1"])];
     let (default, _) = table_client(UrlPolicy::new(), HOOKS);
     assert_eq!(
-        refused(default.get(&safe).await),
+        host_refused(default.get(&safe).await),
         addr(AddressClass::Loopback)
     );
 }
@@ -443,12 +465,16 @@ async fn redirects_to_internal_places_are_refused_before_connecting() {
     let (client, _) = table_client(test_policy(&[p, p2, p3]), TABLE);
 
     let mut requests = 0;
+    // A hop to a host name is checked by name, then resolved by the same
+    // vetting resolver as the first URL.
+    let result = client.get(format!("http://127.0.0.1:{p}/name")).await;
+    assert_eq!(host_refused(result), addr(AddressClass::Loopback));
+    requests += 1;
     for (path, why) in [
         ("/v6", addr(AddressClass::Loopback)),
         ("/v4", addr(AddressClass::Loopback)),
         ("/mapped", addr(AddressClass::Loopback)),
         ("/decimal", addr(AddressClass::Loopback)),
-        ("/name", addr(AddressClass::Loopback)),
         ("/localhost", UrlRefusal::DeniedHost),
         ("/port", UrlRefusal::Port { port: 1 }),
         ("/metadata", addr(AddressClass::LinkLocal)),
@@ -728,7 +754,7 @@ async fn a_route_maps_refusals_to_400_and_upstream_failures_to_502() {
     let p = up.port();
     let base = format!("http://127.0.0.1:{p}");
     DEMO.set((client(test_policy(&[p])), base)).ok().unwrap();
-    let app: axum::Router = GuardedRouter::new()
+    let app: guard_axum::GuardedApp = GuardedRouter::new()
         .route("/fetch/{which}", get(fetch_demo))
         .build()
         .unwrap();
@@ -766,4 +792,174 @@ async fn a_route_maps_refusals_to_400_and_upstream_failures_to_502() {
         format!(r#"{{"error":"bad_gateway","error_id":"{id}"}}"#)
     );
     assert_eq!(up.accepted(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// No internal host-name oracle: one answer for every host-name failure.
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The log of this test binary: one global subscriber (per-test ones are
+/// flaky in parallel, since tracing caches callsite interest globally).
+fn global_log() -> &'static Captured {
+    static LOG: OnceLock<Captured> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        captured
+    })
+}
+
+/// A client whose "DNS" is a table, with no address allowance: a name that
+/// resolves to 127.0.0.1 is refused after resolution; a name missing from
+/// the table fails like NXDOMAIN; `slow.test.example` never answers.
+static LOOKUP: OnceLock<(SafeClient, u16)> = OnceLock::new();
+
+#[secure_route(public = "outbound fetch by host name", fetch)]
+async fn lookup_demo(Path(host): Path<String>) -> Result<String, GuardError> {
+    let (client, port) = LOOKUP
+        .get()
+        .ok_or_else(|| GuardError::internal("no demo"))?;
+    let page = client
+        .get(format!("http://{host}:{port}/hook?token=SECRET"))
+        .await?;
+    Ok(String::from_utf8_lossy(&page.body).into_owned())
+}
+
+#[tokio::test]
+async fn a_name_resolving_inside_and_a_name_that_does_not_resolve_get_the_same_bytes() {
+    let log = global_log();
+    let up = Upstream::start("127.0.0.1:0", |_| ok("reached")).await;
+    let p = up.port();
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::clone(&lookups);
+    let client = SafeClient::builder(open_ports(&[p]))
+        .timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_millis(200))
+        .resolve_with(move |host: String| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let answer: &[&str] = match host.as_str() {
+                    "internal.test.example" => &["127.0.0.1"],
+                    "private.test.example" => &["10.0.0.5"],
+                    "rebind.test.example" => &["93.184.215.14", "127.0.0.1"],
+                    "metadata.test.example" => &["169.254.169.254"],
+                    "empty.test.example" => &[],
+                    "slow.test.example" => {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        &["93.184.215.14"]
+                    }
+                    // `nonexistent.invalid` and every other name: NXDOMAIN.
+                    _ => return Err(io::Error::new(io::ErrorKind::NotFound, "nxdomain")),
+                };
+                Ok(answer.iter().map(|ip| ip.parse().unwrap()).collect())
+            }
+        })
+        .build()
+        .unwrap();
+
+    // The same client, directly: the two cases are different failures, kept
+    // for the log, and neither is an upstream failure.
+    let url = |host: &str| format!("http://{host}:{p}/hook?token=SECRET");
+    assert_eq!(
+        host_refused(client.get(url("internal.test.example")).await),
+        addr(AddressClass::Loopback)
+    );
+    assert!(matches!(
+        unusable(client.get(url("nonexistent.invalid")).await),
+        HostFailure::Unresolved(_)
+    ));
+    let before = lookups.load(Ordering::SeqCst);
+
+    LOOKUP.set((client, p)).ok().unwrap();
+    let app: guard_axum::GuardedApp = GuardedRouter::new()
+        .route("/lookup/{host}", get(lookup_demo))
+        .build()
+        .unwrap();
+    let call = |host: &str| {
+        let request = Request::get(format!("/lookup/{host}"))
+            .body(Body::empty())
+            .unwrap();
+        let app = app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let mut headers = response.headers().clone();
+            headers.remove(http::header::DATE);
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, headers, body)
+        }
+    };
+
+    let internal = call("internal.test.example").await;
+    let missing = call("nonexistent.invalid").await;
+    assert_eq!(internal.0, StatusCode::BAD_REQUEST);
+    assert_eq!(&internal.2[..], br#"{"error":"url_not_allowed"}"#);
+    assert_eq!(missing.0, internal.0, "status");
+    assert_eq!(missing.2, internal.2, "body bytes");
+    assert_eq!(missing.1, internal.1, "headers");
+
+    // Every other way a host name can fail, and a refusal the URL alone
+    // decides (which tells the caller nothing it did not send), answer the
+    // very same bytes.
+    for host in [
+        "private.test.example",
+        "rebind.test.example",
+        "metadata.test.example",
+        "empty.test.example",
+        "slow.test.example",
+        "other-missing.test.example",
+        "localhost",
+        "10.0.0.5",
+    ] {
+        let started = Instant::now();
+        let reply = call(host).await;
+        assert_eq!(
+            (reply.0, &reply.1, &reply.2),
+            (internal.0, &internal.1, &internal.2),
+            "{host}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2), "{host}");
+    }
+    // Six names looked up (two resolved, by table, before the routes ran);
+    // `localhost` and the literal never reach the resolver.
+    assert_eq!(lookups.load(Ordering::SeqCst) - before, 2 + 6);
+    assert_eq!(up.accepted(), 0, "nothing was connected to");
+
+    // The difference is in the log, without the URL or its token.
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains(
+            "url host resolved to refused addresses: url address is not allowed (loopback)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("url host did not resolve: nxdomain"),
+        "{text}"
+    );
+    assert!(
+        text.contains("url host did not resolve: lookup timed out"),
+        "{text}"
+    );
+    assert!(!text.contains("SECRET"), "{text}");
 }

@@ -30,7 +30,8 @@
 //!     .max_response_bytes(256 * 1024)
 //!     .build()
 //!     .map_err(GuardError::internal)?;
-//! // A refusal is a 400 `url_not_allowed`, an upstream failure a 502.
+//! // A refused URL or unusable host is a 400 `url_not_allowed`, an upstream
+//! // failure a 502.
 //! let page = client.get(&url).await?;
 //! Ok(page.body.len())
 //! # }
@@ -43,8 +44,14 @@
 //!
 //! | [`FetchError`] | when | maps to |
 //! |---|---|---|
-//! | `Refused(UrlRefusal)` | the URL, a redirect hop or a resolved address is refused by the policy | 400 `{"error":"url_not_allowed"}` |
-//! | `Upstream(UpstreamError)` | resolution, connection, TLS, timeout, non-2xx status, body over the limit, too many redirects | 502 `{"error":"bad_gateway","error_id":"…"}` |
+//! | `Refused(UrlRefusal)` | the URL or a redirect hop is refused by the policy from what it says: scheme, port, credentials, a refused name, a literal address | 400 `{"error":"url_not_allowed"}` |
+//! | `UnusableHost(HostFailure)` | a host name did not resolve (within the connect timeout), resolved to no address, or resolved to a refused address | 400 `{"error":"url_not_allowed"}`, the same bytes |
+//! | `Upstream(UpstreamError)` | connection, TLS, timeout, non-2xx status, body over the limit, too many redirects, once the addresses were vetted | 502 `{"error":"bad_gateway","error_id":"…"}` |
+//!
+//! The middle row is deliberately indistinguishable from the first: whether
+//! a name exists in the server's DNS, and whether it points inside, is what
+//! an attacker probing the internal network wants to learn, so every way a
+//! host name can fail gets the one answer. The log says which it was.
 //!
 //! # Security
 //!
@@ -55,6 +62,10 @@
 //!   the path can read and alter the exchange.
 //! * A successful response's headers and body come from an arbitrary server:
 //!   treat them as untrusted input.
+//! * Status and body do not tell an internal name from a missing one, but
+//!   time still may: a lookup that is answered from a local cache is faster
+//!   than one that goes to the network. Rate-limit the route (a preview or
+//!   import route should be anyway) to keep such probing slow.
 
 mod error;
 mod redirect;
@@ -71,7 +82,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use reqwest::Url;
 
-pub use error::{FetchConfigError, FetchError, UpstreamError};
+pub use error::{FetchConfigError, FetchError, HostFailure, UpstreamError};
 pub use guard_core::ssrf::{
     AddressClass, CheckedUrl, SafeUrl, UrlPolicy, UrlPolicyError, UrlRefusal,
 };
@@ -91,10 +102,11 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// An HTTP client that only connects where its [`UrlPolicy`] allows.
 ///
-/// Refuses (with [`FetchError::Refused`], a 400 `url_not_allowed`) every URL,
-/// redirect hop and resolved address the policy refuses, before sending
-/// anything there; reports every other failure as
-/// [`FetchError::Upstream`] (a 502). See the [module docs](self).
+/// Refuses every URL and redirect hop the policy refuses
+/// ([`FetchError::Refused`]) and every host name that does not resolve to
+/// addresses the policy allows ([`FetchError::UnusableHost`]), before sending
+/// anything there, both a 400 `url_not_allowed`; reports every other failure
+/// as [`FetchError::Upstream`] (a 502). See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct SafeClient {
     client: reqwest::Client,
@@ -121,10 +133,11 @@ impl SafeClient {
     /// one a `SafeUrl` passed. Only a 2xx final response is returned.
     ///
     /// # Errors
-    /// [`FetchError::Refused`] when the policy refuses the URL, a redirect hop
-    /// or an address a host resolved to (nothing was sent there);
-    /// [`FetchError::Upstream`] when the upstream could not be resolved or
-    /// reached, timed out, answered a non-2xx status, sent a body over the
+    /// [`FetchError::Refused`] when the policy refuses the URL or a redirect
+    /// hop; [`FetchError::UnusableHost`] when a host name did not resolve in
+    /// time, or resolved to no address or to a refused one (nothing was sent
+    /// in either case); [`FetchError::Upstream`] when the upstream could not
+    /// be reached, timed out, answered a non-2xx status, sent a body over the
     /// limit, or redirected too often.
     pub async fn get(&self, url: impl AsRef<str>) -> Result<FetchedResponse, FetchError> {
         let checked = self.policy.check_url(url.as_ref()).inspect_err(|refusal| {
@@ -144,10 +157,18 @@ impl SafeClient {
             .send()
             .await
             .map_err(error::from_reqwest)
-            .inspect_err(|error| {
-                if let FetchError::Refused(refusal) = error {
-                    tracing::info!(reason = %refusal, "outbound fetch refused after resolution or redirect");
+            .inspect_err(|error| match error {
+                FetchError::Refused(refusal) => {
+                    tracing::info!(reason = %refusal, "outbound fetch refused at a redirect");
                 }
+                FetchError::UnusableHost(_) => {
+                    let detail = error.to_string();
+                    tracing::info!(
+                        reason = %guard_core::scrub::scrub(&detail),
+                        "outbound fetch refused: host name unusable"
+                    );
+                }
+                FetchError::Upstream(_) => {}
             })?;
         let status = response.status();
         if !status.is_success() {
@@ -225,7 +246,9 @@ impl SafeClientBuilder {
     }
 
     /// Bounds establishing each connection (default
-    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    /// [`DEFAULT_CONNECT_TIMEOUT`]), and separately each host-name lookup:
+    /// a lookup still running after it is a [`FetchError::UnusableHost`],
+    /// like a name that does not exist.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -240,10 +263,11 @@ impl SafeClientBuilder {
     /// Resolves host names with `lookup` instead of the system resolver: a
     /// DNS-over-HTTPS resolver, service discovery, or a fixed table in tests.
     ///
-    /// Its answers are vetted exactly like the system's: an empty answer or
-    /// any refused address refuses the host, and the client connects only to
-    /// the addresses returned. `lookup` receives the host name as it appears
-    /// in the URL.
+    /// Its answers are vetted exactly like the system's: an empty answer,
+    /// any refused address, an error or no answer within the connect timeout
+    /// makes the host a [`FetchError::UnusableHost`], and the client
+    /// connects only to the addresses returned. `lookup` receives the host
+    /// name as it appears in the URL.
     pub fn resolve_with<F, Fut>(mut self, lookup: F) -> Self
     where
         F: Fn(String) -> Fut + Send + Sync + 'static,
@@ -277,7 +301,11 @@ impl SafeClientBuilder {
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .http1_only()
-            .dns_resolver(VettedResolver::new(Arc::clone(&policy), self.lookup))
+            .dns_resolver(VettedResolver::new(
+                Arc::clone(&policy),
+                self.lookup,
+                self.connect_timeout,
+            ))
             .redirect(redirect::policy(Arc::clone(&policy), self.max_redirects))
             // The URL that redirected may carry a token in its path or query.
             .referer(false)

@@ -7,6 +7,10 @@
 //! second lookup between check and connect for DNS rebinding to exploit. IP
 //! literals never reach a resolver (hyper parses them itself), which is why
 //! the client checks every URL, and the redirect policy every hop, first.
+//!
+//! Every failure here is one [`HostFailure`]: a name that resolves to an
+//! internal address, to nothing, or not at all (or not in time) must get one
+//! public answer, or the client becomes an oracle for the internal DNS.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -15,9 +19,12 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use guard_core::ssrf::{UrlPolicy, UrlRefusal};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use super::error::HostFailure;
 
 /// What a custom lookup returns.
 pub(crate) type LookupFuture = Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send>>;
@@ -30,22 +37,45 @@ pub(crate) type LookupFn = Arc<dyn Fn(String) -> LookupFuture + Send + Sync>;
 pub(crate) struct VettedResolver {
     policy: Arc<UrlPolicy>,
     lookup: Option<LookupFn>,
+    /// A lookup still running after this long is a failed lookup.
+    timeout: Duration,
 }
 
 impl VettedResolver {
-    /// Resolves with `lookup`, or with the system resolver when `None`.
-    pub(crate) fn new(policy: Arc<UrlPolicy>, lookup: Option<LookupFn>) -> Self {
-        Self { policy, lookup }
+    /// Resolves with `lookup`, or with the system resolver when `None`,
+    /// giving each lookup at most `timeout`.
+    pub(crate) fn new(policy: Arc<UrlPolicy>, lookup: Option<LookupFn>, timeout: Duration) -> Self {
+        Self {
+            policy,
+            lookup,
+            timeout,
+        }
     }
 
     /// Resolves `host` and returns the vetted addresses, with port 0 (reqwest
     /// puts the URL's port in).
-    pub(crate) async fn vetted(&self, host: String) -> Result<Vec<SocketAddr>, BoxedResolveError> {
-        let ips = match &self.lookup {
-            Some(lookup) => lookup(host).await?,
-            None => system_lookup(&host).await?,
+    ///
+    /// A lookup that fails or outlives the timeout is
+    /// [`HostFailure::Unresolved`]; no address or a refused one is
+    /// [`HostFailure::Refused`]. Bounding the lookup here keeps a name whose
+    /// lookup hangs from ending as the fetch's overall timeout, a 502 that
+    /// would tell it apart from a name that does not exist.
+    pub(crate) async fn vetted(&self, host: String) -> Result<Vec<SocketAddr>, HostFailure> {
+        let lookup = async {
+            match &self.lookup {
+                Some(lookup) => lookup(host).await,
+                None => system_lookup(&host).await,
+            }
         };
-        Ok(vet(&self.policy, ips)?)
+        let ips = match tokio::time::timeout(self.timeout, lookup).await {
+            Ok(Ok(ips)) => ips,
+            Ok(Err(error)) => return Err(HostFailure::Unresolved(Box::new(error))),
+            Err(_) => {
+                let timed_out = io::Error::new(io::ErrorKind::TimedOut, "lookup timed out");
+                return Err(HostFailure::Unresolved(Box::new(timed_out)));
+            }
+        };
+        vet(&self.policy, ips).map_err(HostFailure::Refused)
     }
 }
 
@@ -60,6 +90,7 @@ impl fmt::Debug for VettedResolver {
                     "system"
                 },
             )
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -69,15 +100,13 @@ impl Resolve for VettedResolver {
         let resolver = self.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
+            // Boxed as itself (not as a `Box<HostFailure>`), so the client
+            // finds it again in reqwest's cause chain.
             let addrs = resolver.vetted(host).await?;
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
 }
-
-/// The error a resolver hands back to reqwest: a [`UrlRefusal`] stays a
-/// `UrlRefusal` inside the box, so the client can find it again.
-pub(crate) type BoxedResolveError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The rule of [`UrlPolicy::check_resolved`]: no address, or any refused
 /// address, refuses the host whole (a name that answers both a public and an
@@ -137,9 +166,7 @@ mod tests {
         })
     }
 
-    fn refusal(error: &BoxedResolveError) -> Option<&UrlRefusal> {
-        error.downcast_ref::<UrlRefusal>()
-    }
+    const LONG: Duration = Duration::from_secs(30);
 
     #[test]
     fn vets_every_address_and_refuses_the_host_whole() {
@@ -202,10 +229,11 @@ mod tests {
         let resolver = VettedResolver::new(
             Arc::new(UrlPolicy::new()),
             Some(fixed(&["1.1.1.1", "10.0.0.1"], Arc::clone(&calls))),
+            LONG,
         );
         let error = resolver.vetted("rebind.example".into()).await.unwrap_err();
         assert_eq!(
-            refusal(&error),
+            error.refusal(),
             Some(&UrlRefusal::Address {
                 class: AddressClass::Private
             })
@@ -214,16 +242,65 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn lookup_failures_are_not_refusals() {
+    async fn lookup_failures_are_host_failures_too() {
         let resolver = VettedResolver::new(
             Arc::new(UrlPolicy::new()),
             Some(Arc::new(|_host| {
                 Box::pin(async { Err(io::Error::new(io::ErrorKind::NotFound, "nxdomain")) })
             })),
+            LONG,
         );
         let error = resolver.vetted("missing.example".into()).await.unwrap_err();
-        assert!(refusal(&error).is_none());
-        assert!(error.downcast_ref::<io::Error>().is_some());
+        assert!(error.refusal().is_none());
+        let HostFailure::Unresolved(cause) = &error else {
+            panic!("{error:?}");
+        };
+        assert!(cause.downcast_ref::<io::Error>().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_lookup_that_hangs_is_a_failed_lookup_after_the_timeout() {
+        let resolver = VettedResolver::new(
+            Arc::new(UrlPolicy::new()),
+            Some(Arc::new(|_host| {
+                Box::pin(async {
+                    tokio::time::sleep(Duration::from_secs(3_600)).await;
+                    Ok(vec![IpAddr::from([93, 184, 215, 14])])
+                })
+            })),
+            Duration::from_millis(50),
+        );
+        let started = std::time::Instant::now();
+        let error = resolver.vetted("slow.example".into()).await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(50) && elapsed < Duration::from_secs(2),
+            "{elapsed:?}"
+        );
+        let HostFailure::Unresolved(cause) = &error else {
+            panic!("{error:?}");
+        };
+        let cause = cause.downcast_ref::<io::Error>().unwrap();
+        assert_eq!(cause.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn the_failure_reaches_reqwest_boxed_as_itself() {
+        let resolver = VettedResolver::new(
+            Arc::new(UrlPolicy::new()),
+            Some(fixed(&["127.0.0.1"], Arc::new(AtomicUsize::new(0)))),
+            LONG,
+        );
+        let name: Name = "internal.example".parse().unwrap();
+        let Err(error) = resolver.resolve(name).await else {
+            panic!("resolved");
+        };
+        assert!(matches!(
+            error.downcast_ref::<HostFailure>(),
+            Some(HostFailure::Refused(UrlRefusal::Address {
+                class: AddressClass::Loopback
+            }))
+        ));
     }
 
     #[test]

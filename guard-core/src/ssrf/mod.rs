@@ -41,8 +41,11 @@
 //! ```
 //!
 //! Every [`UrlRefusal`] is the caller's fault: map it to 400 with the code
-//! `url_not_allowed`. A failure to resolve, connect or read is the client's
-//! own error (502) and never a `UrlRefusal`.
+//! `url_not_allowed`. A host name that does not resolve (or not in time)
+//! must get that same answer, byte for byte, as one that resolves to a
+//! refused address in step 2: otherwise the difference tells the caller
+//! which names exist in the internal DNS. A failure to connect to or read
+//! from vetted addresses is the upstream's (502) and never a `UrlRefusal`.
 
 mod addr;
 mod checked;

@@ -5,8 +5,14 @@ use super::AddressClass;
 /// A URL the [`UrlPolicy`](super::UrlPolicy) refuses.
 ///
 /// Every variant is the caller's fault and maps to **400** with the public
-/// code `url_not_allowed`; failures to resolve or connect to an allowed URL
-/// are the client's own error (a 502), never this type.
+/// code `url_not_allowed`. Failing to connect to vetted addresses is the
+/// upstream's failure (a 502), never this type.
+///
+/// A host name that fails *after* the URL check (no address, a refused
+/// address, or no answer at all from the resolver) must get one public
+/// answer whatever the cause, the same as these refusals: telling "resolves
+/// to 10.0.0.5" apart from "does not exist" turns the fetcher into an oracle
+/// for the internal DNS. The client keeps the reason for its log only.
 ///
 /// `Display` names the rule, never the URL: a user-supplied URL may carry
 /// tokens (webhook secrets, signed queries) that must not reach the log.
