@@ -47,7 +47,7 @@ use tower::ServiceExt as _;
 use validator::Validate;
 
 use common::{
-    ABSENT_PROJECT, ALICE_KEY, ALICE_PROJECT, BOB_PROJECT, Db, drain, expect, get_project,
+    ABSENT_PROJECT, ALICE_KEY, ALICE_PROJECT, App, BOB_PROJECT, Db, drain, expect, get_project,
     post_json,
 };
 
@@ -66,7 +66,7 @@ fn runtime() -> Runtime {
 /// times; building the requests is not timed.
 fn time_requests(
     rt: &Runtime,
-    router: &Router,
+    router: &App,
     iters: u64,
     make: &dyn Fn() -> Request<Body>,
 ) -> Duration {
@@ -91,7 +91,7 @@ fn time_requests(
     })
 }
 
-fn check(rt: &Runtime, router: &Router, request: Request<Body>, status: StatusCode) {
+fn check(rt: &Runtime, router: &App, request: Request<Body>, status: StatusCode) {
     rt.block_on(expect(router, request, status)).unwrap();
 }
 
@@ -213,9 +213,11 @@ async fn plain_create(axum::Json(doc): axum::Json<PlainDoc>) -> Result<String, S
 
 fn post_body(c: &mut Criterion) {
     let rt = runtime();
-    let router = Router::new()
-        .route("/strict", post(strict_create))
-        .route("/plain", post(plain_create));
+    let router = App::Left(
+        Router::new()
+            .route("/strict", post(strict_create))
+            .route("/plain", post(plain_create)),
+    );
     let options = StrictOptions::new();
     let mut group = c.benchmark_group("post_body");
     for (size, body) in [("100B", SMALL_BODY), ("16KiB", large_body())] {
@@ -526,12 +528,14 @@ fn profile_run(spec: &str) -> Result<(), String> {
     let count: u64 = count.parse().map_err(|_| "bad count")?;
     let db = Db::new();
     let post_router = || {
-        Router::new()
-            .route("/strict", post(strict_create))
-            .route("/plain", post(plain_create))
+        App::Left(
+            Router::new()
+                .route("/strict", post(strict_create))
+                .route("/plain", post(plain_create)),
+        )
     };
     let large = large_body();
-    let (router, make): (Router, Box<dyn Fn() -> Request<Body>>) = match what {
+    let (router, make): (App, Box<dyn Fn() -> Request<Body>>) = match what {
         "route/bare" => (
             common::bare(db),
             Box::new(|| get_project(ALICE_PROJECT, ALICE_KEY)),
@@ -539,13 +543,16 @@ fn profile_run(spec: &str) -> Result<(), String> {
         // The bare route under seven no-op `Router::layer` calls, as many
         // as the guarded router stacks: what axum's per-layer boxing costs.
         "route/bare_7_layers" => {
-            let mut router = common::bare(db);
+            let mut router = common::bare_router(db);
             for _ in 0..7 {
                 router = router.layer(tower::util::MapRequestLayer::new(
                     |request: Request<Body>| request,
                 ));
             }
-            (router, Box::new(|| get_project(ALICE_PROJECT, ALICE_KEY)))
+            (
+                App::Left(router),
+                Box::new(|| get_project(ALICE_PROJECT, ALICE_KEY)),
+            )
         }
         "route/guarded" | "owner/owned_200" => (
             common::guarded(db).map_err(|e| e.to_string())?,

@@ -14,9 +14,9 @@ mod common;
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::Router;
+use common::App;
 
-fn router(variant: &str) -> Result<Router, String> {
+fn router(variant: &str) -> Result<App, String> {
     let db = common::Db::new();
     match variant {
         "bare" => Ok(common::bare(db)),
@@ -42,11 +42,23 @@ fn serve(variant: &str, addr: &str) -> Result<(), String> {
             .await
             .map_err(|e| format!("bind {addr}: {e}"))?;
         println!("serving {variant} on http://{addr}");
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
+        // Each variant served as its own type: no `Either` on this path.
+        match app {
+            App::Left(router) => {
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+            }
+            App::Right(guarded) => {
+                axum::serve(
+                    listener,
+                    guarded.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+            }
+        }
         .map_err(|e| e.to_string())
     })
 }

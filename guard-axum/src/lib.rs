@@ -24,7 +24,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let keys = ApiKeys::new().with_key("an-api-key-of-at-least-32-bytes!", Principal::new("42"))?;
-//! let app: axum::Router = GuardedRouter::new()
+//! let app: guard_axum::GuardedApp = GuardedRouter::new()
 //!     .route("/healthz", get(health))
 //!     .route("/api/me", get(me))
 //!     .route("/admin/purge", guard_axum::routing::post(purge))
@@ -36,9 +36,9 @@
 //! # What a guarded route does
 //!
 //! Before any of the handler's extractors run: the per-IP rate limit (429),
-//! authentication (401 `{"error":"unauthenticated"}`), roles or permission
-//! (403 `{"error":"forbidden"}`), the per-account rate limit and quota
-//! (429); then the extractors: strictly decoded bodies and queries
+//! authentication (401 `{"error":"unauthenticated"}`), the per-account rate
+//! limit and quota (429, so a refused role check spends the budget too),
+//! roles or permission (403 `{"error":"forbidden"}`); then the extractors: strictly decoded bodies and queries
 //! ([`Valid`], [`ValidQuery`]: 415, 413, 400), owner-scoped lookups
 //! ([`Owned`]: 404 for absent and not-yours alike), uploads ([`Upload`]). Extractor rejections become the generic body
 //! of their status; a handler's own 5xx and every `?`-propagated error become
@@ -69,6 +69,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as guard_axum;
 
+mod app;
 pub mod auth;
 pub mod cors;
 pub mod extract;
@@ -86,6 +87,7 @@ pub mod testing;
 pub mod trace;
 pub mod upload;
 
+pub use app::GuardedApp;
 pub use extract::{Valid, ValidPath, ValidQuery};
 pub use guard_core::report::{ReportFormat, RouteReport};
 pub use guard_core::{ErrorId, ErrorKind, GuardError, OwnerScope, Principal, RouteSpec};

@@ -7,7 +7,7 @@
 //! through it:
 //!
 //! ```
-//! use guard_axum::{GuardError, Owned, OwnedResource, Owner, Resource};
+//! use guard_axum::{GuardError, Owned, OwnedResource, Owner, OwnerScope, Resource};
 //!
 //! struct Project { id: i64, title: String }
 //!
@@ -18,8 +18,12 @@
 //!
 //! impl OwnedResource<()> for Project {
 //!     async fn load(_state: &(), id: i64, owner: &Owner<'_>) -> Result<Option<Self>, GuardError> {
-//!         // SELECT … FROM projects WHERE id = ? AND owner_id = ?
-//!         let _ = owner.scope().id();
+//!         // Choose the column by the scope's kind: a tenant id is never
+//!         // compared with user ids.
+//!         let (_sql, _owner_id) = match owner.scope() {
+//!             OwnerScope::User(user) => ("… WHERE id = ? AND owner_user_id = ?", user),
+//!             OwnerScope::Tenant(tenant) => ("… WHERE id = ? AND owner_tenant_id = ?", tenant),
+//!         };
 //!         Ok(None)
 //!     }
 //! }
@@ -78,6 +82,10 @@ enum Params<'a> {
 
 impl<'a> Owner<'a> {
     /// The owner scope: the principal's tenant, else the principal itself.
+    ///
+    /// Match on it: a user id and a tenant id are different namespaces, so
+    /// the query must use the column (or key) of the kind it got, and refuse
+    /// a kind its store does not model.
     #[must_use]
     pub fn scope(&self) -> OwnerScope<'a> {
         self.principal.owner_scope()

@@ -15,9 +15,11 @@ use guard_core::report::{RouteEntry, RouteReport};
 use guard_core::{Authenticator, GuardError};
 use tower::{Layer, Service};
 
+use crate::app::GuardedApp;
 use crate::cors::{CorsPolicy, cors_layer};
 use crate::extract::{AllowIdentityFields, BodyLimit, DefaultBodyCapLayer};
 use crate::guards::Guards;
+use crate::handler::{Guarded, GuardedFn, SecureHandler};
 use crate::headers::{SecurityHeaderPolicy, SecurityHeadersLayer};
 use crate::rate_limit::{
     ClientIpLayer, FailMode, LimitSource, LimitsConfig, MemoryBackend, RateBackend, RateGuard,
@@ -42,8 +44,11 @@ type RouterLayer<S> = Box<dyn FnOnce(Router<S>) -> Router<S> + Send>;
 /// the router is built, after every route is added, so no route can end up
 /// outside them (axum's `Router::layer` wraps only the routes added before
 /// it, a known cause of unauthenticated routes). [`GuardedRouter::build`]
-/// returns an ordinary [`axum::Router`], or a [`BuildError`] listing every
-/// problem at once.
+/// returns a [`GuardedApp`], which takes no more routes (so none can end up
+/// outside the guards), or a [`BuildError`] listing every problem at once.
+/// Compose routers before building with [`GuardedRouter::merge`],
+/// [`GuardedRouter::nest`], [`GuardedRouter::nest_service`] and
+/// [`GuardedRouter::fallback`].
 ///
 /// The router always adds: a generic 404 fallback, a generic 405 for a known
 /// path with an unrouted method, a panic catcher that answers the generic
@@ -67,7 +72,35 @@ pub struct GuardedRouter<S = ()> {
     client_ip: Option<ClientIpConfig>,
     upload_store: Option<UploadStore>,
     field_detail: FieldDetail,
+    /// Public services mounted with [`GuardedRouter::nest_service`].
+    services: Vec<ServiceEntry<S>>,
+    /// The guarded fallback, for paths no route matches.
+    fallback: Option<FallbackEntry<S>>,
+    /// Router-wide settings called on this router, by name: a router
+    /// merged or nested into another must have none (they would be lost).
+    configured: Vec<&'static str>,
+    /// Problems found while composing, reported by `build`.
+    compose_problems: Vec<String>,
 }
+
+/// Mounts a service at the path given (its final one, after any `nest`).
+type MountService<S> = Box<dyn FnOnce(Router<S>, &str) -> Router<S> + Send>;
+type AttachFallback<S> = Box<dyn FnOnce(Router<S>, Guards) -> Router<S> + Send>;
+
+struct ServiceEntry<S> {
+    path: String,
+    spec: RouteSpec,
+    mount: MountService<S>,
+}
+
+struct FallbackEntry<S> {
+    spec: &'static RouteSpec,
+    attach: AttachFallback<S>,
+}
+
+/// The method and path the report gives a router's fallback.
+const FALLBACK_METHOD: &str = "ANY";
+const FALLBACK_PATH: &str = "/{*fallback}";
 
 impl<S> fmt::Debug for GuardedRouter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -145,12 +178,17 @@ where
             client_ip: None,
             upload_store: None,
             field_detail: FieldDetail::default(),
+            services: Vec::new(),
+            fallback: None,
+            configured: Vec::new(),
+            compose_problems: Vec::new(),
         }
     }
 
     /// Where `upload(...)` routes store files; required when any route
     /// declares an upload.
     pub fn upload_store(mut self, store: UploadStore) -> Self {
+        self.configured.push("upload_store");
         self.upload_store = Some(store);
         self
     }
@@ -158,6 +196,7 @@ where
     /// Whether a 400 lists the failing field names and validation codes
     /// (the default) or is the bare `{"error":"invalid_input"}`.
     pub fn field_detail(mut self, detail: FieldDetail) -> Self {
+        self.configured.push("field_detail");
         self.field_detail = detail;
         self
     }
@@ -203,6 +242,7 @@ where
     /// Operator overrides of routes' rates and quotas, keyed by
     /// `"METHOD /path"`; an override naming no route is a build problem.
     pub fn rate_limits(mut self, limits: LimitsConfig) -> Self {
+        self.configured.push("rate_limits");
         self.limits = limits;
         self
     }
@@ -211,6 +251,7 @@ where
     /// shared backend such as `rate_limit::RedisBackend` (feature `redis`)
     /// for many instances.
     pub fn rate_backend(mut self, backend: Arc<dyn RateBackend>) -> Self {
+        self.configured.push("rate_backend");
         self.rate_backend = Some(backend);
         self
     }
@@ -218,6 +259,7 @@ where
     /// What a route does when its rate backend fails: [`FailMode::Closed`]
     /// (the default: 503 `{"error":"unavailable"}`) or [`FailMode::Open`].
     pub fn rate_fail_mode(mut self, mode: FailMode) -> Self {
+        self.configured.push("rate_fail_mode");
         self.rate_fail_mode = mode;
         self
     }
@@ -227,6 +269,7 @@ where
     /// believed (and nobody else's). The server must be run with
     /// `into_make_service_with_connect_info::<SocketAddr>()`.
     pub fn client_ip(mut self, config: ClientIpConfig) -> Self {
+        self.configured.push("client_ip");
         self.client_ip = Some(config);
         self
     }
@@ -240,6 +283,7 @@ where
     /// see [`crate::headers`]). Override single headers with
     /// `SecurityHeaderPolicy::default().set(…)?` rather than starting empty.
     pub fn security_headers(mut self, policy: SecurityHeaderPolicy) -> Self {
+        self.configured.push("security_headers");
         self.headers = policy;
         self
     }
@@ -248,6 +292,7 @@ where
     /// dangerous policies cannot be built). No policy: no CORS headers, so
     /// browsers refuse cross-origin reads.
     pub fn cors(mut self, policy: CorsPolicy) -> Self {
+        self.configured.push("cors");
         self.cors = Some(policy);
         self
     }
@@ -255,6 +300,7 @@ where
     /// Caps the time a request may take: 408 `{"error":"request_timeout"}`
     /// past it. Default 30 s; `None` removes the cap.
     pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.configured.push("request_timeout");
         self.timeout = timeout;
         self
     }
@@ -262,6 +308,7 @@ where
     /// Headers kept out of logs besides `Authorization`, `Cookie`,
     /// `Set-Cookie` and `Proxy-Authorization`.
     pub fn sensitive_headers(mut self, headers: SensitiveHeaders) -> Self {
+        self.configured.push("sensitive_headers");
         self.sensitive = headers;
         self
     }
@@ -278,8 +325,131 @@ where
         self
     }
 
+    /// Adds every route of `other` (its guarded handlers, services and
+    /// fallback), as axum's `Router::merge`. Router-wide settings belong to
+    /// the outermost router: a merged router that sets any (an
+    /// authenticator, a layer, CORS, …) is a build problem, since they
+    /// would silently not apply.
+    pub fn merge(self, other: GuardedRouter<S>) -> Self {
+        self.absorb("", other, "merged")
+    }
+
+    /// Adds every route of `other` under `prefix` (`/api` + `/users/{id}`
+    /// = `/api/users/{id}`; `other`'s `/` becomes `/api`), as axum's
+    /// `Router::nest`, each keeping its guards and appearing in the report
+    /// with its full path. `other` must set no router-wide settings, and
+    /// its fallback, if any, is a build problem (it would answer only for
+    /// `prefix`; set the fallback on the outer router).
+    pub fn nest(self, prefix: &str, other: GuardedRouter<S>) -> Self {
+        self.absorb(prefix, other, "nested")
+    }
+
+    fn absorb(mut self, prefix: &str, mut other: GuardedRouter<S>, how: &str) -> Self {
+        if !prefix.is_empty()
+            && let Some(problem) = prefix_problem(prefix)
+        {
+            self.compose_problems.push(problem);
+            return self;
+        }
+        if !other.configured.is_empty() {
+            other.configured.dedup();
+            self.compose_problems.push(format!(
+                "a {how} router sets {}; router-wide settings go on the outermost router only",
+                other
+                    .configured
+                    .iter()
+                    .map(|name| format!("`.{name}(...)`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        self.compose_problems.append(&mut other.compose_problems);
+        for (path, entries) in other.routes {
+            let path = join(prefix, &path);
+            match self.routes.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, existing)) => existing.extend(entries),
+                None => self.routes.push((path, entries)),
+            }
+        }
+        for mut service in other.services {
+            service.path = join(prefix, &service.path);
+            self.services.push(service);
+        }
+        if let Some(fallback) = other.fallback {
+            if prefix.is_empty() && self.fallback.is_none() {
+                self.fallback = Some(fallback);
+            } else {
+                self.compose_problems.push(format!(
+                    "the fallback {} of a {how} router would be lost; set one fallback on the outermost router",
+                    fallback.spec.handler()
+                ));
+            }
+        }
+        self
+    }
+
+    /// Mounts a service that is not a guarded handler (static files, a
+    /// metrics exporter, another framework's app) at `path` and everything
+    /// below it, as axum's `Router::nest_service`. It is public: say why in
+    /// `reason`, which the report shows. It still runs inside the
+    /// router-wide stack (security headers, timeout, panic catcher, body
+    /// cap, CORS, client IP), but no guard of a route applies to it; put a
+    /// service that needs a session behind a guarded handler instead.
+    pub fn nest_service<T>(mut self, path: &str, reason: &'static str, service: T) -> Self
+    where
+        T: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+        T::Response: IntoResponse,
+        T::Future: Send + 'static,
+    {
+        if let Some(problem) = prefix_problem(path) {
+            self.compose_problems.push(problem);
+            return self;
+        }
+        if reason.trim().is_empty() {
+            self.compose_problems.push(format!(
+                "the service at `{path}` needs a reason it is public: `.nest_service(\"{path}\", \"<reason>\", service)`"
+            ));
+        }
+        let name = std::any::type_name::<T>();
+        self.services.push(ServiceEntry {
+            path: path.to_owned(),
+            spec: RouteSpec::public(name, "service", reason),
+            mount: Box::new(move |router: Router<S>, path: &str| {
+                router.nest_service(path, service)
+            }),
+        });
+        self
+    }
+
+    /// Answers requests no route matches with a guarded handler (by
+    /// default the generic 404). Its guards run as for any route; it cannot
+    /// declare `owner` (there is no path parameter to load).
+    pub fn fallback<H, M>(mut self, handler: H) -> Self
+    where
+        H: GuardedFn<M, S>,
+        M: 'static,
+    {
+        let handler = handler.into_handler();
+        if let Some(first) = &self.fallback {
+            self.compose_problems.push(format!(
+                "the router has two fallbacks ({} and {}); keep one",
+                first.spec.handler(),
+                H::Handler::SPEC.handler()
+            ));
+            return self;
+        }
+        self.fallback = Some(FallbackEntry {
+            spec: H::Handler::SPEC,
+            attach: Box::new(move |router: Router<S>, guards| {
+                router.fallback(Guarded::new(handler, guards))
+            }),
+        });
+        self
+    }
+
     /// Sets how `auth` routes resolve their principal.
     pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.configured.push("authenticator");
         self.authenticator = Some(Arc::new(authenticator));
         self
     }
@@ -295,6 +465,7 @@ where
         <L::Service as Service<Request>>::Error: Into<Infallible> + 'static,
         <L::Service as Service<Request>>::Future: Send + 'static,
     {
+        self.configured.push("layer");
         self.layers
             .push(Box::new(move |router| router.layer(layer)));
         self
@@ -302,6 +473,7 @@ where
 
     /// Records a router-wide setting for the route report (`name: value`).
     pub fn describe(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.configured.push("describe");
         self.settings.push((name.into(), value.into()));
         self
     }
@@ -354,12 +526,61 @@ where
                     entry
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut routes = routes;
+        routes.extend(self.services.iter().map(|service| {
+            RouteEntry::new(FALLBACK_METHOD, &service_path(&service.path), &service.spec)
+        }));
+        if let Some(fallback) = &self.fallback {
+            let mut entry = RouteEntry::new(FALLBACK_METHOD, FALLBACK_PATH, fallback.spec);
+            entry.rates =
+                rate_entries(&self.resolved_limits(FALLBACK_METHOD, FALLBACK_PATH, fallback.spec));
+            routes.push(entry);
+        }
         RouteReport::new(settings, routes)
     }
 
     fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems = self.compose_problems.clone();
+        if let Some(fallback) = &self.fallback {
+            let spec = fallback.spec;
+            if spec.requires_auth() && self.authenticator.is_none() {
+                problems.push(format!(
+                    "the fallback ({}) requires auth but no authenticator is configured; call `.authenticator(...)`",
+                    spec.handler()
+                ));
+            }
+            if !spec.owner_params().is_empty() {
+                problems.push(format!(
+                    "the fallback ({}) declares `owner`, but a fallback has no path parameter to load",
+                    spec.handler()
+                ));
+            }
+            if spec.upload_spec().is_some() {
+                problems.push(format!(
+                    "the fallback ({}) accepts uploads; give uploads a route of their own",
+                    spec.handler()
+                ));
+            }
+        }
+        let mut mounted = BTreeMap::new();
+        for service in &self.services {
+            if let Some(other) = mounted.insert(shape(&service.path), &service.path) {
+                problems.push(format!(
+                    "services at `{other}` and `{}` are mounted at the same path; keep one",
+                    service.path
+                ));
+            }
+            if self.routes.iter().any(|(path, _)| {
+                shape(path) == shape(&service.path)
+                    || path.starts_with(&format!("{}/", service.path))
+            }) {
+                problems.push(format!(
+                    "the service at `{}` overlaps routes under the same path; mount it at a path of its own",
+                    service.path
+                ));
+            }
+        }
         let mut shapes = BTreeMap::new();
         for (path, entries) in &self.routes {
             if let Some(problem) = path_problem(path) {
@@ -410,13 +631,12 @@ where
         problems
     }
 
-    /// Builds the axum router, or lists every problem at once.
-    pub fn build(self) -> Result<Router<S>, BuildError> {
-        self.build_with_report().map(|(router, _)| router)
-    }
-
-    /// Builds the axum router and returns its report beside it.
-    pub fn build_with_report(mut self) -> Result<(Router<S>, RouteReport), BuildError> {
+    /// Builds the guarded app, or lists every problem at once.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] listing every misconfiguration found.
+    pub fn build(mut self) -> Result<GuardedApp<S>, BuildError> {
         let problems = self.problems();
         if !problems.is_empty() {
             return Err(BuildError { problems });
@@ -445,9 +665,30 @@ where
             }
             router = router.route(&path, methods);
         }
-        router = router
-            .fallback(|| async { GuardError::not_found() })
-            .method_not_allowed_fallback(|| async { GuardError::method_not_allowed() });
+        for service in std::mem::take(&mut self.services) {
+            router = (service.mount)(router, &service.path);
+        }
+        router = match self.fallback.take() {
+            Some(fallback) => {
+                let limits = self.resolved_limits(FALLBACK_METHOD, FALLBACK_PATH, fallback.spec);
+                let rate = (!limits.is_empty()).then(|| {
+                    RateGuard::new(
+                        &format!("{FALLBACK_METHOD} {FALLBACK_PATH}"),
+                        limits,
+                        backend.clone(),
+                    )
+                    .fail_mode(self.rate_fail_mode)
+                });
+                let guards = Guards::new(
+                    self.authenticator.clone(),
+                    rate,
+                    self.route_extensions(FALLBACK_METHOD, fallback.spec),
+                );
+                (fallback.attach)(router, guards)
+            }
+            None => router.fallback(|| async { GuardError::not_found() }),
+        };
+        router = router.method_not_allowed_fallback(|| async { GuardError::method_not_allowed() });
         // Marking `Set-Cookie` sensitive goes innermost, so a user's
         // TraceLayer already sees it marked; without user layers it joins
         // the one stack below instead of boxing every route once more.
@@ -488,7 +729,7 @@ where
             ))
             .option_layer(sensitive_responses);
         let router = router.layer(stack);
-        Ok((router, report))
+        Ok(GuardedApp::new(router, report))
     }
 }
 
@@ -524,6 +765,35 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".to_owned());
     GuardError::internal(format_args!("handler panicked: {message}")).into_response()
+}
+
+/// `prefix` + `path`, as axum nests them (`/api` + `/` = `/api`).
+fn join(prefix: &str, path: &str) -> String {
+    match path {
+        "/" if !prefix.is_empty() => prefix.to_owned(),
+        _ => format!("{prefix}{path}"),
+    }
+}
+
+/// How the report shows a mounted service: its path and everything below.
+fn service_path(path: &str) -> String {
+    format!("{}/{{*rest}}", path.trim_end_matches('/'))
+}
+
+/// What axum refuses (by panicking) in a `nest` or `nest_service` path.
+fn prefix_problem(prefix: &str) -> Option<String> {
+    if prefix == "/" || prefix.is_empty() {
+        return Some(format!(
+            "cannot nest at `{prefix}`; use `merge` (or `fallback`) for the root"
+        ));
+    }
+    if prefix.ends_with('/') {
+        return Some(format!("nest path `{prefix}` must not end with `/`"));
+    }
+    if prefix.contains("{*") {
+        return Some(format!("nest path `{prefix}` cannot contain a wildcard"));
+    }
+    path_problem(prefix)
 }
 
 /// A path with its parameter names erased: two paths of the same shape

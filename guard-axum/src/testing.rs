@@ -1,6 +1,6 @@
 //! Attack requests generated from a router's report (feature `testing`).
 //!
-//! Given a built router, its [`RouteReport`], two logged-in clients and one
+//! Given a built [`GuardedApp`] (which carries its [`RouteReport`]), two logged-in clients and one
 //! resource per user, [`AttackSuite`] sends, for every guarded route, the
 //! requests an attacker would send, and reports which route failed which
 //! check:
@@ -18,7 +18,7 @@
 //! not change the rate-limit key.
 //!
 //! ```ignore
-//! let failures = AttackSuite::new(router, report)
+//! let failures = AttackSuite::new(app)
 //!     .user_a(|req| req.header("cookie", &cookie_a))
 //!     .user_b(|req| req.header("cookie", &cookie_b))
 //!     .resource("project", "1", "2") // A's project 1, B's project 2
@@ -32,7 +32,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
+use crate::GuardedApp;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use guard_core::rate::{QuotaSpec, RateSpec};
@@ -63,7 +63,7 @@ impl fmt::Display for Failure {
 /// The attack requests for a whole router.
 #[must_use]
 pub struct AttackSuite {
-    router: Router,
+    router: GuardedApp,
     report: RouteReport,
     user_a: Option<Credentials>,
     user_b: Option<Credentials>,
@@ -99,11 +99,11 @@ impl Reply {
 }
 
 impl AttackSuite {
-    /// Attacks `router`, whose report is `report`.
-    pub fn new(router: Router, report: RouteReport) -> Self {
+    /// Attacks the built `app`, route by route from its own report.
+    pub fn new(app: GuardedApp) -> Self {
         Self {
-            router,
-            report,
+            report: app.report().clone(),
+            router: app,
             user_a: None,
             user_b: None,
             resources: HashMap::new(),

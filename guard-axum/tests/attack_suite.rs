@@ -13,7 +13,8 @@ use guard_axum::extract::Valid;
 use guard_axum::routing::{get, post};
 use guard_axum::testing::AttackSuite;
 use guard_axum::{
-    GuardError, GuardedRouter, Owned, OwnedResource, Owner, Principal, Resource, secure_route,
+    GuardError, GuardedRouter, Owned, OwnedResource, Owner, OwnerScope, Principal, Resource,
+    secure_route,
 };
 use http::header;
 
@@ -29,7 +30,11 @@ impl Resource for Doc {
 
 impl OwnedResource<Db> for Doc {
     async fn load(db: &Db, id: u32, owner: &Owner<'_>) -> Result<Option<Self>, GuardError> {
-        Ok((db.0.get(&id).map(String::as_str) == Some(owner.scope().id())).then_some(Doc))
+        // Docs here are owned by users only: a tenant scope owns none.
+        let OwnerScope::User(user) = owner.scope() else {
+            return Ok(None);
+        };
+        Ok((db.0.get(&id).map(String::as_str) == Some(user)).then_some(Doc))
     }
 }
 
@@ -77,15 +82,12 @@ fn suite(router: GuardedRouter<Db>) -> AttackSuite {
         .unwrap()
         .with_key(B, Principal::new("b"))
         .unwrap();
-    let (router, report) = router
-        .authenticator(BearerAuth::new(keys))
-        .build_with_report()
-        .unwrap();
+    let app = router.authenticator(BearerAuth::new(keys)).build().unwrap();
     let db = Db(Arc::new(HashMap::from([
         (1, "a".to_owned()),
         (2, "b".to_owned()),
     ])));
-    AttackSuite::new(router.with_state(db), report)
+    AttackSuite::new(app.with_state(db))
         .user_a(|r| r.header(header::AUTHORIZATION, format!("Bearer {A}")))
         .user_b(|r| r.header(header::AUTHORIZATION, format!("Bearer {B}")))
         .resource("doc", "1", "2")

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::rate_limit::{LimitOverride, LimitsConfig, MemoryBackend};
 use guard_axum::routing::{get, post};
@@ -77,7 +77,7 @@ struct Reply {
 }
 
 async fn send(
-    app: &Router,
+    app: &GuardedApp,
     method: &str,
     uri: &str,
     peer: [u8; 4],

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
+use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::cors::CorsPolicy;
 use guard_axum::headers::DEFAULT_PERMISSIONS_POLICY;
@@ -111,7 +111,7 @@ fn cors_policy() -> CorsPolicy {
 
 /// The router as `GuardedRouter::build` will wire it, with the hardening
 /// layers applied on the built router (last `.layer` is outermost).
-fn app() -> Router {
+fn app() -> GuardedApp {
     let keys = ApiKeys::new().with_key(TOKEN, Principal::new("7")).unwrap();
     // Every hardening layer is the router's own, installed when it is built.
     GuardedRouter::new()
@@ -132,7 +132,7 @@ struct Reply {
     body: String,
 }
 
-async fn send(app: &Router, request: Request<Body>) -> Reply {
+async fn send(app: &GuardedApp, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();

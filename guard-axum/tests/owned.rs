@@ -6,22 +6,46 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
+use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::routing::get;
 use guard_axum::{
-    GuardError, GuardedRouter, Owned, OwnedResource, Owner, Principal, Resource, secure_route,
+    GuardError, GuardedRouter, Owned, OwnedResource, Owner, OwnerScope, Principal, Resource,
+    secure_route,
 };
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
+/// Who owns a row: user ids and tenant ids are separate namespaces (user
+/// `acme` and tenant `acme` are unrelated), as two columns would be.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum OwnerKey {
+    User(String),
+    Tenant(String),
+}
+
+impl OwnerKey {
+    /// The explicit choice every lookup makes: a user-scoped principal
+    /// queries the user column, a tenant-scoped one the tenant column.
+    fn of(owner: &Owner<'_>) -> Self {
+        match owner.scope() {
+            OwnerScope::User(user) => Self::User(user.to_owned()),
+            OwnerScope::Tenant(tenant) => Self::Tenant(tenant.to_owned()),
+        }
+    }
+
+    fn user(id: &str) -> Self {
+        Self::User(id.to_owned())
+    }
+}
+
 #[derive(Clone, Default)]
 struct Db {
     /// (owner, id) → title; a query by id alone is impossible through it.
-    docs: Arc<HashMap<(String, u32), String>>,
+    docs: Arc<HashMap<(OwnerKey, u32), String>>,
     files: Arc<HashMap<(u32, u32), String>>,
     lookups: Arc<AtomicUsize>,
 }
@@ -40,13 +64,10 @@ impl Resource for Doc {
 impl OwnedResource<Db> for Doc {
     async fn load(db: &Db, id: u32, owner: &Owner<'_>) -> Result<Option<Self>, GuardError> {
         db.lookups.fetch_add(1, Ordering::SeqCst);
-        Ok(db
-            .docs
-            .get(&(owner.scope().id().to_owned(), id))
-            .map(|title| Doc {
-                id,
-                title: title.clone(),
-            }))
+        Ok(db.docs.get(&(OwnerKey::of(owner), id)).map(|title| Doc {
+            id,
+            title: title.clone(),
+        }))
     }
 }
 
@@ -65,7 +86,7 @@ impl OwnedResource<Db> for File {
         let Some(Ok(doc)) = owner.param("doc").map(str::parse::<u32>) else {
             return Ok(None);
         };
-        if !db.docs.contains_key(&(owner.scope().id().to_owned(), doc)) {
+        if !db.docs.contains_key(&(OwnerKey::of(owner), doc)) {
             return Ok(None);
         }
         Ok(db
@@ -91,12 +112,16 @@ async fn show_file(
 
 const ALICE: &str = "alice-key-0123456789-0123456789-0123456789";
 const BOB: &str = "bob-key-0123456789-0123456789-0123456789";
+/// User `7`, a member of tenant `acme`: her owner scope is the tenant.
+const CAROL: &str = "carol-key-0123456789-0123456789-0123456789";
 
-fn app(db: Db) -> Router {
+fn app(db: Db) -> GuardedApp {
     let keys = ApiKeys::new()
         .with_key(ALICE, Principal::new("alice"))
         .unwrap()
         .with_key(BOB, Principal::new("bob"))
+        .unwrap()
+        .with_key(CAROL, Principal::new("7").with_tenant("acme"))
         .unwrap();
     GuardedRouter::new()
         .route("/docs/{doc}", get(show))
@@ -109,8 +134,8 @@ fn app(db: Db) -> Router {
 
 fn db() -> Db {
     let docs = HashMap::from([
-        (("alice".to_owned(), 1), "alice's plan".to_owned()),
-        (("bob".to_owned(), 2), "bob's secrets".to_owned()),
+        ((OwnerKey::user("alice"), 1), "alice's plan".to_owned()),
+        ((OwnerKey::user("bob"), 2), "bob's secrets".to_owned()),
     ]);
     let files = HashMap::from([((1, 10), "a.pdf".to_owned()), ((2, 20), "b.pdf".to_owned())]);
     Db {
@@ -121,7 +146,7 @@ fn db() -> Db {
 }
 
 async fn get_as(
-    app: &Router,
+    app: &GuardedApp,
     uri: &str,
     key: Option<&str>,
 ) -> (StatusCode, http::HeaderMap, String) {
@@ -187,6 +212,61 @@ async fn nested_resources_are_scoped_by_their_parent_and_owner() {
     }
     let bob = get_as(&app, "/docs/2/files/20", Some(BOB)).await;
     assert_eq!(bob.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_tenant_scoped_principal_looks_up_by_the_tenant_id_never_a_user_id() {
+    let docs = HashMap::from([
+        (
+            (OwnerKey::Tenant("acme".into()), 5),
+            "acme roadmap".to_owned(),
+        ),
+        // Carol's own user id: not her scope while she acts for the tenant.
+        ((OwnerKey::user("7"), 6), "user 7's draft".to_owned()),
+        // A *user* whose id equals the tenant's: an erased `id()` would
+        // have compared "acme" with this row's owner and matched it.
+        (
+            (OwnerKey::user("acme"), 7),
+            "user acme's secrets".to_owned(),
+        ),
+    ]);
+    let files = HashMap::from([
+        ((5, 50), "plan.pdf".to_owned()),
+        ((7, 70), "x.pdf".to_owned()),
+    ]);
+    let app = app(Db {
+        docs: Arc::new(docs),
+        files: Arc::new(files),
+        lookups: Arc::default(),
+    });
+
+    let tenant_doc = get_as(&app, "/docs/5", Some(CAROL)).await;
+    assert_eq!(
+        (tenant_doc.0, tenant_doc.2.as_str()),
+        (StatusCode::OK, "5 acme roadmap")
+    );
+    let tenant_file = get_as(&app, "/docs/5/files/50", Some(CAROL)).await;
+    assert_eq!(
+        (tenant_file.0, tenant_file.2.as_str()),
+        (StatusCode::OK, "acme roadmap/plan.pdf")
+    );
+    for uri in ["/docs/6", "/docs/7", "/docs/7/files/70"] {
+        let reply = get_as(&app, uri, Some(CAROL)).await;
+        assert_eq!(
+            (reply.0, reply.2.as_str()),
+            (StatusCode::NOT_FOUND, r#"{"error":"not_found"}"#),
+            "{uri}"
+        );
+    }
+    // Without a tenant the same lookups use the user id: alice (user
+    // `alice`) sees none of these, and the user-owned rows stay reachable
+    // only by their users.
+    for uri in ["/docs/5", "/docs/6", "/docs/7"] {
+        assert_eq!(
+            get_as(&app, uri, Some(ALICE)).await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
 }
 
 #[test]

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::extract::ValidQuery;
 use guard_axum::rate_limit::MemoryBackend;
@@ -46,7 +46,7 @@ async fn search(ValidQuery(query): ValidQuery<Search>) -> String {
 const MALLORY: &str = "mallory-key-0123456789-0123456789-0123456789";
 const ADMIN: &str = "admin-key-0123456789-0123456789-0123456789";
 
-fn app(field_detail: FieldDetail) -> Router {
+fn app(field_detail: FieldDetail) -> GuardedApp {
     let keys = ApiKeys::new()
         .with_key(MALLORY, Principal::new("mallory"))
         .unwrap()
@@ -68,7 +68,7 @@ struct Reply {
     body: String,
 }
 
-async fn get_as(app: &Router, uri: &str, key: Option<&str>, peer: [u8; 4]) -> Reply {
+async fn get_as(app: &GuardedApp, uri: &str, key: Option<&str>, peer: [u8; 4]) -> Reply {
     let mut request = Request::get(uri);
     if let Some(key) = key {
         request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));

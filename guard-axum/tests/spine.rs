@@ -1,4 +1,4 @@
-//! The guard spine through a real axum `Router`: every status of the error
+//! The guard spine through a real axum `GuardedApp`: every status of the error
 //! model, authentication by session and by bearer token, authorization, the
 //! router's build-time checks and its report.
 
@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::Path;
+use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth, SessionAuth};
 use guard_axum::routing::{delete, get, post};
 use guard_axum::{GuardError, GuardedRouter, Principal, ReportFormat, secure_route};
@@ -93,7 +93,7 @@ async fn raw_500() -> (StatusCode, &'static str) {
 const ADMIN_KEY: &str = "admin-key-0123456789-0123456789-0123456789";
 const USER_KEY: &str = "user-key-0123456789-0123456789-0123456789";
 
-fn bearer_app() -> Router {
+fn bearer_app() -> GuardedApp {
     let keys = ApiKeys::new()
         .with_key(ADMIN_KEY, Principal::new("1").with_roles(["admin"]))
         .unwrap()
@@ -124,7 +124,7 @@ struct Reply {
     body: String,
 }
 
-async fn send(app: &Router, request: Request<Body>) -> Reply {
+async fn send(app: &GuardedApp, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -284,7 +284,7 @@ async fn logout(session: tower_sessions::Session) -> Result<StatusCode, GuardErr
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn session_app(store: MemoryStore) -> Router {
+fn session_app(store: MemoryStore) -> GuardedApp {
     routes()
         .route("/login", post(login))
         .route("/logout", post(logout))
@@ -423,7 +423,7 @@ fn build_lists_every_problem_at_once() {
 
 #[tokio::test]
 async fn layers_wrap_routes_added_after_them() {
-    // `layer` before `route`: with axum's Router the route would escape it.
+    // `layer` before `route`: with axum's GuardedApp the route would escape it.
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
     let app = GuardedRouter::<()>::new()

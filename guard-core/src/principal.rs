@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 /// Who is asking. Cheap to clone (one reference count).
 ///
 /// ```
-/// use guard_core::Principal;
+/// use guard_core::{OwnerScope, Principal};
 ///
 /// let alice = Principal::new("42").with_tenant("acme").with_roles(["admin"]);
 /// assert_eq!(alice.id(), "42");
-/// assert_eq!(alice.owner_scope().id(), "acme");
+/// assert_eq!(alice.owner_scope(), OwnerScope::Tenant("acme"));
 /// assert!(alice.has_role("admin"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -44,22 +44,36 @@ pub struct PrincipalData {
 
 /// The scope a resource must belong to for a principal to see it: its
 /// tenant when it has one, else the user itself.
+///
+/// There is deliberately no accessor that returns "the id" whatever the
+/// kind: a user id and a tenant id are different namespaces (user `7` and
+/// tenant `7` are unrelated), and a lookup that compares either one with the
+/// same column lets a tenant-scoped principal match a *user's* rows. Match on
+/// the kind and query the column that kind owns; refuse the kind a store
+/// does not model:
+///
+/// ```
+/// use guard_core::{OwnerScope, Principal};
+///
+/// /// Which `WHERE` clause a lookup uses.
+/// fn owner_clause(scope: OwnerScope<'_>) -> (&'static str, &str) {
+///     match scope {
+///         OwnerScope::User(user) => ("owner_user_id = ?", user),
+///         OwnerScope::Tenant(tenant) => ("owner_tenant_id = ?", tenant),
+///     }
+/// }
+///
+/// let member = Principal::new("7").with_tenant("acme");
+/// assert_eq!(owner_clause(member.owner_scope()), ("owner_tenant_id = ?", "acme"));
+/// let solo = Principal::new("7");
+/// assert_eq!(owner_clause(solo.owner_scope()), ("owner_user_id = ?", "7"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OwnerScope<'a> {
     /// Resources owned by this user id.
     User(&'a str),
     /// Resources owned by this tenant id.
     Tenant(&'a str),
-}
-
-impl<'a> OwnerScope<'a> {
-    /// The owning id, user or tenant.
-    #[must_use]
-    pub fn id(self) -> &'a str {
-        match self {
-            Self::User(id) | Self::Tenant(id) => id,
-        }
-    }
 }
 
 impl Principal {

@@ -26,7 +26,6 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr as _;
 
-use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +35,7 @@ use guard_axum::fetch::{SafeClient, UrlPolicy};
 use guard_axum::rate_limit::{LimitsConfig, RedisBackend};
 use guard_axum::routing::{get, post};
 use guard_axum::upload::{LocalStore, UploadStore, UrlSigner};
-use guard_axum::{GuardedRouter, RouteReport, secure_route};
+use guard_axum::{GuardedApp, GuardedRouter, RouteReport, secure_route};
 use guard_core::client_ip::ClientIpConfig;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tower_sessions::cookie::SameSite;
@@ -69,8 +68,8 @@ impl std::error::Error for StartError {}
 /// A built service: the router and its security report.
 #[derive(Debug)]
 pub struct Service {
-    /// The axum router, state applied.
-    pub router: Router,
+    /// The built app, state applied.
+    pub app: GuardedApp,
     /// The route-by-route report.
     pub report: RouteReport,
 }
@@ -81,8 +80,7 @@ impl Service {
     pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<(), StartError> {
         axum::serve(
             listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .await
         .map_err(|e| StartError::new(format!("server failed: {e}")))
@@ -212,11 +210,11 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
             .map_err(|e| StartError::new(format!("--limits {}: {e}", path.display())))?;
         guarded = guarded.rate_limits(limits);
     }
-    let (router, report) = guarded
-        .build_with_report()
+    let app = guarded
+        .build()
         .map_err(|e| StartError::new(e.to_string()))?;
     Ok(Service {
-        router: router.with_state(state),
-        report,
+        report: app.report().clone(),
+        app: app.with_state(state),
     })
 }

@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use guard_axum::extract::Valid;
 use guard_axum::upload::{ObjectId, ObjectStore as _};
-use guard_axum::{GuardError, Owned, OwnedResource, Owner, Principal, Resource, secure_route};
+use guard_axum::{
+    GuardError, Owned, OwnedResource, Owner, OwnerScope, Principal, Resource, secure_route,
+};
 use guard_core::upload::StoreError;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -33,12 +35,20 @@ impl Resource for Project {
     type Id = i64;
 }
 
+/// The `owner_id` every project query is scoped by: the user's id.
+///
+/// Projects are owned by users (`projects.owner_id` references `users.id`);
+/// this service has no tenants. A tenant-scoped principal is refused rather
+/// than matched against user ids: tenant `3` is not user `3`.
 pub(crate) fn owner_id(principal: &Principal) -> Result<i64, GuardError> {
-    principal
-        .owner_scope()
-        .id()
-        .parse()
-        .map_err(|_| GuardError::internal("session holds a non-numeric owner id"))
+    match principal.owner_scope() {
+        OwnerScope::User(user) => user
+            .parse()
+            .map_err(|_| GuardError::internal("session holds a non-numeric user id")),
+        OwnerScope::Tenant(_) => Err(GuardError::internal(
+            "a tenant-scoped principal reached a user-owned store",
+        )),
+    }
 }
 
 impl OwnedResource<AppState> for Project {
@@ -162,4 +172,19 @@ pub async fn remove(
         }
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_id_is_the_user_id_and_a_tenant_scope_is_refused() {
+        assert_eq!(owner_id(&Principal::new("42")).ok(), Some(42));
+        // A tenant id that happens to be numeric must not stand in for a
+        // user id: the lookup fails closed instead of matching user 7's rows.
+        let member = Principal::new("42").with_tenant("7");
+        assert!(owner_id(&member).is_err());
+        assert!(owner_id(&Principal::new("not-a-number")).is_err());
+    }
 }

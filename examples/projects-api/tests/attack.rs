@@ -30,7 +30,7 @@ async fn no_route_of_the_example_lets_an_attack_through() {
         );
 
         let (alice_cookie, bob_cookie) = (alice.cookie.clone(), bob.cookie.clone());
-        let failures = AttackSuite::new(app.router.clone(), app.report.clone())
+        let failures = AttackSuite::new(app.router.clone())
             .user_a(move |request| request.header("cookie", alice_cookie.as_str()))
             .user_b(move |request| request.header("cookie", bob_cookie.as_str()))
             .resource(

@@ -28,10 +28,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
+use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::routing::get;
 use guard_axum::{
-    GuardError, GuardedRouter, Owned, OwnedResource, Owner, Principal, Resource, secure_route,
+    GuardError, GuardedRouter, Owned, OwnedResource, Owner, OwnerScope, Principal, Resource,
+    secure_route,
 };
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, StatusCode, header};
@@ -113,7 +115,12 @@ async fn bare_show(State(db): State<Db>, Path(id): Path<u32>) -> Result<Json<Pro
 }
 
 /// A plain axum route: no authentication, no limit, no headers.
-pub(crate) fn bare(db: Db) -> Router {
+pub(crate) fn bare(db: Db) -> App {
+    App::Left(bare_router(db))
+}
+
+/// The bare route as a plain router, for benches that add layers to it.
+pub(crate) fn bare_router(db: Db) -> Router {
     Router::new()
         .route("/projects/{project}", axum::routing::get(bare_show))
         .with_state(db)
@@ -128,7 +135,11 @@ impl Resource for Project {
 
 impl OwnedResource<Db> for Project {
     async fn load(db: &Db, id: u32, owner: &Owner<'_>) -> Result<Option<Self>, GuardError> {
-        Ok(db.owned(id, owner.scope().id()))
+        match owner.scope() {
+            OwnerScope::User(user) => Ok(db.owned(id, user)),
+            // Projects here are owned by users only.
+            OwnerScope::Tenant(_) => Ok(None),
+        }
     }
 }
 
@@ -150,7 +161,16 @@ fn api_keys() -> ApiKeys {
 /// # Errors
 ///
 /// The router's build problems (none for this route).
-pub(crate) fn guarded(db: Db) -> Result<Router, guard_axum::BuildError> {
+pub(crate) fn guarded(db: Db) -> Result<App, guard_axum::BuildError> {
+    Ok(App::Right(guarded_app(db)?))
+}
+
+/// The fully guarded route as the built app itself.
+///
+/// # Errors
+///
+/// The router's build problems (none for this route).
+pub(crate) fn guarded_app(db: Db) -> Result<GuardedApp, guard_axum::BuildError> {
     Ok(GuardedRouter::<Db>::new()
         .route("/projects/{project}", get(guarded_show))
         .authenticator(BearerAuth::new(api_keys()))
@@ -199,7 +219,7 @@ async fn owner_show(Owned(project): Owned<Project>) -> Json<Project> {
 /// # Errors
 ///
 /// An unknown step, or the router's build problems (none).
-pub(crate) fn breakdown(db: Db, step: &str) -> Result<Router, String> {
+pub(crate) fn breakdown(db: Db, step: &str) -> Result<App, String> {
     let router = GuardedRouter::<Db>::new().authenticator(BearerAuth::new(api_keys()));
     let router = match step {
         "layers" => router.route("/projects/{project}", get(layers_show)),
@@ -208,7 +228,9 @@ pub(crate) fn breakdown(db: Db, step: &str) -> Result<Router, String> {
         "guarded" => router.route("/projects/{project}", get(guarded_show)),
         other => return Err(format!("unknown breakdown step `{other}`")),
     };
-    Ok(router.build().map_err(|e| e.to_string())?.with_state(db))
+    Ok(App::Right(
+        router.build().map_err(|e| e.to_string())?.with_state(db),
+    ))
 }
 
 // ---------------------------------------------------------------- peer ---
@@ -271,7 +293,7 @@ async fn peer_show(
 /// # Errors
 ///
 /// When tower_governor refuses the quota (it does not for this one).
-pub(crate) fn peer(db: Db) -> Result<Router, &'static str> {
+pub(crate) fn peer(db: Db) -> Result<App, &'static str> {
     let keys = [(ALICE_KEY, "alice"), (BOB_KEY, "bob")]
         .into_iter()
         .map(|(key, id)| (Sha256::digest(key.as_bytes()).into(), id.to_owned()))
@@ -285,20 +307,22 @@ pub(crate) fn peer(db: Db) -> Result<Router, &'static str> {
     let header = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
     };
-    Ok(Router::new()
-        .route("/projects/{project}", axum::routing::get(peer_show))
-        .layer(tower_governor::GovernorLayer::new(governor))
-        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ))
-        .layer(header(header::CACHE_CONTROL, "no-store"))
-        .with_state(PeerState {
-            db,
-            keys: Arc::new(keys),
-        }))
+    Ok(App::Left(
+        Router::new()
+            .route("/projects/{project}", axum::routing::get(peer_show))
+            .layer(tower_governor::GovernorLayer::new(governor))
+            .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(header(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; frame-ancestors 'none'",
+            ))
+            .layer(header(header::CACHE_CONTROL, "no-store"))
+            .with_state(PeerState {
+                db,
+                keys: Arc::new(keys),
+            }),
+    ))
 }
 
 // ------------------------------------------------------------ requests ---
@@ -329,6 +353,11 @@ pub(crate) fn post_json(uri: &str, body: &'static [u8]) -> Request<Body> {
     request
 }
 
+/// A bare or peer router, or a built guarded app: one type, so every
+/// variant is timed through the same code (`Either` adds one match and no
+/// allocation to each).
+pub(crate) type App = tower::util::Either<Router, GuardedApp>;
+
 /// A response's status and whole body, read as a server would send it.
 pub(crate) async fn drain(response: Response) -> (StatusCode, usize) {
     use http_body_util::BodyExt as _;
@@ -343,7 +372,7 @@ pub(crate) async fn drain(response: Response) -> (StatusCode, usize) {
 /// Makes sure a router answers `expected` before it is measured, so a
 /// benchmark never times an error path by mistake.
 pub(crate) async fn expect(
-    router: &Router,
+    router: &App,
     request: Request<Body>,
     expected: StatusCode,
 ) -> Result<(), String> {

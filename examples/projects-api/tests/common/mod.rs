@@ -208,8 +208,8 @@ pub struct App {
     pub addr: SocketAddr,
     pub base: String,
     pub upload_dir: PathBuf,
-    /// The served router (same state), for in-process requests.
-    pub router: axum::Router,
+    /// The served app (same state), for in-process requests.
+    pub router: guard_axum::GuardedApp,
     /// Its route report.
     pub report: guard_axum::RouteReport,
     client: reqwest::Client,
@@ -264,7 +264,7 @@ impl App {
         configure(&mut config);
         let upload_dir = config.upload_dir.clone();
         let service = build(&config).await.unwrap();
-        let (router, report) = (service.router.clone(), service.report.clone());
+        let (router, report) = (service.app.clone(), service.report.clone());
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {

@@ -34,7 +34,7 @@ async fn create(_user: Principal, body: String) -> String {
 async fn remove() {}
 
 fn main() {
-    let router: axum::Router = GuardedRouter::new()
+    let router: guard_axum::GuardedApp = GuardedRouter::new()
         .route("/healthz", get(health))
         .route("/me", get(me))
         .route("/projects/{id}", put(update).patch(update).delete(remove))

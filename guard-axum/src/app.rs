@@ -1,0 +1,151 @@
+//! [`GuardedApp`]: what [`crate::GuardedRouter::build`] returns.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use axum::response::Response;
+use axum::routing::IntoMakeService;
+use axum::routing::future::RouteFuture;
+use axum::serve::{IncomingStream, Listener};
+use guard_core::report::RouteReport;
+use tower::Service;
+
+/// A built guarded application: every route of it runs behind the guards
+/// and the router-wide security stack, and it takes no more routes.
+///
+/// It is deliberately not an [`axum::Router`]: a router's `.route`,
+/// `.merge` or `.nest_service` called after the security stack was attached
+/// would serve with no authentication, no security headers, no panic
+/// catcher, no timeout, no body cap, and never appear in the report. Add
+/// everything to the [`crate::GuardedRouter`] before building it instead;
+/// it has guarded `merge`, `nest`, `nest_service` and `fallback`.
+///
+/// ```compile_fail
+/// use guard_axum::{GuardedRouter, secure_route, routing::get};
+///
+/// #[secure_route(public = "health check")]
+/// async fn health() -> &'static str { "ok" }
+///
+/// let app = GuardedRouter::new().route("/healthz", get(health)).build().unwrap();
+/// // No `route` on a built app: this route would have no guards.
+/// let app = app.route("/admin", axum::routing::get(|| async { "everything" }));
+/// ```
+///
+/// Serve it with [`axum::serve`], directly or through
+/// [`GuardedApp::into_make_service_with_connect_info`] (which the client-IP
+/// guard needs for the socket peer); it is also a [`tower::Service`], for
+/// tests with `oneshot` and for mounting under an outer router.
+#[must_use]
+pub struct GuardedApp<S = ()> {
+    router: Router<S>,
+    report: Arc<RouteReport>,
+}
+
+impl<S> Clone for GuardedApp<S> {
+    fn clone(&self) -> Self {
+        Self {
+            router: self.router.clone(),
+            report: self.report.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for GuardedApp<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardedApp")
+            .field("routes", &self.report.routes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> GuardedApp<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(router: Router<S>, report: RouteReport) -> Self {
+        Self {
+            router,
+            report: Arc::new(report),
+        }
+    }
+
+    /// Provides the state the handlers extract, as [`Router::with_state`].
+    pub fn with_state<S2>(self, state: S) -> GuardedApp<S2> {
+        GuardedApp {
+            router: self.router.with_state(state),
+            report: self.report,
+        }
+    }
+
+    /// The route-by-route report of what this app serves.
+    #[must_use]
+    pub fn report(&self) -> &RouteReport {
+        &self.report
+    }
+}
+
+impl GuardedApp<()> {
+    /// A make-service for [`axum::serve`] without connection info (the
+    /// client-IP guard then refuses to guess and answers 500; prefer
+    /// [`GuardedApp::into_make_service_with_connect_info`]).
+    pub fn into_make_service(self) -> IntoMakeService<Router> {
+        self.router.into_make_service()
+    }
+
+    /// A make-service that hands every request its connection info, as
+    /// [`Router::into_make_service_with_connect_info`]; with
+    /// `C = std::net::SocketAddr` the client-IP guard sees the socket peer.
+    pub fn into_make_service_with_connect_info<C>(
+        self,
+    ) -> IntoMakeServiceWithConnectInfo<Router, C> {
+        self.router.into_make_service_with_connect_info::<C>()
+    }
+}
+
+impl<B> Service<http::Request<B>> for GuardedApp<()>
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture<Infallible>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        <Router as Service<Request<B>>>::poll_ready(&mut self.router, cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        self.router.call(request)
+    }
+}
+
+/// `axum::serve(listener, app)` works as with a router.
+impl<L> Service<IncomingStream<'_, L>> for GuardedApp<()>
+where
+    L: Listener,
+{
+    type Response = Self;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _stream: IncomingStream<'_, L>) -> Self::Future {
+        // As axum does: turn every route into its final form once per
+        // connection rather than per request.
+        std::future::ready(Ok(Self {
+            router: self.router.clone().with_state(()),
+            report: self.report.clone(),
+        }))
+    }
+}
