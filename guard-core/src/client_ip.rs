@@ -35,11 +35,32 @@
 //! assert_eq!(config.resolve(ip("203.0.113.9"), &headers), ip("203.0.113.9"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Which proxies can be trusted
+//!
+//! Every host in a trusted network can choose the client address the
+//! service sees, so [`ClientIpConfig::trust_proxy`] takes private address
+//! space only (loopback, RFC 1918, CGNAT, link-local, IPv6 ULA), where the
+//! proxies of one's own network live. A CDN's published public ranges take
+//! the explicit [`ClientIpConfig::trust_public_proxy`], and no network
+//! broader than a /8 (IPv4) or a /24 (IPv6) is accepted by either: a few
+//! of those (`0.0.0.0/1` and `128.0.0.0/1`) add up to the whole internet.
+//! A refusal is a [`ClientIpConfigError`] from the call itself, so a bad
+//! proxy list stops the service at start.
+//!
+//! ```
+//! use guard_core::client_ip::ClientIpConfig;
+//!
+//! assert!(ClientIpConfig::new().trust_proxy("0.0.0.0/1").is_err());
+//! assert!(ClientIpConfig::new().trust_proxy("173.245.48.0/20").is_err());
+//! assert!(ClientIpConfig::new().trust_public_proxy("173.245.48.0/20").is_ok());
+//! assert!(ClientIpConfig::new().trust_public_proxy("0.0.0.0/1").is_err());
+//! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use http::header::{FORWARDED, HeaderMap, HeaderName, HeaderValue};
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::rate::RateKey;
 
@@ -137,6 +158,25 @@ pub enum ClientIpConfigError {
     /// own address.
     #[error("trusting `{0}` trusts every address, so any client could choose its own IP")]
     TrustsEveryone(IpNet),
+    /// A network broader than [`MAX_TRUSTED_V4_BREADTH`] or
+    /// [`MAX_TRUSTED_V6_BREADTH`] bits (outside private space), refused
+    /// even by [`ClientIpConfig::trust_public_proxy`]: no proxy fleet is
+    /// that large, and a few such networks (`0.0.0.0/1` + `128.0.0.0/1`)
+    /// add up to everyone.
+    #[error(
+        "trusting `{0}` trusts too many addresses: a proxy network is at most a /8 (IPv4) \
+         or /24 (IPv6), even with `trust_public_proxy`"
+    )]
+    TooBroad(IpNet),
+    /// A network that is not entirely private address space, passed to
+    /// [`ClientIpConfig::trust_proxy`]: anyone with an address in it could
+    /// choose its own IP.
+    #[error(
+        "`{0}` is not private address space (loopback, RFC 1918, CGNAT, link-local, ULA): \
+         anyone there could choose its own IP; for a CDN's published ranges use \
+         `trust_public_proxy`"
+    )]
+    NotPrivate(IpNet),
     /// The platform header name is not a valid header name.
     #[error("`{0}` is not a valid header name")]
     InvalidHeaderName(String),
@@ -179,39 +219,88 @@ impl ClientIpConfig {
         }
     }
 
-    /// Trusts the proxies in `cidr` (`"10.0.0.0/8"`, `"2001:db8::/32"`, or a
-    /// single address). IPv4-mapped IPv6 networks are stored as IPv4.
+    /// Trusts the proxies in `cidr` (`"10.0.0.0/8"`, `"fd00::/8"`, or a
+    /// single address) inside private address space: loopback, RFC 1918,
+    /// CGNAT (`100.64.0.0/10`), link-local, IPv6 ULA (`fc00::/7`) and
+    /// link-local. IPv4-mapped IPv6 networks are stored as IPv4.
+    ///
+    /// Public networks, documentation ranges (`192.0.2.0/24`,
+    /// `2001:db8::/32`: no real proxy has them, so one in a proxy list is a
+    /// copy from the docs) and everything else are refused: a CDN's
+    /// published ranges go through [`trust_public_proxy`](Self::trust_public_proxy).
     ///
     /// # Errors
     ///
-    /// [`ClientIpConfigError::InvalidCidr`] for anything else,
-    /// [`ClientIpConfigError::TrustsEveryone`] for a /0.
+    /// [`ClientIpConfigError::InvalidCidr`] for anything else than an
+    /// address or CIDR, [`ClientIpConfigError::TrustsEveryone`] for a /0,
+    /// [`ClientIpConfigError::TooBroad`] for a network broader than the
+    /// breadth limits, [`ClientIpConfigError::NotPrivate`] for a network
+    /// that is not entirely private.
     pub fn trust_proxy(self, cidr: &str) -> Result<Self, ClientIpConfigError> {
-        let cidr = cidr.trim();
-        let net = match cidr.parse::<IpNet>() {
-            Ok(net) => net,
-            Err(_) => cidr
-                .parse::<IpAddr>()
-                .map(IpNet::from)
-                .map_err(|_| ClientIpConfigError::InvalidCidr(cidr.to_owned()))?,
-        };
+        let net = parse_net(cidr)?;
         self.trust_proxy_net(net)
     }
 
-    /// Trusts the proxies in `net`.
+    /// Trusts the proxies in `net`, inside private address space; see
+    /// [`trust_proxy`](Self::trust_proxy).
     ///
     /// # Errors
     ///
-    /// [`ClientIpConfigError::TrustsEveryone`] for a /0.
-    pub fn trust_proxy_net(mut self, net: impl Into<IpNet>) -> Result<Self, ClientIpConfigError> {
-        let net = canonical_net(net.into().trunc());
-        if net.prefix_len() == 0 {
-            return Err(ClientIpConfigError::TrustsEveryone(net));
+    /// As [`trust_proxy`](Self::trust_proxy), but for the parse error.
+    pub fn trust_proxy_net(self, net: impl Into<IpNet>) -> Result<Self, ClientIpConfigError> {
+        let net = checked_breadth(net.into())?;
+        if !is_private(net) {
+            return Err(ClientIpConfigError::NotPrivate(net));
         }
+        Ok(self.push_trusted(net))
+    }
+
+    /// Trusts the proxies in `cidr` even though it is public address space:
+    /// for a CDN or a cloud load balancer that publishes the ranges it
+    /// connects from (Cloudflare's `173.245.48.0/20`, for instance).
+    ///
+    /// # Security
+    ///
+    /// Every host in `cidr` may then choose the client address the service
+    /// sees, so the per-IP limits of anyone behind it are only as good as
+    /// that network's own honesty. Use exactly the ranges the provider
+    /// publishes, keep them up to date, and make sure the provider
+    /// overwrites the header rather than appending to a client's copy.
+    /// A shared CDN's ranges also carry other customers' traffic: pair
+    /// them with a way to know the traffic is yours (an origin secret, an
+    /// authenticated origin pull). Networks broader than /8 (IPv4) or /24
+    /// (IPv6) are refused even here.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientIpConfigError::InvalidCidr`],
+    /// [`ClientIpConfigError::TrustsEveryone`] for a /0, or
+    /// [`ClientIpConfigError::TooBroad`].
+    pub fn trust_public_proxy(self, cidr: &str) -> Result<Self, ClientIpConfigError> {
+        let net = parse_net(cidr)?;
+        self.trust_public_proxy_net(net)
+    }
+
+    /// Trusts the proxies in `net`, public or not; see
+    /// [`trust_public_proxy`](Self::trust_public_proxy).
+    ///
+    /// # Errors
+    ///
+    /// As [`trust_public_proxy`](Self::trust_public_proxy), but for the
+    /// parse error.
+    pub fn trust_public_proxy_net(
+        self,
+        net: impl Into<IpNet>,
+    ) -> Result<Self, ClientIpConfigError> {
+        let net = checked_breadth(net.into())?;
+        Ok(self.push_trusted(net))
+    }
+
+    fn push_trusted(mut self, net: IpNet) -> Self {
         if !self.trusted.contains(&net) {
             self.trusted.push(net);
         }
-        Ok(self)
+        self
     }
 
     /// Reads the client from the peer only (the default).
@@ -392,6 +481,74 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// The broadest IPv4 network [`ClientIpConfig::trust_public_proxy`]
+/// accepts (a /8, the largest single allocation there is).
+pub const MAX_TRUSTED_V4_BREADTH: u8 = 8;
+
+/// The broadest IPv6 network [`ClientIpConfig::trust_public_proxy`]
+/// accepts: a /24, wider than the largest CDN block (Cloudflare's
+/// `2a06:98c0::/29`, CloudFront's `2600:9000::/28`) and 2^21 times
+/// narrower than the global unicast space.
+pub const MAX_TRUSTED_V6_BREADTH: u8 = 24;
+
+/// Address space no host on the public internet can connect from:
+/// loopback, RFC 1918, CGNAT (RFC 6598), IPv4 and IPv6 link-local, IPv6
+/// unique local (RFC 4193).
+const PRIVATE_V4: [(Ipv4Addr, u8); 6] = [
+    (Ipv4Addr::new(127, 0, 0, 0), 8),
+    (Ipv4Addr::new(10, 0, 0, 0), 8),
+    (Ipv4Addr::new(172, 16, 0, 0), 12),
+    (Ipv4Addr::new(192, 168, 0, 0), 16),
+    (Ipv4Addr::new(100, 64, 0, 0), 10),
+    (Ipv4Addr::new(169, 254, 0, 0), 16),
+];
+const PRIVATE_V6: [(Ipv6Addr, u8); 3] = [
+    (Ipv6Addr::LOCALHOST, 128),
+    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
+    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
+];
+
+/// An address or a CIDR, trimmed.
+fn parse_net(cidr: &str) -> Result<IpNet, ClientIpConfigError> {
+    let cidr = cidr.trim();
+    match cidr.parse::<IpNet>() {
+        Ok(net) => Ok(net),
+        Err(_) => cidr
+            .parse::<IpAddr>()
+            .map(IpNet::from)
+            .map_err(|_| ClientIpConfigError::InvalidCidr(cidr.to_owned())),
+    }
+}
+
+/// `net` normalised, unless it is /0 or broader than the breadth limits
+/// while not private (`fc00::/7` is private and broader than a /24).
+fn checked_breadth(net: IpNet) -> Result<IpNet, ClientIpConfigError> {
+    let net = canonical_net(net.trunc());
+    if net.prefix_len() == 0 {
+        return Err(ClientIpConfigError::TrustsEveryone(net));
+    }
+    let max = match net {
+        IpNet::V4(_) => MAX_TRUSTED_V4_BREADTH,
+        IpNet::V6(_) => MAX_TRUSTED_V6_BREADTH,
+    };
+    if net.prefix_len() < max && !is_private(net) {
+        return Err(ClientIpConfigError::TooBroad(net));
+    }
+    Ok(net)
+}
+
+/// Whether every address of `net` is private address space.
+fn is_private(net: IpNet) -> bool {
+    match net {
+        IpNet::V4(net) => PRIVATE_V4.iter().any(|&(addr, len)| {
+            Ipv4Net::new(addr, len).is_ok_and(|private| private.contains(&net))
+        }),
+        IpNet::V6(net) => PRIVATE_V6.iter().any(|&(addr, len)| {
+            Ipv6Net::new(addr, len).is_ok_and(|private| private.contains(&net))
+        }),
+    }
+}
+
 /// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 network
 /// it covers, so it matches the canonical (IPv4) form of mapped peers.
 fn canonical_net(net: IpNet) -> IpNet {
@@ -569,10 +726,11 @@ mod tests {
     }
 
     fn behind_proxies() -> ClientIpConfig {
+        // A documentation range is not private: only the opt-in takes it.
         ClientIpConfig::new()
             .trust_proxy("10.0.0.0/8")
             .unwrap()
-            .trust_proxy("2001:db8:ffff::/48")
+            .trust_public_proxy("2001:db8:ffff::/48")
             .unwrap()
     }
 
@@ -834,17 +992,17 @@ mod tests {
             .unwrap()
             .trust_proxy("10.0.0.0/8")
             .unwrap()
-            .trust_proxy(" 192.0.2.1 ")
+            .trust_proxy(" 192.168.0.1 ")
             .unwrap();
         assert_eq!(
             config.trusted_proxies(),
             [
                 "10.0.0.0/8".parse::<IpNet>().unwrap(),
-                "192.0.2.1/32".parse().unwrap()
+                "192.168.0.1/32".parse().unwrap()
             ]
         );
-        assert!(config.is_trusted(ip("192.0.2.1")));
-        assert!(!config.is_trusted(ip("192.0.2.2")));
+        assert!(config.is_trusted(ip("192.168.0.1")));
+        assert!(!config.is_trusted(ip("192.168.0.2")));
     }
 
     #[test]
@@ -878,6 +1036,165 @@ mod tests {
             key("2001:db8:1:2::1", 64).to_bytes(),
             ip_bytes("2001:db8:1:2::")
         );
+    }
+
+    #[test]
+    fn trust_proxy_refuses_broad_and_public_networks_naming_them_and_the_opt_in() {
+        let too_broad = |net: &str| {
+            format!(
+                "trusting `{net}` trusts too many addresses: a proxy network is at most a /8 \
+                 (IPv4) or /24 (IPv6), even with `trust_public_proxy`"
+            )
+        };
+        let not_private = |net: &str| {
+            format!(
+                "`{net}` is not private address space (loopback, RFC 1918, CGNAT, link-local, \
+                 ULA): anyone there could choose its own IP; for a CDN's published ranges use \
+                 `trust_public_proxy`"
+            )
+        };
+        let table = [
+            ("0.0.0.0/1", too_broad("0.0.0.0/1")),
+            ("128.0.0.0/1", too_broad("128.0.0.0/1")),
+            ("::/1", too_broad("::/1")),
+            ("2000::/3", too_broad("2000::/3")),
+            ("8.0.0.0/7", too_broad("8.0.0.0/7")),
+            // Host bits are dropped before the checks.
+            ("10.1.2.3/7", too_broad("10.0.0.0/7")),
+            ("::ffff:0.0.0.0/97", too_broad("0.0.0.0/1")),
+            ("8.0.0.0/8", not_private("8.0.0.0/8")),
+            ("173.245.48.0/20", not_private("173.245.48.0/20")),
+            ("1.1.1.1", not_private("1.1.1.1/32")),
+            ("2606:4700::/32", not_private("2606:4700::/32")),
+            // Straddling a private range is not inside it.
+            ("10.0.0.0/7", too_broad("10.0.0.0/7")),
+            ("172.16.0.0/11", not_private("172.0.0.0/11")),
+            ("100.64.0.0/9", not_private("100.0.0.0/9")),
+            ("fc00::/6", too_broad("fc00::/6")),
+            ("fe00::/9", too_broad("fe00::/9")),
+            // Documentation, "this network", unspecified, NAT64, 6to4:
+            // nothing a private proxy has.
+            ("192.0.2.0/24", not_private("192.0.2.0/24")),
+            ("198.51.100.7", not_private("198.51.100.7/32")),
+            ("2001:db8::/32", not_private("2001:db8::/32")),
+            ("0.0.0.0/8", not_private("0.0.0.0/8")),
+            ("::/128", not_private("::/128")),
+            ("64:ff9b::/96", not_private("64:ff9b::/96")),
+            ("2002::/16", too_broad("2002::/16")),
+            ("2002:c000:0200::/40", not_private("2002:c000:200::/40")),
+        ];
+        for (cidr, message) in table {
+            let err = ClientIpConfig::new().trust_proxy(cidr).unwrap_err();
+            assert_eq!(err.to_string(), message, "{cidr}");
+        }
+    }
+
+    #[test]
+    fn trust_proxy_accepts_private_networks() {
+        let accepted = [
+            "10.0.0.0/8",
+            "10.9.0.0/16",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "169.254.0.0/16",
+            "127.0.0.1/32",
+            "127.0.0.0/8",
+            "::ffff:192.168.1.0/120",
+            "fd00::/8",
+            "fc00::/7",
+            "fd12:3456:789a::/48",
+            "fe80::/10",
+            "::1",
+        ];
+        for cidr in accepted {
+            let config = ClientIpConfig::new().trust_proxy(cidr);
+            assert!(config.is_ok(), "{cidr}: {config:?}");
+        }
+    }
+
+    #[test]
+    fn trust_public_proxy_takes_a_cdn_range_but_never_a_huge_one() {
+        let config = ClientIpConfig::new()
+            .trust_public_proxy("173.245.48.0/20")
+            .unwrap()
+            .trust_public_proxy("2a06:98c0::/29")
+            .unwrap()
+            .trust_public_proxy("10.0.0.0/8")
+            .unwrap()
+            .trust_public_proxy("8.0.0.0/8")
+            .unwrap()
+            .trust_public_proxy("2600::/24")
+            .unwrap()
+            .from_header("CF-Connecting-IP")
+            .unwrap();
+        assert!(config.is_trusted(ip("173.245.48.1")));
+        assert!(config.is_trusted(ip("2a06:98c7::1")));
+        assert!(!config.is_trusted(ip("173.245.64.1")));
+        let mut map = HeaderMap::new();
+        map.insert("cf-connecting-ip", HeaderValue::from_static("198.51.100.7"));
+        assert_eq!(config.resolve(ip("173.245.48.9"), &map), ip("198.51.100.7"));
+
+        for cidr in ["0.0.0.0/1", "128.0.0.0/1", "0.0.0.0/7", "::/1", "2600::/23"] {
+            let err = ClientIpConfig::new().trust_public_proxy(cidr).unwrap_err();
+            assert_eq!(
+                err,
+                ClientIpConfigError::TooBroad(cidr.parse().unwrap()),
+                "{cidr}"
+            );
+        }
+        for cidr in ["0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96"] {
+            let err = ClientIpConfig::new().trust_public_proxy(cidr).unwrap_err();
+            assert!(
+                matches!(err, ClientIpConfigError::TrustsEveryone(_)),
+                "{cidr}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_halves_that_add_up_to_everyone_are_refused_one_by_one() {
+        // The breadth limit is per network, so no set of accepted networks
+        // adds up to the whole space without each being refused: the
+        // `0.0.0.0/1` + `128.0.0.0/1` pair fails at its first half, with
+        // either method, and the config it would extend is unchanged.
+        let base = ClientIpConfig::new().trust_proxy("10.0.0.0/8").unwrap();
+        for trust in [
+            ClientIpConfig::trust_proxy as fn(ClientIpConfig, &str) -> _,
+            ClientIpConfig::trust_public_proxy,
+        ] {
+            let halves = trust(base.clone(), "0.0.0.0/1").and_then(|c| trust(c, "128.0.0.0/1"));
+            assert_eq!(
+                halves.unwrap_err(),
+                ClientIpConfigError::TooBroad("0.0.0.0/1".parse().unwrap())
+            );
+            let halves = trust(base.clone(), "::/1").and_then(|c| trust(c, "8000::/1"));
+            assert!(matches!(halves, Err(ClientIpConfigError::TooBroad(_))));
+        }
+        // The widest union of accepted IPv4 networks is one /8 per call:
+        // every address would need 256 deliberate opt-ins.
+        assert_eq!(base.trusted_proxies().len(), 1);
+    }
+
+    #[test]
+    fn spoofed_x_forwarded_for_from_an_untrusted_peer_is_ignored() {
+        // What an attacker sends when the operator tried to trust the
+        // internet's two halves: the configuration never exists, and the
+        // one that does (the private proxy) ignores the forged header.
+        assert!(
+            ClientIpConfig::new()
+                .trust_proxy("0.0.0.0/1")
+                .and_then(|c| c.trust_proxy("128.0.0.0/1"))
+                .is_err()
+        );
+        let config = ClientIpConfig::new()
+            .trust_proxy("10.0.0.0/8")
+            .unwrap()
+            .from_x_forwarded_for();
+        let forged = headers("x-forwarded-for", &[b"10.0.0.7, 192.168.1.1"]);
+        for attacker in ["8.8.8.8", "203.0.113.66", "2606:4700::6"] {
+            assert_eq!(config.resolve(ip(attacker), &forged), ip(attacker));
+        }
     }
 
     fn ip_bytes(text: &str) -> [u8; 16] {
