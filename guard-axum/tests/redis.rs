@@ -21,16 +21,18 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use guard_axum::rate_limit::{
     FailMode, KeyBy, LimitsConfig, RateBackend, RateGuard, RateLimitLayer, RedisBackend,
-    RouteLimits,
+    RedisConfigError, RouteLimits,
 };
 use guard_core::client_ip::{Ipv6KeyPrefix, rate_key_for_ip};
 use guard_core::rate::RateKey;
+use guard_core::secret::derive_key;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use redis_server::RedisServer;
 use tower::ServiceExt as _;
 
 const SECRET: &[u8] = b"a shared secret of at least 32 bytes, same on every instance";
+const OTHER_SECRET: &[u8] = b"another service's secret, also at least 32 bytes long";
 
 /// The tests' policy on top of the shared launcher.
 impl RedisServer {
@@ -184,8 +186,11 @@ async fn every_key_expires_when_its_state_is_spent() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let backend: Arc<dyn RateBackend> =
-        Arc::new(server.backend().await.prefix("ttl-test").unwrap());
+    let backend: Arc<dyn RateBackend> = Arc::new(
+        RedisBackend::connect_with_prefix(&server.url(), SECRET, "ttl-test")
+            .await
+            .unwrap(),
+    );
     let limits = LimitsConfig::new().resolve(
         "GET",
         "/api/export",
@@ -202,11 +207,20 @@ async fn every_key_expires_when_its_state_is_spent() {
 
     let client = redis::Client::open(server.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
+    let mut keys: Vec<String> = redis::cmd("KEYS")
         .arg("ttl-test:*")
         .query_async(&mut conn)
         .await
         .unwrap();
+    // The secret's fingerprint is the one key that never expires.
+    let fingerprint = keys.iter().position(|k| k == "ttl-test:secret-fingerprint");
+    keys.remove(fingerprint.unwrap());
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg("ttl-test:secret-fingerprint")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pttl, -1);
     // 5 IPs, 1 account, 1 quota key; no raw address or account id in the names.
     assert_eq!(keys.len(), 7, "{keys:?}");
     for key in &keys {
@@ -280,12 +294,236 @@ async fn a_short_secret_and_a_bad_prefix_are_refused() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    assert!(
-        RedisBackend::connect(&server.url(), b"too short")
+    let err = RedisBackend::connect(&server.url(), b"too short")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RedisConfigError::ShortSecret(9)), "{err}");
+    for bad in ["has space", "", "a*b"] {
+        let err = RedisBackend::connect_with_prefix(&server.url(), SECRET, bad)
             .await
-            .is_err()
+            .unwrap_err();
+        assert!(matches!(err, RedisConfigError::Prefix(_)), "{bad}: {err}");
+    }
+    assert!(
+        RedisBackend::connect_with_prefix(&server.url(), SECRET, "svc:rl")
+            .await
+            .is_ok()
     );
-    let backend = server.backend().await;
-    assert!(backend.clone().prefix("has space").is_err());
-    assert!(backend.prefix("svc:rl").is_ok());
+    // Nothing was written for the refused ones: only the good prefix's fingerprint.
+    let mut conn = raw(&server).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys, ["svc:rl:secret-fingerprint"]);
+}
+
+/// A plain connection of the test's own, beside the backends'.
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn get_value(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query_async(conn).await.unwrap()
+}
+
+async fn limit_keys(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Vec<String> {
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(conn)
+        .await
+        .unwrap();
+    keys.retain(|k| !k.ends_with(":secret-fingerprint"));
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn an_instance_with_another_secret_is_refused_at_connect_and_one_secret_shares_budgets() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let first = server.backend().await;
+    let second = server.backend().await;
+    let mut conn = raw(&server).await;
+    let fingerprint = get_value(&mut conn, "guard:rl:secret-fingerprint")
+        .await
+        .unwrap();
+    assert_eq!(fingerprint.len(), 64, "{fingerprint}");
+
+    // Same secret: one budget across both.
+    let layer = |backend| {
+        RateLimitLayer::new("2/day".parse().unwrap())
+            .name("search")
+            .unwrap()
+            .backend(backend)
+    };
+    let (a, b) = (app(layer(first)), app(layer(second)));
+    assert_eq!(status(&a, from([192, 0, 2, 1])).await, StatusCode::OK);
+    assert_eq!(status(&b, from([192, 0, 2, 1])).await, StatusCode::OK);
+    assert_eq!(
+        status(&a, from([192, 0, 2, 1])).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let spent = limit_keys(&mut conn, "guard:rl").await;
+
+    // Another secret on the same prefix: its key names would differ, its
+    // limits would silently split the budget. Refused, and nothing changed.
+    let err = RedisBackend::connect(&server.url(), OTHER_SECRET)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RedisConfigError::SecretMismatch { key } if key == "guard:rl:secret-fingerprint"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "this Redis is used by instances with a different secret: their limits would not be \
+         shared (`guard:rl:secret-fingerprint` holds another secret's fingerprint; use the same \
+         secret, another prefix, or delete `guard:rl:secret-fingerprint` once every instance \
+         with the old secret has stopped)"
+    );
+    assert_eq!(
+        get_value(&mut conn, "guard:rl:secret-fingerprint").await,
+        Some(fingerprint.clone())
+    );
+    assert_eq!(limit_keys(&mut conn, "guard:rl").await, spent);
+    // The refused instance never got a backend; the others go on refusing.
+    assert_eq!(
+        status(&b, from([192, 0, 2, 1])).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // A forged or foreign value in the fingerprint key is a mismatch too.
+    let _: () = redis::cmd("SET")
+        .arg("forged:secret-fingerprint")
+        .arg("0".repeat(64))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        RedisBackend::connect_with_prefix(&server.url(), SECRET, "forged").await,
+        Err(RedisConfigError::SecretMismatch { .. })
+    ));
+
+    // Another service, with its own prefix, may have its own secret; after
+    // the operator deletes the key (rotation), the new secret is accepted.
+    assert!(
+        RedisBackend::connect_with_prefix(&server.url(), OTHER_SECRET, "other")
+            .await
+            .is_ok()
+    );
+    let _: () = redis::cmd("DEL")
+        .arg("guard:rl:secret-fingerprint")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        RedisBackend::connect(&server.url(), OTHER_SECRET)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        RedisBackend::connect(&server.url(), SECRET).await,
+        Err(RedisConfigError::SecretMismatch { .. })
+    ));
+}
+
+#[tokio::test]
+async fn instances_starting_together_agree_on_one_fingerprint() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // Eight instances race to claim an empty prefix, half with each secret:
+    // one secret wins, every instance with the other is refused.
+    let url = server.url();
+    let attempts = (0..8).map(|n| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let secret = if n % 2 == 0 { SECRET } else { OTHER_SECRET };
+            (n % 2, RedisBackend::connect(&url, secret).await.is_ok())
+        })
+    });
+    let mut outcomes = Vec::new();
+    for attempt in attempts.collect::<Vec<_>>() {
+        outcomes.push(attempt.await.unwrap());
+    }
+    let winners: Vec<_> = outcomes.iter().filter(|(_, ok)| *ok).collect();
+    assert_eq!(winners.len(), 4, "{outcomes:?}");
+    assert!(
+        winners.iter().all(|(side, _)| *side == winners[0].0),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn key_names_are_stable_per_secret_differ_across_secrets_and_are_no_mac_under_the_raw_secret()
+{
+    use hmac::{Hmac, Mac as _};
+    use sha2::Sha256;
+
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let limits = LimitsConfig::new().resolve(
+        "GET",
+        "/",
+        RouteLimits::new().rate_ip("10/min".parse().unwrap()),
+        false,
+    );
+    let mut conn = raw(&server).await;
+    let mut names = Vec::new();
+    for (prefix, secret) in [("one", SECRET), ("two", SECRET), ("three", OTHER_SECRET)] {
+        let backend = RedisBackend::connect_with_prefix(&server.url(), secret, prefix)
+            .await
+            .unwrap();
+        let guard = RateGuard::new("GET /", limits, Arc::new(backend));
+        assert!(guard.check(ip(1), None, None).await.is_ok());
+        let keys = limit_keys(&mut conn, prefix).await;
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let digits = keys[0].rsplit(':').next().unwrap().to_owned();
+        assert_eq!(digits.len(), 32);
+        names.push(digits);
+    }
+    assert_eq!(names[0], names[1], "one secret, one name on every instance");
+    assert_ne!(names[0], names[2], "another secret, another name");
+
+    // The raw secret keys the URL signer; no name is a MAC under it of
+    // the limiter key, with or without the domain tag the names use.
+    let under = |key: &[u8], parts: &[&[u8]]| {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(key).unwrap();
+        for part in parts {
+            mac.update(part);
+        }
+        let bytes = mac.finalize().into_bytes();
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let under_raw = |parts: &[&[u8]]| under(SECRET, parts);
+    let key = ip(1).to_bytes();
+    // The control: the name is the MAC under the derived key, so the
+    // candidates below are computed over the right bytes.
+    let derived = derive_key(SECRET, "guard-axum/rate-limit/redis-key-names/v1");
+    assert!(under(derived.expose(), &[b"key", &key]).starts_with(&names[0]));
+    for candidate in [under_raw(&[b"key", &key]), under_raw(&[&key])] {
+        assert!(!candidate.starts_with(&names[0]), "{candidate}");
+    }
+    let fingerprint = get_value(&mut conn, "one:secret-fingerprint")
+        .await
+        .unwrap();
+    for candidate in [under_raw(&[b"fingerprint"]), under_raw(&[])] {
+        assert_ne!(candidate, fingerprint);
+    }
+    assert_eq!(
+        get_value(&mut conn, "two:secret-fingerprint").await,
+        Some(fingerprint.clone())
+    );
+    assert_ne!(
+        get_value(&mut conn, "three:secret-fingerprint").await,
+        Some(fingerprint)
+    );
 }

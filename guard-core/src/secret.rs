@@ -52,9 +52,30 @@
 //! hidden. Other contents have no `==`: compare `expose()`d values knowingly.
 //!
 //! The memory is not zeroed on drop; a copy of a secret can outlive it.
+//!
+//! # One secret, many keys
+//!
+//! A service usually has one configured secret and several uses for it
+//! (signing download links, naming shared rate-limit keys). Each use keys
+//! its MAC with [`derive_key`]`(secret, label)`, never with the secret
+//! itself: what one use reveals (a key name stored in Redis, a signature in
+//! a URL) is then a MAC under a key no other use holds, and cannot be
+//! replayed as the other's output.
+//!
+//! ```
+//! use guard_core::secret::derive_key;
+//!
+//! let secret = b"a configured secret of at least 32 bytes";
+//! let names = derive_key(secret, "example/redis-key-names/v1");
+//! let links = derive_key(secret, "example/url-signer/v1");
+//! assert_ne!(names, links);
+//! assert_eq!(names, derive_key(secret, "example/redis-key-names/v1"));
+//! ```
 use std::fmt;
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::scrub::REDACTED;
@@ -163,9 +184,86 @@ pub fn serialize_exposed<T: Serialize, S: Serializer>(
     secret.0.serialize(serializer)
 }
 
+/// A 32-byte key for one use of `secret`, named by `label`: HKDF-SHA256
+/// (RFC 5869) with no salt, `secret` as input keying material and `label`
+/// as info. Different labels give independent keys; the same secret and
+/// label give the same key on every instance.
+///
+/// Labels name the crate, the use and a version
+/// (`"guard-axum/rate-limit/redis-key-names/v1"`), so that no two uses
+/// share one by accident. The secret should be at least 32 random bytes;
+/// this function does not check, its callers do.
+#[must_use]
+pub fn derive_key(secret: &[u8], label: &str) -> Secret<[u8; 32]> {
+    Secret(hkdf_sha256(&[], secret, label.as_bytes()))
+}
+
+/// The first 32 bytes of HKDF-SHA256's output (one block of Expand).
+fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
+    // Extract: an empty salt is HashLen zeros (RFC 5869 2.2), which HMAC's
+    // zero padding of short keys makes the same key.
+    let prk: [u8; 32] = hmac_sha256(salt)
+        .chain_update(ikm)
+        .finalize()
+        .into_bytes()
+        .into();
+    // Expand, T(1) = HMAC(PRK, info || 0x01).
+    hmac_sha256(&prk)
+        .chain_update(info)
+        .chain_update([1])
+        .finalize()
+        .into_bytes()
+        .into()
+}
+
+fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
+    match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(mac) => mac,
+        // HMAC takes keys of every length.
+        Err(_) => unreachable!("HMAC-SHA256 accepts keys of any length"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn hkdf_matches_the_rfc_5869_vectors() {
+        // Test cases 1 and 3, first 32 bytes of OKM.
+        let salt: Vec<u8> = (0..=0x0c).collect();
+        let info: Vec<u8> = (0xf0..=0xf9).collect();
+        assert_eq!(
+            hex(&hkdf_sha256(&salt, &[0x0b; 22], &info)),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
+        );
+        assert_eq!(
+            hex(&hkdf_sha256(&[], &[0x0b; 22], &[])),
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
+        );
+    }
+
+    #[test]
+    fn derived_keys_are_stable_per_label_and_independent_across_labels() {
+        let secret = [7_u8; 32];
+        let a = derive_key(&secret, "a/v1");
+        assert_eq!(a, derive_key(&secret, "a/v1"));
+        assert_ne!(a, derive_key(&secret, "a/v2"));
+        assert_ne!(a, derive_key(&[8; 32], "a/v1"));
+        // Not the secret, and not the plain HMAC of the label under it.
+        assert_ne!(a.expose(), &secret);
+        let plain: [u8; 32] = hmac_sha256(&secret)
+            .chain_update(b"a/v1")
+            .finalize()
+            .into_bytes()
+            .into();
+        assert_ne!(a.expose(), &plain);
+        assert_eq!(format!("{a:?}"), "[redacted]");
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]

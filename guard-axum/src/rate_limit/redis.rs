@@ -20,11 +20,33 @@
 //! # Keys
 //!
 //! `<prefix>:<scope>:<policy>:<32 hex digits>`, the digits an HMAC-SHA256
-//! under the configured shared secret of the limiter key: client addresses
-//! and account ids are not stored in Redis in the clear, and identifier keys
-//! ([`RateBackend::identifier_key`]) are derived from the same secret, so
-//! every instance configured with it computes the same key. The secret must
-//! be the same on every instance and at least 32 bytes.
+//! of the limiter key under a key derived from the configured shared secret
+//! ([`derive_key`] with the label `guard-axum/rate-limit/redis-key-names/v1`):
+//! client addresses and account ids are not stored in Redis in the clear,
+//! and identifier keys ([`RateBackend::identifier_key`]) come from the same
+//! derived key, so every instance configured with the secret computes the
+//! same key. The names are MACs under a key of their own: whoever reads
+//! Redis learns nothing usable against another use of the secret (the
+//! download-link signer, say). The secret must be the same on every
+//! instance and at least 32 bytes.
+//!
+//! # Checked at connect
+//!
+//! [`RedisBackend::connect`] refuses to start rather than run wrong:
+//!
+//! - **Redis 5.0 or later**, read from `INFO server`: the decision script
+//!   writes after reading `TIME`, which Redis allows only when it
+//!   replicates a script by its effects, the default from 5.0 on (before,
+//!   the script fails with "Write commands not allowed after non
+//!   deterministic commands").
+//! - **One secret per prefix.** `<prefix>:secret-fingerprint` holds an
+//!   HMAC of a fixed label under another key derived from the secret, set
+//!   by the first instance to connect. An instance whose secret differs
+//!   computes other key names, so its limits would silently not be shared:
+//!   it is refused with [`RedisConfigError::SecretMismatch`]. To rotate the
+//!   secret, stop every instance using the old one and delete that key.
+//!   The key never expires; under an `allkeys-*` eviction policy Redis may
+//!   still evict it, and the check then passes for whoever connects next.
 //!
 //! # When Redis is unreachable
 //!
@@ -42,6 +64,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use guard_core::rate::{Decision, RateKey, Verdict};
+use guard_core::secret::derive_key;
 use hmac::{Hmac, Mac};
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -128,6 +151,28 @@ return {1, allow_i, allow_rem, math.ceil(allow_reset)}
 
 static DECIDE: LazyLock<Script> = LazyLock::new(|| Script::new(SCRIPT));
 
+/// Stores ARGV[1] at KEYS[1] unless the key exists; returns what the key
+/// holds afterwards. One atomic step, so two instances starting together
+/// cannot both believe they were first.
+const CLAIM_FINGERPRINT: &str = r"
+local stored = redis.call('GET', KEYS[1])
+if stored then return stored end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+";
+
+/// The label of the key that names Redis keys and identifier keys.
+const KEY_NAMES_LABEL: &str = "guard-axum/rate-limit/redis-key-names/v1";
+/// The label of the key that computes the secret's fingerprint.
+const FINGERPRINT_LABEL: &str = "guard-axum/rate-limit/redis-fingerprint/v1";
+/// What the fingerprint is the MAC of.
+const FINGERPRINT_MESSAGE: &[u8] = b"guard-axum rate limits: one secret per Redis prefix";
+
+/// The oldest Redis the decision script runs on: 5.0, where scripts are
+/// replicated by their effects by default, so a script may write after
+/// reading `TIME`.
+const MIN_REDIS_VERSION: (u32, u32) = (5, 0);
+
 /// Microsecond parameters are capped here so Lua's doubles stay exact
 /// (2^52 µs is 142 years).
 const MAX_US: u64 = 1 << 52;
@@ -149,17 +194,43 @@ pub enum RedisConfigError {
     /// Redis refused the connection or the URL.
     #[error("could not connect to Redis")]
     Connect(#[source] redis::RedisError),
+    /// Redis refused or failed a start-up check (`INFO server`, the
+    /// fingerprint script): an ACL without `INFO` or `EVAL`, a timeout.
+    #[error("Redis refused the start-up check ({0})")]
+    Check(&'static str, #[source] redis::RedisError),
+    /// `INFO server` has no readable `redis_version`.
+    #[error("could not read `redis_version` from Redis's `INFO server` ({0:?})")]
+    UnknownVersion(String),
+    /// Redis older than 5.0.
+    #[error(
+        "Redis {0} is too old: the rate-limit script writes after reading `TIME`, which \
+         needs Redis 5.0 or later (scripts replicated by effects)"
+    )]
+    OldRedis(String),
+    /// `<prefix>:secret-fingerprint` holds another secret's fingerprint.
+    #[error(
+        "this Redis is used by instances with a different secret: their limits would not be \
+         shared (`{key}` holds another secret's fingerprint; use the same secret, another \
+         prefix, or delete `{key}` once every instance with the old secret has stopped)"
+    )]
+    SecretMismatch {
+        /// The fingerprint key.
+        key: String,
+    },
 }
 
 /// Rate-limit state in Redis, shared by every instance of the service.
 ///
 /// One atomic Lua script per decision using Redis `TIME`; every key expires
 /// when its state is spent (`PX` to the TAT, or to the quota window's end);
-/// key names are an HMAC-SHA256 of the limiter key under the shared secret
-/// (no addresses or account ids in the clear; every instance with the same
-/// secret computes the same keys); a failed decision is a [`BackendError`]
-/// answered by the layer's [`FailMode`](super::FailMode), 503 by default.
-/// Redis Cluster is not supported (one decision's keys span hash slots).
+/// key names are an HMAC-SHA256 of the limiter key under a key derived from
+/// the shared secret (no addresses or account ids in the clear; every
+/// instance with the same secret computes the same keys); a failed decision
+/// is a [`BackendError`] answered by the layer's
+/// [`FailMode`](super::FailMode), 503 by default. Connecting refuses Redis
+/// before 5.0 and a Redis whose prefix is in use with another secret (see
+/// the [module docs](self)). Redis Cluster is not supported (one
+/// decision's keys span hash slots).
 ///
 /// ```no_run
 /// use guard_axum::rate_limit::{RateLimitLayer, RedisBackend};
@@ -201,53 +272,127 @@ impl RedisBackend {
             .set_max_delay(Duration::from_millis(100))
     }
 
-    /// Connects to `url` with [`RedisBackend::connection_config`].
+    /// Connects to `url` with [`RedisBackend::connection_config`] and the
+    /// key prefix [`RedisBackend::DEFAULT_PREFIX`].
     ///
     /// # Errors
     ///
-    /// [`RedisConfigError::ShortSecret`], or
+    /// [`RedisConfigError::ShortSecret`];
     /// [`RedisConfigError::Connect`] when the URL is malformed or Redis does
-    /// not answer.
+    /// not answer; the start-up checks' [`RedisConfigError::OldRedis`],
+    /// [`RedisConfigError::UnknownVersion`],
+    /// [`RedisConfigError::SecretMismatch`] and [`RedisConfigError::Check`].
     pub async fn connect(url: &str, shared_secret: &[u8]) -> Result<Self, RedisConfigError> {
+        Self::connect_with_prefix(url, shared_secret, Self::DEFAULT_PREFIX).await
+    }
+
+    /// Connects to `url` with every key under `prefix`: separate prefixes
+    /// keep separate services (and their secrets) apart in one Redis.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisBackend::connect`], and [`RedisConfigError::Prefix`]
+    /// unless 1 to 64 of `A-Z a-z 0-9 _ - . :`.
+    pub async fn connect_with_prefix(
+        url: &str,
+        shared_secret: &[u8],
+        prefix: &str,
+    ) -> Result<Self, RedisConfigError> {
         let hasher = KeyHasher::new(shared_secret)?;
+        let prefix = checked_prefix(prefix)?;
         let client = redis::Client::open(url).map_err(RedisConfigError::Connect)?;
         let conn = ConnectionManager::new_with_config(client, Self::connection_config())
             .await
             .map_err(RedisConfigError::Connect)?;
-        Ok(Self::with_hasher(conn, hasher))
+        Self::start(conn, hasher, prefix).await
     }
 
     /// Uses an existing connection manager (configure its timeouts: a
-    /// decision waits as long as the manager does).
+    /// decision waits as long as the manager does), with the same checks as
+    /// [`RedisBackend::connect_with_prefix`].
     ///
     /// # Errors
     ///
-    /// [`RedisConfigError::ShortSecret`].
-    pub fn new(conn: ConnectionManager, shared_secret: &[u8]) -> Result<Self, RedisConfigError> {
-        Ok(Self::with_hasher(conn, KeyHasher::new(shared_secret)?))
+    /// As [`RedisBackend::connect_with_prefix`].
+    pub async fn from_connection(
+        conn: ConnectionManager,
+        shared_secret: &[u8],
+        prefix: &str,
+    ) -> Result<Self, RedisConfigError> {
+        let hasher = KeyHasher::new(shared_secret)?;
+        let prefix = checked_prefix(prefix)?;
+        Self::start(conn, hasher, prefix).await
     }
 
-    fn with_hasher(conn: ConnectionManager, hasher: KeyHasher) -> Self {
-        Self {
+    /// What [`RateBackend::describe`] says of a backend with this prefix:
+    /// for a report made without connecting (a `--print-routes`).
+    #[must_use]
+    pub fn describe_prefix(prefix: &str) -> String {
+        format!("redis (prefix {prefix})")
+    }
+
+    /// The version check, then the secret's fingerprint claimed or compared.
+    async fn start(
+        mut conn: ConnectionManager,
+        hasher: KeyHasher,
+        prefix: Arc<str>,
+    ) -> Result<Self, RedisConfigError> {
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| RedisConfigError::Check("INFO server", e))?;
+        check_version(&info)?;
+        let key = format!("{prefix}:secret-fingerprint");
+        let stored: String = Script::new(CLAIM_FINGERPRINT)
+            .key(&key)
+            .arg(&hasher.fingerprint)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| RedisConfigError::Check("the secret fingerprint", e))?;
+        if stored != hasher.fingerprint {
+            return Err(RedisConfigError::SecretMismatch { key });
+        }
+        Ok(Self {
             conn,
-            prefix: Self::DEFAULT_PREFIX.into(),
+            prefix,
             hasher: Arc::new(hasher),
-        }
+        })
     }
+}
 
-    /// Prefixes every key (default `guard:rl`): separate prefixes keep
-    /// separate services apart in one Redis.
-    ///
-    /// # Errors
-    ///
-    /// [`RedisConfigError::Prefix`] unless 1 to 64 of `A-Z a-z 0-9 _ - . :`.
-    pub fn prefix(mut self, prefix: &str) -> Result<Self, RedisConfigError> {
-        if !super::backend::is_policy_name(prefix) {
-            return Err(RedisConfigError::Prefix(prefix.to_owned()));
-        }
-        self.prefix = prefix.into();
-        Ok(self)
+fn checked_prefix(prefix: &str) -> Result<Arc<str>, RedisConfigError> {
+    if !super::backend::is_policy_name(prefix) {
+        return Err(RedisConfigError::Prefix(prefix.to_owned()));
     }
+    Ok(prefix.into())
+}
+
+/// Refuses a Redis older than `MIN_REDIS_VERSION`, by the
+/// `redis_version` line of `INFO server`.
+fn check_version(info: &str) -> Result<(), RedisConfigError> {
+    let version = info
+        .lines()
+        .find_map(|line| line.strip_prefix("redis_version:"))
+        .map(str::trim)
+        .ok_or_else(|| RedisConfigError::UnknownVersion("no redis_version line".to_owned()))?;
+    let unknown = || RedisConfigError::UnknownVersion(version.to_owned());
+    let mut parts = version.split('.');
+    let mut number = || -> Result<u32, RedisConfigError> {
+        let part = parts.next().ok_or_else(unknown)?;
+        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(unknown());
+        }
+        part.parse().map_err(|_| unknown())
+    };
+    let (major, minor, _patch) = (number()?, number()?, number()?);
+    if parts.next().is_some() {
+        return Err(unknown());
+    }
+    if (major, minor) < MIN_REDIS_VERSION {
+        return Err(RedisConfigError::OldRedis(version.to_owned()));
+    }
+    Ok(())
 }
 
 impl RateBackend for RedisBackend {
@@ -285,7 +430,7 @@ impl RateBackend for RedisBackend {
     }
 
     fn describe(&self) -> String {
-        format!("redis (prefix {})", self.prefix)
+        Self::describe_prefix(&self.prefix)
     }
 }
 
@@ -424,10 +569,12 @@ impl PolicySet for RedisSet {
     }
 }
 
-/// HMAC-SHA256 under the shared secret (the `hmac` crate); the keyed state
-/// is computed once and cloned per key name.
+/// HMAC-SHA256 (the `hmac` crate) under the key-names key derived from the
+/// shared secret; the keyed state is computed once and cloned per key name.
+/// Also holds the secret's fingerprint, under a second derived key.
 struct KeyHasher {
     keyed: Hmac<Sha256>,
+    fingerprint: String,
 }
 
 impl KeyHasher {
@@ -435,36 +582,51 @@ impl KeyHasher {
         if secret.len() < MIN_SECRET_LEN {
             return Err(RedisConfigError::ShortSecret(secret.len()));
         }
-        Ok(Self::new_unchecked(secret))
-    }
-
-    fn new_unchecked(secret: &[u8]) -> Self {
-        // HMAC takes keys of any length, so this never fails; the fallback
-        // (an empty key) only keeps the function total.
-        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-            .or_else(|_| <Hmac<Sha256> as Mac>::new_from_slice(&[]));
-        match keyed {
-            Ok(keyed) => Self { keyed },
-            Err(_) => unreachable!("HMAC accepts keys of every length"),
-        }
+        let names = derive_key(secret, KEY_NAMES_LABEL);
+        let check = derive_key(secret, FINGERPRINT_LABEL);
+        let fingerprint = mac(&keyed(check.expose()), &[FINGERPRINT_MESSAGE]);
+        Ok(Self {
+            keyed: keyed(names.expose()),
+            fingerprint: hex(&fingerprint),
+        })
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = self.keyed.clone();
-        for part in parts {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
+        mac(&self.keyed, parts)
     }
+}
+
+fn keyed(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length, so this never fails; the fallback
+    // (an empty key) only keeps the function total.
+    let keyed = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .or_else(|_| <Hmac<Sha256> as Mac>::new_from_slice(&[]));
+    match keyed {
+        Ok(keyed) => keyed,
+        Err(_) => unreachable!("HMAC accepts keys of every length"),
+    }
+}
+
+fn mac(keyed: &Hmac<Sha256>, parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = keyed.clone();
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(hex_digit(byte >> 4));
+        out.push(hex_digit(byte & 0xf));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     #[test]
     fn hmac_matches_the_rfc_4231_vectors() {
@@ -487,8 +649,7 @@ mod tests {
             ),
         ];
         for (key, data, want) in table {
-            let mac = KeyHasher::new_unchecked(key).mac(&[data]);
-            assert_eq!(hex(&mac), want);
+            assert_eq!(hex(&mac(&keyed(key), &[data])), want);
         }
     }
 
@@ -499,6 +660,82 @@ mod tests {
             Err(RedisConfigError::ShortSecret(31))
         ));
         assert!(KeyHasher::new(&[7; 32]).is_ok());
+    }
+
+    #[test]
+    fn key_names_use_a_derived_key_not_the_secret() {
+        let secret = [7_u8; 32];
+        let hasher = KeyHasher::new(&secret).unwrap();
+        let parts: [&[u8]; 2] = [b"key", &[1; 16]];
+        assert_eq!(
+            hasher.mac(&parts),
+            mac(
+                &keyed(derive_key(&secret, KEY_NAMES_LABEL).expose()),
+                &parts
+            )
+        );
+        assert_ne!(hasher.mac(&parts), mac(&keyed(&secret), &parts));
+        // The fingerprint is stable, 64 hex digits, and differs per secret.
+        assert_eq!(
+            hasher.fingerprint,
+            KeyHasher::new(&secret).unwrap().fingerprint
+        );
+        assert_eq!(hasher.fingerprint.len(), 64);
+        assert_ne!(
+            hasher.fingerprint,
+            KeyHasher::new(&[8; 32]).unwrap().fingerprint
+        );
+    }
+
+    #[test]
+    fn versions_before_5_are_refused_and_garbage_is_an_error() {
+        let info = |version: &str| {
+            format!(
+                "# Server\r\nredis_git_sha1:00000000\r\nredis_version:{version}\r\nredis_mode:standalone\r\n"
+            )
+        };
+        for ok in ["5.0.0", "5.0.14", "6.2.14", "7.2.4", "10.0.0"] {
+            assert!(check_version(&info(ok)).is_ok(), "{ok}");
+        }
+        for old in ["4.0.14", "3.2.12", "2.8.24", "0.0.1"] {
+            let err = check_version(&info(old)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "Redis {old} is too old: the rate-limit script writes after reading `TIME`, \
+                     which needs Redis 5.0 or later (scripts replicated by effects)"
+                )
+            );
+        }
+        for garbage in [
+            "",
+            "banana",
+            "5",
+            "5.0",
+            "5.0.",
+            "5..0",
+            "v5.0.0",
+            "5.0.0.1",
+            "-5.0.0",
+            "5.x.0",
+            "99999999999.0.0",
+        ] {
+            let err = check_version(&info(garbage)).unwrap_err();
+            assert!(
+                matches!(err, RedisConfigError::UnknownVersion(_)),
+                "{garbage}: {err}"
+            );
+        }
+        for no_line in [
+            "",
+            "# Server\r\nredis_mode:standalone\r\n",
+            "xredis_version:7.2.4",
+        ] {
+            assert!(matches!(
+                check_version(no_line),
+                Err(RedisConfigError::UnknownVersion(_))
+            ));
+        }
     }
 
     #[test]
