@@ -60,7 +60,11 @@ pub struct IdentifierLimit {
 
 impl IdentifierLimit {
     /// Decides the request against the route's limits for this identifier
-    /// (folded: case and surrounding spaces ignored).
+    /// and hands back the identifier as the limit counted it: trimmed and
+    /// lowercased by [`RateKey::fold_identifier`] (`str::to_lowercase`).
+    /// Look the account up by that value, not by one folded again, or
+    /// `ΟΔΟΣ@x` could reach an account its limit did not count (a
+    /// per-character lowercase turns its final `Σ` into `σ`, not `ς`).
     ///
     /// The answer carries no `RateLimit` headers, allowed or refused: they
     /// would tell any client how much of an identifier's budget others have
@@ -71,14 +75,15 @@ impl IdentifierLimit {
     ///
     /// 429 with `Retry-After` when a limit refuses; 503 when the backend is
     /// down and the route fails closed.
-    pub async fn check(&self, identifier: &str) -> Result<(), GuardError> {
+    pub async fn check(&self, identifier: &str) -> Result<String, GuardError> {
         self.spent.store(true, Ordering::SeqCst);
-        let key = self.guard.identifier_key(identifier);
+        let folded = RateKey::fold_identifier(identifier);
+        let key = self.guard.folded_identifier_key(&folded);
         self.guard
             .check(self.ip, None, Some(key))
             .await
-            .map(drop)
-            .map_err(RateRefused::into_error)
+            .map_err(RateRefused::into_error)?;
+        Ok(folded)
     }
 }
 

@@ -79,6 +79,8 @@ mod guards;
 mod handler;
 pub mod headers;
 mod owned;
+#[cfg(feature = "password")]
+pub mod password;
 pub mod rate_limit;
 mod router;
 pub mod routing;

@@ -745,6 +745,7 @@ fn rate_entries(limits: &ResolvedLimits) -> Vec<RateEntry> {
         ("rate_ip", limits.ip),
         ("rate_account", limits.account),
         ("rate_identifier", limits.identifier),
+        ("rate_route", limits.route),
     ] {
         if let Some(rate) = rate {
             rates.push(entry(kind, rate.value.to_string(), rate.source));

@@ -271,6 +271,18 @@ impl GuardError {
         Self::logged(ErrorKind::Unavailable, &detail)
     }
 
+    /// 503 `{"error":"unavailable"}` with `Retry-After`: the server is at
+    /// capacity for this kind of work (a bounded pool is full) and refuses
+    /// at once rather than queue. Expected under load, so nothing is logged
+    /// as an error and the body carries no error id.
+    #[must_use]
+    pub fn busy(retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(ErrorKind::Unavailable)
+        }
+    }
+
     fn logged(kind: ErrorKind, detail: &dyn fmt::Display) -> Self {
         let id = ErrorId::new();
         let text = detail.to_string();
@@ -327,7 +339,7 @@ impl GuardError {
         self.fields.as_deref()
     }
 
-    /// How long a refused client should wait (429 only).
+    /// How long a refused client should wait (a 429, or a busy 503).
     #[must_use]
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
@@ -522,6 +534,15 @@ mod tests {
         assert_eq!(secs(Duration::from_millis(5_999)), Some(6));
         assert_eq!(secs(Duration::from_secs(6)), Some(6));
         assert_eq!(secs(Duration::ZERO), Some(1));
+    }
+
+    #[test]
+    fn busy_is_a_generic_503_with_retry_after_and_no_error_id() {
+        let busy = GuardError::busy(Duration::from_millis(1_500));
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.public_body(), r#"{"error":"unavailable"}"#);
+        assert_eq!(busy.retry_after_secs(), Some(2));
+        assert!(busy.error_id().is_none());
     }
 
     #[test]

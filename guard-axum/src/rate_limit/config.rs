@@ -21,6 +21,16 @@ use serde::{Deserialize, Serialize};
 /// - `quota` is a hard ceiling per account (per client IP on a public
 ///   route) per clock-aligned window.
 ///
+/// A per-IP limit on an IPv6 client counts twice: under the client's key
+/// (its /64 by default, see `ClientIpConfig::ipv6_prefix`) and under its
+/// /48 with [`IPV6_48_FACTOR`] times the allowance, so a client holding a
+/// /56 or a /48 (256 or 65 536 /64s) gets 16 clients' budget, not thousands.
+/// IPv4 clients are counted per address only.
+///
+/// A route-wide ceiling over all callers together (`rate_route`, for login
+/// and sign-up: it bounds the password-hashing work the route can cause)
+/// comes from the operator's [`LimitOverride::rate_route`].
+///
 /// The attribute's limits are guard-core's `RateLimits`, the type the macro
 /// writes into every `RouteSpec`.
 pub use guard_core::spec::RateLimits as RouteLimits;
@@ -49,7 +59,35 @@ pub struct LimitOverride {
     /// Replaces `quota`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaSpec>,
+    /// A ceiling over every caller of the route together (one key for the
+    /// route): past it every client gets 429 `{"error":"too_many_requests"}`
+    /// with `Retry-After`. For routes whose work is costly whoever asks
+    /// (login, sign-up: a password hash each). `burst` does not apply to
+    /// it; write its burst in the spec (`"600/min, burst = 100"`). It adds
+    /// no `RateLimit` headers: they would tell every client how busy the
+    /// route is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_route: Option<RateSpec>,
 }
+
+impl LimitOverride {
+    /// This override's fields, and `base`'s where this one has none.
+    #[must_use]
+    pub fn or(self, base: Self) -> Self {
+        Self {
+            rate: self.rate.or(base.rate),
+            rate_ip: self.rate_ip.or(base.rate_ip),
+            rate_account: self.rate_account.or(base.rate_account),
+            burst: self.burst.or(base.burst),
+            quota: self.quota.or(base.quota),
+            rate_route: self.rate_route.or(base.rate_route),
+        }
+    }
+}
+
+/// How many times the per-IP allowance an IPv6 /48 gets in all (count and
+/// burst), so the /64s of one /48 share 16 clients' budget.
+pub const IPV6_48_FACTOR: u32 = 16;
 
 /// A route key: `"POST /api/login"`, a method in capitals, one space, a path
 /// as routed (`/projects/{project}`).
@@ -157,6 +195,21 @@ impl LimitsConfig {
         Ok(self)
     }
 
+    /// These overrides, and `base`'s for what these leave unset, field by
+    /// field: how an app keeps its own defaults (a login ceiling) under an
+    /// operator's file, `file.or(defaults)`.
+    #[must_use]
+    pub fn or(mut self, base: Self) -> Self {
+        for (key, over) in base.routes {
+            let merged = match self.routes.remove(&key) {
+                Some(mine) => mine.or(over),
+                None => over,
+            };
+            self.routes.insert(key, merged);
+        }
+        self
+    }
+
     /// The override for a route, if any.
     #[must_use]
     pub fn get(&self, method: &str, path: &str) -> Option<&LimitOverride> {
@@ -207,6 +260,9 @@ impl LimitsConfig {
             account: account_side.filter(|_| requires_auth),
             identifier: account_side.filter(|_| !requires_auth),
             quota,
+            route: over
+                .rate_route
+                .map(|spec| Sourced::new(spec, LimitSource::Override)),
         }
     }
 
@@ -292,7 +348,9 @@ impl<T> Sourced<T> {
 /// The limits in force on one route.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct ResolvedLimits {
-    /// Per client IP, checked before authentication.
+    /// Per client IP, checked before authentication; for an IPv6 client
+    /// also per /48 with [`IPV6_48_FACTOR`] times this (see
+    /// [`ResolvedLimits::ipv6_48`]).
     pub ip: Option<Sourced<RateSpec>>,
     /// Per account (`auth` routes).
     pub account: Option<Sourced<RateSpec>>,
@@ -300,6 +358,8 @@ pub struct ResolvedLimits {
     pub identifier: Option<Sourced<RateSpec>>,
     /// The usage ceiling, per account (per client IP on a public route).
     pub quota: Option<Sourced<QuotaSpec>>,
+    /// Over every caller of the route together ([`LimitOverride::rate_route`]).
+    pub route: Option<Sourced<RateSpec>>,
 }
 
 impl ResolvedLimits {
@@ -310,6 +370,18 @@ impl ResolvedLimits {
             && self.account.is_none()
             && self.identifier.is_none()
             && self.quota.is_none()
+            && self.route.is_none()
+    }
+
+    /// The allowance of an IPv6 client's /48 in all: the per-IP rate with
+    /// count and burst times [`IPV6_48_FACTOR`] (saturating).
+    #[must_use]
+    pub fn ipv6_48(&self) -> Option<RateSpec> {
+        self.ip.map(|ip| {
+            let factor = NonZeroU32::MIN.saturating_add(IPV6_48_FACTOR - 1);
+            RateSpec::new(ip.value.count().saturating_mul(factor), ip.value.unit())
+                .with_burst(ip.value.burst().saturating_mul(factor))
+        })
     }
 }
 
@@ -321,6 +393,7 @@ impl fmt::Display for ResolvedLimits {
             ("ip", self.ip),
             ("account", self.account),
             ("identifier", self.identifier),
+            ("route", self.route),
         ];
         let mut first = true;
         let mut sep = |f: &mut fmt::Formatter<'_>| {
@@ -479,6 +552,48 @@ mod tests {
                 "rate-limit override for `POST /api/logn` matches no route; check the method and the path as routed",
             ]
         );
+    }
+
+    #[test]
+    fn a_route_ceiling_comes_from_the_override_and_an_app_default_yields_to_the_file() {
+        let defaults: LimitsConfig =
+            serde_json::from_str(r#"{"POST /login": {"rate_route": "600/min"}}"#).unwrap();
+        let file: LimitsConfig = serde_json::from_str(
+            r#"{"POST /login": {"rate_ip": "5/min"}, "GET /x": {"rate": "1/s"}}"#,
+        )
+        .unwrap();
+        let merged = file.or(defaults);
+        let attribute = RouteLimits::new().rate(rate("10/min"));
+        assert_eq!(
+            merged
+                .resolve("POST", "/login", attribute, false)
+                .to_string(),
+            "ip 5/min (override), identifier 10/min (attribute), route 600/min (override)"
+        );
+        let stricter: LimitsConfig =
+            serde_json::from_str(r#"{"POST /login": {"rate_route": "60/min"}}"#).unwrap();
+        let limits = stricter
+            .or(merged)
+            .resolve("POST", "/login", attribute, false);
+        assert_eq!(limits.route.map(|r| r.value), Some(rate("60/min")));
+        assert_eq!(
+            LimitsConfig::new()
+                .resolve("POST", "/login", attribute, false)
+                .route,
+            None
+        );
+    }
+
+    #[test]
+    fn an_ipv6_48_gets_sixteen_times_the_per_ip_rate_and_burst() {
+        let limits = LimitsConfig::new().resolve(
+            "GET",
+            "/",
+            RouteLimits::new().rate_ip(rate("10/min, burst = 20")),
+            false,
+        );
+        assert_eq!(limits.ipv6_48(), Some(rate("160/min, burst = 320")));
+        assert_eq!(ResolvedLimits::default().ipv6_48(), None);
     }
 
     #[test]

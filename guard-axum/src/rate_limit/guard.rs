@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
 use guard_core::GuardError;
-use guard_core::rate::{Decision, RateKey};
+use guard_core::rate::{Decision, RateKey, Verdict};
 
 use super::backend::{DecideResult, Policy, PolicyLimit, PolicySet, RateBackend};
 use super::config::ResolvedLimits;
@@ -25,8 +25,14 @@ use super::layer::{FailMode, fail};
 ///    are requests too.
 /// 3. [`RateGuard::check`] once the account (after authentication) or the
 ///    identifier (after the body is decoded) is known: per IP, per account,
-///    per identifier and the quota in **one** atomic decision, so a refusal
-///    by one spends nothing in the others.
+///    per identifier, the quota and the route-wide ceiling in **one** atomic
+///    decision, so a refusal by one spends nothing in the others.
+///
+/// The per-IP limit of an IPv6 client is decided twice in each step: under
+/// the client's key (its /64 by default) and under its /48, with
+/// [`IPV6_48_FACTOR`](super::IPV6_48_FACTOR) times the allowance (policy
+/// `ip48`), so the /64s of one /48 cannot each spend a whole budget. IPv4
+/// clients are counted per address only.
 #[derive(Clone)]
 pub struct RateGuard {
     route: Arc<str>,
@@ -42,14 +48,22 @@ pub struct RateGuard {
 #[derive(Debug, Clone, Copy, Default)]
 struct Slots {
     ip: Option<usize>,
+    ip48: Option<usize>,
     account: Option<usize>,
     identifier: Option<usize>,
     quota: Option<usize>,
+    route: Option<usize>,
     len: usize,
 }
 
-/// Policies per route: ip, account, identifier, quota.
-const MAX_SLOTS: usize = 4;
+/// Policies per route: ip, ip48, account, identifier, quota, route.
+const MAX_SLOTS: usize = 6;
+
+/// The IPv6 network every /64 of which shares the `ip48` policy.
+const IPV6_AGGREGATE_BITS: u8 = 48;
+
+/// The one key of the route-wide ceiling: its policy counts nothing else.
+const ROUTE_KEY: RateKey = RateKey::from_bytes([0; 16]);
 
 impl fmt::Debug for RateGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -125,6 +139,9 @@ impl RateGuard {
         if let Some(ip) = limits.ip {
             add(&mut slots.ip, "ip", PolicyLimit::Rate(ip.value));
         }
+        if let Some(ip48) = limits.ipv6_48() {
+            add(&mut slots.ip48, "ip48", PolicyLimit::Rate(ip48));
+        }
         if let Some(account) = limits.account {
             add(
                 &mut slots.account,
@@ -141,6 +158,9 @@ impl RateGuard {
         }
         if let Some(quota) = limits.quota {
             add(&mut slots.quota, "quota", PolicyLimit::Quota(quota.value));
+        }
+        if let Some(route) = limits.route {
+            add(&mut slots.route, "route", PolicyLimit::Rate(route.value));
         }
         slots.len = policies.len();
         let plan = HeaderPlan::new(&policies);
@@ -181,17 +201,43 @@ impl RateGuard {
         self.backend.identifier_key("account", account_id)
     }
 
-    /// The key for an identifier the route names (a login e-mail), folded
-    /// (trimmed, lowercased) so `Alice@Example.com ` and `alice@example.com`
-    /// share one budget.
+    /// The key for an identifier the route names (a login e-mail), already
+    /// folded by [`RateKey::fold_identifier`] (trimmed, `str::to_lowercase`)
+    /// so `Alice@Example.com ` and `alice@example.com` share one budget.
+    #[must_use]
+    pub fn folded_identifier_key(&self, folded: &str) -> RateKey {
+        self.backend.identifier_key("identifier", folded)
+    }
+
+    /// [`Self::folded_identifier_key`] of [`RateKey::fold_identifier`]`(identifier)`.
     #[must_use]
     pub fn identifier_key(&self, identifier: &str) -> RateKey {
-        let folded: String = identifier
-            .trim()
-            .chars()
-            .flat_map(char::to_lowercase)
-            .collect();
-        self.backend.identifier_key("identifier", &folded)
+        self.folded_identifier_key(&RateKey::fold_identifier(identifier))
+    }
+
+    /// The per-IP keys of a request: the client's, and its /48's where the
+    /// client is IPv6.
+    fn put_ip(&self, keys: &mut [Option<RateKey>; MAX_SLOTS], ip: RateKey) {
+        if let Some(k) = self.slots.ip.and_then(|s| keys.get_mut(s)) {
+            *k = Some(ip);
+        }
+        if let Some(k) = self.slots.ip48.and_then(|s| keys.get_mut(s)) {
+            *k = ip.ipv6_network(IPV6_AGGREGATE_BITS);
+        }
+    }
+
+    /// Whether policy `i` takes part in the request's `RateLimit` headers:
+    /// it applies, and it is not the route-wide ceiling (whose state is
+    /// every client's, not this one's).
+    fn in_headers(&self, keys: &[Option<RateKey>], i: usize) -> bool {
+        self.slots.route != Some(i) && keys.get(i).is_some_and(Option::is_some)
+    }
+
+    fn headers(&self, verdict: &Verdict, keys: &[Option<RateKey>]) -> Option<RateHeaders> {
+        if verdict.binding.is_some() && verdict.binding == self.slots.route {
+            return None;
+        }
+        self.plan.headers(verdict, |i| self.in_headers(keys, i))
     }
 
     /// Step 1, before authentication: refuses a client already over its
@@ -202,13 +248,11 @@ impl RateGuard {
     ///
     /// [`RateRefused`] as above.
     pub async fn precheck(&self, ip: RateKey) -> Result<(), RateRefused> {
-        let Some(slot) = self.slots.ip else {
+        if self.slots.ip.is_none() {
             return Ok(());
-        };
-        let mut keys = [None; MAX_SLOTS];
-        if let Some(k) = keys.get_mut(slot) {
-            *k = Some(ip);
         }
+        let mut keys = [None; MAX_SLOTS];
+        self.put_ip(&mut keys, ip);
         let keys = keys.get(..self.slots.len).unwrap_or_default();
         let result = self.set.peek(keys).await;
         // A peek that allows adds no headers (the check that follows
@@ -226,16 +270,12 @@ impl RateGuard {
     /// that refusal. A backend failure is logged and otherwise ignored: the
     /// request is already refused.
     pub async fn charge(&self, ip: RateKey) -> Option<RateHeaders> {
-        let slot = self.slots.ip?;
+        self.slots.ip?;
         let mut keys = [None; MAX_SLOTS];
-        if let Some(k) = keys.get_mut(slot) {
-            *k = Some(ip);
-        }
+        self.put_ip(&mut keys, ip);
         let keys = keys.get(..self.slots.len).unwrap_or_default();
         match self.set.check(keys).await {
-            Ok(verdict) => self
-                .plan
-                .headers(&verdict, |i| keys.get(i).is_some_and(Option::is_some)),
+            Ok(verdict) => self.headers(&verdict, keys),
             Err(error) => {
                 tracing::warn!(route = %self.route, %error, "could not count a refused request");
                 None
@@ -247,7 +287,8 @@ impl RateGuard {
     /// and counts it in all of them only if all allow. `account` is the
     /// authenticated account's key ([`RateGuard::account_key`]), `identifier`
     /// the key of the identifier the route names ([`RateGuard::identifier_key`]);
-    /// the quota counts per account, or per client IP without one.
+    /// the quota counts per account, or per client IP without one; the
+    /// route-wide ceiling counts every request under one key.
     ///
     /// # Errors
     ///
@@ -263,15 +304,16 @@ impl RateGuard {
             return Ok(None);
         }
         let mut keys = [None; MAX_SLOTS];
+        self.put_ip(&mut keys, ip);
         let mut put = |slot: Option<usize>, key: Option<RateKey>| {
             if let Some(k) = slot.and_then(|s| keys.get_mut(s)) {
                 *k = key;
             }
         };
-        put(self.slots.ip, Some(ip));
         put(self.slots.account, account);
         put(self.slots.identifier, identifier);
         put(self.slots.quota, Some(account.unwrap_or(ip)));
+        put(self.slots.route, Some(ROUTE_KEY));
         let keys = keys.get(..self.slots.len).unwrap_or_default();
         let result = self.set.check(keys).await;
         self.outcome(result, keys)
@@ -291,9 +333,7 @@ impl RateGuard {
                 };
             }
         };
-        let headers = self
-            .plan
-            .headers(&verdict, |i| keys.get(i).is_some_and(Option::is_some));
+        let headers = self.headers(&verdict, keys);
         match verdict.decision {
             Decision::Allowed { .. } => Ok(headers),
             Decision::Denied { retry_after } => {

@@ -85,8 +85,8 @@ pub use backend::{
 };
 pub use client_ip::{ClientIp, ClientIpLayer, ClientIpService, client_rate_key};
 pub use config::{
-    LimitOverride, LimitSource, LimitsConfig, ResolvedLimits, RouteKey, RouteKeyError, RouteLimits,
-    Sourced,
+    IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig, ResolvedLimits, RouteKey,
+    RouteKeyError, RouteLimits, Sourced,
 };
 pub use future::{Pending, ResponseFuture, WithHeaders};
 pub use guard::{RateGuard, RateRefused};

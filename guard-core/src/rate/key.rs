@@ -14,7 +14,7 @@ const IDENTIFIER_TAG: u8 = 0xff;
 /// A fixed size keeps a store entry at 24 bytes and means a client cannot
 /// grow memory by sending long identifiers. Build one with
 /// [`crate::client_ip::rate_key_for_ip`] (IPv6 masked to its /64 by default,
-/// IPv4-mapped IPv6 keyed as IPv4) or [`Self::for_identifier`] (an account
+/// IPv4-mapped IPv6 keyed as IPv4; [`Self::ipv6_network`] for the enclosing /48) or [`Self::for_identifier`] (an account
 /// id, a login email: hashed with a per-process random key, so the raw value
 /// is not kept and nobody outside the process can aim two identifiers at one
 /// key).
@@ -50,18 +50,50 @@ impl RateKey {
         Self::hashed(namespace, |hasher| identifier.hash(hasher))
     }
 
-    /// Like [`Self::for_identifier`], after trimming surrounding whitespace
-    /// and lowercasing (Unicode), without allocating: one budget per login
-    /// however the client spells it.
+    /// Like [`Self::for_identifier`] on [`Self::fold_identifier`]`(identifier)`:
+    /// one budget per login however the client spells it.
     #[must_use]
     pub fn for_identifier_folded(namespace: &str, identifier: &str) -> Self {
-        Self::hashed(namespace, |hasher| {
-            for c in identifier.trim().chars().flat_map(char::to_lowercase) {
-                hasher.write_u32(u32::from(c));
-            }
-            // Terminator, as `str`'s `Hash` writes one.
-            hasher.write_u8(0xff);
-        })
+        Self::for_identifier(namespace, &Self::fold_identifier(identifier))
+    }
+
+    /// The one normalisation of identifiers (login e-mails) for limits:
+    /// surrounding whitespace trimmed, then [`str::to_lowercase`].
+    ///
+    /// `str::to_lowercase` and not `char::to_lowercase` per character: they
+    /// differ (a word-final `Σ` becomes `ς`, not `σ`), so an app that looks
+    /// the identifier up after folding it another way could count one
+    /// account under two budgets. Apps take the folded value from the limit
+    /// (`IdentifierLimit::check` in guard-axum) instead of folding again.
+    #[must_use]
+    pub fn fold_identifier(identifier: &str) -> String {
+        identifier.trim().to_lowercase()
+    }
+
+    /// The key of the IPv6 network of `bits` that holds the network an IP
+    /// key stands for (a /64 key to its /48), or `None` for an IPv4 key
+    /// (`::ffff:a.b.c.d`) and for an identifier key, which have no such
+    /// network. `bits` above 128 is taken as 128.
+    ///
+    /// ```
+    /// use guard_core::client_ip::{rate_key_for_ip, Ipv6KeyPrefix};
+    ///
+    /// let key = |s: &str| rate_key_for_ip(s.parse().unwrap(), Ipv6KeyPrefix::DEFAULT);
+    /// let a = key("2001:db8:1:2::1").ipv6_network(48);
+    /// assert_eq!(a, key("2001:db8:1:ff00::1").ipv6_network(48)); // same /48
+    /// assert_ne!(a, key("2001:db8:2:2::1").ipv6_network(48));
+    /// assert_eq!(key("192.0.2.1").ipv6_network(48), None);
+    /// ```
+    #[must_use]
+    pub fn ipv6_network(self, bits: u8) -> Option<Self> {
+        let addr = std::net::Ipv6Addr::from(self.0);
+        if self.0[0] == IDENTIFIER_TAG || addr.to_ipv4_mapped().is_some() {
+            return None;
+        }
+        let mask = u128::MAX
+            .checked_shl(128 - u32::from(bits.min(128)))
+            .unwrap_or(0);
+        Some(Self((addr.to_bits() & mask).to_be_bytes()))
     }
 
     fn hashed(namespace: &str, write_identifier: impl Fn(&mut DefaultHasher)) -> Self {
@@ -154,6 +186,44 @@ mod tests {
         assert_ne!(
             RateKey::for_identifier_folded("login", "alice@example.co"),
             canonical
+        );
+    }
+
+    #[test]
+    fn folding_is_str_lowercase_so_a_final_sigma_folds_as_the_app_folds_it() {
+        // `char::to_lowercase` would give "οδοσ@x".
+        assert_eq!(RateKey::fold_identifier(" ΟΔΟΣ@x "), "οδος@x");
+        assert_eq!(
+            RateKey::for_identifier_folded("login", "ΟΔΟΣ@x"),
+            RateKey::for_identifier("login", "οδος@x")
+        );
+    }
+
+    #[test]
+    fn ipv6_networks_group_ip_keys_and_skip_ipv4_and_identifiers() {
+        use crate::client_ip::{Ipv6KeyPrefix, rate_key_for_ip};
+        let key = |s: &str| rate_key_for_ip(s.parse().unwrap(), Ipv6KeyPrefix::DEFAULT);
+        let net = |s: &str| key(s).ipv6_network(48);
+        assert_eq!(net("2001:db8:1:2::1"), net("2001:db8:1:ffff::9"));
+        assert_ne!(net("2001:db8:1:2::1"), net("2001:db8:2:2::1"));
+        assert_eq!(
+            net("2001:db8:1:2::1").map(RateKey::to_bytes),
+            Some(
+                "2001:db8:1::"
+                    .parse::<std::net::Ipv6Addr>()
+                    .unwrap()
+                    .octets()
+            )
+        );
+        assert_eq!(net("192.0.2.1"), None);
+        assert_eq!(net("::ffff:192.0.2.1"), None);
+        assert_eq!(
+            RateKey::for_identifier("ns", "alice").ipv6_network(48),
+            None
+        );
+        assert_eq!(
+            key("2001:db8::1").ipv6_network(200),
+            Some(key("2001:db8::1"))
         );
     }
 
