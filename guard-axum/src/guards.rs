@@ -1,12 +1,14 @@
 //! The guards every guarded handler runs with, in the order of the request
-//! flow (see the crate docs): client IP and the per-IP limit, then
-//! authentication, authorization, the per-account limit and quota, then the
-//! per-route settings the extractors read.
+//! flow (see the crate docs): client IP and the per-IP limit, the
+//! cross-site request check (cookie authenticators), authentication, the
+//! per-account limit and quota, authorization, then the per-route settings
+//! the extractors read.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::response::{IntoResponse, Response};
+use guard_core::csrf::CsrfPolicy;
 use guard_core::rate::RateKey;
 use guard_core::{Authenticator, GenericBody, GuardError, Principal, RouteSpec};
 use http::request::Parts;
@@ -22,6 +24,9 @@ pub struct Guards(Arc<Inner>);
 struct Inner {
     authenticator: Option<Arc<dyn Authenticator>>,
     rate: Option<Arc<RateGuard>>,
+    /// The cross-site request check, on `auth` routes under a cookie
+    /// authenticator that did not opt out.
+    csrf: Option<Arc<CsrfPolicy>>,
     extensions: http::Extensions,
 }
 
@@ -103,11 +108,13 @@ impl Guards {
     pub(crate) fn new(
         authenticator: Option<Arc<dyn Authenticator>>,
         rate: Option<RateGuard>,
+        csrf: Option<Arc<CsrfPolicy>>,
         extensions: http::Extensions,
     ) -> Self {
         Self(Arc::new(Inner {
             authenticator,
             rate: rate.filter(|r| !r.is_empty()).map(Arc::new),
+            csrf,
             extensions,
         }))
     }
@@ -131,6 +138,15 @@ impl Guards {
             }
             None => None,
         };
+        if let Some(csrf) = &self.0.csrf
+            && let Err(refusal) = csrf.check(&parts.method, &parts.uri, &parts.headers)
+        {
+            // Before authentication: a forged request never reaches the
+            // session store. Not charged to the client's budget: the client
+            // is the victim's browser.
+            tracing::info!(reason = %refusal, "cross-site request refused");
+            return Err(GuardError::forbidden().into_response());
+        }
         if spec.requires_auth() {
             let principal = match authenticate(self.0.authenticator.as_deref(), parts).await {
                 Ok(principal) => principal,

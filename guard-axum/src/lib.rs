@@ -116,6 +116,16 @@ pub use upload::Upload;
 /// | `quota = "1000/day"` | a hard ceiling per account per period |
 /// | `upload(max = "5MiB", types = ["png"])` | the handler takes [`Upload`] |
 /// | `fetch` | the route fetches user-supplied URLs (reported as an outbound surface) |
+/// | `csrf = "none: <reason>"` | on an `auth` route under a cookie authenticator: skip the cross-site request check (see below) |
+///
+/// Under an authenticator whose credential is a cookie
+/// ([`auth::SessionAuth`]), every POST, PUT, PATCH and DELETE to an `auth`
+/// route that carries a `Cookie` must come from the service's own origin
+/// (`Sec-Fetch-Site: same-origin`, or an `Origin` whose host and port are the
+/// request's `Host`) or a trusted one (the CORS policy's exact origins and
+/// [`GuardedRouter::csrf_trusted_origins`]); anything else is 403
+/// `{"error":"forbidden"}` before authentication. `csrf = "none: …"` is for
+/// a route no browser calls; the report shows it.
 ///
 /// The handler's name stays a function: `name()` returns the guarded
 /// handler (`name().spec()`, `name().call_unguarded(…)` in unit tests), and
@@ -142,6 +152,18 @@ pub use upload::Upload;
 /// #[guard_axum::secure_route(auth)]
 /// fn not_async() {}
 /// ```
+///
+/// # The raw-input check is a lint
+///
+/// A handler argument whose type is written `Json<…>`, `Form<…>` or
+/// `Query<…>` is refused, because it would skip the strict decoding and the
+/// identity-field check. The macro sees tokens, not types, so it decides by
+/// the last path segment's name: `use axum::Json as J;` and `J<T>`, a type
+/// alias, or an extractor of your own that reads the body unvalidated all
+/// pass it. It catches the usual mistake, it is not a guarantee: review
+/// extractors as you would any code that reads input. What does hold for
+/// every argument whatever its type is the router's part: the guards run
+/// first, and an undeclared body is capped at 64 KiB.
 pub use guard_macros::secure_route;
 
 #[doc(hidden)]

@@ -11,7 +11,8 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, Route};
-use guard_core::report::{RouteEntry, RouteReport};
+use guard_core::csrf::{CsrfPolicy, is_unsafe_method};
+use guard_core::report::{CSRF_ORIGIN, RouteEntry, RouteReport};
 use guard_core::{Authenticator, GuardError};
 use tower::{Layer, Service};
 
@@ -81,6 +82,9 @@ pub struct GuardedRouter<S = ()> {
     configured: Vec<&'static str>,
     /// Problems found while composing, reported by `build`.
     compose_problems: Vec<String>,
+    /// Origins besides the service's own that cookie-authenticated unsafe
+    /// requests may come from (the CORS allowlist's are added at build).
+    csrf: CsrfPolicy,
 }
 
 /// Mounts a service at the path given (its final one, after any `nest`).
@@ -182,6 +186,68 @@ where
             fallback: None,
             configured: Vec::new(),
             compose_problems: Vec::new(),
+            csrf: CsrfPolicy::new(),
+        }
+    }
+
+    /// Trusts these origins (`https://app.example.com`) for unsafe requests
+    /// to `auth` routes under a cookie authenticator, besides the service's
+    /// own origin (the request's `Host`) and the CORS policy's exact
+    /// origins: for a front end on another origin, or for the public origin
+    /// when a proxy rewrites `Host`. A request from any other origin gets
+    /// 403 `{"error":"forbidden"}` before authentication (see
+    /// [`guard_core::csrf`]). An origin that is not exactly
+    /// `scheme://host[:port]` is a build problem.
+    pub fn csrf_trusted_origins<I>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.configured.push("csrf_trusted_origins");
+        for origin in origins {
+            let origin = origin.as_ref();
+            match std::mem::take(&mut self.csrf).trust_origin(origin) {
+                Ok(policy) => self.csrf = policy,
+                Err(err) => {
+                    self.compose_problems
+                        .push(format!("csrf trusted origin `{origin}`: {err}"));
+                }
+            }
+        }
+        self
+    }
+
+    /// The cross-site request check every `auth` route of this router runs,
+    /// if its authenticator uses cookies.
+    fn csrf_policy(&self) -> Option<Arc<CsrfPolicy>> {
+        let cookies = self.authenticator.as_ref()?.uses_cookies();
+        cookies.then(|| {
+            let policy = self.csrf.clone();
+            Arc::new(match &self.cors {
+                Some(cors) => policy.trust_cors(cors),
+                None => policy,
+            })
+        })
+    }
+
+    /// Whether `spec`'s unsafe requests are checked for cross-site forgery.
+    fn csrf_checked(&self, spec: &RouteSpec) -> bool {
+        spec.requires_auth()
+            && spec.csrf_exemption().is_none()
+            && self
+                .authenticator
+                .as_ref()
+                .is_some_and(|auth| auth.uses_cookies())
+    }
+
+    /// The report's `csrf` cell of one route.
+    fn csrf_entry(&self, method: &str, spec: &RouteSpec) -> Option<String> {
+        let unsafe_method = http::Method::from_bytes(method.as_bytes())
+            .map_or(true, |method| is_unsafe_method(&method));
+        if self.csrf_checked(spec) && unsafe_method {
+            Some(CSRF_ORIGIN.to_owned())
+        } else {
+            spec.csrf_exemption().map(|reason| format!("none: {reason}"))
         }
     }
 
@@ -523,6 +589,7 @@ where
                     let mut entry = RouteEntry::new(e.method.as_str(), path, e.spec);
                     entry.rates =
                         rate_entries(&self.resolved_limits(e.method.as_str(), path, e.spec));
+                    entry.csrf = self.csrf_entry(e.method.as_str(), e.spec);
                     entry
                 })
             })
@@ -535,6 +602,7 @@ where
             let mut entry = RouteEntry::new(FALLBACK_METHOD, FALLBACK_PATH, fallback.spec);
             entry.rates =
                 rate_entries(&self.resolved_limits(FALLBACK_METHOD, FALLBACK_PATH, fallback.spec));
+            entry.csrf = self.csrf_entry(FALLBACK_METHOD, fallback.spec);
             routes.push(entry);
         }
         RouteReport::new(settings, routes)
@@ -646,6 +714,12 @@ where
             .rate_backend
             .clone()
             .unwrap_or_else(|| Arc::new(MemoryBackend::new()));
+        let csrf = self.csrf_policy();
+        // `csrf` is `Some` only under a cookie authenticator.
+        let csrf_for = |spec: &RouteSpec| {
+            csrf.clone()
+                .filter(|_| spec.requires_auth() && spec.csrf_exemption().is_none())
+        };
         let mut router = Router::new();
         for (path, entries) in std::mem::take(&mut self.routes) {
             let mut methods = MethodRouter::new();
@@ -659,6 +733,7 @@ where
                 let guards = Guards::new(
                     self.authenticator.clone(),
                     rate,
+                    csrf_for(entry.spec),
                     self.route_extensions(method, entry.spec),
                 );
                 methods = (entry.attach)(methods, guards);
@@ -682,6 +757,7 @@ where
                 let guards = Guards::new(
                     self.authenticator.clone(),
                     rate,
+                    csrf_for(fallback.spec),
                     self.route_extensions(FALLBACK_METHOD, fallback.spec),
                 );
                 (fallback.attach)(router, guards)

@@ -45,4 +45,14 @@ pub trait Authenticator: Send + Sync + 'static {
 
     /// A short name for the route report (`"session cookie"`, `"bearer token"`).
     fn describe(&self) -> String;
+
+    /// Whether the credential is a cookie, which a browser attaches on its
+    /// own to requests any site makes it send. Then every unsafe request
+    /// (POST, PUT, PATCH, DELETE) to an `auth` route is checked for
+    /// cross-site forgery ([`crate::csrf`]) unless the route opts out with
+    /// `csrf = "none: <reason>"`. Default `false` (a bearer token or API key
+    /// is sent only by code that holds it).
+    fn uses_cookies(&self) -> bool {
+        false
+    }
 }

@@ -173,7 +173,7 @@ impl Origin {
 
     /// Parses a configured origin, refusing everything that is not exactly
     /// `scheme://host[:port]` (one trailing `/` tolerated).
-    fn from_config(origin: &str) -> Result<Self, CorsConfigError> {
+    pub(crate) fn from_config(origin: &str) -> Result<Self, CorsConfigError> {
         let invalid = |reason: &str| CorsConfigError::InvalidOrigin {
             origin: origin.to_owned(),
             reason: reason.to_owned(),
@@ -232,7 +232,7 @@ impl Origin {
 
     /// Parses a request's `Origin` header; `None` for anything that is not a
     /// serialized http(s) origin, `null` included.
-    fn from_request(value: &HeaderValue) -> Option<Self> {
+    pub(crate) fn from_request(value: &HeaderValue) -> Option<Self> {
         let bytes = value.as_bytes();
         // Visible ASCII only: browsers send IDN hosts in `xn--` form, and the
         // URL parser would drop a tab where a browser never puts one. A

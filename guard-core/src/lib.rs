@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod client_ip;
 pub mod cors;
+pub mod csrf;
 pub mod error;
 pub mod headers;
 pub mod principal;

@@ -58,7 +58,16 @@ pub struct RouteEntry {
     /// Whether the route fetches user-supplied URLs (an outbound surface).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub fetch: bool,
+    /// The cross-site request check: `"origin"` where unsafe requests
+    /// must come from the service's own or a trusted origin (an `auth`
+    /// route under a cookie authenticator), `"none: <reason>"` where the
+    /// route opted out; absent where no cookie carries the credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
 }
+
+/// [`RouteEntry::csrf`] of a route whose unsafe requests are checked.
+pub const CSRF_ORIGIN: &str = "origin";
 
 /// One rate or quota in force on a route.
 ///
@@ -182,6 +191,7 @@ impl RouteEntry {
                 types: owned(u.types),
             }),
             fetch: spec.fetches(),
+            csrf: spec.csrf_exemption().map(|reason| format!("none: {reason}")),
         }
     }
 
@@ -239,6 +249,14 @@ impl RouteEntry {
         }
         if self.fetch {
             guards.push("fetches user URLs".to_owned());
+        }
+        match self.csrf.as_deref() {
+            Some(CSRF_ORIGIN) => guards.push("csrf: origin checked".to_owned()),
+            Some(other) => match other.strip_prefix("none: ") {
+                Some(reason) => guards.push(format!("csrf: none ({reason})")),
+                None => guards.push(format!("csrf: {other}")),
+            },
+            None => {}
         }
         if guards.is_empty() {
             "-".to_owned()

@@ -135,6 +135,7 @@ pub struct RouteSpec {
     limits: RateLimits,
     upload: Option<UploadSpec>,
     fetch: bool,
+    csrf_none: Option<&'static str>,
 }
 
 /// The default cap on a JSON body: 64 KiB.
@@ -164,6 +165,7 @@ impl RouteSpec {
             },
             upload: None,
             fetch: false,
+            csrf_none: None,
         }
     }
 
@@ -227,6 +229,23 @@ impl RouteSpec {
     pub const fn fetch(mut self) -> Self {
         self.fetch = true;
         self
+    }
+
+    /// Opts the route out of the cross-site request check that unsafe
+    /// methods get under a cookie authenticator (`csrf = "none: <reason>"`),
+    /// with the reason the report shows: for a route no browser calls (a
+    /// webhook authenticated by a cookie-less signature), never to make a
+    /// form work (trust its origin instead).
+    #[must_use]
+    pub const fn csrf_none(mut self, reason: &'static str) -> Self {
+        self.csrf_none = Some(reason);
+        self
+    }
+
+    /// Why the route is exempt from the cross-site request check, if it is.
+    #[must_use]
+    pub const fn csrf_exemption(&self) -> Option<&'static str> {
+        self.csrf_none
     }
 
     /// Owned path parameters.
@@ -382,6 +401,13 @@ impl RouteSpec {
             for problem in (query.problems)() {
                 problems.push(format!("{route}: query `{}`: {problem}", query.type_name));
             }
+        }
+        if let Some(reason) = self.csrf_none
+            && reason.trim().is_empty()
+        {
+            problems.push(format!(
+                "{route}: `csrf = \"none: <reason>\"` needs a reason the route may be called cross-site"
+            ));
         }
         if self.upload.is_some() && matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
             problems.push(format!(

@@ -27,6 +27,7 @@ const KNOWN: &[&str] = &[
     "quota",
     "upload",
     "fetch",
+    "csrf",
 ];
 
 /// A rate or quota option: its key, literal and canonical form.
@@ -60,6 +61,8 @@ pub(crate) struct Options {
     pub(crate) quota: Option<RateOption>,
     pub(crate) upload: Option<UploadOption>,
     pub(crate) fetch: Option<Ident>,
+    /// `csrf = "none: <reason>"`: the key and the reason after `none:`.
+    pub(crate) csrf_none: Option<(Ident, String)>,
 }
 
 /// The handler's arguments, in order.
@@ -281,6 +284,25 @@ pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
                 flag(&key, &value, errors);
                 set(&mut opts.fetch, &key, key.clone(), errors);
             }
+            "csrf" => {
+                let example = "csrf = \"none: <why other sites may send this request>\"";
+                if let Some(lit) = string(&key, value, example, errors) {
+                    let text = lit.value();
+                    match text.strip_prefix("none:").map(str::trim) {
+                        Some(reason) if !reason.is_empty() => {
+                            set(&mut opts.csrf_none, &key, (key.clone(), reason.to_owned()), errors);
+                        }
+                        Some(_) => errors.spanned(
+                            &lit,
+                            format!("turning the cross-site request check off needs a reason: `{example}`"),
+                        ),
+                        None => errors.spanned(
+                            &lit,
+                            format!("the cross-site request check is on by default for cookie sessions; the only setting is `{example}` (to let a front end on another origin in, trust its origin with `GuardedRouter::csrf_trusted_origins`)"),
+                        ),
+                    }
+                }
+            }
             other => {
                 let hint = match nearest(other) {
                     Some(known) => format!("; did you mean `{known}`?"),
@@ -324,6 +346,12 @@ fn combinations(opts: &Options, options_were_clean: bool, errors: &mut Errors) {
         _ => {}
     }
     if opts.auth.is_none() {
+        if let Some((key, _)) = &opts.csrf_none {
+            errors.spanned(
+                key,
+                "`csrf` opts an `auth` route out of the cross-site request check; a public route is not checked, so remove it",
+            );
+        }
         let needs_auth = [
             opts.roles.as_ref().map(|(k, _)| k),
             opts.permission.as_ref().map(|(k, _)| k),

@@ -146,6 +146,9 @@ fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
     if opts.fetch.is_some() {
         spec = quote! { #spec.fetch() };
     }
+    if let Some((_, reason)) = &opts.csrf_none {
+        spec = quote! { #spec.csrf_none(#reason) };
+    }
     spec
 }
 

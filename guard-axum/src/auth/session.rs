@@ -12,10 +12,17 @@ const PRINCIPAL_KEY: &str = "guard.principal";
 /// Authenticates from a server-side session (tower-sessions).
 ///
 /// The router must run tower-sessions' `SessionManagerLayer`; add it with
-/// [`crate::GuardedRouter::layer`]. Keep its defaults: they set the cookie
-/// `HttpOnly`, `Secure` and `SameSite=Strict`. A missing, unknown or expired
-/// session is 401; a failing session store is a 500 (never a 401 that would
-/// look like a logout).
+/// [`crate::GuardedRouter::layer`]. Keep the cookie `HttpOnly` and `Secure`
+/// (tower-sessions' defaults). Its default `SameSite=Strict` means a link
+/// from another site arrives logged out; many apps set `SameSite::Lax`
+/// instead (the example does), which sends the cookie on top-level
+/// navigations from other sites, so `SameSite` is not the CSRF defence here:
+/// because this authenticator [uses cookies](Authenticator::uses_cookies),
+/// every POST, PUT, PATCH and DELETE to an `auth` route must come from the
+/// service's own origin or a trusted one (see [`guard_core::csrf`] and
+/// [`crate::GuardedRouter::csrf_trusted_origins`]), whatever `SameSite`
+/// says. A missing, unknown or expired session is 401; a failing session
+/// store is a 500 (never a 401 that would look like a logout).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SessionAuth;
 
@@ -45,6 +52,10 @@ impl Authenticator for SessionAuth {
 
     fn describe(&self) -> String {
         "session cookie (tower-sessions)".to_owned()
+    }
+
+    fn uses_cookies(&self) -> bool {
+        true
     }
 }
 

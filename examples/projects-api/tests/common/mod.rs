@@ -284,6 +284,11 @@ impl App {
 
     /// Sends one request and reads the whole answer. Every answer must carry
     /// the security headers (a successful download its own CSP).
+    ///
+    /// Like a browser on the service's own page, it sends `Origin` (the
+    /// service's) with every request unless `headers` sets `origin` or
+    /// `sec-fetch-site` itself: cookie-authenticated POST, PUT, PATCH and
+    /// DELETE requests are refused without one.
     pub async fn send(
         &self,
         method: Method,
@@ -302,6 +307,12 @@ impl App {
                 request = request.header("content-type", content_type);
             }
             request = request.body(bytes);
+        }
+        let sets_origin = headers.iter().any(|(name, _)| {
+            name.eq_ignore_ascii_case("origin") || name.eq_ignore_ascii_case("sec-fetch-site")
+        });
+        if !sets_origin {
+            request = request.header("origin", self.base.as_str());
         }
         for (name, value) in headers {
             request = request.header(
@@ -350,7 +361,8 @@ impl App {
             self.addr
         );
         if let Some(cookie) = cookie {
-            request.push_str(&format!("Cookie: {cookie}\r\n"));
+            // From the service's own page, as `send` does.
+            request.push_str(&format!("Cookie: {cookie}\r\nOrigin: {}\r\n", self.base));
         }
         let mut bytes;
         if chunked {

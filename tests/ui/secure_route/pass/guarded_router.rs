@@ -33,6 +33,9 @@ async fn create(_user: Principal, body: String) -> String {
 #[secure_route(public = "keyword options are parsed")]
 async fn remove() {}
 
+#[secure_route(auth, csrf = "none: called by the billing provider's servers, never a browser")]
+async fn billing_event(_user: Principal) {}
+
 fn main() {
     let router: guard_axum::GuardedApp = GuardedRouter::new()
         .route("/healthz", get(health))
@@ -41,6 +44,7 @@ fn main() {
         .route("/projects", post(create))
         .route("/p", patch(update))
         .route("/d", delete(remove))
+        .route("/billing/events", post(billing_event))
         .authenticator(guard_axum::auth::SessionAuth::new())
         .build()
         .expect("builds")
