@@ -4,14 +4,22 @@
 //! sign-up answers the same 201 for a new and an existing email, and login
 //! answers the same 401 for an unknown email and a wrong password, after
 //! the same argon2 work.
+//!
+//! Password work is bounded three ways: guard-axum's
+//! [`PasswordHasher`](guard_axum::password::PasswordHasher) runs at most one
+//! hash per core and answers 503 with `Retry-After` when its short queue is
+//! full; per-IP limits count an IPv6 client's /64 and its /48; and
+//! [`route_ceilings`] caps each route over all callers together.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use std::num::NonZeroU32;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use guard_axum::extract::Valid;
+use guard_axum::rate_limit::{LimitOverride, LimitsConfig, RouteKeyError};
 use guard_axum::{GuardError, IdentifierLimit, Principal, secure_route};
+use guard_core::rate::{RateKey, RateSpec};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -39,26 +47,34 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-pub(crate) async fn hash_password(password: String) -> Result<String, GuardError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| GuardError::internal(format_args!("argon2 hash: {e}")))
-    })
-    .await?
+/// The route-wide ceilings of sign-up and login, over every caller
+/// together: whatever addresses a flood comes from, these routes start at
+/// most this many password hashes (a burst, then the rate). An operator's
+/// `--limits` file overrides them field by field.
+///
+/// # Errors
+///
+/// Never for these keys; the type is the router's.
+pub fn route_ceilings() -> Result<LimitsConfig, RouteKeyError> {
+    let ceiling = |spec: RateSpec| LimitOverride {
+        rate_route: Some(spec),
+        ..LimitOverride::default()
+    };
+    LimitsConfig::new()
+        .set("POST /api/signup", ceiling(SIGNUP_CEILING))?
+        .set("POST /api/login", ceiling(LOGIN_CEILING))
 }
 
-async fn verify_password(password: String, hash: String) -> Result<bool, GuardError> {
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| GuardError::internal(format_args!("stored hash: {e}")))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await?
+/// 2 sign-ups a second, 30 at once.
+const SIGNUP_CEILING: RateSpec = rate(120, 30);
+/// 10 logins a second, 60 at once: a fifth of two cores' argon2 time.
+const LOGIN_CEILING: RateSpec = rate(600, 60);
+
+const fn rate(per_minute: u32, burst: u32) -> RateSpec {
+    match (NonZeroU32::new(per_minute), NonZeroU32::new(burst)) {
+        (Some(count), Some(burst)) => RateSpec::per_minute(count).with_burst(burst),
+        _ => panic!("a ceiling is at least one request"),
+    }
 }
 
 #[secure_route(public = "account sign-up", rate_ip = "10/hour", body = Credentials)]
@@ -66,12 +82,12 @@ pub async fn signup(
     State(state): State<AppState>,
     Valid(body): Valid<Credentials>,
 ) -> Result<(StatusCode, Json<Value>), GuardError> {
-    let hash = hash_password(body.password).await?;
+    let hash = state.hasher.hash(body.password).await?;
     // An existing email is not an error the client sees: same status, same body.
     sqlx::query(
         "INSERT INTO users (email, password_hash) VALUES (?, ?) ON CONFLICT(email) DO NOTHING",
     )
-    .bind(body.email.trim().to_lowercase())
+    .bind(RateKey::fold_identifier(&body.email))
     .bind(hash)
     .execute(&state.db)
     .await?;
@@ -88,18 +104,25 @@ pub async fn login(
     limit: IdentifierLimit,
     Valid(body): Valid<Credentials>,
 ) -> Result<Json<Value>, GuardError> {
-    limit.check(&body.email).await?;
+    // The e-mail as the limit counted it: looked up by the same value.
+    let email = limit.check(&body.email).await?;
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ?")
-            .bind(body.email.trim().to_lowercase())
+            .bind(email)
             .fetch_optional(&state.db)
             .await?;
-    let (id, hash) = match row {
-        Some((id, hash)) => (Some(id), hash),
-        None => (None, state.dummy_hash.to_string()),
+    let id = match row {
+        Some((id, hash)) => state
+            .hasher
+            .verify(body.password, &hash)
+            .await?
+            .then_some(id),
+        None => {
+            state.hasher.verify_dummy(body.password).await?;
+            None
+        }
     };
-    let matches = verify_password(body.password, hash).await?;
-    let Some(id) = id.filter(|_| matches) else {
+    let Some(id) = id else {
         return Err(GuardError::unauthenticated());
     };
     let principal = Principal::new(id.to_string());
@@ -126,4 +149,41 @@ pub async fn me(user: Principal, State(state): State<AppState>) -> Result<Json<V
     // A session whose user was deleted is no session.
     let email = email.ok_or_else(GuardError::unauthenticated)?;
     Ok(Json(json!({"id": id, "email": email})))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+    use guard_axum::rate_limit::RouteLimits;
+
+    use super::*;
+
+    #[test]
+    fn sign_up_and_login_have_ceilings_an_operator_file_can_change() {
+        let defaults = route_ceilings().unwrap();
+        let ceiling = |config: &LimitsConfig, path: &str| {
+            config
+                .resolve("POST", path, RouteLimits::new(), false)
+                .route
+                .map(|r| r.value.to_string())
+        };
+        assert_eq!(
+            ceiling(&defaults, "/api/login").as_deref(),
+            Some("600/min, burst = 60")
+        );
+        assert_eq!(
+            ceiling(&defaults, "/api/signup").as_deref(),
+            Some("120/min, burst = 30")
+        );
+        assert_eq!(ceiling(&defaults, "/api/projects"), None);
+        let file: LimitsConfig =
+            toml::from_str(r#""POST /api/login" = { rate_route = "60/min" }"#).unwrap();
+        let merged = file.or(defaults);
+        assert_eq!(ceiling(&merged, "/api/login").as_deref(), Some("60/min"));
+        assert_eq!(
+            ceiling(&merged, "/api/signup").as_deref(),
+            Some("120/min, burst = 30")
+        );
+    }
 }

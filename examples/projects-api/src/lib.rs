@@ -203,13 +203,16 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
             .map_err(|e| StartError::new(format!("--redis: {e}")))?;
         guarded = guarded.rate_backend(Arc::new(backend));
     }
+    // The sign-up and login ceilings, under the operator's overrides.
+    let mut limits = accounts::route_ceilings().map_err(|e| StartError::new(e.to_string()))?;
     if let Some(path) = &config.limits {
         let text = std::fs::read_to_string(path)
             .map_err(|e| StartError::new(format!("--limits {}: {e}", path.display())))?;
-        let limits: LimitsConfig = toml::from_str(&text)
+        let file: LimitsConfig = toml::from_str(&text)
             .map_err(|e| StartError::new(format!("--limits {}: {e}", path.display())))?;
-        guarded = guarded.rate_limits(limits);
+        limits = file.or(limits);
     }
+    guarded = guarded.rate_limits(limits);
     let app = guarded
         .build()
         .map_err(|e| StartError::new(e.to_string()))?;

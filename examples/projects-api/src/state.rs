@@ -1,9 +1,11 @@
 //! Shared state: the database, the upload store, the URL signer, the
-//! outbound fetch client, and the password hasher's dummy hash.
+//! outbound fetch client, and the password hasher.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use guard_axum::fetch::SafeClient;
+use guard_axum::password::PasswordHasher;
 use guard_axum::upload::{UploadStore, UrlSigner};
 use sqlx::SqlitePool;
 
@@ -20,11 +22,17 @@ pub struct AppState {
     pub signer: Arc<UrlSigner>,
     /// The SSRF-guarded client for link previews.
     pub fetcher: Arc<SafeClient>,
-    /// A real argon2 hash of a random password, verified against when the
-    /// email is unknown so that "no such user" costs the same time as
-    /// "wrong password" (no account enumeration by timing).
-    pub dummy_hash: Arc<str>,
+    /// Argon2id at OWASP's cost, one hash per core at once; its
+    /// `verify_dummy` makes "no such user" cost what "wrong password" does
+    /// (no account enumeration by timing).
+    pub hasher: PasswordHasher,
 }
+
+/// Calls that may wait for a hash when every core is hashing: about a
+/// second of queue on two cores. Any more get 503 with `Retry-After` at once.
+const HASH_QUEUE: usize = 64;
+/// The longest a queued call waits before its 503.
+const HASH_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 impl AppState {
     pub(crate) async fn new(
@@ -33,15 +41,15 @@ impl AppState {
         signer: UrlSigner,
         fetcher: SafeClient,
     ) -> Result<Self, StartError> {
-        let dummy_hash = crate::accounts::hash_password(hex(&random_bytes()))
-            .await
-            .map_err(|e| StartError::new(format!("cannot initialise the password hasher: {e}")))?;
+        let hasher = PasswordHasher::builder()
+            .queue(HASH_QUEUE, HASH_QUEUE_WAIT)
+            .build();
         Ok(Self {
             db,
             store,
             signer: Arc::new(signer),
             fetcher: Arc::new(fetcher),
-            dummy_hash: dummy_hash.into(),
+            hasher,
         })
     }
 }

@@ -63,9 +63,10 @@ pub struct LimitOverride {
     /// route): past it every client gets 429 `{"error":"too_many_requests"}`
     /// with `Retry-After`. For routes whose work is costly whoever asks
     /// (login, sign-up: a password hash each). `burst` does not apply to
-    /// it; write its burst in the spec (`"600/min, burst = 100"`). It adds
-    /// no `RateLimit` headers: they would tell every client how busy the
-    /// route is.
+    /// it; write its burst in the spec (`"600/min, burst = 100"`). It is
+    /// never named in the `RateLimit` headers, which would tell every
+    /// client how busy the route is: a response on which the ceiling is
+    /// closer to refusing than the client's own limits carries none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_route: Option<RateSpec>,
 }
