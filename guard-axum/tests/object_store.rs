@@ -12,7 +12,7 @@ mod upload_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -272,6 +272,7 @@ impl object_store::ObjectStore for Counting {
 
 struct CountingApp {
     router: Router,
+    store: UploadStore,
 }
 
 impl AsRef<Router> for CountingApp {
@@ -284,8 +285,8 @@ fn counting_app(max: &str) -> (CountingApp, Arc<Counting>) {
     let counting = Arc::new(Counting::default());
     let store = UploadStore::new(ObjectStoreBackend::new(counting.clone(), PREFIX));
     let signer = UrlSigner::new(SECRET).unwrap();
-    let router = router(limits(max, &[FileKind::Png]), store, signer);
-    (CountingApp { router }, counting)
+    let router = router(limits(max, &[FileKind::Png]), store.clone(), signer);
+    (CountingApp { router, store }, counting)
 }
 
 #[tokio::test]
@@ -394,4 +395,89 @@ async fn delete_removes_blob_and_metadata_and_the_link_then_is_404() {
         app.store.delete(id).await,
         Err(guard_core::upload::StoreError::NotFound)
     ));
+}
+
+// ------------------------------------- commit on success, delete otherwise
+
+fn to(path: &str, mut request: Request) -> Request {
+    *request.uri_mut() = path.parse().unwrap();
+    request
+}
+
+#[tokio::test]
+async fn a_handler_that_fails_after_the_upload_leaves_nothing_in_the_store() {
+    let (router, counting) = counting_app("8MiB");
+    // One part, and more than one: staged as a completed multipart upload.
+    for body in [png_of_len(4096), png_of_len(6 * 1024 * 1024)] {
+        let reply = send(
+            &router,
+            to("/upload/refused", upload_png("alice", "a.png", &body)),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.text(), r#"{"error":"forbidden"}"#);
+    }
+    router.store.settle().await;
+    assert_eq!(counting.counts.get(), [2, 2, 0]);
+    let listed: Vec<ObjectMeta> = counting.inner.list(None).try_collect().await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
+#[tokio::test]
+async fn markup_past_the_first_kib_leaves_nothing_in_the_store() {
+    let (router, counting) = counting_app("1MiB");
+    let mut bytes = png_of_len(64 * 1024);
+    bytes.extend_from_slice(b"<script>alert(document.cookie)</script>");
+    let reply = send(&router, upload_png("alice", "a.png", &bytes)).await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(reply.text(), UNSUPPORTED);
+    let [started, completed, aborted] = counting.counts.get();
+    assert_eq!((started, completed, aborted), (1, 0, 1));
+    let listed: Vec<ObjectMeta> = counting.inner.list(None).try_collect().await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+}
+
+#[tokio::test]
+async fn the_sweep_removes_an_upload_a_crash_left_uncommitted_and_keeps_committed_ones() {
+    let app = app("1MiB", &[FileKind::Png]);
+    let committed = uploaded(&app, PNG).await;
+    let crashed = send(&app, to("/upload/crash", upload_png("alice", "b.png", PNG))).await;
+    assert_eq!(crashed.status, StatusCode::ACCEPTED);
+    let crashed = ObjectId::parse(crashed.text()).unwrap();
+
+    // Staged: the blob is there, without metadata, and cannot be downloaded.
+    let mut expected = vec![
+        format!("{PREFIX}/{committed}"),
+        format!("{PREFIX}/{committed}.json"),
+        format!("{PREFIX}/{crashed}"),
+    ];
+    expected.sort();
+    assert_eq!(keys(&app).await, expected);
+    let reply = send(
+        &app,
+        Request::get(link(&app, crashed))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+
+    // Younger than the cutoff: kept. `InMemory` stamps its own times, so
+    // the clock is moved by the cutoff instead: one in the future makes
+    // everything old.
+    let hour_ago = SystemTime::now() - Duration::from_secs(3_600);
+    assert_eq!(app.store.sweep(hour_ago).await.unwrap(), 0);
+    assert_eq!(keys(&app).await, expected);
+    let later = SystemTime::now() + Duration::from_secs(3_600);
+    assert_eq!(app.store.sweep(later).await.unwrap(), 1);
+    let mut kept = vec![
+        format!("{PREFIX}/{committed}"),
+        format!("{PREFIX}/{committed}.json"),
+    ];
+    kept.sort();
+    assert_eq!(keys(&app).await, kept);
+    assert_eq!(
+        app.store.open(committed).await.unwrap().meta.size,
+        PNG.len() as u64
+    );
 }

@@ -12,15 +12,20 @@ use std::convert::Infallible;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
+use axum::routing::post;
+use axum::{Extension, Router};
 use futures_util::stream::{self, StreamExt as _};
-use guard_axum::upload::{ObjectStore as _, UploadLimits, UploadStore, signed_download_url};
+use guard_axum::upload::{
+    ObjectStore as _, Upload, UploadLimits, UploadStore, signed_download_url,
+};
 use guard_core::upload::{FileKind, LocalStore, ObjectId, UrlSigner};
 use http::{StatusCode, header};
+use tokio::sync::Notify;
+use tower::ServiceExt as _;
 use upload_support::{
     BOUNDARY, NOW, PNG, Part, SECRET, TOO_LARGE, UNSUPPORTED, file_part, limits, multipart,
     part_head, png_of_len, post_to, router, send, upload_file, upload_file_as, upload_request,
@@ -33,6 +38,7 @@ struct TestApp {
     /// The parent of the store directory: nothing may appear in it.
     base: PathBuf,
     store_dir: PathBuf,
+    store: UploadStore,
     signer: UrlSigner,
 }
 
@@ -54,9 +60,10 @@ fn app(limits: UploadLimits) -> TestApp {
     let store = UploadStore::new(LocalStore::new(&store_dir).unwrap());
     let signer = UrlSigner::new(SECRET).unwrap();
     TestApp {
-        router: router(limits, store, signer.clone()),
+        router: router(limits, store.clone(), signer.clone()),
         base,
         store_dir,
+        store,
         signer,
     }
 }
@@ -169,18 +176,18 @@ async fn spoofed_files_are_refused_by_their_bytes_whatever_they_claim() {
 
     // The same route accepts the real thing, whatever the client claims.
     let clean_gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
-    let accepted: &[(&str, &[u8], &str)] = &[
-        ("photo.png", PNG, "png"),
-        ("not-a-gif.txt", clean_gif, "gif"),
+    let accepted: &[(&str, &[u8], &str, &str)] = &[
+        ("photo.png", PNG, "png", "photo.png"),
+        ("not-a-gif.txt", clean_gif, "gif", "not-a-gif.gif"),
     ];
     let mut ids = Vec::new();
-    for (file_name, bytes, kind) in accepted {
+    for (file_name, bytes, kind, shown) in accepted {
         let reply = send(&app, upload_file(file_name, "text/html", bytes)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{file_name}");
         let json = reply.json();
         assert_eq!(json["kind"], *kind);
         assert_eq!(json["size"], bytes.len());
-        assert_eq!(json["display_name"], *file_name);
+        assert_eq!(json["display_name"], *shown);
         ids.push(json["id"].as_str().unwrap().to_owned());
     }
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -418,18 +425,19 @@ async fn a_route_without_its_upload_wiring_fails_closed() {
 async fn hostile_file_names_are_display_metadata_only() {
     let app = app(limits("1MiB", &[FileKind::Png]));
     let long = format!("{}.png", "a".repeat(5_000));
+    // Every name ends in the sniffed kind's extension: these are PNGs.
     let cases: &[(&str, &str)] = &[
-        ("../../etc/passwd", "passwd"),
-        ("..\\..\\win.ini", "win.ini"),
-        ("/etc/cron.d/evil", "evil"),
+        ("../../etc/passwd", "passwd.png"),
+        ("..\\..\\win.ini", "win.png"),
+        ("/etc/cron.d/evil", "evil.png"),
         (
             "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-            "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+            "%2e%2e%2f%2e%2e%2fetc%2fpasswd.png",
         ),
-        ("CON.txt", "_CON.txt"),
-        ("photo\u{202E}gnp.exe", "photognp.exe"),
-        ("..", "file"),
-        ("", "file"),
+        ("CON.txt", "_CON.png"),
+        ("photo\u{202E}gnp.exe", "photognp.png"),
+        ("..", "file.png"),
+        ("", "file.png"),
     ];
     let mut ids = Vec::new();
     for (file_name, shown) in cases {
@@ -625,4 +633,270 @@ async fn a_deleted_object_is_404_even_with_a_valid_link() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.text(), NOT_FOUND);
     assert_store_holds(&app, &[]);
+}
+
+// ------------------------------------------- markup anywhere, typed names
+
+/// PNG bytes, `filler` clean bytes (no `<`), then `marker`.
+fn png_then(filler: usize, marker: &[u8]) -> Vec<u8> {
+    let mut bytes = PNG.to_vec();
+    bytes.resize(PNG.len() + filler, b'.');
+    bytes.extend_from_slice(marker);
+    bytes
+}
+
+#[tokio::test]
+async fn markup_past_the_first_kib_is_refused_and_nothing_is_kept() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    let cases: &[(usize, &[u8])] = &[
+        (1024, b"<script>alert(document.cookie)</script>"),
+        (50_000, b"<svg onload=alert(1)>"),
+        (200_000, b"<IFRAME src=//evil.example>"),
+        (3_000, b"<?php system($_GET['c']); ?>"),
+        (3_000, b"<\0s\0c\0r\0i\0p\0t\0>\0"),
+    ];
+    for (filler, marker) in cases {
+        let bytes = png_then(*filler, marker);
+        let reply = send(&app, upload_file("invoice.png", "image/png", &bytes)).await;
+        let what = String::from_utf8_lossy(marker);
+        assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{what}");
+        assert_eq!(reply.text(), UNSUPPORTED, "{what}");
+    }
+    assert_store_holds(&app, &[]);
+
+    // The same bytes without the marker are a PNG like any other.
+    let clean = png_then(200_000, b"<iframes are not a tag>");
+    let reply = send(&app, upload_file("clean.png", "image/png", &clean)).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    assert_store_holds(&app, &[&id]);
+}
+
+/// A one-file upload whose body arrives as two chunks, cut `at` bytes into
+/// the file's content. The second is not ready for a while, as on a real
+/// connection, so the multipart parser hands the first part of the file to
+/// the extractor before the rest instead of joining them.
+fn two_chunk_upload(content: &[u8], at: usize) -> Request {
+    let mut first = part_head(&file_part("invoice.png", "image/png", b""));
+    first.extend_from_slice(&content[..at]);
+    let mut second = content[at..].to_vec();
+    second.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let chunks = stream::iter([(first, 0), (second, 16)]).then(|(chunk, waits)| async move {
+        for _ in 0..waits {
+            tokio::task::yield_now().await;
+        }
+        Ok::<_, Infallible>(Bytes::from(chunk))
+    });
+    post_to(
+        "/upload",
+        &format!("multipart/form-data; boundary={BOUNDARY}"),
+        Body::from_stream(chunks),
+    )
+}
+
+#[tokio::test]
+async fn a_marker_split_across_two_body_chunks_is_found() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    let content = png_then(5_000, b"<script>alert(1)</script>");
+    let marker_at = PNG.len() + 5_000;
+    // `<scr` | `ipt>`, and the tag name cut from its boundary: `<script` | `>`.
+    for at in [marker_at + 4, marker_at + 7] {
+        let reply = send(&app, two_chunk_upload(&content, at)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "cut at {at}"
+        );
+        assert_eq!(reply.text(), UNSUPPORTED);
+    }
+    assert_store_holds(&app, &[]);
+
+    // Split the same way, a name that only starts like a tag is no tag.
+    let content = png_then(5_000, b"<scriptorium>");
+    let reply = send(&app, two_chunk_upload(&content, marker_at + 4)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_clean_png_named_invoice_html_is_stored_and_downloads_as_invoice_png() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    let cases = [
+        ("invoice.html", "invoice.png"),
+        ("a.png.html", "a_png.png"),
+        ("a.html.png", "a_html.png"),
+        ("invoice.html. .", "invoice.png"),
+        ("invoice", "invoice.png"),
+        // The negative case: a name that is already right stays.
+        ("photo.png", "photo.png"),
+    ];
+    let mut ids = Vec::new();
+    for (sent, stored) in cases {
+        let reply = send(&app, upload_file(sent, "text/html", PNG)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{sent}");
+        assert_eq!(reply.json()["display_name"], stored, "{sent}");
+        assert_eq!(reply.json()["kind"], "png", "{sent}");
+        let id: ObjectId = reply.json()["id"].as_str().unwrap().parse().unwrap();
+
+        let ttl = Duration::from_secs(60);
+        let (url, _) = signed_download_url(&app.signer, "/files", id, ttl, NOW, None);
+        let download = send(&app, get_as(&url, None, NOW)).await;
+        assert_eq!(download.status, StatusCode::OK, "{sent}");
+        assert_eq!(download.headers[header::CONTENT_TYPE], "image/png");
+        assert_eq!(
+            download.headers[header::CONTENT_DISPOSITION],
+            format!("attachment; filename=\"{stored}\"; filename*=UTF-8''{stored}"),
+            "{sent}"
+        );
+        ids.push(id.to_string());
+    }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    assert_store_holds(&app, &ids);
+}
+
+// ------------------------------------- commit on success, delete otherwise
+
+fn to(path: &str, mut request: Request) -> Request {
+    *request.uri_mut() = path.parse().unwrap();
+    request
+}
+
+/// Back-dates `file`'s modification time by two hours.
+fn back_date(file: &FsPath) {
+    let two_hours_ago = SystemTime::now() - Duration::from_secs(7_200);
+    std::fs::File::options()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_handler_that_fails_after_the_upload_leaves_no_object_behind() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    for body in [PNG.to_vec(), png_of_len(300_000)] {
+        let request = to("/upload/refused", upload_file("a.png", "image/png", &body));
+        let reply = send(&app, request).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.text(), r#"{"error":"forbidden"}"#);
+    }
+    app.store.settle().await;
+    assert_store_holds(&app, &[]);
+}
+
+#[tokio::test]
+async fn a_handler_that_commits_keeps_exactly_one_object() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    let reply = send(&app, upload_file("a.png", "image/png", PNG)).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    app.store.settle().await;
+    assert_store_holds(&app, &[&id]);
+    let opened = app.store.open(id.parse().unwrap()).await.unwrap();
+    assert_eq!(opened.meta.size, PNG.len() as u64);
+}
+
+/// A route outside the shared router: `POST /upload` to `handler`, behind
+/// the upload extensions (`app`'s store) and a panic catcher.
+struct LoneRoute(Router);
+
+impl AsRef<Router> for LoneRoute {
+    fn as_ref(&self) -> &Router {
+        &self.0
+    }
+}
+
+fn lone_route<H, T>(app: &TestApp, handler: H) -> LoneRoute
+where
+    H: axum::handler::Handler<T, ()>,
+    T: 'static,
+{
+    LoneRoute(
+        Router::new()
+            .route("/upload", post(handler))
+            .layer(tower_http::catch_panic::CatchPanicLayer::new())
+            .layer(Extension(limits("1MiB", &[FileKind::Png])))
+            .layer(Extension(app.store.clone())),
+    )
+}
+
+#[tokio::test]
+async fn a_panicking_handler_leaves_no_object_behind() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    let router = lone_route(&app, |upload: Upload| async move {
+        assert!(upload.size == 0, "the handler panics holding the upload");
+    });
+    let reply = send(&router, upload_file("a.png", "image/png", PNG)).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    app.store.settle().await;
+    assert_store_holds(&app, &[]);
+}
+
+#[tokio::test]
+async fn a_request_dropped_while_its_handler_runs_leaves_no_object_behind() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    let received = Arc::new(Notify::new());
+    let signal = received.clone();
+    let router = lone_route(&app, move |upload: Upload| async move {
+        signal.notify_one();
+        // A slow database, a client that goes away meanwhile.
+        std::future::pending::<()>().await;
+        drop(upload);
+    });
+    let call = router.0.oneshot(upload_file("a.png", "image/png", PNG));
+    tokio::select! {
+        _ = call => unreachable!("the handler never returns"),
+        () = received.notified() => {}
+    }
+    // `call` is dropped here, as hyper drops a disconnected request.
+    app.store.settle().await;
+    assert_store_holds(&app, &[]);
+}
+
+#[tokio::test]
+async fn the_sweep_removes_an_upload_a_crash_left_uncommitted_and_keeps_committed_ones() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    let committed = send(&app, upload_file("a.png", "image/png", PNG)).await;
+    assert_eq!(committed.status, StatusCode::CREATED);
+    let committed = committed.json()["id"].as_str().unwrap().to_owned();
+    let crashed = send(
+        &app,
+        to("/upload/crash", upload_file("b.png", "image/png", PNG)),
+    )
+    .await;
+    assert_eq!(crashed.status, StatusCode::ACCEPTED);
+    let crashed = crashed.text().to_owned();
+
+    // The crashed upload is on disk, staged: no metadata, no download.
+    let mut on_disk = vec![
+        committed.clone(),
+        format!("{committed}.json"),
+        crashed.clone(),
+    ];
+    on_disk.sort();
+    assert_eq!(entries(&app.store_dir), on_disk);
+    let ttl = Duration::from_secs(60);
+    let (url, _) = signed_download_url(
+        &app.signer,
+        "/files",
+        crashed.parse().unwrap(),
+        ttl,
+        NOW,
+        None,
+    );
+    let reply = send(&app, get_as(&url, None, NOW)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.text(), NOT_FOUND);
+
+    // An hour's cutoff spares what is younger than an hour...
+    let hour_ago = SystemTime::now() - Duration::from_secs(3_600);
+    assert_eq!(app.store.sweep(hour_ago).await.unwrap(), 0);
+    assert_eq!(entries(&app.store_dir), on_disk);
+    // ...and once both are two hours old, removes only the uncommitted one.
+    for name in &on_disk {
+        back_date(&app.store_dir.join(name));
+    }
+    assert_eq!(app.store.sweep(hour_ago).await.unwrap(), 1);
+    assert_store_holds(&app, &[&committed]);
+    assert_eq!(app.store.sweep(hour_ago).await.unwrap(), 0);
 }

@@ -1,9 +1,11 @@
 //! Uploads to a project, signed download links, and the downloads.
 //!
 //! Every upload is hostile: the cap is enforced while streaming, the type is
-//! decided from the bytes (never the client's `Content-Type` or name), the
-//! file is stored under a server-generated id in a private directory, and
-//! the client's name is kept, sanitized, as display metadata only.
+//! decided from the bytes (never the client's `Content-Type` or name) and
+//! markup is looked for in all of them, the file is stored under a
+//! server-generated id in a private directory, and the client's name is
+//! kept, sanitized and with the sniffed type's extension, as display
+//! metadata only. The object is kept only once its row is (see `upload`).
 
 use std::time::Duration;
 
@@ -11,7 +13,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use guard_axum::upload::{ObjectId, download_response, signed_download_url, unix_now};
+use guard_axum::upload::{
+    ObjectId, ObjectStore as _, download_response, signed_download_url, unix_now,
+};
 use guard_axum::{GuardError, Owned, OwnedResource, Owner, Resource, Upload, secure_route};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -67,8 +71,18 @@ impl OwnedResource<AppState> for StoredFile {
 pub async fn upload(
     State(state): State<AppState>,
     Owned(project): Owned<Project>,
-    file: Upload,
+    mut file: Upload,
 ) -> Result<(StatusCode, Json<StoredFile>), GuardError> {
+    // The row and the object exist together or not at all. The row goes in
+    // inside a transaction, then the upload is committed, then the
+    // transaction: an insert that fails returns with the upload
+    // uncommitted (it is deleted as the request ends), a commit that fails
+    // drops the transaction (the row is rolled back), and a transaction that
+    // fails to commit deletes the object it was to name. No row is ever
+    // visible before its object, so no link can point at nothing; the one
+    // gap left, a crash between the two commits, leaves an object no one
+    // can name or download.
+    let mut tx = state.db.begin().await?;
     let stored = sqlx::query_as(
         "INSERT INTO files (id, project_id, display_name, kind, size) VALUES (?, ?, ?, ?, ?) \
          RETURNING id, display_name, kind, size",
@@ -78,8 +92,15 @@ pub async fn upload(
     .bind(&file.display_name)
     .bind(file.kind.name())
     .bind(i64::try_from(file.size).unwrap_or(i64::MAX))
-    .fetch_one(&state.db)
+    .fetch_one(&mut *tx)
     .await?;
+    let id = file.commit().await?;
+    if let Err(error) = tx.commit().await {
+        if let Err(delete) = state.store.delete(id).await {
+            tracing::warn!(object = %id, error = %delete, "could not delete the object of a file row that was rolled back");
+        }
+        return Err(error.into());
+    }
     Ok((StatusCode::CREATED, Json(stored)))
 }
 

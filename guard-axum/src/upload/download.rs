@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::response::Response;
 use guard_core::GuardError;
-use guard_core::upload::{ObjectId, StoreError, UrlSigner, content_disposition_attachment};
+use guard_core::upload::{
+    ObjectId, StoreError, UrlSigner, content_disposition_attachment, file_name_for_kind,
+};
 use http::{HeaderValue, StatusCode, header};
 
 use super::ObjectStore;
@@ -75,7 +77,8 @@ pub fn unix_now() -> u64 {
 ///
 /// The response is 200 with `Content-Type` the kind the bytes sniffed as at
 /// upload (never what the client claimed), `Content-Disposition: attachment`
-/// with the sanitized name, `X-Content-Type-Options: nosniff`,
+/// with the sanitized name and that kind's extension (`invoice.html` that
+/// sniffed as a PNG downloads as `invoice.png`), `X-Content-Type-Options: nosniff`,
 /// `Content-Security-Policy: default-src 'none'; sandbox`,
 /// `Cache-Control: private, no-store` and `Content-Length`.
 ///
@@ -104,7 +107,11 @@ pub async fn download_response(
         other => GuardError::internal(error_chain(&other)),
     })?;
     let meta = opened.meta;
-    let disposition = HeaderValue::from_str(&content_disposition_attachment(&meta.display_name))
+    // The extension is the sniffed kind's whatever the metadata says: a
+    // store written by an older version, or by hand, cannot name a PNG
+    // `invoice.html`.
+    let name = file_name_for_kind(&meta.display_name, meta.kind);
+    let disposition = HeaderValue::from_str(&content_disposition_attachment(&name))
         .map_err(|e| GuardError::internal(format_args!("content-disposition: {e}")))?;
 
     let mut response = Response::new(Body::from_stream(opened.body));

@@ -6,14 +6,16 @@ use std::num::NonZeroU64;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request};
 use guard_core::upload::{
-    ByteSize, FileKind, NewObject, ObjectId, ObjectMeta, SniffBuffer, StoreError, UploadRefusal,
+    ByteSize, FileKind, NewObject, ObjectId, ObjectMeta, StoreError, StreamCheck, UploadRefusal,
 };
 use guard_core::{GuardError, Principal};
 use http::{HeaderMap, header};
 
 use super::{ObjectStore as _, ObjectWriter, UploadLimits, UploadStore};
 
-/// A file uploaded in a `multipart/form-data` body, already stored.
+/// A file uploaded in a `multipart/form-data` body, stored but not yet
+/// committed: call [`commit`](Self::commit) once the handler has recorded
+/// it. An upload that is not committed is deleted when the request ends.
 ///
 /// The extractor reads the route's [`UploadLimits`] and [`UploadStore`]
 /// from the request's extensions (the router or `#[secure_route(upload(...))]`
@@ -33,16 +35,49 @@ use super::{ObjectStore as _, ObjectWriter, UploadLimits, UploadStore};
 ///    ([`TypeAllowlist::check`](guard_core::upload::TypeAllowlist::check)),
 ///    as soon as they have arrived: empty, unknown, not-allowed and polyglot
 ///    content is 415. The client's `Content-Type` and file name play no part;
-/// 6. commits the object under a server-generated [`ObjectId`], with the
-///    client's file name sanitized as display metadata only and the
-///    authenticated principal, if any, as owner.
+/// 6. looks for markup and server-side script in every chunk, not only the
+///    first bytes ([`StreamCheck`]): a PNG with `<script>` at byte 50,000 is
+///    415 too, refused as soon as the marker has arrived;
+/// 7. stages the object under a server-generated [`ObjectId`], with the
+///    client's file name sanitized, given the sniffed kind's extension, as
+///    display metadata only, and the authenticated principal, if any, as
+///    owner.
 ///
 /// A body that does not parse as multipart, holds no file part, or holds
 /// two, is 400. Every refusal is the generic body of its status
 /// (`{"error":"payload_too_large"}`, ...), and nothing is kept.
 ///
 /// It reads the body, so it must be the handler's last extractor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// # Commit, or it is deleted
+///
+/// A staged object is durable but invisible: downloads of it are 404. Like
+/// a database transaction, it is kept only if the handler commits it:
+///
+/// ```
+/// use axum::Json;
+/// use guard_axum::Upload;
+/// use guard_core::GuardError;
+///
+/// async fn upload(mut file: Upload) -> Result<Json<String>, GuardError> {
+///     // ... record `file.id`, `file.display_name`, `file.kind` ...
+///     let id = file.commit().await?;
+///     Ok(Json(id.to_string()))
+/// }
+/// ```
+///
+/// When the handler returns without committing (an error, an early
+/// return), panics, or is cancelled (the client went away, a timeout), the
+/// `Upload` is dropped and a task on the runtime deletes the staged object
+/// ([`UploadStore::settle`] waits for those tasks). A process that dies
+/// first leaves it staged, for
+/// [`ObjectStore::sweep`](super::ObjectStore::sweep) to find.
+///
+/// When the handler records the upload somewhere else (a database row),
+/// commit in the order that leaves nothing behind on any error path:
+/// insert the row in a transaction, commit the upload, then commit the
+/// transaction, deleting the object if that last step fails.
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct Upload {
     /// The server-generated name of the stored object.
@@ -51,21 +86,89 @@ pub struct Upload {
     pub kind: FileKind,
     /// The length in bytes.
     pub size: u64,
-    /// The client's file name, sanitized; for display and
-    /// `Content-Disposition` only, never a path.
+    /// The client's file name, sanitized, with the extension of
+    /// [`kind`](Self::kind) in place of the client's
+    /// ([`file_name_for_kind`](guard_core::upload::file_name_for_kind)):
+    /// `invoice.html` that sniffed as a PNG is `invoice.png`. For display
+    /// and `Content-Disposition` only, never a path.
     pub display_name: String,
     /// The principal's id when the route is authenticated.
     pub owner: Option<String>,
+    staged: Staged,
 }
 
-impl From<ObjectMeta> for Upload {
-    fn from(meta: ObjectMeta) -> Self {
+impl Upload {
+    fn staged(meta: ObjectMeta, store: UploadStore) -> Self {
         Self {
             id: meta.id,
             kind: meta.kind,
             size: meta.size,
-            display_name: meta.display_name,
-            owner: meta.owner,
+            display_name: meta.display_name.clone(),
+            owner: meta.owner.clone(),
+            staged: Staged {
+                store,
+                meta: Some(meta),
+            },
+        }
+    }
+
+    /// Keeps the upload: makes the object visible (downloads of it work
+    /// from now on) and stops it being deleted when the request ends.
+    /// Returns its id. Committing again does nothing.
+    ///
+    /// What is committed is what the extractor staged, whatever the
+    /// handler did to this value's fields. Once started, a commit runs to
+    /// its end even if the request is cancelled meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// A generic 500 when the store fails (the detail is logged); the
+    /// object is then deleted, as if never committed.
+    pub async fn commit(&mut self) -> Result<ObjectId, GuardError> {
+        let Some(meta) = self.staged.meta.take() else {
+            return Ok(self.id);
+        };
+        let id = meta.id;
+        let store = self.staged.store.clone();
+        // A commit cut in half by a cancelled request would race the drop
+        // guard's delete; a task finishes it, and cleans up if it fails.
+        let commit = tokio::spawn(async move {
+            let committed = store.commit(meta).await;
+            if committed.is_err() {
+                store.discard_in_background(id);
+            }
+            committed
+        });
+        match commit.await {
+            Ok(Ok(())) => Ok(id),
+            Ok(Err(error)) => Err(GuardError::internal(format_args!(
+                "committing upload {id}: {}",
+                error_chain(&error)
+            ))),
+            Err(join) => {
+                // The task panicked: the object may still be staged.
+                self.staged.store.discard_in_background(id);
+                Err(GuardError::internal(format_args!(
+                    "committing upload {id}: {join}"
+                )))
+            }
+        }
+    }
+}
+
+/// The staged object's claim on the store: deleted on drop unless
+/// committed.
+#[derive(Debug)]
+struct Staged {
+    store: UploadStore,
+    /// `Some` until committed.
+    meta: Option<ObjectMeta>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(meta) = self.meta.take() {
+            self.store.discard_in_background(meta.id);
         }
     }
 }
@@ -183,9 +286,9 @@ async fn receive(
                     None => object,
                 };
                 writer
-                    .commit(received.kind, object)
+                    .stage(received.kind, object)
                     .await
-                    .map(Upload::from)
+                    .map(|meta| Upload::staged(meta, store.clone()))
                     .map_err(Failure::from)
             }
             None => Err(Failure::Refused(UploadRefusal::MissingFile)),
@@ -245,15 +348,15 @@ async fn read_parts(
     received.ok_or(Failure::Refused(UploadRefusal::MissingFile))
 }
 
-/// Streams the file part into `writer` under the cap, sniffing its head.
+/// Streams the file part into `writer` under the cap, checking every chunk:
+/// the type from its head, markup anywhere.
 async fn stream_file(
     field: &mut Field<'_>,
     limits: &UploadLimits,
     writer: &mut dyn ObjectWriter,
 ) -> Result<FileKind, Failure> {
     let mut size: u64 = 0;
-    let mut head = SniffBuffer::new();
-    let mut kind = None;
+    let mut check = StreamCheck::new(limits.types());
     while let Some(chunk) = field
         .chunk()
         .await
@@ -266,17 +369,12 @@ async fn stream_file(
             }
             .into());
         }
-        // Decide the type as soon as the head is complete, so refused
+        // Refuse as soon as the type or a marker is known, so refused
         // content is not read (or written) any further.
-        if kind.is_none() && head.push(&chunk) {
-            kind = Some(limits.types().check(head.as_bytes())?);
-        }
+        check.push(&chunk)?;
         writer.write(chunk).await?;
     }
-    match kind {
-        Some(kind) => Ok(kind),
-        None => Ok(limits.types().check(head.as_bytes())?),
-    }
+    Ok(check.finish()?)
 }
 
 /// Reads a non-file field to its end under its cap, keeping nothing.

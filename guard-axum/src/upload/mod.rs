@@ -6,10 +6,15 @@
 //! Every upload is hostile. The extractor streams the file part to the store
 //! chunk by chunk under the route's [`UploadLimits`] — cut off at the cap
 //! (413), the number and size of other parts capped too (413), the type
-//! decided from the bytes only (415), the client's name kept as sanitized
-//! display metadata, the object named by a server-generated id. Downloads go
-//! through [`signed_download_url`] and [`download_response`]: HMAC-signed,
-//! expiring, optionally bound to one principal; anything else is 404.
+//! decided from the bytes only and markup looked for in every one of them
+//! (415), the client's name kept as sanitized display metadata with the
+//! sniffed type's extension, the object named by a server-generated id.
+//! The object is staged, invisible, until the handler calls
+//! [`Upload::commit`]; an upload that is not committed is deleted when its
+//! request ends, and [`ObjectStore::sweep`] removes what a crash left staged.
+//! Downloads go through [`signed_download_url`] and [`download_response`]:
+//! HMAC-signed, expiring, optionally bound to one principal; anything else
+//! is 404.
 //!
 //! `#[secure_route(upload(max = "5MiB", types = ["png"]))]` puts the
 //! route's [`UploadLimits`] in the request's extensions; the router puts the
@@ -30,10 +35,15 @@
 //! #[derive(Clone)]
 //! struct Links(UrlSigner);
 //!
-//! async fn upload(Extension(links): Extension<Links>, file: Upload) -> Json<String> {
+//! async fn upload(
+//!     Extension(links): Extension<Links>,
+//!     mut file: Upload,
+//! ) -> Result<Json<String>, GuardError> {
+//!     // Record the upload (a database row) first, then keep it.
+//!     let id = file.commit().await?;
 //!     let (url, _expires_at) =
-//!         signed_download_url(&links.0, "/files", file.id, Duration::from_secs(600), unix_now(), None);
-//!     Json(url)
+//!         signed_download_url(&links.0, "/files", id, Duration::from_secs(600), unix_now(), None);
+//!     Ok(Json(url))
 //! }
 //!
 //! async fn download(
@@ -73,9 +83,15 @@
 //! # Security
 //!
 //! * Keep the store's directory outside anything a static-file route serves.
-//! * Content is sniffed in its first bytes only; the download headers are
-//!   what keep the rest from being rendered. Serve allowed SVG or HTML from a
+//! * The type is sniffed from the first bytes; markup is looked for in all
+//!   of them, but a scan is not a parser, and the download headers are what
+//!   keep a file from being rendered. Serve allowed SVG or HTML from a
 //!   separate, cookie-less origin.
+//! * The whole-file markup scan refuses about one file per 10 GB of random
+//!   binary content (compressed image data) by a chance match.
+//! * Run [`ObjectStore::sweep`] now and then (at start-up, hourly) with a
+//!   cutoff an hour or more back, for uploads a crash left uncommitted, and
+//!   [`UploadStore::settle`] at graceful shutdown.
 //! * Fields other than the file are read under their cap and discarded:
 //!   send metadata in a separate, validated request.
 

@@ -1,9 +1,11 @@
 //! Uploads in an object store (S3, GCS, Azure, ...) through the
 //! `object_store` crate: [`ObjectStoreBackend`].
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::body::Bytes;
 use futures_util::future::BoxFuture;
@@ -39,15 +41,17 @@ const MAX_META_BYTES: u64 = 64 * 1024;
 ///
 /// The bytes stream through a multipart upload in 5 MiB parts (the minimum
 /// S3 accepts), at most two parts in flight, so memory per upload stays
-/// bounded whatever the cap. The object becomes visible only when its
-/// metadata is written after the multipart upload completes; [`open`]
-/// requires both. A refused, failed or dropped upload aborts its multipart
-/// upload, so no part is left billed in the bucket; a process that dies
-/// mid-upload cannot, so also give the bucket a lifecycle rule that
-/// aborts incomplete multipart uploads after a day. A blob whose
-/// metadata write failed is deleted; one left by a crash between the two
-/// writes is invisible and can be removed by a lifecycle rule on the
-/// prefix or a sweep that looks for blobs without `.json`.
+/// bounded whatever the cap. A completed multipart upload is the *staged*
+/// object: the blob without its metadata, invisible. The object becomes
+/// visible only when the handler commits it and its metadata is written;
+/// [`open`] requires both. A refused, failed or dropped upload aborts its
+/// multipart upload, so no part is left billed in the bucket; a process
+/// that dies mid-upload cannot, so also give the bucket a lifecycle rule
+/// that aborts incomplete multipart uploads after a day. A staged blob
+/// whose request failed is deleted; one left by a crash before the commit
+/// is found by [`sweep`], which deletes blobs without `.json` older than its
+/// cutoff. The sweep lists the prefix and holds the ids of the committed
+/// objects in memory (16 bytes each) while it runs.
 ///
 /// This crate enables no cloud backend of `object_store` (nor its `fs`
 /// one): the application does, in its own `Cargo.toml`
@@ -74,6 +78,7 @@ const MAX_META_BYTES: u64 = 64 * 1024;
 /// (500) with the backend's error as its source, for the log.
 ///
 /// [`open`]: ObjectStore::open
+/// [`sweep`]: ObjectStore::sweep
 #[derive(Clone)]
 pub struct ObjectStoreBackend {
     store: Arc<dyn object_store::ObjectStore>,
@@ -154,11 +159,118 @@ impl ObjectStore for ObjectStoreBackend {
                 .await
                 .map_err(store_error("starting a multipart upload"))?;
             Ok(Box::new(MultipartWriter {
-                backend: self.clone(),
                 id,
                 upload: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
                 written: 0,
             }) as Box<dyn ObjectWriter>)
+        })
+    }
+
+    fn commit(&self, meta: ObjectMeta) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let blob = self
+                .store
+                .head(&self.blob_path(meta.id))
+                .await
+                .map_err(store_error("finding a staged object"))?;
+            if blob.size != meta.size {
+                return Err(StoreError::Io {
+                    action: "committing an object",
+                    source: io::Error::other(format!(
+                        "the staged object is {} bytes, its metadata says {}",
+                        blob.size, meta.size
+                    )),
+                });
+            }
+            let meta_path = self.meta_path(meta.id);
+            // Metadata once written is not replaced: the commit is of what
+            // was staged, once.
+            match self.store.head(&meta_path).await {
+                Err(object_store::Error::NotFound { .. }) => {}
+                Ok(_) => {
+                    return Err(StoreError::Io {
+                        action: "committing an object",
+                        source: io::Error::from(io::ErrorKind::AlreadyExists),
+                    });
+                }
+                Err(e) => return Err(store_error("finding object metadata")(e)),
+            }
+            let json = serde_json::to_vec(&meta).map_err(|e| StoreError::Io {
+                action: "encoding object metadata",
+                source: io::Error::other(e),
+            })?;
+            self.store
+                .put(&meta_path, PutPayload::from(json))
+                .await
+                .map_err(store_error("writing object metadata"))?;
+            Ok(())
+        })
+    }
+
+    fn discard(&self, id: ObjectId) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            match self.store.head(&self.meta_path(id)).await {
+                // Committed: not ours to delete.
+                Ok(_) => return Err(StoreError::NotFound),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(store_error("finding object metadata")(e)),
+            }
+            // S3 answers a delete of a missing key with success: ask first,
+            // so an unknown id is NotFound on every backend.
+            let blob = self.blob_path(id);
+            self.store
+                .head(&blob)
+                .await
+                .map_err(store_error("finding a staged object"))?;
+            self.store
+                .delete(&blob)
+                .await
+                .map_err(store_error("discarding a staged object"))
+        })
+    }
+
+    fn sweep(&self, cutoff: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        Box::pin(async move {
+            let cutoff_ms = cutoff
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            let mut committed = HashSet::new();
+            let mut stale = Vec::new();
+            let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
+            let mut listing = self.store.list(prefix);
+            while let Some(entry) = listing.next().await {
+                let entry = entry.map_err(store_error("listing the store"))?;
+                // Only `{prefix}/{id}` and `{prefix}/{id}.json` are ours.
+                let mut parts = entry
+                    .location
+                    .prefix_match(&self.prefix)
+                    .into_iter()
+                    .flatten();
+                let (Some(name), None) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                let name = name.as_ref();
+                if let Some(id) = name.strip_suffix(".json") {
+                    if let Ok(id) = ObjectId::parse(id) {
+                        committed.insert(id);
+                    }
+                } else if let Ok(id) = ObjectId::parse(name)
+                    && entry.last_modified.timestamp_millis() < cutoff_ms
+                {
+                    stale.push(id);
+                }
+            }
+            let mut removed = 0;
+            for id in stale.into_iter().filter(|id| !committed.contains(id)) {
+                // Committed since the listing: keep it. Only a staged blob
+                // (no metadata) is discarded.
+                match self.discard(id).await {
+                    Ok(()) => removed += 1,
+                    Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(removed)
         })
     }
 
@@ -214,7 +326,6 @@ impl ObjectStore for ObjectStoreBackend {
 /// An upload streaming into a multipart upload.
 #[derive(Debug)]
 struct MultipartWriter {
-    backend: ObjectStoreBackend,
     id: ObjectId,
     /// `None` once completed or aborted: nothing left to clean up.
     upload: Option<WriteMultipart>,
@@ -237,7 +348,7 @@ impl ObjectWriter for MultipartWriter {
         })
     }
 
-    fn commit(
+    fn stage(
         mut self: Box<Self>,
         kind: FileKind,
         object: NewObject,
@@ -250,23 +361,7 @@ impl ObjectWriter for MultipartWriter {
                 .finish()
                 .await
                 .map_err(store_error("completing a multipart upload"))?;
-
-            let meta = ObjectMeta::new(self.id, kind, self.written, object);
-            let json = serde_json::to_vec(&meta).map_err(|e| StoreError::Io {
-                action: "encoding object metadata",
-                source: io::Error::other(e),
-            })?;
-            let store = &self.backend.store;
-            if let Err(e) = store
-                .put(&self.backend.meta_path(self.id), PutPayload::from(json))
-                .await
-            {
-                // Without metadata the blob is invisible; remove it rather
-                // than leave it for a sweep.
-                let _ = store.delete(&self.backend.blob_path(self.id)).await;
-                return Err(store_error("writing object metadata")(e));
-            }
-            Ok(meta)
+            Ok(ObjectMeta::new(self.id, kind, self.written, object))
         })
     }
 
@@ -355,6 +450,7 @@ fn finished() -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use object_store::ObjectStore as _;
     use object_store::memory::InMemory;
 
     fn backend() -> (ObjectStoreBackend, Arc<InMemory>) {
@@ -400,9 +496,10 @@ mod tests {
             writer.write(Bytes::copy_from_slice(piece)).await.unwrap();
         }
         let meta = writer
-            .commit(FileKind::Zip, NewObject::new("../x.zip").owner("u1"))
+            .stage(FileKind::Zip, NewObject::new("../x.zip").owner("u1"))
             .await
             .unwrap();
+        backend.commit(meta.clone()).await.unwrap();
         assert_eq!(meta.size, content.len() as u64);
         assert_eq!(meta.display_name, "x.zip");
         assert_eq!(meta.owner.as_deref(), Some("u1"));
@@ -420,9 +517,10 @@ mod tests {
         let mut writer = backend.begin().await.unwrap();
         writer.write(Bytes::from_static(b"hello")).await.unwrap();
         let meta = writer
-            .commit(FileKind::Txt, NewObject::new("a.txt"))
+            .stage(FileKind::Txt, NewObject::new("a.txt"))
             .await
             .unwrap();
+        backend.commit(meta.clone()).await.unwrap();
 
         memory.delete(&backend.blob_path(meta.id)).await.unwrap();
         assert!(matches!(
@@ -451,9 +549,10 @@ mod tests {
         let mut writer = backend.begin().await.unwrap();
         writer.write(Bytes::from_static(b"hello")).await.unwrap();
         let meta = writer
-            .commit(FileKind::Txt, NewObject::new("a.txt"))
+            .stage(FileKind::Txt, NewObject::new("a.txt"))
             .await
             .unwrap();
+        backend.commit(meta.clone()).await.unwrap();
         let json = memory
             .get(&backend.meta_path(meta.id))
             .await
@@ -498,9 +597,10 @@ mod tests {
             .await
             .unwrap();
         let meta = writer
-            .commit(FileKind::Txt, NewObject::new("a.txt"))
+            .stage(FileKind::Txt, NewObject::new("a.txt"))
             .await
             .unwrap();
+        backend.commit(meta.clone()).await.unwrap();
         for replaced in [&b"hello"[..], b"hello world, and more"] {
             memory
                 .put(
@@ -514,6 +614,61 @@ mod tests {
                 Err(StoreError::Io { .. })
             ));
         }
+    }
+
+    #[tokio::test]
+    async fn a_staged_object_is_invisible_until_committed_and_discard_spares_committed_ones() {
+        let (backend, memory) = backend();
+        let mut writer = backend.begin().await.unwrap();
+        writer.write(Bytes::from_static(b"hello")).await.unwrap();
+        let meta = writer
+            .stage(FileKind::Txt, NewObject::new("a.html"))
+            .await
+            .unwrap();
+        assert_eq!(meta.display_name, "a.txt");
+        assert!(matches!(
+            backend.open(meta.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let mut wrong = meta.clone();
+        wrong.size = 6;
+        assert!(matches!(
+            backend.commit(wrong).await,
+            Err(StoreError::Io { .. })
+        ));
+        backend.commit(meta.clone()).await.unwrap();
+        assert_eq!(backend.open(meta.id).await.unwrap().meta, meta);
+        assert!(matches!(
+            backend.commit(meta.clone()).await,
+            Err(StoreError::Io { .. })
+        ));
+        assert!(matches!(
+            backend.discard(meta.id).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let mut writer = backend.begin().await.unwrap();
+        writer.write(Bytes::from_static(b"bye")).await.unwrap();
+        let staged = writer
+            .stage(FileKind::Txt, NewObject::new("b"))
+            .await
+            .unwrap();
+        backend.discard(staged.id).await.unwrap();
+        assert!(matches!(
+            backend.discard(staged.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            backend.commit(staged).await,
+            Err(StoreError::NotFound)
+        ));
+        let keys: Vec<String> = memory
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 2, "{keys:?}");
     }
 
     #[tokio::test]

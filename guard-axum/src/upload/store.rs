@@ -5,6 +5,8 @@
 use std::fmt;
 use std::io::{self, Read as _};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 use axum::body::Bytes;
 use futures_util::future::BoxFuture;
@@ -12,6 +14,7 @@ use futures_util::stream::{self, BoxStream};
 use guard_core::upload::{
     FileKind, LocalStore, NewObject, ObjectId, ObjectMeta, PendingObject, StoreError, StoredObject,
 };
+use tokio::sync::Notify;
 
 /// The bytes of a stored object, as a stream of chunks.
 pub type ObjectStream = BoxStream<'static, Result<Bytes, io::Error>>;
@@ -19,24 +22,50 @@ pub type ObjectStream = BoxStream<'static, Result<Bytes, io::Error>>;
 /// A place uploads are written to and read back from, by server-generated
 /// [`ObjectId`] only.
 ///
+/// An object goes through three states: *written* by an [`ObjectWriter`]
+/// as the upload arrives, *staged* ([`ObjectWriter::stage`]: durable, but
+/// invisible to [`open`](Self::open)) when the upload is complete and
+/// checked, and *committed* ([`commit`](Self::commit)) once the handler has
+/// recorded it. A staged object that is not committed is
+/// [`discard`](Self::discard)ed when its request ends, or found by
+/// [`sweep`](Self::sweep) if the process died first.
+///
 /// Object-safe (boxed futures), so a router holds any implementation as an
 /// [`UploadStore`]. Implementations must never derive a storage key from
 /// anything the client sent, and must not make an object visible before
-/// [`ObjectWriter::commit`].
+/// [`commit`](Self::commit).
 ///
 /// Errors are guard-core's [`StoreError`]: [`StoreError::NotFound`] answers
 /// 404, everything else a generic 500 with the detail logged.
 pub trait ObjectStore: fmt::Debug + Send + Sync + 'static {
     /// Starts a new object. What is written stays invisible until
-    /// [`ObjectWriter::commit`], and is removed if the writer is aborted or
+    /// [`commit`](Self::commit), and is removed if the writer is aborted or
     /// dropped.
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn ObjectWriter>, StoreError>>;
+
+    /// Makes a staged object visible: `meta` is what
+    /// [`ObjectWriter::stage`] returned. [`StoreError::NotFound`] when
+    /// nothing is staged under `meta.id` (discarded or swept meanwhile).
+    fn commit(&self, meta: ObjectMeta) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Deletes a staged object that will not be committed; a committed one
+    /// is left alone ([`StoreError::NotFound`]).
+    fn discard(&self, id: ObjectId) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// A committed object's metadata and its bytes.
     fn open(&self, id: ObjectId) -> BoxFuture<'_, Result<OpenedObject, StoreError>>;
 
     /// Deletes a committed object.
     fn delete(&self, id: ObjectId) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Deletes what uploads left behind and last changed before `cutoff`:
+    /// staged objects never committed (a crash between an upload and its
+    /// handler's commit) and half-written ones. Committed objects are never
+    /// touched. Returns how many it removed.
+    ///
+    /// Run it now and then (at start-up, hourly) with a cutoff well before
+    /// any request still in progress, say an hour ago.
+    fn sweep(&self, cutoff: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>>;
 }
 
 /// An object being written, chunk by chunk, as the upload arrives.
@@ -44,10 +73,11 @@ pub trait ObjectWriter: Send {
     /// Appends a chunk. The caller enforces the size cap before calling.
     fn write(&mut self, chunk: Bytes) -> BoxFuture<'_, Result<(), StoreError>>;
 
-    /// Makes the object durable and visible under a fresh random
-    /// [`ObjectId`], with the sniffed `kind` and the (sanitized) display
-    /// name and owner in `object`.
-    fn commit(
+    /// Makes the object durable under a fresh random [`ObjectId`], staged:
+    /// invisible until [`ObjectStore::commit`] with the returned metadata,
+    /// built with [`ObjectMeta::new`] from the sniffed `kind` and the
+    /// (sanitized) display name and owner in `object`.
+    fn stage(
         self: Box<Self>,
         kind: FileKind,
         object: NewObject,
@@ -90,19 +120,97 @@ impl fmt::Debug for OpenedObject {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
-pub struct UploadStore(Arc<dyn ObjectStore>);
+pub struct UploadStore {
+    store: Arc<dyn ObjectStore>,
+    discards: Arc<Discards>,
+}
 
 impl UploadStore {
     /// Shares `store`.
     #[must_use]
     pub fn new(store: impl ObjectStore) -> Self {
-        Self(Arc::new(store))
+        Self::from_arc(Arc::new(store))
     }
 
     /// Shares a store that is already behind an `Arc`.
     #[must_use]
     pub fn from_arc(store: Arc<dyn ObjectStore>) -> Self {
-        Self(store)
+        Self {
+            store,
+            discards: Arc::default(),
+        }
+    }
+
+    /// Waits until every deletion of an uncommitted upload that a request
+    /// handed to the runtime (see [`Upload`](super::Upload)) has finished.
+    ///
+    /// Call it at graceful shutdown, once the server has stopped taking
+    /// requests, so the process exits with nothing staged for
+    /// [`sweep`](ObjectStore::sweep) to find.
+    pub async fn settle(&self) {
+        loop {
+            let idle = self.discards.idle.notified();
+            let mut idle = std::pin::pin!(idle);
+            idle.as_mut().enable();
+            if self.discards.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// Deletes the staged object `id` on the runtime, for a drop guard that
+    /// cannot wait. Without a runtime it is left to the sweep.
+    pub(super) fn discard_in_background(&self, id: ObjectId) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                object = %id,
+                "an uncommitted upload was dropped outside a runtime; it stays staged until a sweep"
+            );
+            return;
+        };
+        let running = Running::start(&self.discards);
+        let store = self.clone();
+        runtime.spawn(async move {
+            let _running = running;
+            match store.discard(id).await {
+                Ok(()) => tracing::debug!(object = %id, "uncommitted upload deleted"),
+                // Committed or swept meanwhile: nothing of ours to delete.
+                Err(StoreError::NotFound) => {}
+                Err(error) => tracing::warn!(
+                    object = %id,
+                    error = %super::extract::error_chain(&error),
+                    "could not delete an uncommitted upload; the sweep will"
+                ),
+            }
+        });
+    }
+}
+
+/// The background deletions of one [`UploadStore`], for
+/// [`UploadStore::settle`].
+#[derive(Debug, Default)]
+struct Discards {
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// One running deletion; counted down when its task ends or is dropped
+/// with the runtime.
+struct Running(Arc<Discards>);
+
+impl Running {
+    fn start(discards: &Arc<Discards>) -> Self {
+        discards.running.fetch_add(1, Ordering::AcqRel);
+        Self(discards.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 
@@ -110,21 +218,33 @@ impl UploadStore {
 /// `&dyn ObjectStore` does.
 impl ObjectStore for UploadStore {
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn ObjectWriter>, StoreError>> {
-        self.0.begin()
+        self.store.begin()
+    }
+
+    fn commit(&self, meta: ObjectMeta) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.store.commit(meta)
+    }
+
+    fn discard(&self, id: ObjectId) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.store.discard(id)
     }
 
     fn open(&self, id: ObjectId) -> BoxFuture<'_, Result<OpenedObject, StoreError>> {
-        self.0.open(id)
+        self.store.open(id)
     }
 
     fn delete(&self, id: ObjectId) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.0.delete(id)
+        self.store.delete(id)
+    }
+
+    fn sweep(&self, cutoff: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        self.store.sweep(cutoff)
     }
 }
 
 impl fmt::Debug for UploadStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("UploadStore").field(&self.0).finish()
+        f.debug_tuple("UploadStore").field(&self.store).finish()
     }
 }
 
@@ -146,6 +266,21 @@ impl ObjectStore for LocalStore {
                 buf: Vec::new(),
             }) as Box<dyn ObjectWriter>)
         })
+    }
+
+    fn commit(&self, meta: ObjectMeta) -> BoxFuture<'_, Result<(), StoreError>> {
+        let store = self.clone();
+        Box::pin(async move { blocking(move || store.commit(&meta)).await? })
+    }
+
+    fn discard(&self, id: ObjectId) -> BoxFuture<'_, Result<(), StoreError>> {
+        let store = self.clone();
+        Box::pin(async move { blocking(move || store.discard(id)).await? })
+    }
+
+    fn sweep(&self, cutoff: SystemTime) -> BoxFuture<'_, Result<usize, StoreError>> {
+        let store = self.clone();
+        Box::pin(async move { blocking(move || store.sweep(cutoff)).await? })
     }
 
     fn open(&self, id: ObjectId) -> BoxFuture<'_, Result<OpenedObject, StoreError>> {
@@ -203,7 +338,7 @@ impl ObjectWriter for LocalWriter {
         })
     }
 
-    fn commit(
+    fn stage(
         mut self: Box<Self>,
         kind: FileKind,
         object: NewObject,
@@ -211,7 +346,7 @@ impl ObjectWriter for LocalWriter {
         Box::pin(async move {
             self.flush().await?;
             let pending = self.pending.take().ok_or_else(finished)?;
-            blocking(move || pending.commit(kind, object)).await?
+            blocking(move || pending.stage(kind, object)).await?
         })
     }
 
@@ -340,11 +475,18 @@ mod tests {
             writer.write(Bytes::copy_from_slice(piece)).await.unwrap();
         }
         let meta = writer
-            .commit(FileKind::Zip, NewObject::new("../../a.zip").owner("u1"))
+            .stage(FileKind::Zip, NewObject::new("../../a.zip").owner("u1"))
             .await
             .unwrap();
         assert_eq!(meta.size, 200_000);
         assert_eq!(meta.display_name, "a.zip");
+        // Staged: on disk, invisible.
+        assert_eq!(entries(&dir), [meta.id.to_string()]);
+        assert!(matches!(
+            store.open(meta.id).await,
+            Err(StoreError::NotFound)
+        ));
+        store.commit(meta.clone()).await.unwrap();
         assert_eq!(
             entries(&dir),
             [meta.id.to_string(), format!("{}.json", meta.id)]
@@ -394,6 +536,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_background_discard_deletes_a_staged_object_and_settle_waits_for_it() {
+        let (local, dir) = temp_store();
+        let store = UploadStore::new(local);
+        let mut writer = store.begin().await.unwrap();
+        writer.write(Bytes::from_static(b"staged")).await.unwrap();
+        let staged = writer
+            .stage(FileKind::Txt, NewObject::new("a"))
+            .await
+            .unwrap();
+        let mut writer = store.begin().await.unwrap();
+        writer.write(Bytes::from_static(b"kept")).await.unwrap();
+        let kept = writer
+            .stage(FileKind::Txt, NewObject::new("b"))
+            .await
+            .unwrap();
+        store.commit(kept.clone()).await.unwrap();
+
+        store.discard_in_background(staged.id);
+        // A committed object is not the discard's to delete.
+        store.discard_in_background(kept.id);
+        store.settle().await;
+        assert_eq!(
+            entries(&dir),
+            [kept.id.to_string(), format!("{}.json", kept.id)]
+        );
+        // Nothing running: settle returns at once.
+        store.settle().await;
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
     async fn a_truncated_blob_ends_its_stream_with_an_error() {
         let (local, dir) = temp_store();
         let store = UploadStore::new(local);
@@ -403,9 +576,10 @@ mod tests {
             .await
             .unwrap();
         let meta = writer
-            .commit(FileKind::Txt, NewObject::new("a.txt"))
+            .stage(FileKind::Txt, NewObject::new("a.txt"))
             .await
             .unwrap();
+        store.commit(meta.clone()).await.unwrap();
         std::fs::write(dir.join(meta.id.to_string()), b"hello").unwrap();
 
         let mut body = store.open(meta.id).await.unwrap().body;

@@ -38,11 +38,15 @@ pub(crate) fn limits(max: &str, types: &[FileKind]) -> UploadLimits {
     UploadLimits::new(ByteSize::parse(max).unwrap(), TypeAllowlist::new(types)).unwrap()
 }
 
-/// `POST /upload` and `GET /files/{token}` with their extensions, and
+/// `POST /upload` (commits), `POST /upload/refused` (fails after the
+/// upload, never commits), `POST /upload/crash` (forgets the upload, as a
+/// crash would) and `GET /files/{token}` with their extensions, and
 /// `POST /unwired` without them; `x-user` names the principal.
 pub(crate) fn router(limits: UploadLimits, store: UploadStore, signer: UrlSigner) -> Router {
     Router::new()
         .route("/upload", post(accept))
+        .route("/upload/refused", post(refuse_after_upload))
+        .route("/upload/crash", post(crash_before_commit))
         .route("/files/{token}", get(download))
         .layer(Extension(limits))
         .layer(Extension(store))
@@ -66,17 +70,34 @@ async fn test_principal(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-async fn accept(upload: Upload) -> (StatusCode, Json<serde_json::Value>) {
-    (
+/// Keeps the upload: commits it, then answers what was stored.
+async fn accept(mut upload: Upload) -> Result<(StatusCode, Json<serde_json::Value>), GuardError> {
+    let id = upload.commit().await?;
+    Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({
-            "id": upload.id.to_string(),
+            "id": id.to_string(),
             "kind": upload.kind,
             "size": upload.size,
             "display_name": upload.display_name,
             "owner": upload.owner,
         })),
-    )
+    ))
+}
+
+/// Receives the upload, then fails as a handler whose database insert
+/// failed would: the upload is never committed.
+async fn refuse_after_upload(upload: Upload) -> Result<StatusCode, GuardError> {
+    tracing::debug!(object = %upload.id, "pretending the insert failed");
+    Err(GuardError::forbidden())
+}
+
+/// A process that dies between storing the upload and committing it: the
+/// drop guard never runs. Answers the staged id.
+async fn crash_before_commit(upload: Upload) -> (StatusCode, String) {
+    let id = upload.id.to_string();
+    std::mem::forget(upload);
+    (StatusCode::ACCEPTED, id)
 }
 
 /// The clock is the `x-now` header (`NOW` without it), so tests move time

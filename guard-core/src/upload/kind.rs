@@ -6,7 +6,8 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::UploadRefusal;
-use super::sniff::{self, Active, SNIFF_LEN};
+use super::scan::{Active, scan_all};
+use super::sniff::{self, SNIFF_LEN};
 
 /// A file type an upload route can allow, named as in
 /// `upload(types = ["png", "pdf"])`.
@@ -256,7 +257,10 @@ impl TypeAllowlist {
     ///
     /// Pass the first `min(file length, SNIFF_LEN)` bytes of the content
     /// ([`SniffBuffer`](super::SniffBuffer) collects them from a stream);
-    /// bytes past [`SNIFF_LEN`] are ignored. Refusals, all 415:
+    /// bytes past [`SNIFF_LEN`] are ignored. To look for markup in the rest
+    /// of the content too, check the whole stream with
+    /// [`StreamCheck`](super::StreamCheck), which applies these rules to the
+    /// head and rule 4 to every byte. Refusals, all 415:
     ///
     /// 1. empty content: [`UploadRefusal::Empty`];
     /// 2. content that is no known kind (executables, XML that is neither SVG
@@ -292,12 +296,23 @@ impl TypeAllowlist {
         if !self.contains(kind) {
             return Err(UploadRefusal::TypeNotAllowed { sniffed: kind });
         }
-        match sniff::active_content(head) {
+        self.check_active(kind, scan_all(head).active())?;
+        Ok(kind)
+    }
+
+    /// Rule 4 of [`check`](Self::check), for content of `kind` in which a
+    /// scan found `active`; shared with [`StreamCheck`](super::StreamCheck).
+    pub(crate) fn check_active(
+        self,
+        kind: FileKind,
+        active: Option<Active>,
+    ) -> Result<(), UploadRefusal> {
+        match active {
             Some(Active::ServerScript) => Err(UploadRefusal::ActiveContent { sniffed: kind }),
             Some(Active::Markup) if !kind.carries_script() && !self.contains(FileKind::Html) => {
                 Err(UploadRefusal::ActiveContent { sniffed: kind })
             }
-            _ => Ok(kind),
+            _ => Ok(()),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use core::fmt::Write as _;
 
+use super::FileKind;
+
 /// The longest name [`sanitize_file_name`] returns, in UTF-8 bytes: the
 /// common file-system limit (ext4, APFS, NTFS in UTF-16 units is looser).
 pub const MAX_FILE_NAME_BYTES: usize = 255;
@@ -71,6 +73,59 @@ pub fn sanitize_file_name(name: &str) -> String {
     } else {
         name
     }
+}
+
+/// The name a file of `kind` is stored and offered for download under: the
+/// client's name, [sanitized](sanitize_file_name), as an untrusted display
+/// stem, and the extension of the kind its bytes sniffed as.
+///
+/// The client's extension is dropped (the last `.`-part, when it is 1 to 16
+/// ASCII letters and digits), and every other dot in the stem becomes `_`,
+/// so the name has exactly one extension: `invoice.html` that sniffed as a
+/// PNG is `invoice.png`, and neither `shell.php.png` nor `a.png.html` keeps
+/// a second extension for a server or a desktop to act on. A name without
+/// an extension gets the kind's; trailing dots and spaces are trimmed (so
+/// `a.html .` is `a.png`); the result fits [`MAX_FILE_NAME_BYTES`]. It is
+/// idempotent, and unchanged by [`sanitize_file_name`].
+///
+/// ```
+/// use guard_core::upload::{FileKind, file_name_for_kind};
+///
+/// assert_eq!(file_name_for_kind("invoice.html", FileKind::Png), "invoice.png");
+/// assert_eq!(file_name_for_kind("photo.png", FileKind::Png), "photo.png");
+/// assert_eq!(file_name_for_kind("shell.php.png", FileKind::Png), "shell_php.png");
+/// assert_eq!(file_name_for_kind("../../etc/passwd", FileKind::Pdf), "passwd.pdf");
+/// ```
+#[must_use]
+pub fn file_name_for_kind(name: &str, kind: FileKind) -> String {
+    let name = sanitize_file_name(name);
+    let stem = match name.rsplit_once('.') {
+        Some((stem, extension)) if is_extension(extension) => stem,
+        _ => name.as_str(),
+    };
+    let extension = kind.extension();
+    let stem = trim_ends(stem).replace('.', "_");
+    let mut cut = MAX_FILE_NAME_BYTES
+        .saturating_sub(extension.len() + 1)
+        .min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let stem = trim_ends(stem.get(..cut).unwrap_or_default());
+    let stem = if stem.is_empty() { FALLBACK_NAME } else { stem };
+    let typed = format!("{stem}.{extension}");
+    if is_windows_reserved(&typed) {
+        // `_` plus a stem cut one byte shorter: still within the cap.
+        file_name_for_kind(&format!("_{typed}"), kind)
+    } else {
+        typed
+    }
+}
+
+/// What [`file_name_for_kind`] takes for the client's extension.
+fn is_extension(part: &str) -> bool {
+    (1..=MAX_EXTENSION_BYTES).contains(&part.len())
+        && part.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A `Content-Disposition` value that makes a browser download the file
@@ -336,6 +391,64 @@ mod tests {
             );
             assert!(!is_windows_reserved(&name), "{input:?} -> {name:?}");
             assert_eq!(sanitize_file_name(&name), name, "sanitizing is idempotent");
+        }
+    }
+
+    #[test]
+    fn the_download_name_carries_the_sniffed_kinds_extension_only() {
+        use FileKind::*;
+        let cases: &[(&str, FileKind, &str)] = &[
+            ("invoice.html", Png, "invoice.png"),
+            ("invoice", Png, "invoice.png"),
+            ("photo.png", Png, "photo.png"),
+            ("photo.PNG", Png, "photo.png"),
+            ("photo.jpeg", Jpeg, "photo.jpg"),
+            ("a.html.png", Png, "a_html.png"),
+            ("a.png.html", Png, "a_png.png"),
+            ("shell.php.png", Png, "shell_php.png"),
+            ("invoice.html.", Png, "invoice.png"),
+            ("invoice.html . .", Png, "invoice.png"),
+            ("invoice .html", Png, "invoice.png"),
+            ("a..png", Png, "a.png"),
+            ("report.v2.final.pdf", Pdf, "report_v2_final.pdf"),
+            ("Dr. Smith notes", Txt, "Dr_ Smith notes.txt"),
+            ("archive.tar.gz", Zip, "archive_tar.zip"),
+            ("../../etc/passwd", Png, "passwd.png"),
+            ("..\\..\\win.ini", Png, "win.png"),
+            ("photo\u{202E}gnp.exe", Png, "photognp.png"),
+            ("CON.txt", Png, "_CON.png"),
+            ("CON", Png, "_CON.png"),
+            ("nul.html", Txt, "_nul.txt"),
+            ("", Pdf, "file.pdf"),
+            ("..", Png, "file.png"),
+            (".html", Png, "html.png"),
+            ("отчёт.pdf", Pdf, "отчёт.pdf"),
+            ("a.x-y", Png, "a_x-y.png"),
+            ("svg.svg", Svg, "svg.svg"),
+            ("page", Html, "page.html"),
+        ];
+        for (input, kind, expected) in cases {
+            let name = file_name_for_kind(input, *kind);
+            assert_eq!(name, *expected, "{input:?} as {kind}");
+            assert_eq!(file_name_for_kind(&name, *kind), name, "idempotent");
+            assert_eq!(sanitize_file_name(&name), name, "already sanitized");
+        }
+    }
+
+    #[test]
+    fn a_long_name_keeps_the_kinds_extension_within_the_cap() {
+        for input in [
+            format!("{}.html", "a".repeat(5_000)),
+            format!("{}.txt", "é".repeat(3_000)),
+            "x.".repeat(2_000),
+            format!("CON{}", " ".repeat(300)),
+        ] {
+            let name = file_name_for_kind(&input, FileKind::Jpeg);
+            assert!(name.len() <= MAX_FILE_NAME_BYTES, "{}", name.len());
+            assert!(name.ends_with(".jpg"), "{name}");
+            assert_eq!(name.matches('.').count(), 1, "{name}");
+            assert!(!is_windows_reserved(&name), "{name}");
+            assert_eq!(file_name_for_kind(&name, FileKind::Jpeg), name);
         }
     }
 

@@ -1,5 +1,5 @@
-//! Deciding a file's kind from its leading bytes, and finding markup hidden
-//! in them.
+//! Deciding a file's kind from its leading bytes. The markup scan it
+//! shares with the whole-stream check lives in `scan.rs`.
 //!
 //! Binary kinds are recognised by the `infer` crate's matchers, tightened
 //! where they are looser than the format (infer takes any `GIF` prefix, a
@@ -10,6 +10,7 @@
 use core::fmt;
 
 use super::FileKind;
+use super::scan::{is_space, scan_all};
 
 /// How many leading bytes [`sniff`] and
 /// [`TypeAllowlist::check`](super::TypeAllowlist::check) look at.
@@ -53,7 +54,7 @@ pub fn sniff(head: &[u8]) -> Option<FileKind> {
     if !is_text(text, head.len() == SNIFF_LEN) {
         return None;
     }
-    let found = Found::scan(text);
+    let found = scan_all(text);
     let start = trim_leading_space(text);
     if starts_like_html(start) || found.html {
         Some(FileKind::Html)
@@ -65,29 +66,6 @@ pub fn sniff(head: &[u8]) -> Option<FileKind> {
         None
     } else {
         Some(FileKind::Txt)
-    }
-}
-
-/// What [`active_content`] found in a head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Active {
-    /// A server-side script open tag (`<?php`): refused whatever is allowed.
-    ServerScript,
-    /// An HTML, SVG or script signature: refused inside kinds that do not
-    /// carry script unless HTML is allowed.
-    Markup,
-}
-
-/// Finds markup or server-side script anywhere in the head, ignoring NUL
-/// bytes so that UTF-16 encoded markup is found too.
-pub(crate) fn active_content(head: &[u8]) -> Option<Active> {
-    let found = Found::scan(head.get(..SNIFF_LEN).unwrap_or(head));
-    if found.server_script {
-        Some(Active::ServerScript)
-    } else if found.html || found.svg || found.script {
-        Some(Active::Markup)
-    } else {
-        None
     }
 }
 
@@ -204,77 +182,12 @@ fn is_text(bytes: &[u8], maybe_truncated: bool) -> bool {
         .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0C'))
 }
 
-/// What a scan of a head found; see [`sniff`] for how it is used.
-#[derive(Debug, Default)]
-struct Found {
-    html: bool,
-    svg: bool,
-    script: bool,
-    server_script: bool,
-}
-
-#[derive(Clone, Copy)]
-enum Class {
-    Html,
-    Svg,
-    Script,
-    ServerScript,
-}
-
-/// Tags that make content a page wherever they appear: each loads, embeds or
-/// runs something. `<style>`, `<title>` and `<a>` are left out because SVG
-/// uses them too; `<?=` is left out because three bytes match by chance in
-/// one binary file in tens of thousands.
-const SIGNATURES: &[(&[u8], Class)] = &[
-    (b"<html", Class::Html),
-    (b"<head", Class::Html),
-    (b"<body", Class::Html),
-    (b"<iframe", Class::Html),
-    (b"<frame", Class::Html),
-    (b"<frameset", Class::Html),
-    (b"<object", Class::Html),
-    (b"<embed", Class::Html),
-    (b"<applet", Class::Html),
-    (b"<form", Class::Html),
-    (b"<img", Class::Html),
-    (b"<base", Class::Html),
-    (b"<meta", Class::Html),
-    (b"<link", Class::Html),
-    (b"<video", Class::Html),
-    (b"<audio", Class::Html),
-    (b"<svg", Class::Svg),
-    (b"<script", Class::Script),
-    (b"<?php", Class::ServerScript),
-];
-
 /// The WHATWG MIME-sniffing HTML signatures, checked at the start of text
 /// only, less `<!--` (SVG files commonly open with a comment).
 const HTML_STARTS: &[&[u8]] = &[
     b"<html", b"<head", b"<script", b"<iframe", b"<h1", b"<div", b"<font", b"<table", b"<a",
     b"<style", b"<title", b"<b", b"<body", b"<br", b"<p",
 ];
-
-impl Found {
-    fn scan(hay: &[u8]) -> Self {
-        let mut found = Self::default();
-        for (at, _) in hay.iter().enumerate().filter(|(_, b)| **b == b'<') {
-            if is_doctype_html(hay, at) {
-                found.html = true;
-            }
-            for (signature, class) in SIGNATURES {
-                if match_tag(hay, at, signature).is_some() {
-                    match class {
-                        Class::Html => found.html = true,
-                        Class::Svg => found.svg = true,
-                        Class::Script => found.script = true,
-                        Class::ServerScript => found.server_script = true,
-                    }
-                }
-            }
-        }
-        found
-    }
-}
 
 fn starts_like_html(text: &[u8]) -> bool {
     is_doctype_html(text, 0)
@@ -330,11 +243,6 @@ fn next_non_nul(hay: &[u8], from: usize) -> Option<(u8, usize)> {
     rest.get(offset).map(|b| (*b, from + offset + 1))
 }
 
-/// The WHATWG whitespace bytes.
-const fn is_space(byte: u8) -> bool {
-    matches!(byte, b'\t' | b'\n' | 0x0C | b'\r' | b' ')
-}
-
 fn trim_leading_space(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()
@@ -345,6 +253,7 @@ fn trim_leading_space(bytes: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scan::Active;
     use super::super::{TypeAllowlist, UploadRefusal};
     use super::*;
     use FileKind::*;
@@ -598,7 +507,7 @@ mod tests {
         ];
         for (bytes, active) in cases {
             assert_eq!(
-                active_content(bytes),
+                scan_all(bytes).active(),
                 *active,
                 "{:?}",
                 String::from_utf8_lossy(bytes)

@@ -11,10 +11,12 @@
 //!
 //! Names on disk are server-generated only. A write goes to a temp file in
 //! the same directory, is fsynced and renamed into place (atomic on one file
-//! system), then the metadata sidecar is written the same way, then the
-//! directory is fsynced. A crash leaves at worst a temp file or a blob with
-//! no sidecar, both invisible to readers and removed by
-//! [`LocalStore::sweep`].
+//! system): the object is then *staged*, durable but invisible. Committing
+//! it writes the metadata sidecar the same way and fsyncs the directory.
+//! An upload is staged before the handler runs and committed only when the
+//! handler has recorded it, so a failed request deletes a staged object and
+//! a crash leaves at worst a temp file or a staged blob, both invisible to
+//! readers and removed by [`LocalStore::sweep`].
 //!
 //! The calls are blocking `std::fs`; from async code run them on a blocking
 //! thread (`tokio::task::spawn_blocking`).
@@ -26,7 +28,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::{FileKind, ObjectId, sanitize_file_name};
+use super::{FileKind, ObjectId, file_name_for_kind, sanitize_file_name};
 
 const TEMP_PREFIX: &str = ".tmp-";
 const META_SUFFIX: &str = ".json";
@@ -94,7 +96,7 @@ impl LocalStore {
 
     /// Starts writing a new object: chunks go to a temp file, which is
     /// deleted if the [`PendingObject`] is dropped without
-    /// [`commit`](PendingObject::commit).
+    /// [`stage`](PendingObject::stage) or [`commit`](PendingObject::commit).
     ///
     /// # Errors
     ///
@@ -124,6 +126,69 @@ impl LocalStore {
         let mut pending = self.begin()?;
         pending.write_chunk(bytes)?;
         pending.commit(kind, object)
+    }
+
+    /// Makes a staged object visible: writes its metadata sidecar, the
+    /// commit point, and syncs the directory. `meta` is what
+    /// [`PendingObject::stage`] returned.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when no blob is staged under `meta.id`
+    /// (discarded, or swept), [`StoreError::Io`] when its size is not
+    /// `meta.size`, when it is already committed, or when the file system
+    /// refuses.
+    pub fn commit(&self, meta: &ObjectMeta) -> Result<(), StoreError> {
+        let size = match fs::metadata(self.blob_path(meta.id)) {
+            Ok(blob) => blob.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    action: "finding a staged object",
+                    source: e,
+                });
+            }
+        };
+        if size != meta.size {
+            return Err(StoreError::Io {
+                action: "committing an object",
+                source: io::Error::other(format!(
+                    "the staged object is {size} bytes, its metadata says {}",
+                    meta.size
+                )),
+            });
+        }
+        // Metadata once written is not replaced: the commit is of what was
+        // staged, once.
+        if self.meta_path(meta.id).exists() {
+            return Err(StoreError::Io {
+                action: "committing an object",
+                source: io::Error::from(io::ErrorKind::AlreadyExists),
+            });
+        }
+        write_meta(&self.root, meta)?;
+        sync_dir(&self.root)
+    }
+
+    /// Deletes a staged object that will not be committed (the request
+    /// that uploaded it failed). A committed object is left alone.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] when no object is staged under `id`
+    /// (including one already committed), or [`StoreError::Io`].
+    pub fn discard(&self, id: ObjectId) -> Result<(), StoreError> {
+        if self.meta_path(id).exists() {
+            return Err(StoreError::NotFound);
+        }
+        match fs::remove_file(self.blob_path(id)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
+            Err(e) => Err(StoreError::Io {
+                action: "discarding a staged object",
+                source: e,
+            }),
+        }
     }
 
     /// The metadata of a committed object.
@@ -197,10 +262,15 @@ impl LocalStore {
         }
     }
 
-    /// Removes what interrupted writes left behind and last changed before
-    /// `cutoff`: temp files, and blobs whose sidecar was never written.
-    /// Returns how many files it removed. Pass a cutoff well before any
-    /// upload still in progress (say, an hour ago).
+    /// Removes what uploads left behind and last changed before `cutoff`:
+    /// temp files of interrupted writes, and staged blobs that were never
+    /// committed (a process that died between storing an upload and its
+    /// handler's commit, or a discard that could not run). Committed objects
+    /// are never touched. Returns how many files it removed.
+    ///
+    /// Pass a cutoff well before any upload or request still in progress
+    /// (say, an hour ago): a request's staged object is as old as its
+    /// handler has been running.
     ///
     /// # Errors
     ///
@@ -271,33 +341,55 @@ impl PendingObject {
         self.written
     }
 
-    /// Makes the object durable and visible under a fresh random
-    /// [`ObjectId`], with `kind` (from
-    /// [`TypeAllowlist::check`](super::TypeAllowlist::check)) and the
-    /// client's name sanitized by [`sanitize_file_name`].
+    /// Makes the object durable under a fresh random [`ObjectId`], but not
+    /// yet visible: *staged*, until [`LocalStore::commit`] with the returned
+    /// metadata, deleted by [`LocalStore::discard`] or, if neither ever
+    /// runs, by [`LocalStore::sweep`]. `kind` comes from
+    /// [`TypeAllowlist::check`](super::TypeAllowlist::check) or
+    /// [`StreamCheck`](super::StreamCheck); the display name is the client's,
+    /// sanitized, with `kind`'s extension ([`file_name_for_kind`]).
     ///
     /// # Errors
     ///
-    /// [`StoreError::Io`] or [`StoreError::CorruptMetadata`]; nothing is
-    /// left visible then.
-    pub fn commit(mut self, kind: FileKind, object: NewObject) -> Result<ObjectMeta, StoreError> {
+    /// [`StoreError::Io`]; nothing is left then.
+    pub fn stage(mut self, kind: FileKind, object: NewObject) -> Result<ObjectMeta, StoreError> {
         let Some(file) = self.file.take() else {
             return Err(StoreError::Io {
-                action: "committing",
+                action: "staging",
                 source: io::Error::other("already finished"),
             });
         };
-        let result = self.finish(file, kind, object);
+        let result = self.stage_file(file, kind, object);
         if result.is_err() {
             remove_quietly(&self.temp_path);
         }
         result
     }
 
+    /// [`stage`](Self::stage) and commit at once: the object is visible
+    /// when this returns. For content whose recording cannot fail after it
+    /// is stored.
+    ///
+    /// # Errors
+    ///
+    /// As [`stage`](Self::stage) and [`LocalStore::commit`]; nothing is
+    /// left then.
+    pub fn commit(self, kind: FileKind, object: NewObject) -> Result<ObjectMeta, StoreError> {
+        let store = LocalStore {
+            root: self.root.clone(),
+        };
+        let meta = self.stage(kind, object)?;
+        if let Err(e) = store.commit(&meta) {
+            remove_quietly(&store.blob_path(meta.id));
+            return Err(e);
+        }
+        Ok(meta)
+    }
+
     /// Deletes the temp file now; the same as dropping, said explicitly.
     pub fn abort(self) {}
 
-    fn finish(
+    fn stage_file(
         &self,
         file: File,
         kind: FileKind,
@@ -305,22 +397,11 @@ impl PendingObject {
     ) -> Result<ObjectMeta, StoreError> {
         file.sync_all().map_err(io_error("syncing an upload"))?;
         drop(file);
-
-        let meta = ObjectMeta {
-            id: ObjectId::random(),
-            display_name: object.display_name,
-            kind,
-            size: self.written,
-            owner: object.owner,
-        };
-        let blob_path = self.root.join(meta.id.to_string());
-        fs::rename(&self.temp_path, &blob_path).map_err(io_error("moving an upload into place"))?;
-
-        let written = write_meta(&self.root, &meta).and_then(|()| sync_dir(&self.root));
-        if let Err(e) = written {
-            remove_quietly(&blob_path);
-            return Err(e);
-        }
+        let meta = ObjectMeta::new(ObjectId::random(), kind, self.written, object);
+        // The directory is synced by the commit, which makes both renames
+        // durable; a staged blob lost to a crash was never visible.
+        fs::rename(&self.temp_path, self.root.join(meta.id.to_string()))
+            .map_err(io_error("moving an upload into place"))?;
         Ok(meta)
     }
 }
@@ -360,8 +441,8 @@ impl NewObject {
         }
     }
 
-    /// The sanitized display name, for a store that writes its own
-    /// metadata.
+    /// The sanitized display name, before [`ObjectMeta::new`] gives it the
+    /// sniffed kind's extension.
     #[must_use]
     pub fn display_name(&self) -> &str {
         &self.display_name
@@ -381,7 +462,8 @@ impl NewObject {
 pub struct ObjectMeta {
     /// The server-generated name.
     pub id: ObjectId,
-    /// The client's file name, sanitized; for `Content-Disposition` only.
+    /// The client's file name, sanitized, with the extension of `kind`
+    /// ([`file_name_for_kind`]); for `Content-Disposition` only.
     pub display_name: String,
     /// What the bytes sniffed as; the download's `Content-Type`.
     pub kind: FileKind,
@@ -394,14 +476,14 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// The metadata of an object a store has just made durable under the
     /// server-generated `id`: the display name and owner come from
-    /// `object` (already sanitized by [`NewObject::new`]), `kind` from
-    /// sniffing, `size` from what was written. For stores outside this
-    /// crate; the fields stay readable directly.
+    /// `object` (sanitized by [`NewObject::new`]; the name gets `kind`'s
+    /// extension here), `kind` from sniffing, `size` from what was written.
+    /// For stores outside this crate; the fields stay readable directly.
     #[must_use]
     pub fn new(id: ObjectId, kind: FileKind, size: u64, object: NewObject) -> Self {
         Self {
             id,
-            display_name: object.display_name,
+            display_name: file_name_for_kind(&object.display_name, kind),
             kind,
             size,
             owner: object.owner,
@@ -574,7 +656,7 @@ mod tests {
             let meta = store
                 .put(b"content", FileKind::Txt, NewObject::new(name).owner("u1"))
                 .unwrap();
-            assert_eq!(meta.display_name, sanitize_file_name(name));
+            assert_eq!(meta.display_name, file_name_for_kind(name, FileKind::Txt));
             assert_eq!(store.open(meta.id).unwrap().meta, meta);
         }
         // Only ids and sidecars, all inside the store directory.
@@ -702,6 +784,97 @@ mod tests {
         let mut expected = vec![kept.id.to_string(), format!("{}.json", kept.id)];
         expected.sort();
         assert_eq!(entries(store.root()), expected);
+    }
+
+    #[test]
+    fn a_staged_object_is_invisible_until_committed() {
+        let dir = TempDir::new();
+        let store = LocalStore::new(&dir.0).unwrap();
+        let mut pending = store.begin().unwrap();
+        pending.write_chunk(b"hello").unwrap();
+        let meta = pending
+            .stage(FileKind::Txt, NewObject::new("notes.html"))
+            .unwrap();
+        assert_eq!(meta.display_name, "notes.txt");
+        assert_eq!(entries(store.root()), [meta.id.to_string()]);
+        assert!(matches!(store.open(meta.id), Err(StoreError::NotFound)));
+        assert!(matches!(store.delete(meta.id), Err(StoreError::NotFound)));
+
+        store.commit(&meta).unwrap();
+        assert_eq!(store.meta(meta.id).unwrap(), meta);
+        // Committed once: neither committed again nor discarded.
+        assert!(matches!(store.commit(&meta), Err(StoreError::Io { .. })));
+        assert!(matches!(store.discard(meta.id), Err(StoreError::NotFound)));
+        assert_eq!(store.meta(meta.id).unwrap(), meta);
+    }
+
+    #[test]
+    fn a_discarded_object_is_gone_and_cannot_be_committed() {
+        let dir = TempDir::new();
+        let store = LocalStore::new(&dir.0).unwrap();
+        let mut pending = store.begin().unwrap();
+        pending.write_chunk(b"hello").unwrap();
+        let meta = pending.stage(FileKind::Txt, NewObject::new("a")).unwrap();
+        store.discard(meta.id).unwrap();
+        assert!(entries(store.root()).is_empty());
+        assert!(matches!(store.discard(meta.id), Err(StoreError::NotFound)));
+        assert!(matches!(store.commit(&meta), Err(StoreError::NotFound)));
+        assert!(entries(store.root()).is_empty());
+    }
+
+    #[test]
+    fn a_commit_refuses_metadata_of_another_size() {
+        let dir = TempDir::new();
+        let store = LocalStore::new(&dir.0).unwrap();
+        let mut pending = store.begin().unwrap();
+        pending.write_chunk(b"hello").unwrap();
+        let mut meta = pending.stage(FileKind::Txt, NewObject::new("a")).unwrap();
+        meta.size = 1_000_000;
+        assert!(matches!(store.commit(&meta), Err(StoreError::Io { .. })));
+        assert!(matches!(store.open(meta.id), Err(StoreError::NotFound)));
+    }
+
+    #[test]
+    fn sweep_removes_a_back_dated_staged_object_and_keeps_committed_ones() {
+        let dir = TempDir::new();
+        let store = LocalStore::new(&dir.0).unwrap();
+        let hour_ago = SystemTime::now() - Duration::from_secs(3_600);
+        let back_date = |path: PathBuf| {
+            let two_hours_ago = SystemTime::now() - Duration::from_secs(7_200);
+            File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(two_hours_ago)
+                .unwrap();
+        };
+        let committed = store
+            .put(b"kept", FileKind::Txt, NewObject::new("kept.txt"))
+            .unwrap();
+        let mut pending = store.begin().unwrap();
+        pending.write_chunk(b"staged").unwrap();
+        let staged = pending.stage(FileKind::Txt, NewObject::new("s")).unwrap();
+        let mut young = store.begin().unwrap();
+        young.write_chunk(b"young").unwrap();
+        let young = young.stage(FileKind::Txt, NewObject::new("y")).unwrap();
+
+        // Young, everything stays.
+        assert_eq!(store.sweep(hour_ago).unwrap(), 0);
+        // Two hours old: the never-committed one goes, the committed stays.
+        back_date(store.blob_path(staged.id));
+        back_date(store.blob_path(committed.id));
+        back_date(store.meta_path(committed.id));
+        assert_eq!(store.sweep(hour_ago).unwrap(), 1);
+        let mut expected = vec![
+            committed.id.to_string(),
+            format!("{}.json", committed.id),
+            young.id.to_string(),
+        ];
+        expected.sort();
+        assert_eq!(entries(store.root()), expected);
+        assert_eq!(store.meta(committed.id).unwrap(), committed);
+        assert!(matches!(store.commit(&staged), Err(StoreError::NotFound)));
+        store.commit(&young).unwrap();
     }
 
     #[test]
