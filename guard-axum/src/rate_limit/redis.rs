@@ -228,9 +228,12 @@ pub enum RedisConfigError {
 /// instance with the same secret computes the same keys); a failed decision
 /// is a [`BackendError`] answered by the layer's
 /// [`FailMode`](super::FailMode), 503 by default. Connecting refuses Redis
-/// before 5.0 and a Redis whose prefix is in use with another secret (see
-/// the [module docs](self)). Redis Cluster is not supported (one
-/// decision's keys span hash slots).
+/// before 5.0 ([`RedisConfigError::OldRedis`]) and a prefix in use with
+/// another secret ([`RedisConfigError::SecretMismatch`]: the first instance
+/// to connect stores its secret's fingerprint at
+/// `<prefix>:secret-fingerprint`; to rotate the secret, stop every instance
+/// using the old one and delete that key). Redis Cluster is not supported
+/// (one decision's keys span hash slots).
 ///
 /// ```no_run
 /// use guard_axum::rate_limit::{RateLimitLayer, RedisBackend};
