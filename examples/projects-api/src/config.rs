@@ -18,7 +18,8 @@ pub struct Config {
     #[arg(long, env = "PROJECTS_API_DATABASE", default_value = "projects-api.db")]
     pub database: String,
 
-    /// Print the route report and exit.
+    /// Print the route report and exit, writing nothing: no secret file, no
+    /// database, no upload directory, no Redis contacted.
     #[arg(long)]
     pub print_routes: bool,
 
@@ -63,6 +64,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// The configuration `build` opens: under `--print-routes` the
+    /// database is an in-memory one, whatever `--database` says, so that
+    /// nothing is created on disk.
+    pub(crate) fn effective(&self) -> Self {
+        let mut config = self.clone();
+        if config.print_routes {
+            config.database = "sqlite::memory:".to_owned();
+        }
+        config
+    }
+
     /// The configuration for tests: an in-memory database, plain-HTTP
     /// cookies, uploads and the secret under `dir`.
     #[must_use]

@@ -18,6 +18,7 @@ pub mod accounts;
 mod config;
 pub mod files;
 pub mod preview;
+mod print_routes;
 pub mod projects;
 mod secret;
 mod state;
@@ -116,6 +117,7 @@ fn fetcher(config: &Config) -> Result<SafeClient, StartError> {
 
 /// Connects the database, runs migrations, and builds the guarded router.
 pub async fn build(config: &Config) -> Result<Service, StartError> {
+    let config = &config.effective();
     let options = SqliteConnectOptions::from_str(&config.database)
         .map_err(|e| StartError::new(format!("--database {}: {e}", config.database)))?
         .create_if_missing(true)
@@ -141,13 +143,20 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
         .await
         .map_err(|e| StartError::new(format!("session store migration failed: {e}")))?;
 
-    let secret = secret::load_or_create(&config.secret_file)?;
-    let store = LocalStore::new(&config.upload_dir).map_err(|e| {
-        StartError::new(format!("--upload-dir {}: {e}", config.upload_dir.display()))
-    })?;
+    // `--print-routes` writes nothing: no secret file, no upload directory.
+    let (secret, store) = if config.print_routes {
+        let secret = secret::load_or_ephemeral(&config.secret_file)?;
+        (secret, print_routes::upload_store())
+    } else {
+        let secret = secret::load_or_create(&config.secret_file)?;
+        let store = LocalStore::new(&config.upload_dir).map_err(|e| {
+            StartError::new(format!("--upload-dir {}: {e}", config.upload_dir.display()))
+        })?;
+        (secret, UploadStore::new(store))
+    };
     let signer =
         UrlSigner::new(&secret).map_err(|e| StartError::new(format!("signing secret: {e}")))?;
-    let state = AppState::new(db, UploadStore::new(store), signer, fetcher(config)?).await?;
+    let state = AppState::new(db, store, signer, fetcher(config)?).await?;
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("sid")
         .with_secure(!config.insecure_cookies)
@@ -198,10 +207,17 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
         guarded = guarded.cors(cors);
     }
     if let Some(url) = &config.redis {
-        let backend = RedisBackend::connect(url, &secret)
-            .await
-            .map_err(|e| StartError::new(format!("--redis: {e}")))?;
-        guarded = guarded.rate_backend(Arc::new(backend));
+        // `--print-routes` contacts no Redis: connecting would claim the
+        // prefix for its throwaway secret.
+        let backend = if config.print_routes {
+            print_routes::redis_backend()
+        } else {
+            let backend = RedisBackend::connect(url, &secret)
+                .await
+                .map_err(|e| StartError::new(format!("--redis: {e}")))?;
+            Arc::new(backend)
+        };
+        guarded = guarded.rate_backend(backend);
     }
     // The sign-up and login ceilings, under the operator's overrides.
     let mut limits = accounts::route_ceilings().map_err(|e| StartError::new(e.to_string()))?;

@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
+    // Logs on stderr: stdout carries the `--print-routes` report alone.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -19,6 +21,7 @@ async fn main() {
 }
 
 async fn run(config: Config) -> Result<(), projects_api::StartError> {
+    // With `--print-routes`, `build` writes nothing and connects nowhere.
     let service = build(&config).await?;
     println!("{}", service.report.to_text());
     if config.print_routes {
