@@ -753,6 +753,26 @@ async fn a_clean_png_named_invoice_html_is_stored_and_downloads_as_invoice_png()
     assert_store_holds(&app, &ids);
 }
 
+#[tokio::test]
+async fn metadata_written_with_another_extension_still_downloads_with_the_kinds() {
+    let app = app(limits("1MiB", &[FileKind::Png]));
+    let reply = send(&app, upload_file("invoice.png", "image/png", PNG)).await;
+    let id: ObjectId = reply.json()["id"].as_str().unwrap().parse().unwrap();
+    // A sidecar written before names followed the kind, or by hand.
+    let sidecar = app.store_dir.join(format!("{id}.json"));
+    let json = std::fs::read_to_string(&sidecar).unwrap();
+    std::fs::write(&sidecar, json.replace("invoice.png", "invoice.html")).unwrap();
+
+    let ttl = Duration::from_secs(60);
+    let (url, _) = signed_download_url(&app.signer, "/files", id, ttl, NOW, None);
+    let download = send(&app, get_as(&url, None, NOW)).await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(
+        download.headers[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"invoice.png\"; filename*=UTF-8''invoice.png"
+    );
+}
+
 // ------------------------------------- commit on success, delete otherwise
 
 fn to(path: &str, mut request: Request) -> Request {
