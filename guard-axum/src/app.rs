@@ -36,7 +36,7 @@ use tower::Service;
 /// let app = app.route("/admin", axum::routing::get(|| async { "everything" }));
 /// ```
 ///
-/// Serve it with [`axum::serve`], directly or through
+/// Serve it with [`axum::serve()`](fn@axum::serve), directly or through
 /// [`GuardedApp::into_make_service_with_connect_info`] (which the client-IP
 /// guard needs for the socket peer); it is also a [`tower::Service`], for
 /// tests with `oneshot` and for mounting under an outer router.
@@ -90,7 +90,7 @@ where
 }
 
 impl GuardedApp<()> {
-    /// A make-service for [`axum::serve`] without connection info (the
+    /// A make-service for [`axum::serve()`](fn@axum::serve) without connection info (the
     /// client-IP guard then refuses to guess and answers 500; prefer
     /// [`GuardedApp::into_make_service_with_connect_info`]).
     pub fn into_make_service(self) -> IntoMakeService<Router> {

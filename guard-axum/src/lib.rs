@@ -50,6 +50,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `sessions` | yes | [`auth::SessionAuth`] on tower-sessions |
+//! | `password` | yes | `password::PasswordHasher`: Argon2id with a bound on concurrent hashes (503 + `Retry-After` when full) |
 //! | `fetch` | no | `fetch::SafeClient`: outbound HTTP only where a URL policy allows (SSRF) |
 //! | `redis` | no | `rate_limit::RedisBackend`: one budget across many processes |
 //! | `testing` | no | `testing::AttackSuite`: attack requests generated from the route report |

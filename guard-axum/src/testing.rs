@@ -12,7 +12,11 @@
 //! | `body = T` | an unknown field; an identity field (`owner_id`) | 400 |
 //! | `upload(...)` | a JSON body instead of multipart | 415 |
 //! | a rate | a burst past it, each request with a forged `X-Forwarded-For` | 429 with `Retry-After` |
+//! | the CSRF check (`csrf: origin` in the report) | user A's credentials from another site's page | 403 `{"error":"forbidden"}` |
 //!
+//! Every other request is sent as from the service's own page
+//! (`Sec-Fetch-Site: same-origin`), so a cookie-authenticated route answers
+//! its real refusal rather than the cross-site one.
 //! The requests go through the router in-process (tower `oneshot`) from one
 //! socket peer that no proxy configuration trusts, so the forged header must
 //! not change the rate-limit key.
@@ -36,7 +40,7 @@ use crate::GuardedApp;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use guard_core::rate::{QuotaSpec, RateSpec};
-use guard_core::report::{RouteEntry, RouteReport};
+use guard_core::report::{CSRF_ORIGIN, RouteEntry, RouteReport};
 use http::request::Builder;
 use http::{HeaderMap, Request, StatusCode, header};
 use tower::ServiceExt as _;
@@ -59,6 +63,14 @@ impl fmt::Display for Failure {
         write!(f, "{}: {}: {}", self.route, self.check, self.detail)
     }
 }
+
+/// Fetch metadata of a request from the service's own page.
+const SAME_ORIGIN: &[(&str, &str)] = &[("sec-fetch-site", "same-origin")];
+/// What a browser sends when another site's page submits to the service.
+const CROSS_SITE: &[(&str, &str)] = &[
+    ("sec-fetch-site", "cross-site"),
+    ("origin", "https://guard-attack.invalid"),
+];
 
 /// The attack requests for a whole router.
 #[must_use]
@@ -202,6 +214,27 @@ impl AttackSuite {
                 }
             }
         }
+        if route.csrf.as_deref() == Some(CSRF_ORIGIN) {
+            match &self.user_a {
+                None => fail(
+                    "a cross-site request",
+                    "no credentials for user A were given".to_owned(),
+                ),
+                Some(a) => {
+                    let reply = self
+                        .send_from(&route.method, &own_path, Some(a), None, None, CROSS_SITE)
+                        .await;
+                    if reply.status != StatusCode::FORBIDDEN
+                        || reply.body != br#"{"error":"forbidden"}"#
+                    {
+                        fail(
+                            "a cross-site request with user A's cookie",
+                            reply.describe(),
+                        );
+                    }
+                }
+            }
+        }
         let credentials = if route.access == "auth" {
             self.user_a.as_ref()
         } else {
@@ -301,6 +334,7 @@ impl AttackSuite {
             .join("/")
     }
 
+    /// Sends as from the service's own page.
     async fn send(
         &self,
         method: &str,
@@ -309,7 +343,23 @@ impl AttackSuite {
         body: Option<&str>,
         forwarded_for: Option<&str>,
     ) -> Reply {
+        self.send_from(method, path, credentials, body, forwarded_for, SAME_ORIGIN)
+            .await
+    }
+
+    async fn send_from(
+        &self,
+        method: &str,
+        path: &str,
+        credentials: Option<&Credentials>,
+        body: Option<&str>,
+        forwarded_for: Option<&str>,
+        site: &[(&str, &str)],
+    ) -> Reply {
         let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in site {
+            builder = builder.header(*name, *value);
+        }
         if let Some(credentials) = credentials {
             builder = credentials(builder);
         }

@@ -1437,7 +1437,7 @@ async fn the_route_report_lists_every_route_with_its_guards() {
                 "POST",
                 "/api/login",
                 "public: login",
-                "body: Credentials; body limit: 65536 B; rate_ip: 20/min; rate_identifier: 5/min",
+                "body: Credentials; body limit: 65536 B; rate_ip: 20/min; rate_identifier: 5/min; rate_route: 600/min, burst = 60 (override)",
                 "login"
             ]
         );
@@ -1447,7 +1447,7 @@ async fn the_route_report_lists_every_route_with_its_guards() {
                 "PATCH",
                 "/api/projects/{project}",
                 "auth",
-                "owner: project; body: ProjectChanges; body limit: 65536 B",
+                "owner: project; body: ProjectChanges; body limit: 65536 B; csrf: origin checked",
                 "update"
             ]
         );
@@ -1467,7 +1467,7 @@ async fn the_route_report_lists_every_route_with_its_guards() {
                 "POST",
                 "/api/projects/{project}/files",
                 "auth",
-                "owner: project; body limit: 5242880 B; rate_ip: 30/min; rate_account: 30/min; upload: 5242880 B of png, jpeg, pdf",
+                "owner: project; body limit: 5242880 B; rate_ip: 30/min; rate_account: 30/min; upload: 5242880 B of png, jpeg, pdf; csrf: origin checked",
                 "upload"
             ]
         );
@@ -1477,7 +1477,7 @@ async fn the_route_report_lists_every_route_with_its_guards() {
                 "POST",
                 "/api/link-preview",
                 "auth",
-                "body: PreviewRequest; body limit: 65536 B; rate_ip: 10/min; rate_account: 10/min; quota: 200/day [fixed window: up to 400 (2×) in any 24 h span across a window boundary]; fetches user URLs",
+                "body: PreviewRequest; body limit: 65536 B; rate_ip: 10/min; rate_account: 10/min; quota: 200/day [fixed window: up to 400 (2×) in any 24 h span across a window boundary]; fetches user URLs; csrf: origin checked",
                 "link_preview"
             ]
         );
@@ -1489,6 +1489,10 @@ async fn the_route_report_lists_every_route_with_its_guards() {
             text.contains("\nauthenticator: session cookie (tower-sessions)\n"),
             "{text}"
         );
+
+        // The GET rows of cookie routes are not checked (safe methods).
+        assert!(!row("GET", "/api/projects/{project}/files/{file}")[3].contains("csrf"));
+        assert!(row("POST", "/api/logout")[3].contains("csrf: origin checked"));
 
         // `projects-api --print-routes` prints the same report and exits.
         let bin_dir = TempDir::new("print-routes");

@@ -123,8 +123,8 @@ impl Rule for FixedWindow {
 /// A usage ceiling per key, in memory, with bounded memory.
 ///
 /// At most `count` per aligned window, hence at most `2 × count` in any span
-/// of one period's length across a window boundary: see the
-/// [module docs](self#the-bound-precisely).
+/// of one period's length across a window boundary (`200/day` admits 200 at
+/// 23:59:59 and 200 more at 00:00:00); see [`QuotaSpec`](super::QuotaSpec).
 ///
 /// A refusal is a [`Decision::Denied`] whose `retry_after` runs to the end of
 /// the window; the face answers it with 429 and `Retry-After`. Memory is
