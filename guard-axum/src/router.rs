@@ -247,7 +247,8 @@ where
         if self.csrf_checked(spec) && unsafe_method {
             Some(CSRF_ORIGIN.to_owned())
         } else {
-            spec.csrf_exemption().map(|reason| format!("none: {reason}"))
+            spec.csrf_exemption()
+                .map(|reason| format!("none: {reason}"))
         }
     }
 

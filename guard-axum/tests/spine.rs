@@ -357,9 +357,10 @@ async fn session_authentication() {
     // Log out (from the service's own page: a cookie-authenticated POST
     // must show its origin): the same cookie no longer works.
     let mut logout = with_cookie("POST", "/logout", &cookie);
-    logout
-        .headers_mut()
-        .insert("sec-fetch-site", http::HeaderValue::from_static("same-origin"));
+    logout.headers_mut().insert(
+        "sec-fetch-site",
+        http::HeaderValue::from_static("same-origin"),
+    );
     let reply = send(&app, logout).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     let reply = send(&app, with_cookie("GET", "/me", &cookie)).await;

@@ -191,7 +191,9 @@ impl RouteEntry {
                 types: owned(u.types),
             }),
             fetch: spec.fetches(),
-            csrf: spec.csrf_exemption().map(|reason| format!("none: {reason}")),
+            csrf: spec
+                .csrf_exemption()
+                .map(|reason| format!("none: {reason}")),
         }
     }
 
