@@ -1,1 +1,3 @@
-//! Workspace-level tests live in `ui/` (trybuild) and `e2e/`.
+//! Workspace-level tests: the trybuild compile-fail and compile-pass cases in
+//! `ui/` (run by `ui.rs`). End-to-end tests live with the example service
+//! (`examples/projects-api/tests/`).

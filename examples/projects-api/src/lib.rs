@@ -1,5 +1,5 @@
 //! The example service: a multi-tenant projects API on SQLite that uses
-//! every guard of guard-axum. `app()` builds the router; `main` serves it.
+//! every guard of guard-axum. [`build`] builds the guarded app from a [`Config`]; `main` serves it.
 //!
 //! | route | guards |
 //! |---|---|

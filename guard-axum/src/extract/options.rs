@@ -5,7 +5,7 @@ use guard_core::validate::{FieldDetail, StrictOptions};
 use http::Extensions;
 
 /// Identity fields a route accepts in its body or query, by exact name
-/// (`#[secure_route(body = T, allow_identity = ["role"])]`).
+/// (`#[secure_route(body = T, allow_identity(role = "<why this route may set it>"))]`).
 ///
 /// Without it, [`Valid`](super::Valid) and [`ValidQuery`](super::ValidQuery)
 /// refuse every identity field (`user_id`, `tenantId`, `role`… see
