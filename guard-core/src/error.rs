@@ -3,7 +3,10 @@
 //! A [`GuardError`] has a status, a short public code and nothing else the
 //! client can see. Internal failures get a fresh [`ErrorId`]; the client sees
 //! `{"error":"internal","error_id":"…"}` and the detail goes to `tracing`,
-//! scrubbed of secrets, under the same id.
+//! scrubbed of secrets, under the same id. The detail is kept on the error
+//! and logged once, when the error becomes a response, so an error that is
+//! built and then discarded (replaced by another, or recovered from) leaves
+//! no line in the log.
 //!
 //! Any `std::error::Error` converts into a `GuardError` with `?`, so a handler
 //! can return sqlx, I/O or its own errors and still never leak their text:
@@ -175,6 +178,9 @@ pub struct GuardError {
     fields: Option<Box<FieldErrors>>,
     retry_after: Option<Duration>,
     error_id: Option<ErrorId>,
+    /// The scrubbed detail of an internal error, logged when the error
+    /// becomes a response; never sent.
+    detail: Option<Box<str>>,
 }
 
 #[derive(Serialize)]
@@ -196,6 +202,7 @@ impl GuardError {
             fields: None,
             retry_after: None,
             error_id: None,
+            detail: None,
         }
     }
 
@@ -250,15 +257,16 @@ impl GuardError {
         }
     }
 
-    /// 500 `{"error":"internal","error_id":"…"}`; the detail is logged,
-    /// scrubbed, under that id and never sent.
+    /// 500 `{"error":"internal","error_id":"…"}`; the detail is kept,
+    /// scrubbed, and logged under that id when the error becomes a response;
+    /// it is never sent.
     #[must_use]
     pub fn internal(detail: impl fmt::Display) -> Self {
         Self::logged(ErrorKind::Internal, &detail)
     }
 
     /// 502 `{"error":"bad_gateway","error_id":"…"}`: an upstream failed; the
-    /// detail is logged like [`GuardError::internal`].
+    /// detail is kept and logged like [`GuardError::internal`].
     #[must_use]
     pub fn bad_gateway(detail: impl fmt::Display) -> Self {
         Self::logged(ErrorKind::BadGateway, &detail)
@@ -284,17 +292,27 @@ impl GuardError {
     }
 
     fn logged(kind: ErrorKind, detail: &dyn fmt::Display) -> Self {
-        let id = ErrorId::new();
-        let text = detail.to_string();
-        tracing::error!(
-            error_id = %id,
-            status = kind.status().as_u16(),
-            detail = %scrub(&text),
-            "request failed"
-        );
+        // Scrubbed now, so the secrets in the text never outlive this call.
+        let detail = scrub(&detail.to_string()).into_owned().into_boxed_str();
         Self {
-            error_id: Some(id),
+            error_id: Some(ErrorId::new()),
+            detail: Some(detail),
             ..Self::new(kind)
+        }
+    }
+
+    /// Logs the detail of an internal error under its id; nothing for the
+    /// others. Called once, by what turns the error into a response (which
+    /// consumes it).
+    #[cfg(feature = "axum")]
+    fn log_detail(&self) {
+        if let (Some(id), Some(detail)) = (self.error_id, self.detail.as_deref()) {
+            tracing::error!(
+                error_id = %id,
+                status = self.status().as_u16(),
+                detail = %detail,
+                "request failed"
+            );
         }
     }
 
@@ -359,6 +377,14 @@ impl GuardError {
     #[must_use]
     pub fn error_id(&self) -> Option<ErrorId> {
         self.error_id
+    }
+
+    /// The detail of an internal error, scrubbed of secrets: what is logged
+    /// under [`error_id`](Self::error_id) when the error becomes a response.
+    /// Never part of the body.
+    #[must_use]
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
     }
 
     /// The exact JSON body the client receives.
@@ -433,6 +459,9 @@ mod axum_impl {
 
     impl IntoResponse for GuardError {
         fn into_response(self) -> Response {
+            // The one place an error becomes a response, so its detail is
+            // logged exactly once.
+            self.log_detail();
             let mut res = Response::new(Body::from(self.public_body()));
             *res.status_mut() = self.status();
             res.extensions_mut().insert(GenericBody);
@@ -525,6 +554,123 @@ mod tests {
         assert_ne!(
             GuardError::internal("x").error_id(),
             GuardError::internal("x").error_id()
+        );
+    }
+
+    /// The events logged on this thread while `f` runs, each as its
+    /// `error_id` and `detail` fields.
+    fn events_during(f: impl FnOnce()) -> Vec<(String, String)> {
+        use std::sync::{Arc, Mutex};
+        use tracing::field::{Field, Visit};
+        use tracing::span::{Attributes, Id, Record};
+        use tracing::{Event, Metadata, subscriber::Interest};
+
+        #[derive(Default)]
+        struct Fields(String, String);
+        impl Visit for Fields {
+            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                match field.name() {
+                    "error_id" => self.0 = format!("{value:?}"),
+                    "detail" => self.1 = format!("{value:?}"),
+                    _ => {}
+                }
+            }
+        }
+
+        /// Records every event; no spans.
+        struct Recorder(Arc<Mutex<Vec<(String, String)>>>);
+        impl tracing::Subscriber for Recorder {
+            fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+                // Asked again on every event, whatever other tests' subscribers said.
+                Interest::sometimes()
+            }
+            fn enabled(&self, _: &Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &Event<'_>) {
+                let mut fields = Fields::default();
+                event.record(&mut fields);
+                if let Ok(mut events) = self.0.lock() {
+                    events.push((fields.0, fields.1));
+                }
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+
+        let events = Arc::new(Mutex::new(Vec::new()));
+        tracing::subscriber::with_default(Recorder(Arc::clone(&events)), f);
+        let events = events.lock().map(|e| e.clone()).unwrap_or_default();
+        events
+    }
+
+    #[test]
+    fn an_error_built_and_dropped_logs_nothing() {
+        let events = events_during(|| {
+            drop(GuardError::internal("password=hunter2 lost"));
+            drop(GuardError::bad_gateway("upstream 500"));
+            drop(GuardError::unavailable("store down"));
+            drop(GuardError::from(Outer(FakeSqlError)));
+            // Replaced by another error: the first one must leave no line.
+            let replaced =
+                Err::<(), _>(GuardError::internal("first")).map_err(|_| GuardError::forbidden());
+            assert!(replaced.is_err());
+        });
+        assert_eq!(events, []);
+    }
+
+    #[test]
+    fn the_detail_is_kept_scrubbed_on_the_error() {
+        let err = GuardError::internal("login failed: password=hunter2");
+        let detail = err.detail().expect("internal errors keep their detail");
+        assert!(detail.contains("login failed"), "{detail}");
+        assert!(!detail.contains("hunter2"), "{detail}");
+        assert!(!err.public_body().contains("login"));
+        assert_eq!(GuardError::forbidden().detail(), None);
+        assert_eq!(GuardError::busy(Duration::from_secs(1)).detail(), None);
+    }
+
+    #[cfg(feature = "axum")]
+    #[test]
+    fn a_response_logs_its_error_once_under_the_bodys_id() {
+        use axum_core::response::IntoResponse as _;
+
+        let mut ids = Vec::new();
+        let events = events_during(|| {
+            for err in [
+                GuardError::internal("password=hunter2 lost"),
+                GuardError::bad_gateway("upstream answered 500"),
+                GuardError::from(Outer(FakeSqlError)),
+            ] {
+                ids.push(
+                    err.error_id()
+                        .expect("internal errors carry an id")
+                        .to_string(),
+                );
+                let response = err.into_response();
+                assert!(response.status().is_server_error());
+            }
+            // Refusals that carry no detail log nothing.
+            drop(GuardError::forbidden().into_response());
+            drop(GuardError::busy(Duration::from_secs(1)).into_response());
+        });
+        let logged: Vec<&str> = events.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(logged, ids);
+        let details: Vec<&str> = events.iter().map(|(_, d)| d.as_str()).collect();
+        assert!(
+            details[0].contains("password=[redacted] lost"),
+            "{details:?}"
+        );
+        assert!(!details[0].contains("hunter2"), "{details:?}");
+        assert_eq!(details[1], "upstream answered 500");
+        assert!(
+            details[2].starts_with("query failed: UNIQUE"),
+            "{details:?}"
         );
     }
 
