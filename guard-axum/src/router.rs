@@ -276,7 +276,7 @@ where
         let reads_body = spec.body_spec().is_some()
             || spec.upload_spec().is_some()
             || spec.declared_body_limit().is_some()
-            || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS");
+            || !guard_core::spec::method_has_no_body(method);
         // Query and path errors need it on every route, bodiless ones too.
         if self.field_detail != FieldDetail::default() {
             extensions.insert(self.field_detail);

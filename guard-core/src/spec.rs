@@ -141,6 +141,16 @@ pub struct RouteSpec {
 /// The default cap on a JSON body: 64 KiB.
 pub const DEFAULT_BODY_LIMIT: u64 = 64 * 1024;
 
+/// Whether requests of `method` carry no body: `GET`, `HEAD`, `DELETE` and
+/// `OPTIONS`. A route on one of them may not declare `body = …` or an
+/// upload, and the router hands it no body limit. The method is compared
+/// as written (methods are case-sensitive; `http::Method` spells these in
+/// capitals).
+#[must_use]
+pub fn method_has_no_body(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS")
+}
+
 impl RouteSpec {
     /// A public route.
     #[must_use]
@@ -387,7 +397,7 @@ impl RouteSpec {
             }
         }
         if let Some(body) = self.body {
-            if matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+            if method_has_no_body(method) {
                 problems.push(format!(
                     "{route}: `body = {}` on a {method} route; {method} requests carry no body, use `query = …` or another method",
                     body.type_name
@@ -409,7 +419,7 @@ impl RouteSpec {
                 "{route}: `csrf = \"none: <reason>\"` needs a reason the route may be called cross-site"
             ));
         }
-        if self.upload.is_some() && matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS") {
+        if self.upload.is_some() && method_has_no_body(method) {
             problems.push(format!(
                 "{route}: an upload on a {method} route; uploads are POST or PUT"
             ));
@@ -479,5 +489,22 @@ mod tests {
             spec.check("GET", "/healthz"),
             vec!["GET /healthz (health): a public route needs a reason".to_string()]
         );
+    }
+    #[test]
+    fn only_get_head_delete_and_options_carry_no_body() {
+        let table = [
+            ("GET", true),
+            ("HEAD", true),
+            ("DELETE", true),
+            ("OPTIONS", true),
+            ("POST", false),
+            ("PUT", false),
+            ("PATCH", false),
+            // Methods are case-sensitive: `get` is some other method.
+            ("get", false),
+        ];
+        for (method, bodiless) in table {
+            assert_eq!(method_has_no_body(method), bodiless, "{method}");
+        }
     }
 }
