@@ -1,8 +1,6 @@
 //! Guarded handlers: the only kind [`crate::routing`] accepts.
 
-use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 
 use axum::extract::Request;
 use axum::handler::Handler;
@@ -11,8 +9,9 @@ use axum::response::Response;
 use crate::guards::{Guards, Pass};
 use guard_core::RouteSpec;
 
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed, sendable future: the core's, so a guarded handler and an
+/// authenticator return the same type.
+pub use guard_core::auth::BoxFuture;
 
 /// A handler annotated with `#[secure_route(...)]`.
 ///
