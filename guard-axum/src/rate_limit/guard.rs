@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
 use guard_core::GuardError;
-use guard_core::rate::{Decision, RateKey, Verdict};
+use guard_core::rate::{
+    DecideResult, Decision, Policy, PolicyLimit, PolicySet, RateBackend, RateKey, ResolvedLimits,
+    Verdict,
+};
 
-use super::backend::{DecideResult, Policy, PolicyLimit, PolicySet, RateBackend};
-use super::config::ResolvedLimits;
 use super::headers::{HeaderPlan, RateHeaders};
 use super::layer::{FailMode, fail};
 

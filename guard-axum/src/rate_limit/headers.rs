@@ -18,10 +18,8 @@
 
 use std::time::Duration;
 
-use guard_core::rate::{Decision, Verdict};
+use guard_core::rate::{Decision, Policy, PolicyLimit, Verdict};
 use http::{HeaderMap, HeaderName, HeaderValue};
-
-use super::backend::{Policy, PolicyLimit};
 
 /// `RateLimit-Policy`.
 pub static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");

@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use guard_core::rate::{Decision, QuotaSpec, RateKey, RateSpec};
+use guard_core::rate::{
+    BackendError, DecideResult, Decision, Policy, PolicyLimit, PolicyNameError, PolicySet,
+    QuotaSpec, RateBackend, RateKey, RateSpec, is_policy_name,
+};
 use guard_core::{GuardError, Principal};
 use http::HeaderName;
 use tower::Layer;
 
-use super::backend::{BackendError, DecideResult, Policy, PolicyNameError, PolicySet, RateBackend};
 use super::client_ip::resolved;
 use super::headers::{HeaderPlan, RateHeaders};
-use super::memory::MemoryBackend;
 use super::service::RateLimit;
 
 /// What to do when the backend cannot decide (a shared store is down).
@@ -130,7 +131,7 @@ impl fmt::Debug for RateLimitLayer {
 impl RateLimitLayer {
     /// Limits to `spec` per client IP, in memory, policy name `"default"`.
     pub fn new(spec: RateSpec) -> Self {
-        let backend: Arc<dyn RateBackend> = Arc::new(MemoryBackend::new());
+        let backend: Arc<dyn RateBackend> = Arc::new(guard_core::rate::MemoryBackend::new());
         let name = Cow::Borrowed("default");
         let (set, plan) = build(&*backend, &name, spec, None);
         Self {
@@ -156,7 +157,7 @@ impl RateLimitLayer {
     /// [`PolicyNameError`] unless 1 to 64 of `A-Z a-z 0-9 _ - . :`.
     pub fn name(self, name: impl Into<Cow<'static, str>>) -> Result<Self, PolicyNameError> {
         let name = name.into();
-        if !super::backend::is_policy_name(&name) {
+        if !is_policy_name(&name) {
             return Err(PolicyNameError(name.into_owned()));
         }
         Ok(self.rebuild(|s| s.name = name))
@@ -211,7 +212,6 @@ fn build(
     spec: RateSpec,
     quota: Option<QuotaSpec>,
 ) -> (Arc<dyn PolicySet>, HeaderPlan) {
-    use super::backend::PolicyLimit;
     let mut policies = vec![Policy::fixed_owned(
         Cow::Owned(name.to_owned()),
         PolicyLimit::Rate(spec),

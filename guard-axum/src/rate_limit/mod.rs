@@ -67,32 +67,25 @@
 //! * [`KeyBy::Header`] is for headers a trusted proxy sets or that are
 //!   verified before the layer; a client can rotate any other value.
 
-mod backend;
 mod client_ip;
-mod config;
 mod future;
 mod guard;
 pub mod headers;
 mod layer;
-mod memory;
-#[cfg(feature = "redis")]
-mod redis;
 mod service;
 
-pub use backend::{
-    BackendError, Decide, DecideResult, Policy, PolicyLimit, PolicyNameError, PolicySet,
-    RateBackend,
-};
 pub use client_ip::{ClientIp, ClientIpLayer, ClientIpService, client_rate_key};
-pub use config::{
-    IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig, ResolvedLimits, RouteKey,
-    RouteKeyError, RouteLimits, Sourced,
-};
 pub use future::{Pending, ResponseFuture, WithHeaders};
 pub use guard::{RateGuard, RateRefused};
+// The backends and the limits configuration need no HTTP: they live in
+// guard-core, for every face.
+pub use guard_core::rate::{
+    BackendError, Decide, DecideResult, IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig,
+    MemoryBackend, Policy, PolicyLimit, PolicyNameError, PolicySet, RateBackend, ResolvedLimits,
+    RouteKey, RouteKeyError, RouteLimits, Sourced,
+};
+#[cfg(feature = "redis")]
+pub use guard_core::rate::{MIN_SECRET_LEN, RedisBackend, RedisConfigError};
 pub use headers::RateHeaders;
 pub use layer::{FailMode, KeyBy, KeyFn, RateLimitLayer};
-pub use memory::MemoryBackend;
-#[cfg(feature = "redis")]
-pub use redis::{MIN_SECRET_LEN, RedisBackend, RedisConfigError};
 pub use service::RateLimit;

@@ -12,6 +12,11 @@
 //! - [`QuotaLimiter`]: a hard ceiling per key per fixed, clock-aligned window.
 //! - [`check_all`]: several limiters decided together, spending on all only
 //!   when all allow, so the per-IP limit never eats the per-account budget.
+//! - [`RateBackend`]: where a web face keeps the state of a route's
+//!   policies, decided together: [`MemoryBackend`] (per process) or
+//!   `RedisBackend` (feature `redis`, shared by every instance).
+//! - [`LimitsConfig`]: an operator's overrides of a route's limits, resolved
+//!   with the attribute's into [`ResolvedLimits`].
 //! - [`Clock`]: time is passed in as nanoseconds; [`SystemClock`] for
 //!   production, [`FakeClock`] for tests.
 //!
@@ -42,19 +47,33 @@
 //! # Ok::<(), guard_core::rate::RateSpecError>(())
 //! ```
 
+mod backend;
 mod clock;
 mod config;
 mod gcra;
 mod key;
 mod limiter;
+mod limits;
 mod quota;
 mod spec;
 mod store;
 
+#[doc(hidden)]
+pub use backend::is_policy_name;
+pub use backend::{
+    BackendError, Decide, DecideResult, MemoryBackend, Policy, PolicyLimit, PolicyNameError,
+    PolicySet, RateBackend,
+};
+#[cfg(feature = "redis")]
+pub use backend::{MIN_SECRET_LEN, RedisBackend, RedisConfigError};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use gcra::{Decision, Gcra};
 pub use key::RateKey;
 pub use limiter::{Limit, RateLimiter, Verdict, check_all};
+pub use limits::{
+    IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig, ResolvedLimits, RouteKey,
+    RouteKeyError, RouteLimits, Sourced,
+};
 pub use quota::QuotaLimiter;
 pub use spec::{QuotaSpec, RateSpec, RateSpecError, RateSpecProblem, RateUnit};
 pub use store::{StoreConfig, StoreConfigError};

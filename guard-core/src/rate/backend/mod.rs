@@ -1,5 +1,17 @@
 //! Where limiter state lives: the [`RateBackend`] trait and its decision
-//! future.
+//! future, with the in-process [`MemoryBackend`] and (feature `redis`)
+//! `RedisBackend`, shared by every instance of a service.
+//!
+//! Nothing here speaks HTTP: a web face turns a refusal into its 429 and a
+//! [`BackendError`] into its fail mode (guard-axum's `FailMode`).
+
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+
+pub use memory::MemoryBackend;
+#[cfg(feature = "redis")]
+pub use redis::{MIN_SECRET_LEN, RedisBackend, RedisConfigError};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use guard_core::rate::{QuotaSpec, RateKey, RateSpec, Verdict};
+use super::{QuotaSpec, RateKey, RateSpec, Verdict};
 
 /// What one policy limits: a rate (GCRA) or a usage ceiling (fixed window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,8 +88,10 @@ impl Policy {
         }
     }
 
-    /// For names the crate has already checked (or built from checked parts).
-    pub(crate) const fn fixed_owned(name: Cow<'static, str>, limit: PolicyLimit) -> Self {
+    /// For names the caller has already checked (or built from checked
+    /// parts): the web face's fixed policy names. Not public API.
+    #[doc(hidden)]
+    pub const fn fixed_owned(name: Cow<'static, str>, limit: PolicyLimit) -> Self {
         Self { name, limit }
     }
 
@@ -94,7 +108,10 @@ impl Policy {
     }
 }
 
-pub(crate) fn is_policy_name(name: &str) -> bool {
+/// Whether `name` is a valid policy name (also the rule for a Redis key
+/// prefix). For the web face's builders; not public API.
+#[doc(hidden)]
+pub fn is_policy_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()
@@ -102,8 +119,8 @@ pub(crate) fn is_policy_name(name: &str) -> bool {
 }
 
 /// A shared store failed: unreachable, timed out, or answered nonsense. The
-/// layer answers it according to its [`FailMode`](super::FailMode); the text
-/// goes to the log only.
+/// layer answers it according to its fail mode (guard-axum's `FailMode`);
+/// the text goes to the log only.
 #[derive(Debug, thiserror::Error)]
 #[error("rate-limit backend failed: {detail}")]
 pub struct BackendError {
@@ -201,12 +218,12 @@ pub trait PolicySet: Send + Sync + fmt::Debug {
     fn peek(&self, keys: &[Option<RateKey>]) -> Decide;
 }
 
-/// Where rate-limit state lives: in this process ([`MemoryBackend`](super::MemoryBackend),
+/// Where rate-limit state lives: in this process ([`MemoryBackend`],
 /// the default) or in a store shared by every instance of the service
 /// (`RedisBackend`, feature `redis`).
 ///
-/// Chosen when the router (or a [`RateLimitLayer`](super::RateLimitLayer))
-/// is built. Object-safe: the layer holds an `Arc<dyn RateBackend>`.
+/// Chosen when the router (or guard-axum's `RateLimitLayer`) is built.
+/// Object-safe: the layer holds an `Arc<dyn RateBackend>`.
 pub trait RateBackend: Send + Sync + fmt::Debug + 'static {
     /// The state for `policies`, decided together. `scope` names the route
     /// or layer (`"POST /api/login"`); in a shared store two sets with the

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use guard_core::rate::{
+use super::{BackendError, Decide, Policy, PolicyLimit, PolicySet, RateBackend};
+use crate::rate::clock::duration_to_ns;
+use crate::rate::{
     Clock, Limit, QuotaLimiter, RateKey, RateLimiter, StoreConfig, SystemClock, Verdict, check_all,
 };
-
-use super::backend::{Decide, Policy, PolicyLimit, PolicySet, RateBackend};
 
 /// Limiter state in this process: the default backend.
 ///
@@ -55,11 +55,11 @@ impl MemoryBackend {
         Self {
             clock: Arc::new(SystemClock::new()),
             store: StoreConfig::new(),
-            sweep_every_ns: duration_ns(Self::DEFAULT_SWEEP_EVERY),
+            sweep_every_ns: duration_to_ns(Self::DEFAULT_SWEEP_EVERY),
         }
     }
 
-    /// Reads time from `clock` (a [`FakeClock`](guard_core::rate::FakeClock)
+    /// Reads time from `clock` (a [`FakeClock`](crate::rate::FakeClock)
     /// in tests).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -78,7 +78,7 @@ impl MemoryBackend {
     /// decision (tests only: a sweep walks the whole store).
     #[must_use]
     pub fn sweep_every(mut self, interval: Duration) -> Self {
-        self.sweep_every_ns = duration_ns(interval);
+        self.sweep_every_ns = duration_to_ns(interval);
         self
     }
 }
@@ -199,7 +199,7 @@ impl MemorySet {
 
     fn decide(&self, keys: &[Option<RateKey>], commit: bool) -> Decide {
         if keys.len() != self.limiters.len() {
-            return Decide::ready(Err(super::BackendError::new(format_args!(
+            return Decide::ready(Err(BackendError::new(format_args!(
                 "{} keys given for {} policies",
                 keys.len(),
                 self.limiters.len()
@@ -274,13 +274,9 @@ impl PolicySet for MemorySet {
     }
 }
 
-fn duration_ns(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
-    use guard_core::rate::{Decision, FakeClock, QuotaSpec, RateSpec};
+    use crate::rate::{Decision, FakeClock, QuotaSpec, RateSpec};
 
     use super::*;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
 
-use guard_core::rate::{QuotaSpec, RateSpec};
+use super::{QuotaSpec, RateSpec};
 use serde::{Deserialize, Serialize};
 
 /// The limits a route declares: `#[secure_route(rate = "10/min", rate_ip =
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The attribute's limits are guard-core's `RateLimits`, the type the macro
 /// writes into every `RouteSpec`.
-pub use guard_core::spec::RateLimits as RouteLimits;
+pub use crate::spec::RateLimits as RouteLimits;
 
 /// An operator's override of one route's limits. Every field is optional;
 /// a field given replaces the attribute's value.
@@ -153,7 +153,7 @@ impl fmt::Display for RouteKey {
 /// recompiling:
 ///
 /// ```
-/// use guard_axum::rate_limit::{LimitsConfig, RouteLimits};
+/// use guard_core::rate::{LimitsConfig, RouteLimits};
 ///
 /// // The TOML `"POST /api/login" = { rate = "5/min", burst = 10, quota = "100/day" }`
 /// // deserializes to the same value.

@@ -21,7 +21,8 @@
 //!
 //! `<prefix>:<scope>:<policy>:<32 hex digits>`, the digits an HMAC-SHA256
 //! of the limiter key under a key derived from the configured shared secret
-//! ([`derive_key`] with the label `guard-axum/rate-limit/redis-key-names/v1`):
+//! ([`derive_key`](crate::secret::derive_key) with the label
+//! `guard-axum/rate-limit/redis-key-names/v1`):
 //! client addresses and account ids are not stored in Redis in the clear,
 //! and identifier keys ([`RateBackend::identifier_key`]) come from the same
 //! derived key, so every instance configured with the secret computes the
@@ -51,131 +52,33 @@
 //! # When Redis is unreachable
 //!
 //! A decision that fails (connection refused, timeout, an error reply) is a
-//! [`BackendError`]; the layer or guard then applies its
-//! [`FailMode`](super::FailMode): 503 by default, or allow. With
+//! [`BackendError`](super::BackendError); the layer or guard then applies its fail mode
+//! (guard-axum's `FailMode`): 503 by default, or allow. With
 //! [`RedisBackend::connection_config`] a decision gives up after about
 //! 250 ms of connect or response timeout plus one retry.
 //!
 //! Redis Cluster is not supported: the keys of one decision live in
 //! different hash slots.
 
+mod keys;
+mod script;
+
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use guard_core::rate::{Decision, RateKey, Verdict};
-use guard_core::secret::derive_key;
-use hmac::{Hmac, Mac};
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use sha2::Sha256;
 
-use super::backend::{BackendError, Decide, Policy, PolicyLimit, PolicySet, RateBackend};
-
-/// The decision script; see the module docs. ARGV[1] is `1` to commit, `0`
-/// to peek; then four values per key: kind (`g` GCRA, `q` quota) and three
-/// integer parameters in microseconds (GCRA: interval, tolerance, burst;
-/// quota: period, limit, unused). Returns `{allowed, index (1-based), remaining, wait_us}`.
-/// Numbers written back are formatted with `%.0f`: Lua 5.1's `tostring`
-/// keeps 14 digits, and a TAT in microseconds has 16.
-const SCRIPT: &str = r"
-local commit = ARGV[1] == '1'
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local pending = {}
-local writes = {}
-local deny_i, deny_wait = 0, -1
-local allow_i, allow_rem, allow_reset = 0, -1, 0
-for i = 1, #KEYS do
-  local key = KEYS[i]
-  local base = 1 + (i - 1) * 4
-  local kind = ARGV[base + 1]
-  local a = tonumber(ARGV[base + 2])
-  local b = tonumber(ARGV[base + 3])
-  local c = tonumber(ARGV[base + 4])
-  local stored = pending[key]
-  if stored == nil then stored = redis.call('GET', key) end
-  local ok, rem, wait, value, ttl = false, 0, 0, nil, 0
-  if kind == 'g' then
-    local tat = nil
-    if stored then tat = tonumber(stored) end
-    if tat == nil or tat < now then tat = now end
-    local new_tat = tat + a
-    local debt = new_tat - now
-    if debt <= b then
-      ok = true
-      rem = math.floor((b - debt) / a)
-      if rem > c then rem = c end
-      wait = debt
-      value = string.format('%.0f', new_tat)
-      ttl = math.ceil(debt / 1000)
-    else
-      wait = debt - b
-    end
-  else
-    local window = math.floor(now / a)
-    local reset = a - (now - window * a)
-    local used = 0
-    if stored then
-      local w, u = string.match(stored, '^(%d+):(%d+)$')
-      if w and tonumber(w) == window then used = tonumber(u) end
-    end
-    if used < b then
-      ok = true
-      rem = b - used - 1
-      wait = reset
-      value = string.format('%.0f:%.0f', window, used + 1)
-      ttl = math.ceil(reset / 1000)
-    else
-      wait = reset
-    end
-  end
-  if ok then
-    pending[key] = value
-    writes[#writes + 1] = {key, value, ttl}
-    if allow_rem < 0 or rem < allow_rem then
-      allow_i, allow_rem, allow_reset = i, rem, wait
-    end
-  elseif wait > deny_wait then
-    deny_i, deny_wait = i, wait
-  end
-end
-if deny_i > 0 then return {0, deny_i, 0, math.ceil(deny_wait)} end
-if commit then
-  for _, w in ipairs(writes) do
-    redis.call('SET', w[1], w[2], 'PX', string.format('%.0f', w[3]))
-  end
-end
-return {1, allow_i, allow_rem, math.ceil(allow_reset)}
-";
-
-static DECIDE: LazyLock<Script> = LazyLock::new(|| Script::new(SCRIPT));
-
-/// Stores ARGV[1] at KEYS[1] unless the key exists; returns what the key
-/// holds afterwards. One atomic step, so two instances starting together
-/// cannot both believe they were first.
-const CLAIM_FINGERPRINT: &str = r"
-local stored = redis.call('GET', KEYS[1])
-if stored then return stored end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
-";
-
-/// The label of the key that names Redis keys and identifier keys.
-const KEY_NAMES_LABEL: &str = "guard-axum/rate-limit/redis-key-names/v1";
-/// The label of the key that computes the secret's fingerprint.
-const FINGERPRINT_LABEL: &str = "guard-axum/rate-limit/redis-fingerprint/v1";
-/// What the fingerprint is the MAC of.
-const FINGERPRINT_MESSAGE: &[u8] = b"guard-axum rate limits: one secret per Redis prefix";
+use super::{Policy, PolicySet, RateBackend, is_policy_name};
+use crate::rate::RateKey;
+use keys::KeyHasher;
+use script::{CLAIM_FINGERPRINT, Params, RedisSet, script_args};
 
 /// The oldest Redis the decision script runs on: 5.0, where scripts are
 /// replicated by their effects by default, so a script may write after
 /// reading `TIME`.
 const MIN_REDIS_VERSION: (u32, u32) = (5, 0);
-
-/// Microsecond parameters are capped here so Lua's doubles stay exact
-/// (2^52 µs is 142 years).
-const MAX_US: u64 = 1 << 52;
 
 /// The shortest shared secret accepted.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -226,8 +129,8 @@ pub enum RedisConfigError {
 /// key names are an HMAC-SHA256 of the limiter key under a key derived from
 /// the shared secret (no addresses or account ids in the clear; every
 /// instance with the same secret computes the same keys); a failed decision
-/// is a [`BackendError`] answered by the layer's
-/// [`FailMode`](super::FailMode), 503 by default. Connecting refuses Redis
+/// is a [`BackendError`](super::BackendError) answered by the layer's fail mode (guard-axum's
+/// `FailMode`), 503 by default. Connecting refuses Redis
 /// before 5.0 ([`RedisConfigError::OldRedis`]) and a prefix in use with
 /// another secret ([`RedisConfigError::SecretMismatch`]: the first instance
 /// to connect stores its secret's fingerprint at
@@ -236,11 +139,12 @@ pub enum RedisConfigError {
 /// (one decision's keys span hash slots).
 ///
 /// ```no_run
-/// use guard_axum::rate_limit::{RateLimitLayer, RedisBackend};
+/// use guard_core::rate::{RateBackend, RedisBackend};
 ///
 /// # async fn run(secret: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
 /// let redis = RedisBackend::connect("redis://127.0.0.1/", secret).await?;
-/// let layer = RateLimitLayer::new("10/min".parse()?).name("search")?.backend(redis);
+/// // Hand it to guard-axum: `RateLimitLayer::new(..).backend(redis)`.
+/// assert_eq!(redis.describe(), "redis (prefix guard:rl)");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -365,7 +269,7 @@ impl RedisBackend {
 }
 
 fn checked_prefix(prefix: &str) -> Result<Arc<str>, RedisConfigError> {
-    if !super::backend::is_policy_name(prefix) {
+    if !is_policy_name(prefix) {
         return Err(RedisConfigError::Prefix(prefix.to_owned()));
     }
     Ok(prefix.into())
@@ -437,258 +341,9 @@ impl RateBackend for RedisBackend {
     }
 }
 
-/// A policy's key prefix and script parameters.
-#[derive(Debug)]
-struct Params {
-    key_prefix: String,
-    args: [String; 4],
-}
-
-fn script_args(limit: PolicyLimit) -> [String; 4] {
-    match limit {
-        PolicyLimit::Rate(spec) => {
-            let interval_us = u64::try_from(spec.emission_interval().as_nanos().div_ceil(1_000))
-                .unwrap_or(MAX_US)
-                .clamp(1, MAX_US);
-            let burst = spec.burst().get();
-            let tolerance_us = interval_us.saturating_mul(u64::from(burst)).min(MAX_US);
-            [
-                "g".to_owned(),
-                interval_us.to_string(),
-                tolerance_us.to_string(),
-                burst.to_string(),
-            ]
-        }
-        PolicyLimit::Quota(spec) => [
-            "q".to_owned(),
-            (spec.unit().as_secs() * 1_000_000).to_string(),
-            spec.count().get().to_string(),
-            "0".to_owned(),
-        ],
-    }
-}
-
-struct RedisSet {
-    conn: ConnectionManager,
-    hasher: Arc<KeyHasher>,
-    policies: Vec<Policy>,
-    params: Vec<Params>,
-}
-
-impl fmt::Debug for RedisSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSet")
-            .field("policies", &self.policies)
-            .field("params", &self.params)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisSet {
-    fn decide(&self, keys: &[Option<RateKey>], commit: bool) -> Decide {
-        if keys.len() != self.params.len() {
-            return Decide::ready(Err(BackendError::new(format_args!(
-                "{} keys given for {} policies",
-                keys.len(),
-                self.params.len()
-            ))));
-        }
-        let mut invocation = DECIDE.prepare_invoke();
-        invocation.arg(if commit { "1" } else { "0" });
-        let mut index = Vec::with_capacity(keys.len());
-        for (i, (params, key)) in self.params.iter().zip(keys).enumerate() {
-            let Some(key) = key else { continue };
-            let mac = self.hasher.mac(&[b"key", &key.to_bytes()]);
-            let mut name = params.key_prefix.clone();
-            for byte in mac.iter().take(16) {
-                name.push(hex_digit(byte >> 4));
-                name.push(hex_digit(byte & 0xf));
-            }
-            invocation.key(name);
-            for arg in &params.args {
-                invocation.arg(arg);
-            }
-            index.push(i);
-        }
-        if index.is_empty() {
-            return Decide::ready(Ok(Verdict::combine([])));
-        }
-        // The invocation borrows only the static script, so it moves into a
-        // 'static future with its own connection handle.
-        let mut conn = self.conn.clone();
-        let future = async move {
-            let reply: Vec<i64> = invocation
-                .invoke_async(&mut conn)
-                .await
-                .map_err(BackendError::new)?;
-            verdict(&reply, &index)
-        };
-        Decide::pending(future)
-    }
-}
-
-/// The script's reply as a verdict; anything unexpected is an error.
-fn verdict(reply: &[i64], index: &[usize]) -> Result<Verdict, BackendError> {
-    let &[allowed, at, remaining, wait_us] = reply else {
-        return Err(BackendError::new(format_args!(
-            "unexpected script reply {reply:?}"
-        )));
-    };
-    let binding = usize::try_from(at)
-        .ok()
-        .and_then(|at| at.checked_sub(1))
-        .and_then(|at| index.get(at).copied())
-        .ok_or_else(|| BackendError::new(format_args!("unexpected script reply {reply:?}")))?;
-    let wait = Duration::from_micros(u64::try_from(wait_us).unwrap_or(0));
-    let decision = if allowed == 1 {
-        Decision::Allowed {
-            remaining: u32::try_from(remaining).unwrap_or(0),
-            reset_after: wait,
-        }
-    } else {
-        Decision::Denied { retry_after: wait }
-    };
-    Ok(Verdict {
-        decision,
-        binding: Some(binding),
-    })
-}
-
-fn hex_digit(nibble: u8) -> char {
-    char::from_digit(u32::from(nibble), 16).unwrap_or('0')
-}
-
-impl PolicySet for RedisSet {
-    fn policies(&self) -> &[Policy] {
-        &self.policies
-    }
-
-    fn check(&self, keys: &[Option<RateKey>]) -> Decide {
-        self.decide(keys, true)
-    }
-
-    fn peek(&self, keys: &[Option<RateKey>]) -> Decide {
-        self.decide(keys, false)
-    }
-}
-
-/// HMAC-SHA256 (the `hmac` crate) under the key-names key derived from the
-/// shared secret; the keyed state is computed once and cloned per key name.
-/// Also holds the secret's fingerprint, under a second derived key.
-struct KeyHasher {
-    keyed: Hmac<Sha256>,
-    fingerprint: String,
-}
-
-impl KeyHasher {
-    fn new(secret: &[u8]) -> Result<Self, RedisConfigError> {
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(RedisConfigError::ShortSecret(secret.len()));
-        }
-        let names = derive_key(secret, KEY_NAMES_LABEL);
-        let check = derive_key(secret, FINGERPRINT_LABEL);
-        let fingerprint = mac(&keyed(check.expose()), &[FINGERPRINT_MESSAGE]);
-        Ok(Self {
-            keyed: keyed(names.expose()),
-            fingerprint: hex(&fingerprint),
-        })
-    }
-
-    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        mac(&self.keyed, parts)
-    }
-}
-
-fn keyed(key: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes keys of any length, so this never fails; the fallback
-    // (an empty key) only keeps the function total.
-    let keyed = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .or_else(|_| <Hmac<Sha256> as Mac>::new_from_slice(&[]));
-    match keyed {
-        Ok(keyed) => keyed,
-        Err(_) => unreachable!("HMAC accepts keys of every length"),
-    }
-}
-
-fn mac(keyed: &Hmac<Sha256>, parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = keyed.clone();
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize().into_bytes().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(hex_digit(byte >> 4));
-        out.push(hex_digit(byte & 0xf));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hmac_matches_the_rfc_4231_vectors() {
-        // Test cases 1, 2 and 6 (a key longer than the block).
-        let table: [(&[u8], &[u8], &str); 3] = [
-            (
-                &[0x0b; 20],
-                b"Hi There",
-                "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
-            ),
-            (
-                b"Jefe",
-                b"what do ya want for nothing?",
-                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
-            ),
-            (
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First",
-                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
-            ),
-        ];
-        for (key, data, want) in table {
-            assert_eq!(hex(&mac(&keyed(key), &[data])), want);
-        }
-    }
-
-    #[test]
-    fn short_secrets_are_refused() {
-        assert!(matches!(
-            KeyHasher::new(&[7; 31]),
-            Err(RedisConfigError::ShortSecret(31))
-        ));
-        assert!(KeyHasher::new(&[7; 32]).is_ok());
-    }
-
-    #[test]
-    fn key_names_use_a_derived_key_not_the_secret() {
-        let secret = [7_u8; 32];
-        let hasher = KeyHasher::new(&secret).unwrap();
-        let parts: [&[u8]; 2] = [b"key", &[1; 16]];
-        assert_eq!(
-            hasher.mac(&parts),
-            mac(
-                &keyed(derive_key(&secret, KEY_NAMES_LABEL).expose()),
-                &parts
-            )
-        );
-        assert_ne!(hasher.mac(&parts), mac(&keyed(&secret), &parts));
-        // The fingerprint is stable, 64 hex digits, and differs per secret.
-        assert_eq!(
-            hasher.fingerprint,
-            KeyHasher::new(&secret).unwrap().fingerprint
-        );
-        assert_eq!(hasher.fingerprint.len(), 64);
-        assert_ne!(
-            hasher.fingerprint,
-            KeyHasher::new(&[8; 32]).unwrap().fingerprint
-        );
-    }
 
     #[test]
     fn versions_before_5_are_refused_and_garbage_is_an_error() {
@@ -738,48 +393,6 @@ mod tests {
                 check_version(no_line),
                 Err(RedisConfigError::UnknownVersion(_))
             ));
-        }
-    }
-
-    #[test]
-    fn script_parameters_are_microseconds_and_capped() {
-        let table = [
-            ("10/min", ["g", "6000000", "60000000", "10"]),
-            ("3/s", ["g", "333334", "1000002", "3"]),
-            ("4294967295/s", ["g", "1", "4294967295", "4294967295"]),
-            (
-                "1/day, burst = 4294967295",
-                ["g", "86400000000", "4503599627370496", "4294967295"],
-            ),
-        ];
-        for (spec, want) in table {
-            let args = script_args(PolicyLimit::Rate(spec.parse().unwrap()));
-            assert_eq!(args, want.map(str::to_owned), "{spec}");
-        }
-        let quota = script_args(PolicyLimit::Quota("1000/day".parse().unwrap()));
-        assert_eq!(quota, ["q", "86400000000", "1000", "0"].map(str::to_owned));
-    }
-
-    #[test]
-    fn replies_map_to_verdicts_and_nonsense_is_an_error() {
-        let index = [0, 2];
-        let allowed = verdict(&[1, 2, 4, 1_500_000], &index).unwrap();
-        assert_eq!(allowed.binding, Some(2));
-        assert_eq!(
-            allowed.decision,
-            Decision::Allowed {
-                remaining: 4,
-                reset_after: Duration::from_millis(1_500)
-            }
-        );
-        let denied = verdict(&[0, 1, 0, 7], &index).unwrap();
-        assert_eq!(denied.binding, Some(0));
-        assert_eq!(
-            denied.decision.retry_after(),
-            Some(Duration::from_micros(7))
-        );
-        for nonsense in [&[][..], &[1, 3, 0, 0], &[1, 0, 0, 0], &[1, 1, 0]] {
-            assert!(verdict(nonsense, &index).is_err(), "{nonsense:?}");
         }
     }
 }
