@@ -1,13 +1,51 @@
-//! The in-memory GCRA limiter and [`check_all`], which spends on several
-//! limiters only when every one of them allows.
+//! The in-memory limiter, generic over its rule ([`RateLimiter`],
+//! [`QuotaLimiter`]), and [`check_all`], which spends on several limiters
+//! only when every one of them allows.
 
+use std::fmt;
 use std::time::Duration;
 
+use super::RateSpec;
 use super::gcra::{Decision, Gcra};
 use super::key::RateKey;
 use super::quota::QuotaLimiter;
-use super::spec::RateSpec;
 use super::store::{Rule, ShardGuard, Slot, Store, StoreConfig, Undo};
+
+/// A keyed limiter in memory, with bounded memory, generic over its rule:
+/// [`RateLimiter`] (GCRA) and [`QuotaLimiter`] (fixed windows) are this
+/// type, so both share one store and one set of methods.
+///
+/// Memory is capped at [`StoreConfig::key_limit`] keys; see [`StoreConfig`]
+/// for how keys are evicted and why that cannot cheaply reset a victim's
+/// budget. Decisions on keys already held run in parallel, even on one key:
+/// each updates the key's one word of state with a compare-and-swap, so
+/// concurrent requests never spend more than the budget.
+#[derive(Debug)]
+pub struct Limiter<R: LimitRule> {
+    spec: R::Spec,
+    rule: R,
+    store: Store,
+}
+
+/// The rule a [`Limiter`] applies to each key: [`Gcra`] for a rate,
+/// [`FixedWindow`](super::FixedWindow) for a quota. Sealed: implemented by
+/// those two only.
+pub trait LimitRule: Rule + Copy + 'static {
+    /// What the rule is built from: a [`RateSpec`] or a
+    /// [`QuotaSpec`](super::QuotaSpec).
+    type Spec: Copy + fmt::Debug + Send + Sync;
+
+    /// The rule enforcing `spec`.
+    fn from_spec(spec: Self::Spec) -> Self;
+}
+
+impl LimitRule for Gcra {
+    type Spec = RateSpec;
+
+    fn from_spec(spec: RateSpec) -> Self {
+        Self::new(spec)
+    }
+}
 
 /// A keyed rate limiter (GCRA) in memory, with bounded memory.
 ///
@@ -40,55 +78,52 @@ use super::store::{Rule, ShardGuard, Slot, Store, StoreConfig, Undo};
 /// assert!(limiter.check(key, clock.now_ns()).is_allowed());
 /// # Ok::<(), guard_core::rate::RateSpecError>(())
 /// ```
-#[derive(Debug)]
-pub struct RateLimiter {
-    spec: RateSpec,
-    gcra: Gcra,
-    store: Store,
-}
+pub type RateLimiter = Limiter<Gcra>;
 
-impl RateLimiter {
+impl<R: LimitRule> Limiter<R> {
     /// A limiter with the default [`StoreConfig`].
     #[must_use]
-    pub fn new(spec: RateSpec) -> Self {
+    pub fn new(spec: R::Spec) -> Self {
         Self::with_config(spec, StoreConfig::new())
     }
 
     /// A limiter with its own store sizing.
     #[must_use]
-    pub fn with_config(spec: RateSpec, config: StoreConfig) -> Self {
+    pub fn with_config(spec: R::Spec, config: StoreConfig) -> Self {
         Self {
             spec,
-            gcra: Gcra::new(spec),
+            rule: R::from_spec(spec),
             store: Store::new(config),
         }
     }
 
-    /// The rate enforced.
+    /// The rate or quota enforced.
     #[must_use]
-    pub fn spec(&self) -> RateSpec {
+    pub fn spec(&self) -> R::Spec {
         self.spec
     }
 
     /// Decides a request for `key` at `now_ns` and, when allowed, spends one
-    /// unit of its budget. A refusal spends nothing.
+    /// unit of its budget. A refusal spends nothing. To combine several
+    /// limiters without spending on a refusal, use [`check_all`].
     #[must_use]
     pub fn check(&self, key: RateKey, now_ns: u64) -> Decision {
-        self.store.check(&self.gcra, key, now_ns)
+        self.store.check(&self.rule, key, now_ns)
     }
 
     /// What [`Self::check`] would decide, spending nothing.
     #[must_use]
     pub fn peek(&self, key: RateKey, now_ns: u64) -> Decision {
-        self.store.peek(&self.gcra, key, now_ns)
+        self.store.peek(&self.rule, key, now_ns)
     }
 
-    /// Drops every key whose budget is whole again at `now_ns`; returns how
-    /// many. Decisions do not change. Run it on a schedule (every few
-    /// seconds to minutes) so memory follows the active keys rather than the
-    /// cap.
+    /// Drops every key whose state decides like no state at `now_ns` (a
+    /// rate's budget whole again, a quota's window ended); returns how many.
+    /// Decisions do not change. Run it on a schedule (every few seconds to
+    /// minutes, or once per quota period) so memory follows the active keys
+    /// rather than the cap.
     pub fn sweep(&self, now_ns: u64) -> usize {
-        self.store.sweep(&self.gcra, now_ns)
+        self.store.sweep(&self.rule, now_ns)
     }
 
     /// Keys currently held.
@@ -117,6 +152,11 @@ impl RateLimiter {
     pub fn memory_estimate(&self) -> usize {
         self.store.table_bytes()
     }
+
+    /// The store and rule: all [`check_all`] needs of either kind.
+    fn parts(&self) -> (&Store, &dyn Rule) {
+        (&self.store, &self.rule)
+    }
 }
 
 /// One limiter taking part in [`check_all`].
@@ -132,7 +172,7 @@ impl<'a> Limit<'a> {
     /// The limiter's store and rule: all `check_all` needs of either kind.
     fn parts(self) -> (&'a Store, &'a dyn Rule) {
         match self {
-            Self::Rate(limiter) => (&limiter.store, &limiter.gcra),
+            Self::Rate(limiter) => limiter.parts(),
             Self::Quota(limiter) => limiter.parts(),
         }
     }

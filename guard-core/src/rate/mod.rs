@@ -69,11 +69,11 @@ pub use backend::{MIN_SECRET_LEN, RedisBackend, RedisConfigError};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use gcra::{Decision, Gcra};
 pub use key::RateKey;
-pub use limiter::{Limit, RateLimiter, Verdict, check_all};
+pub use limiter::{Limit, LimitRule, Limiter, RateLimiter, Verdict, check_all};
 pub use limits::{
     IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig, ResolvedLimits, RouteKey,
     RouteKeyError, RouteLimits, Sourced,
 };
-pub use quota::QuotaLimiter;
+pub use quota::{FixedWindow, QuotaLimiter};
 pub use spec::{QuotaSpec, RateSpec, RateSpecError, RateSpecProblem, RateUnit};
 pub use store::{StoreConfig, StoreConfigError};

@@ -23,10 +23,10 @@
 
 use std::time::Duration;
 
+use super::QuotaSpec;
 use super::gcra::Decision;
-use super::key::RateKey;
-use super::spec::QuotaSpec;
-use super::store::{Rule, Store, StoreConfig};
+use super::limiter::{LimitRule, Limiter};
+use super::store::Rule;
 
 /// A key's usage: the window it was counted in and how much of it is spent,
 /// packed into the store's one word as `window << 32 | used`. The window
@@ -52,15 +52,18 @@ impl Usage {
     }
 }
 
-/// The fixed-window rule, pure.
+/// The fixed-window rule of a [`QuotaLimiter`], pure: at most `count` per
+/// clock-aligned window of one period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FixedWindow {
+pub struct FixedWindow {
     period_ns: u64,
     limit: u32,
 }
 
 impl FixedWindow {
-    fn new(spec: QuotaSpec) -> Self {
+    /// The rule enforcing `spec`.
+    #[must_use]
+    pub fn new(spec: QuotaSpec) -> Self {
         Self {
             period_ns: super::clock::duration_to_ns(spec.period()),
             limit: spec.count().get(),
@@ -77,6 +80,14 @@ impl FixedWindow {
     fn until_reset(&self, now_ns: u64) -> Duration {
         let into_window = now_ns % self.period_ns;
         Duration::from_nanos(self.period_ns - into_window)
+    }
+}
+
+impl LimitRule for FixedWindow {
+    type Spec = QuotaSpec;
+
+    fn from_spec(spec: QuotaSpec) -> Self {
+        Self::new(spec)
     }
 }
 
@@ -129,9 +140,9 @@ impl Rule for FixedWindow {
 /// A refusal is a [`Decision::Denied`] whose `retry_after` runs to the end of
 /// the window; the face answers it with 429 and `Retry-After`. Memory is
 /// bounded as for [`RateLimiter`](super::RateLimiter): at most
-/// [`StoreConfig::key_limit`] keys; keys from past windows are dropped by
-/// [`Self::sweep`] or when room is needed, and beyond that the least-used keys
-/// are evicted first (an evicted key starts its window again from zero, so
+/// [`StoreConfig::key_limit`](super::StoreConfig::key_limit) keys; keys from
+/// past windows are dropped by [`Limiter::sweep`] or when room is needed, and
+/// beyond that the least-used keys are evicted first (an evicted key starts its window again from zero, so
 /// the store must be sized for the accounts that hold a quota).
 ///
 /// ```
@@ -149,84 +160,13 @@ impl Rule for FixedWindow {
 /// );
 /// # Ok::<(), guard_core::rate::RateSpecError>(())
 /// ```
-#[derive(Debug)]
-pub struct QuotaLimiter {
-    spec: QuotaSpec,
-    rule: FixedWindow,
-    store: Store,
-}
-
-impl QuotaLimiter {
-    /// A quota with the default [`StoreConfig`].
-    #[must_use]
-    pub fn new(spec: QuotaSpec) -> Self {
-        Self::with_config(spec, StoreConfig::new())
-    }
-
-    /// A quota with its own store sizing.
-    #[must_use]
-    pub fn with_config(spec: QuotaSpec, config: StoreConfig) -> Self {
-        Self {
-            spec,
-            rule: FixedWindow::new(spec),
-            store: Store::new(config),
-        }
-    }
-
-    /// The quota enforced.
-    #[must_use]
-    pub fn spec(&self) -> QuotaSpec {
-        self.spec
-    }
-
-    /// Counts one request for `key` at `now_ns` if the window has room.
-    /// To combine with rate limits without spending on a refusal, use
-    /// [`check_all`](super::check_all).
-    #[must_use]
-    pub fn check(&self, key: RateKey, now_ns: u64) -> Decision {
-        self.store.check(&self.rule, key, now_ns)
-    }
-
-    /// What [`Self::check`] would decide, without counting anything.
-    #[must_use]
-    pub fn peek(&self, key: RateKey, now_ns: u64) -> Decision {
-        self.store.peek(&self.rule, key, now_ns)
-    }
-
-    /// Drops keys whose window has ended; returns how many. Run it on a
-    /// schedule (for example once per period) so memory follows active keys.
-    pub fn sweep(&self, now_ns: u64) -> usize {
-        self.store.sweep(&self.rule, now_ns)
-    }
-
-    /// Keys currently held.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.store.len()
-    }
-
-    /// Whether no key is held.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The most keys held at once.
-    #[must_use]
-    pub fn max_keys(&self) -> usize {
-        self.store.max_keys()
-    }
-
-    /// The store and rule, for [`check_all`](super::check_all).
-    pub(crate) fn parts(&self) -> (&Store, &dyn Rule) {
-        (&self.store, &self.rule)
-    }
-}
+pub type QuotaLimiter = Limiter<FixedWindow>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rate::clock::{Clock, FakeClock};
+    use crate::rate::{RateKey, StoreConfig};
 
     const SEC: u64 = 1_000_000_000;
     const DAY: u64 = 86_400 * SEC;

@@ -133,7 +133,9 @@ pub enum StoreConfigError {
 
 /// A limiter's rule over one `u64` of state per key: GCRA's TAT, or a
 /// quota's window and count. The store runs every rule the same way.
-pub(crate) trait Rule: fmt::Debug + Send + Sync {
+// `pub` in a private module: a supertrait of the public `LimitRule` that
+// no one outside can name, which seals it.
+pub trait Rule: fmt::Debug + Send + Sync {
     /// Decides a request at `now_ns` for a key whose state is `state`
     /// (`None` for a key not held). Returns the decision and, when allowed,
     /// the state to store; a refusal changes nothing.
