@@ -1,15 +1,20 @@
 //! Turns a checked handler into a guarded one.
 //!
 //! `async fn name(args) -> R { body }` becomes a function `name()` (so a
-//! handler's name never shadows a binding) returning a unit struct
-//! `__secure_route_name` with:
+//! handler's name never shadows a binding) returning the guarded handler, a
+//! unit struct `__secure_route_name` with:
 //! * the original function as `name().call_unguarded(args)`, callable
 //!   directly in unit tests;
-//! * `SPEC` / `name().spec()`, the static [`RouteSpec`] the router reports;
+//! * `SPEC` / `name().spec()`, the static `RouteSpec` the router reports;
 //! * an impl of `SecureHandler`, the only kind of handler `guard_axum::routing`
 //!   accepts. Its `call` receives an `Incoming` request whose parts only
 //!   `Incoming::admit` hands out, after running the guards, so the guards
-//!   always run before any of the handler's extractors.
+//!   always run before any of the handler's extractors. It then extracts the
+//!   arguments in axum's order (the `FromRequestParts` ones, then the last,
+//!   `FromRequest`, one), except that with `body = T` the `Owned<T>` lookups
+//!   run after the body is read and validated; every refusal goes out
+//!   through `Guards::finish`, as the handler's response does;
+//! * `const` checks of the user's types (`bounds`), spanned at each type.
 //!
 //! On error the user's function is still emitted beside the errors, so no
 //! follow-on errors appear and rust-analyzer keeps working (tokio's
@@ -20,9 +25,10 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{ItemFn, LitStr};
 
-use crate::check::{self, Handler, Options, RateOption};
+use crate::attr::{self, Options, RateOption};
 use crate::errors::Errors;
 use crate::parse::RawOptions;
+use crate::valid::{self, Handler};
 
 pub(crate) fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream {
     let item_fn: ItemFn = match syn::parse2(item.clone()) {
@@ -42,13 +48,13 @@ pub(crate) fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream 
         }
     };
     let opts = if errors.is_empty() {
-        check::options(raw, &mut errors)
+        attr::options(raw, &mut errors)
     } else {
         Options::default()
     };
-    let handler = check::handler(&item_fn, &mut errors);
+    let handler = valid::handler(&item_fn, &mut errors);
     if errors.is_empty() {
-        check::options_against_handler(&opts, &handler, &mut errors);
+        valid::options_against_handler(&opts, &handler, &mut errors);
     }
     if !errors.is_empty() {
         return with_errors(item, errors.into_compile_errors());
@@ -152,8 +158,10 @@ fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
     spec
 }
 
-/// Trait bounds on the user's types, each checked by a hidden function
-/// spanned at the type so the error points there (axum's `debug_handler`).
+/// Checks on the user's types, each a hidden `const` spanned at the type so
+/// the error points there: the body and query bounds through a hidden
+/// function (axum's `debug_handler`), each `Owned<T>`'s `T::PARAM` against
+/// `owner = …` through a `const` assertion.
 fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
     let p = quote! { ::guard_axum::__private };
     let mut checks = TokenStream::new();
@@ -161,7 +169,7 @@ fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
         for resource in handler
             .arg_types
             .iter()
-            .filter_map(|t| check::generic_of(t, "Owned"))
+            .filter_map(|t| valid::generic_of(t, "Owned"))
         {
             checks.extend(quote_spanned! {resource.span()=>
                 const _: () = ::core::assert!(
@@ -192,12 +200,14 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
         sig,
         block,
     } = item;
-    // Docs describe the route and go on the struct users name; every other
-    // attribute (`#[tracing::instrument]`, lints) belongs to the function.
+    // Docs describe the route and go on `name()`, the function users name;
+    // every other attribute (`#[tracing::instrument]`, lints) belongs to the
+    // handler itself, `call_unguarded`.
     let (docs, fn_attrs): (Vec<_>, Vec<_>) = attrs.iter().partition(|a| a.path().is_ident("doc"));
-    // The handler's own name stays a function (`fn name() -> Guarded`), so
-    // it never shadows a binding: a unit struct named `login` would turn
-    // every `let login = …` in the module into a pattern match on it.
+    // The handler's own name stays a function (`fn name()` returning the
+    // unit struct `__secure_route_name`), so it never shadows a binding: a
+    // unit struct named `login` would turn every `let login = …` in the
+    // module into a pattern match on it.
     let fn_name = &sig.ident;
     let name = &format_ident!("__secure_route_{}", fn_name, span = fn_name.span());
     let spec = spec(item, opts);
@@ -219,7 +229,7 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
     let parts_bounds = head_tys.iter().map(|ty| {
         quote_spanned! {ty.span()=> #ty: #p::FromRequestParts<__S> + ::core::marker::Send, }
     });
-    let parts_extract = head_tys.iter().zip(head_args).map(|(ty, arg)| {
+    let parts_extract = |ty: &syn::Type, arg: &syn::Ident| {
         quote! {
             // The rejection becomes a response before the next await: its
             // own type need not be `Send`.
@@ -233,7 +243,26 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                 }
             };
         }
-    });
+    };
+    // With `body = T` the body is decoded and validated before the
+    // owner-scoped load, so a malformed body (400, 413, 415) costs no query:
+    // the `Owned<T>` arguments are extracted after the body, from the same
+    // parts (the body extractor reads a copy of them). Every other argument
+    // keeps axum's order. An `upload(...)` keeps the lookup first: its
+    // extractor streams the file into the store, which must not happen for
+    // a resource the principal cannot see (docs/ARCHITECTURE.md).
+    let body_first = opts.body.is_some() && last_ty.is_some();
+    let (before_body, after_body): (Vec<_>, Vec<_>) = head_tys
+        .iter()
+        .zip(head_args)
+        .partition(|(ty, _)| !(body_first && valid::outer_name(ty).as_deref() == Some("Owned")));
+    let parts_before_body = before_body.iter().map(|(ty, arg)| parts_extract(ty, arg));
+    let parts_after_body = after_body.iter().map(|(ty, arg)| parts_extract(ty, arg));
+    let body_parts = if after_body.is_empty() {
+        quote! { parts }
+    } else {
+        quote! { ::core::clone::Clone::clone(&parts) }
+    };
     let (marker, last_bound, last_extract) = match &last_ty {
         Some(ty) => {
             let arg = &args[n - 1];
@@ -241,7 +270,7 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                 quote! { __M },
                 quote_spanned! {ty.span()=> #ty: #p::FromRequest<__S, __M> + ::core::marker::Send, },
                 quote! {
-                    let request = #p::Request::from_parts(parts, body);
+                    let request = #p::Request::from_parts(#body_parts, body);
                     let #arg = <#ty as #p::FromRequest<__S, __M>>::from_request(request, &state)
                         .await
                         .map_err(#p::rejection);
@@ -312,8 +341,9 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                             ::core::result::Result::Ok(admitted) => admitted,
                             ::core::result::Result::Err(refusal) => return refusal,
                         };
-                    #(#parts_extract)*
+                    #(#parts_before_body)*
                     #last_extract
+                    #(#parts_after_body)*
                     let response = #p::IntoResponse::into_response(self.call_unguarded(#(#args),*).await);
                     guards.finish(&#name::SPEC, pass, response).await
                 })

@@ -3,11 +3,12 @@
 //! Use it through `guard-axum`, which re-exports it and documents it; the
 //! generated code calls `::guard_axum::__private` by absolute path.
 
-mod check;
+mod attr;
 mod errors;
 mod expand;
 mod grammar;
 mod parse;
+mod valid;
 
 use proc_macro::TokenStream;
 

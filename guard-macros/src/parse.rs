@@ -1,6 +1,6 @@
 //! Parses the attribute's arguments into a generic list of options, keeping
 //! every token so later errors can point at it. What each option means is
-//! `check`'s business: a new option is a new arm there, not a new grammar.
+//! `attr`'s business: a new option is a new arm there, not a new grammar.
 
 use proc_macro2::Span;
 use syn::ext::IdentExt as _;

@@ -1,15 +1,16 @@
-//! Gives each option its meaning and refuses every misuse, each error on the
-//! user's token and naming the fix.
+//! The typed options and how each key is read: a value of the wrong shape,
+//! an unknown or repeated key, each is an error on the user's token that
+//! names the fix. What options mean together is `valid`'s business.
 
-use proc_macro2::Span;
-use syn::spanned::Spanned as _;
-use syn::{Expr, ExprLit, FnArg, Ident, ItemFn, Lit, LitStr, Type};
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Type};
 
 use crate::errors::Errors;
 use crate::grammar;
 use crate::parse::{RawOption, RawValue};
+use crate::valid;
 
-/// The options this version understands, for "did you mean" suggestions.
+/// The options this version understands, for "did you mean" suggestions and
+/// the list an unknown option's error gives.
 const KNOWN: &[&str] = &[
     "auth",
     "public",
@@ -30,7 +31,9 @@ const KNOWN: &[&str] = &[
     "csrf",
 ];
 
-/// A rate or quota option: its key, literal and canonical form.
+/// A rate or quota option: its key and literal, already parsed once by the
+/// runtime's grammar; the expansion parses the literal again in the
+/// route's `SPEC` constant.
 pub(crate) struct RateOption {
     pub(crate) key: Ident,
     pub(crate) lit: LitStr,
@@ -42,7 +45,8 @@ pub(crate) struct UploadOption {
     pub(crate) types: Vec<LitStr>,
 }
 
-/// The meaning of the attribute, every value still carrying its span.
+/// The meaning of the attribute, each option with its key (and, where the
+/// value is a token, the value) kept for its span.
 #[derive(Default)]
 pub(crate) struct Options {
     pub(crate) auth: Option<Ident>,
@@ -65,111 +69,7 @@ pub(crate) struct Options {
     pub(crate) csrf_none: Option<(Ident, String)>,
 }
 
-/// The handler's arguments, in order.
-pub(crate) struct Handler {
-    pub(crate) arg_types: Vec<Type>,
-}
-
-/// The last path segment of a type (`Owned` for `guard_axum::Owned<Project>`).
-fn outer_name(ty: &Type) -> Option<String> {
-    match ty {
-        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
-        Type::Paren(p) => outer_name(&p.elem),
-        Type::Group(g) => outer_name(&g.elem),
-        _ => None,
-    }
-}
-
-/// `X` in `Owned<X>` (or another single-parameter wrapper named `wrapper`).
-pub(crate) fn generic_of<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != wrapper {
-        return None;
-    }
-    match &last.arguments {
-        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        }),
-        _ => None,
-    }
-}
-
-/// Rules that relate the options to the handler's arguments.
-pub(crate) fn options_against_handler(opts: &Options, handler: &Handler, errors: &mut Errors) {
-    let takes = |name: &str| {
-        handler
-            .arg_types
-            .iter()
-            .any(|t| outer_name(t).as_deref() == Some(name))
-    };
-    for ty in &handler.arg_types {
-        let fix = match outer_name(ty).as_deref() {
-            Some("Json") => "an unvalidated JSON body; declare `body = T` and take `Valid<T>`",
-            Some("Form") => "an unvalidated form body; declare `body = T` and take `Valid<T>`",
-            Some("Query") => "an unvalidated query; declare `query = T` and take `ValidQuery<T>`",
-            _ => continue,
-        };
-        errors.spanned(ty, format!("a guarded handler takes {fix}"));
-    }
-    if let Some((key, _)) = &opts.owner
-        && !takes("Owned")
-    {
-        errors.spanned(key, "`owner` loads the resource for the handler; take it as `Owned<T>`, whose lookup is scoped to the principal");
-    }
-    if let Some((key, ty)) = &opts.body
-        && !takes("Valid")
-    {
-        errors.spanned(
-            key,
-            format!(
-                "`body = {}` is decoded for the handler; take it as `Valid<{}>`",
-                quote::quote!(#ty),
-                quote::quote!(#ty)
-            ),
-        );
-    }
-    if let Some((key, ty)) = &opts.query
-        && !takes("ValidQuery")
-    {
-        errors.spanned(
-            key,
-            format!(
-                "`query = {}` is decoded for the handler; take it as `ValidQuery<{}>`",
-                quote::quote!(#ty),
-                quote::quote!(#ty)
-            ),
-        );
-    }
-    if let Some((key, _)) = &opts.allow_identity
-        && opts.body.is_none()
-    {
-        errors.spanned(
-            key,
-            "`allow_identity` applies to a body; declare `body = T` or remove it",
-        );
-    }
-    if takes("Valid") && opts.body.is_none() {
-        errors.at(
-            Span::call_site(),
-            "the handler takes `Valid<T>`; declare its type with `body = T`",
-        );
-    }
-    if takes("ValidQuery") && opts.query.is_none() {
-        errors.at(
-            Span::call_site(),
-            "the handler takes `ValidQuery<T>`; declare its type with `query = T`",
-        );
-    }
-    if takes("Owned") && opts.owner.is_none() {
-        errors.at(
-            Span::call_site(),
-            "the handler takes `Owned<T>`; name its path parameter with `owner = \"...\"`",
-        );
-    }
-}
-
+/// Reads each option into its typed slot; then checks their combinations.
 pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
     let mut opts = Options::default();
     let clean_before = errors.is_empty();
@@ -317,62 +217,8 @@ pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
     }
     // A misspelt or malformed `auth`/`public` already has its error; "needs
     // auth or public" on top of it would only be noise.
-    combinations(&opts, clean_before && errors.is_empty(), errors);
+    valid::combinations(&opts, clean_before && errors.is_empty(), errors);
     opts
-}
-
-fn combinations(opts: &Options, options_were_clean: bool, errors: &mut Errors) {
-    if let (Some(_), Some(identifier)) = (&opts.auth, &opts.rate_identifier) {
-        errors.spanned(
-            &identifier.key,
-            "`rate_identifier` limits a public route by the identifier its handler names; on an `auth` route use `rate_account`",
-        );
-    }
-    if let (Some(_), Some(identifier)) = (&opts.rate_account, &opts.rate_identifier) {
-        errors.spanned(
-            &identifier.key,
-            "give `rate_account` or `rate_identifier`, not both",
-        );
-    }
-    match (&opts.auth, &opts.public) {
-        (None, None) if options_were_clean => errors.at(
-            Span::call_site(),
-            "`#[secure_route]` needs `auth` or `public = \"<reason>\"`: every route says who may call it",
-        ),
-        (Some(_), Some((public, _))) => errors.spanned(
-            public,
-            "`public` and `auth` contradict each other; keep `auth` for a route that needs a session, or `public = \"<reason>\"` alone",
-        ),
-        _ => {}
-    }
-    if opts.auth.is_none() {
-        if let Some((key, _)) = &opts.csrf_none {
-            errors.spanned(
-                key,
-                "`csrf` opts an `auth` route out of the cross-site request check; a public route is not checked, so remove it",
-            );
-        }
-        let needs_auth = [
-            opts.roles.as_ref().map(|(k, _)| k),
-            opts.permission.as_ref().map(|(k, _)| k),
-            opts.owner.as_ref().map(|(k, _)| k),
-            opts.quota.as_ref().map(|r| &r.key),
-        ];
-        if let (Some(account), None) = (&opts.rate_account, &opts.rate_identifier) {
-            errors.spanned(
-                &account.key,
-                "`rate_account` needs an authenticated principal; add `auth`, or on a public route (login, reset) limit per identifier with `rate_identifier` and `IdentifierLimit`",
-            );
-        }
-        for key in needs_auth.into_iter().flatten() {
-            errors.spanned(
-                key,
-                format!(
-                    "`{key}` needs an authenticated principal; add `auth` to this `secure_route`"
-                ),
-            );
-        }
-    }
 }
 
 fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOption> {
@@ -523,48 +369,6 @@ fn non_blank(lit: &LitStr, what: &str, errors: &mut Errors) {
             format!("an empty {what} name matches nothing; write the name"),
         );
     }
-}
-
-/// Checks the function the attribute is on.
-pub(crate) fn handler(item: &ItemFn, errors: &mut Errors) -> Handler {
-    let sig = &item.sig;
-    if sig.asyncness.is_none() {
-        errors.spanned(
-            sig.fn_token,
-            "a `#[secure_route]` handler must be an `async fn`; add `async` before `fn`",
-        );
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.spanned(
-            &sig.generics,
-            "a `#[secure_route]` handler cannot be generic; use concrete extractor types",
-        );
-    }
-    if let Some(variadic) = &sig.variadic {
-        errors.spanned(variadic, "a `#[secure_route]` handler cannot be variadic");
-    }
-    let mut arg_types = Vec::new();
-    for input in &sig.inputs {
-        match input {
-            FnArg::Receiver(recv) => errors.spanned(
-                recv,
-                "a `#[secure_route]` handler is a free `async fn`, not a method; remove `self`",
-            ),
-            FnArg::Typed(pat) => {
-                if let Type::ImplTrait(_) = &*pat.ty {
-                    errors.spanned(
-                        &pat.ty,
-                        "handler arguments need concrete extractor types, not `impl Trait`",
-                    );
-                }
-                arg_types.push((*pat.ty).clone());
-            }
-        }
-    }
-    if arg_types.len() > 16 {
-        errors.at(sig.inputs.span(), "a handler takes at most 16 extractors");
-    }
-    Handler { arg_types }
 }
 
 fn nearest(unknown: &str) -> Option<&'static str> {

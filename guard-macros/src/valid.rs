@@ -1,0 +1,215 @@
+//! Checks what no single option can: the options' combinations (`owner`
+//! needs `auth`, `public` contradicts `auth`) and their relation to the
+//! handler's signature (`body = T` needs a `Valid<T>` argument), each error
+//! on the user's token and naming the fix.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned as _;
+use syn::{FnArg, ItemFn, Type};
+
+use crate::attr::Options;
+use crate::errors::Errors;
+
+/// The types of the handler's arguments, in order.
+pub(crate) struct Handler {
+    pub(crate) arg_types: Vec<Type>,
+}
+
+/// Checks the function the attribute is on.
+pub(crate) fn handler(item: &ItemFn, errors: &mut Errors) -> Handler {
+    let sig = &item.sig;
+    if sig.asyncness.is_none() {
+        errors.spanned(
+            sig.fn_token,
+            "a `#[secure_route]` handler must be an `async fn`; add `async` before `fn`",
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.spanned(
+            &sig.generics,
+            "a `#[secure_route]` handler cannot be generic; use concrete extractor types",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "a `#[secure_route]` handler cannot be variadic");
+    }
+    let mut arg_types = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(recv) => errors.spanned(
+                recv,
+                "a `#[secure_route]` handler is a free `async fn`, not a method; remove `self`",
+            ),
+            FnArg::Typed(pat) => {
+                if let Type::ImplTrait(_) = &*pat.ty {
+                    errors.spanned(
+                        &pat.ty,
+                        "handler arguments need concrete extractor types, not `impl Trait`",
+                    );
+                }
+                arg_types.push((*pat.ty).clone());
+            }
+        }
+    }
+    if arg_types.len() > 16 {
+        errors.at(sig.inputs.span(), "a handler takes at most 16 extractors");
+    }
+    Handler { arg_types }
+}
+
+/// Rules that relate the options to the handler's arguments.
+pub(crate) fn options_against_handler(opts: &Options, handler: &Handler, errors: &mut Errors) {
+    let takes = |name: &str| {
+        handler
+            .arg_types
+            .iter()
+            .any(|t| outer_name(t).as_deref() == Some(name))
+    };
+    for ty in &handler.arg_types {
+        let fix = match outer_name(ty).as_deref() {
+            Some("Json") => "an unvalidated JSON body; declare `body = T` and take `Valid<T>`",
+            Some("Form") => "an unvalidated form body; declare `body = T` and take `Valid<T>`",
+            Some("Query") => "an unvalidated query; declare `query = T` and take `ValidQuery<T>`",
+            _ => continue,
+        };
+        errors.spanned(ty, format!("a guarded handler takes {fix}"));
+    }
+    if let Some((key, _)) = &opts.owner
+        && !takes("Owned")
+    {
+        errors.spanned(key, "`owner` loads the resource for the handler; take it as `Owned<T>`, whose lookup is scoped to the principal");
+    }
+    if let Some((key, ty)) = &opts.body
+        && !takes("Valid")
+    {
+        errors.spanned(
+            key,
+            format!(
+                "`body = {}` is decoded for the handler; take it as `Valid<{}>`",
+                quote::quote!(#ty),
+                quote::quote!(#ty)
+            ),
+        );
+    }
+    if let Some((key, ty)) = &opts.query
+        && !takes("ValidQuery")
+    {
+        errors.spanned(
+            key,
+            format!(
+                "`query = {}` is decoded for the handler; take it as `ValidQuery<{}>`",
+                quote::quote!(#ty),
+                quote::quote!(#ty)
+            ),
+        );
+    }
+    if let Some((key, _)) = &opts.allow_identity
+        && opts.body.is_none()
+    {
+        errors.spanned(
+            key,
+            "`allow_identity` applies to a body; declare `body = T` or remove it",
+        );
+    }
+    if takes("Valid") && opts.body.is_none() {
+        errors.at(
+            Span::call_site(),
+            "the handler takes `Valid<T>`; declare its type with `body = T`",
+        );
+    }
+    if takes("ValidQuery") && opts.query.is_none() {
+        errors.at(
+            Span::call_site(),
+            "the handler takes `ValidQuery<T>`; declare its type with `query = T`",
+        );
+    }
+    if takes("Owned") && opts.owner.is_none() {
+        errors.at(
+            Span::call_site(),
+            "the handler takes `Owned<T>`; name its path parameter with `owner = \"...\"`",
+        );
+    }
+}
+
+/// Rules between options: who may call the route, and what needs `auth`.
+/// `options_were_clean` is false when an option already has an error, so a
+/// misspelt `auth` does not also get "needs `auth` or `public`".
+pub(crate) fn combinations(opts: &Options, options_were_clean: bool, errors: &mut Errors) {
+    if let (Some(_), Some(identifier)) = (&opts.auth, &opts.rate_identifier) {
+        errors.spanned(
+            &identifier.key,
+            "`rate_identifier` limits a public route by the identifier its handler names; on an `auth` route use `rate_account`",
+        );
+    }
+    if let (Some(_), Some(identifier)) = (&opts.rate_account, &opts.rate_identifier) {
+        errors.spanned(
+            &identifier.key,
+            "give `rate_account` or `rate_identifier`, not both",
+        );
+    }
+    match (&opts.auth, &opts.public) {
+        (None, None) if options_were_clean => errors.at(
+            Span::call_site(),
+            "`#[secure_route]` needs `auth` or `public = \"<reason>\"`: every route says who may call it",
+        ),
+        (Some(_), Some((public, _))) => errors.spanned(
+            public,
+            "`public` and `auth` contradict each other; keep `auth` for a route that needs a session, or `public = \"<reason>\"` alone",
+        ),
+        _ => {}
+    }
+    if opts.auth.is_none() {
+        if let Some((key, _)) = &opts.csrf_none {
+            errors.spanned(
+                key,
+                "`csrf` opts an `auth` route out of the cross-site request check; a public route is not checked, so remove it",
+            );
+        }
+        let needs_auth = [
+            opts.roles.as_ref().map(|(k, _)| k),
+            opts.permission.as_ref().map(|(k, _)| k),
+            opts.owner.as_ref().map(|(k, _)| k),
+            opts.quota.as_ref().map(|r| &r.key),
+        ];
+        if let (Some(account), None) = (&opts.rate_account, &opts.rate_identifier) {
+            errors.spanned(
+                &account.key,
+                "`rate_account` needs an authenticated principal; add `auth`, or on a public route (login, reset) limit per identifier with `rate_identifier` and `IdentifierLimit`",
+            );
+        }
+        for key in needs_auth.into_iter().flatten() {
+            errors.spanned(
+                key,
+                format!(
+                    "`{key}` needs an authenticated principal; add `auth` to this `secure_route`"
+                ),
+            );
+        }
+    }
+}
+
+/// The last path segment of a type (`Owned` for `guard_axum::Owned<Project>`).
+pub(crate) fn outer_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        Type::Paren(p) => outer_name(&p.elem),
+        Type::Group(g) => outer_name(&g.elem),
+        _ => None,
+    }
+}
+
+/// `X` in `Owned<X>` (or another single-parameter wrapper named `wrapper`).
+pub(crate) fn generic_of<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != wrapper {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
