@@ -76,24 +76,6 @@ where
     }
 }
 
-/// Steps 1 to 4 of [`decode_json_strict`], for a type that has no
-/// validation rules.
-///
-/// # Errors
-///
-/// As [`decode_json_strict`].
-pub fn decode_json_unvalidated<T>(bytes: &[u8], options: &StrictOptions) -> Result<T, InputError>
-where
-    T: DeserializeOwned,
-{
-    let (value, fields) = decode_collecting::<T>(bytes, options)?;
-    if fields.is_empty() {
-        Ok(value)
-    } else {
-        Err(InputError::Fields(fields))
-    }
-}
-
 /// Decodes `T` and returns it with the identity and unknown fields found,
 /// so validation failures can join the same answer.
 ///
@@ -324,6 +306,20 @@ mod tests {
 
     use super::*;
     use crate::GuardError;
+
+    /// Steps 1 to 4 of [`decode_json_strict`], for test types that have no
+    /// validation rules.
+    fn decode_json_unvalidated<T>(bytes: &[u8], options: &StrictOptions) -> Result<T, InputError>
+    where
+        T: DeserializeOwned,
+    {
+        let (value, fields) = decode_collecting::<T>(bytes, options)?;
+        if fields.is_empty() {
+            Ok(value)
+        } else {
+            Err(InputError::Fields(fields))
+        }
+    }
 
     #[derive(Debug, Deserialize, Validate)]
     #[allow(dead_code)] // read by the decoder, not by the tests
