@@ -49,7 +49,6 @@
 
 mod backend;
 mod clock;
-mod config;
 mod gcra;
 mod key;
 mod limiter;

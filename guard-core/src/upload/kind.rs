@@ -58,7 +58,9 @@ impl FileKind {
     /// Looks a kind up by the name used in `upload(types = [...])`.
     ///
     /// Names are the lowercase [`name`](Self::name)s; `"jpg"` is accepted as
-    /// an alias of `"jpeg"` because it is what people type. Any other
+    /// an alias of `"jpeg"` because it is what people type. These are exactly
+    /// the names the macro accepts (`guard_grammar::FILE_KINDS`); a test
+    /// keeps the two lists equal. Any other
     /// spelling, including `"PNG"` and `"image/png"`, is refused so that a
     /// route's declaration reads one way only.
     ///
@@ -350,6 +352,27 @@ mod tests {
             assert_eq!(kind.to_string(), kind.name());
         }
         assert_eq!(FileKind::from_name("jpg"), Ok(FileKind::Jpeg));
+    }
+
+    #[test]
+    fn accepts_exactly_the_names_the_macro_accepts() {
+        for name in guard_grammar::FILE_KINDS {
+            assert!(
+                FileKind::from_name(name).is_ok(),
+                "the macro accepts {name:?} but FileKind::from_name refuses it"
+            );
+        }
+        for kind in FileKind::ALL {
+            assert!(
+                guard_grammar::FILE_KINDS.contains(&kind.name()),
+                "FileKind::{kind:?} is named {:?}, which the macro refuses",
+                kind.name()
+            );
+        }
+        let message = UnknownFileKind { _private: () }.to_string();
+        for name in guard_grammar::FILE_KINDS {
+            assert!(message.contains(name), "{message} omits {name:?}");
+        }
     }
 
     #[test]

@@ -76,10 +76,10 @@ mod name;
 mod refusal;
 mod scan;
 mod signed;
-mod size;
 mod sniff;
 mod store;
 
+pub use guard_grammar::size::{ByteSize, ByteSizeError};
 pub use id::{InvalidObjectId, ObjectId};
 pub use kind::{FileKind, TypeAllowlist, UnknownFileKind};
 pub use name::{
@@ -88,6 +88,5 @@ pub use name::{
 pub use refusal::UploadRefusal;
 pub use scan::StreamCheck;
 pub use signed::{SignedUrlError, SignerConfigError, UrlSigner};
-pub use size::{ByteSize, ByteSizeError};
 pub use sniff::{SNIFF_LEN, SniffBuffer, sniff};
 pub use store::{LocalStore, NewObject, ObjectMeta, PendingObject, StoreError, StoredObject};

@@ -1,9 +1,7 @@
-//! The byte-size grammar shared by `upload(max = "5MiB")` and the runtime;
-//! see [`ByteSize`].
-//!
-//! This file depends on `core` and `std` only and allocates nothing, so the
-//! proc-macro crate can include it verbatim and report the same errors at
-//! compile time that the runtime would.
+//! The byte-size grammar shared by `upload(max = "5MiB")`, `body_limit` and
+//! the runtime; see [`ByteSize`]. It allocates nothing and its parser is a
+//! `const fn`, so the macro reports at compile time the errors the runtime
+//! would.
 
 use core::fmt;
 use core::num::NonZeroU64;
@@ -63,7 +61,7 @@ const DISPLAY_UNITS: [(&str, u64); 9] = [
 /// the same value.
 ///
 /// ```
-/// use guard_core::upload::ByteSize;
+/// use guard_grammar::size::ByteSize;
 ///
 /// let cap = ByteSize::parse("5MiB").unwrap();
 /// assert_eq!(cap.get(), 5 * 1024 * 1024);

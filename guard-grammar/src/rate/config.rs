@@ -1,5 +1,5 @@
-//! Rates and quotas in configuration files: both (de)serialize as their
-//! canonical string, so an operator writes `"POST /api/login" = "5/min"` and
+//! Rates and quotas in configuration files (the `serde` feature): both
+//! (de)serialize as their canonical string, so an operator writes `"POST /api/login" = "5/min"` and
 //! a malformed value fails loading with the same message the macro gives.
 
 use std::fmt;
@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::{Serialize, Serializer};
 
-use super::spec::{QuotaSpec, RateSpec};
+use super::{QuotaSpec, RateSpec, RateSpecError};
 
 impl Serialize for RateSpec {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -24,7 +24,7 @@ impl Serialize for QuotaSpec {
 /// Parses a string with `parse`, quoting the offending input in the error.
 struct SpecVisitor<T> {
     what: &'static str,
-    parse: fn(&str) -> Result<T, super::spec::RateSpecError>,
+    parse: fn(&str) -> Result<T, RateSpecError>,
 }
 
 impl<T> Visitor<'_> for SpecVisitor<T> {
