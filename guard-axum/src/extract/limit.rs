@@ -4,10 +4,10 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::extract::DefaultBodyLimit;
-use futures_util::StreamExt as _;
 use guard_core::GuardError;
 use guard_core::upload::{ByteSize, ByteSizeError};
 use http::{Extensions, HeaderMap, Request, header};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use tower::{Layer, Service};
 
 /// The most bytes a route reads from a request body; more is refused with
@@ -125,15 +125,15 @@ where
 /// Reads at most `limit` bytes of `body`.
 ///
 /// A `Content-Length` over the limit is refused before reading anything;
-/// otherwise chunks are counted as they arrive and the read stops at the
-/// first chunk that would cross the limit, so a 10 MB body sent slowly
-/// costs at most `limit` plus one chunk.
+/// otherwise [`Limited`] counts the chunks as they arrive and the read stops
+/// at the first chunk that would cross the limit, so a 10 MB body sent
+/// slowly costs at most `limit` plus one chunk.
 ///
 /// # Errors
 ///
 /// 413 over the limit; 400 when the body fails mid-stream (the client went
 /// away, or the framing is broken).
-pub async fn read_body_limited(
+pub(crate) async fn read_body_limited(
     headers: &HeaderMap,
     body: Body,
     limit: BodyLimit,
@@ -143,20 +143,14 @@ pub async fn read_body_limited(
     if declared.is_some_and(|len| len > max as u64) {
         return Err(GuardError::payload_too_large());
     }
-    let capacity = declared.map_or(0, |len| usize::try_from(len).unwrap_or(max).min(max));
-    let mut buf = Vec::with_capacity(capacity);
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|err| {
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<LengthLimitError>() => Err(GuardError::payload_too_large()),
+        Err(err) => {
             tracing::debug!(error = %err, "request body failed while reading");
-            GuardError::invalid_input()
-        })?;
-        if chunk.len() > max.saturating_sub(buf.len()) {
-            return Err(GuardError::payload_too_large());
+            Err(GuardError::invalid_input())
         }
-        buf.extend_from_slice(&chunk);
     }
-    Ok(Bytes::from(buf))
 }
 
 /// The `Content-Length`, if any; several or a malformed one is a 400
@@ -258,6 +252,73 @@ mod tests {
             let got = declared_length(&headers).map_err(|e| e.status().as_u16());
             assert_eq!(got, want, "{values:?}");
         }
+    }
+
+    /// A body sent as `chunks` pieces of ten bytes, counting the pieces read.
+    fn chunked(chunks: usize, read: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Body {
+        let read = std::sync::Arc::clone(read);
+        Body::from_stream(futures_util::stream::iter((0..chunks).map(move |_| {
+            read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, std::io::Error>(Bytes::from_static(b"0123456789"))
+        })))
+    }
+
+    #[tokio::test]
+    async fn reads_up_to_the_cap_and_refuses_past_it_without_reading_on() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        // (chunks of ten bytes, cap, expected length or status, chunks read)
+        let table: [(usize, usize, Result<usize, u16>, usize); 4] = [
+            (3, 30, Ok(30), 3),
+            (3, 29, Err(413), 3),
+            (100, 25, Err(413), 3),
+            (0, 1, Ok(0), 0),
+        ];
+        for (chunks, cap, want, pulled) in table {
+            let read = Arc::new(AtomicUsize::new(0));
+            let got =
+                read_body_limited(&HeaderMap::new(), chunked(chunks, &read), BodyLimit(cap)).await;
+            let got = got.map(|b| b.len()).map_err(|e| {
+                assert_eq!(e.public_body(), r#"{"error":"payload_too_large"}"#);
+                e.status().as_u16()
+            });
+            assert_eq!(got, want, "{chunks} chunks, cap {cap}");
+            assert_eq!(
+                read.load(Ordering::SeqCst),
+                pulled,
+                "{chunks} chunks, cap {cap}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_cap_is_refused_before_reading() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let read = Arc::new(AtomicUsize::new(0));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("31"));
+        let err = read_body_limited(&headers, chunked(3, &read), BodyLimit(30))
+            .await
+            .unwrap_err();
+        assert_eq!(err.public_body(), r#"{"error":"payload_too_large"}"#);
+        assert_eq!(read.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_mid_stream_is_a_generic_400() {
+        let body = Body::from_stream(futures_util::stream::iter([
+            Ok(Bytes::from_static(b"{\"a\"")),
+            Err(std::io::Error::other(
+                "connection reset by alice@example.com",
+            )),
+        ]));
+        let err = read_body_limited(&HeaderMap::new(), body, BodyLimit(64))
+            .await
+            .unwrap_err();
+        assert_eq!(err.public_body(), r#"{"error":"invalid_input"}"#);
     }
 
     #[test]
