@@ -8,7 +8,7 @@
 //! | route declares | request | expected |
 //! |---|---|---|
 //! | `auth` | no credentials | 401 `{"error":"unauthenticated"}` |
-//! | `owner` | user A's credentials, user B's id | 404, byte-identical to a nonexistent id's 404 |
+//! | `owner` | user A's credentials, user B's id (on a `body = T` route with the body `{}`, since the body is validated before the lookup) | 404, byte-identical to a nonexistent id's 404 |
 //! | `body = T` | an unknown field; an identity field (`owner_id`) | 400 |
 //! | `upload(...)` | a JSON body instead of multipart | 415 |
 //! | a rate | a burst past it, each request with a forged `X-Forwarded-For` | 429 with `Retry-After` |
@@ -190,11 +190,14 @@ impl AttackSuite {
                 Some(a) => {
                     let foreign = self.path(&route.path, |(_, b)| b.clone());
                     let missing = self.path(&route.path, |_| "999999999".to_owned());
+                    // The body is validated before the lookup: without one
+                    // the probe would stop at the 415.
+                    let body = route.body.as_ref().map(|_| "{}");
                     let foreign_reply = self
-                        .send(&route.method, &foreign, Some(a), None, None)
+                        .send(&route.method, &foreign, Some(a), body, None)
                         .await;
                     let missing_reply = self
-                        .send(&route.method, &missing, Some(a), None, None)
+                        .send(&route.method, &missing, Some(a), body, None)
                         .await;
                     if foreign_reply.status != StatusCode::NOT_FOUND {
                         fail("another user's id", foreign_reply.describe());
