@@ -228,21 +228,17 @@ fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
 mod tests {
     use super::*;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     #[test]
     fn hkdf_matches_the_rfc_5869_vectors() {
         // Test cases 1 and 3, first 32 bytes of OKM.
         let salt: Vec<u8> = (0..=0x0c).collect();
         let info: Vec<u8> = (0xf0..=0xf9).collect();
         assert_eq!(
-            hex(&hkdf_sha256(&salt, &[0x0b; 22], &info)),
+            hex::encode(hkdf_sha256(&salt, &[0x0b; 22], &info)),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
         );
         assert_eq!(
-            hex(&hkdf_sha256(&[], &[0x0b; 22], &[])),
+            hex::encode(hkdf_sha256(&[], &[0x0b; 22], &[])),
             "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
         );
     }

@@ -42,17 +42,14 @@ impl ObjectId {
     ///
     /// [`InvalidObjectId`] for anything else; a route answers 404 for it.
     pub fn parse(text: &str) -> Result<Self, InvalidObjectId> {
-        let digits = text.as_bytes();
-        if digits.len() != Self::LEN {
+        // Lowercase only: `hex` also decodes uppercase, which would give one
+        // object two names.
+        let lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if text.len() != Self::LEN || !text.bytes().all(lower_hex) {
             return Err(InvalidObjectId);
         }
         let mut bytes = [0u8; 16];
-        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            let [high, low] = pair else {
-                return Err(InvalidObjectId);
-            };
-            *byte = (hex_value(*high)? << 4) | hex_value(*low)?;
-        }
+        hex::decode_to_slice(text, &mut bytes).map_err(|_| InvalidObjectId)?;
         Self::from_bytes(bytes).ok_or(InvalidObjectId)
     }
 
@@ -67,15 +64,6 @@ impl ObjectId {
     /// The raw 16 bytes.
     pub(crate) const fn as_bytes(&self) -> &[u8; 16] {
         &self.0
-    }
-}
-
-/// Lowercase hex only: uppercase would give one object two names.
-fn hex_value(digit: u8) -> Result<u8, InvalidObjectId> {
-    match digit {
-        b'0'..=b'9' => Ok(digit - b'0'),
-        b'a'..=b'f' => Ok(digit - b'a' + 10),
-        _ => Err(InvalidObjectId),
     }
 }
 
