@@ -79,7 +79,6 @@ pub mod fetch;
 mod guards;
 mod handler;
 pub mod headers;
-mod owned;
 #[cfg(feature = "password")]
 pub mod password;
 pub mod rate_limit;
@@ -96,7 +95,7 @@ pub use guard_core::report::{ReportFormat, RouteReport};
 pub use guard_core::{ErrorId, ErrorKind, GuardError, OwnerScope, Principal, RouteSpec};
 pub use guards::{Guards, IdentifierLimit, Pass};
 pub use handler::{Admitted, GuardedFn, Incoming, SecureHandler};
-pub use owned::{Owned, OwnedResource, Owner, Resource};
+pub use extract::{Owned, OwnedResource, Owner, Resource};
 pub use router::{BuildError, GuardedRouter};
 pub use upload::Upload;
 
@@ -174,7 +173,7 @@ pub mod __private {
     pub use crate::guards::Guards;
     pub use crate::handler::sealed::Sealed;
     pub use crate::handler::{Admitted, BoxFuture, Incoming, SecureHandler};
-    pub use crate::owned::{Resource, declares};
+    pub use crate::extract::owned::{Resource, declares};
     pub use axum::extract::{FromRequest, FromRequestParts, Request};
     pub use axum::response::{IntoResponse, Response};
     pub use guard_core::RouteSpec;

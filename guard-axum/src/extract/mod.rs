@@ -20,15 +20,19 @@
 //! * [`FieldDetail`](guard_core::validate::FieldDetail)`::Generic` to answer
 //!   every 400 without the field list.
 
+pub(crate) mod client_ip;
 mod limit;
 mod options;
+pub(crate) mod owned;
 mod path;
 mod query;
 mod valid;
 
+pub use client_ip::{ClientIp, ClientIpFuture, ClientIpLayer, ClientIpService, client_rate_key};
 pub(crate) use limit::DefaultBodyCapLayer;
 pub use limit::{BodyLimit, BodyLimitLayer, BodyLimitService};
 pub use options::AllowIdentityFields;
+pub use owned::{Owned, OwnedResource, Owner, Resource};
 pub use path::ValidPath;
 pub use query::{ValidQuery, decode_query_strict};
 pub use valid::Valid;

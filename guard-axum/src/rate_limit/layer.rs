@@ -14,9 +14,9 @@ use guard_core::{GuardError, Principal};
 use http::HeaderName;
 use tower::Layer;
 
-use super::client_ip::resolved;
 use super::headers::{HeaderPlan, RateHeaders};
 use super::service::RateLimit;
+use crate::extract::client_ip::resolved;
 
 /// What to do when the backend cannot decide (a shared store is down).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -67,15 +67,16 @@
 //! * [`KeyBy::Header`] is for headers a trusted proxy sets or that are
 //!   verified before the layer; a client can rotate any other value.
 
-mod client_ip;
 mod future;
 mod guard;
 pub mod headers;
 mod layer;
 mod service;
 
-pub use client_ip::{ClientIp, ClientIpLayer, ClientIpService, client_rate_key};
-pub use future::{Pending, ResponseFuture, WithHeaders};
+pub use crate::extract::{
+    ClientIp, ClientIpFuture, ClientIpLayer, ClientIpService, client_rate_key,
+};
+pub use future::ResponseFuture;
 pub use guard::{RateGuard, RateRefused};
 // The backends and the limits configuration need no HTTP: they live in
 // guard-core, for every face.

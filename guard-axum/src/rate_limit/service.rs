@@ -6,8 +6,6 @@ use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::{IntoResponse as _, Response};
-use futures_util::FutureExt as _;
-use futures_util::future::Either;
 use tower::Service;
 
 use super::future::{ResponseFuture, add_headers};
@@ -51,21 +49,15 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let key = match self.shared.key_for(&request) {
             Ok(key) => key,
-            Err(refusal) => return Either::Left(std::future::ready(Ok(refusal.into_response()))),
+            Err(refusal) => return ResponseFuture::refused(refusal.into_response()),
         };
         let (keys, n) = self.shared.keys(key);
         let decide = self.shared.set.check(keys.get(..n).unwrap_or_default());
         match decide.into_ready() {
             Ok(result) => match self.shared.outcome(result) {
-                Outcome::Refuse(response) => Either::Left(std::future::ready(Ok(response))),
+                Outcome::Refuse(response) => ResponseFuture::refused(response),
                 Outcome::Allow(headers) => {
-                    let add = add_headers::<S::Error> as fn(_) -> _;
-                    let future = futures_util::future::join(
-                        self.inner.call(request),
-                        std::future::ready(headers),
-                    )
-                    .map(add);
-                    Either::Right(Either::Left(future))
+                    ResponseFuture::allowed(self.inner.call(request), headers)
                 }
             },
             Err(pending) => {
@@ -73,7 +65,7 @@ where
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let shared = self.shared.clone();
-                Either::Right(Either::Right(Box::pin(async move {
+                ResponseFuture::pending(Box::pin(async move {
                     match shared.outcome(pending.await) {
                         Outcome::Refuse(response) => Ok(response),
                         Outcome::Allow(headers) => {
@@ -81,7 +73,7 @@ where
                             add_headers((result, headers))
                         }
                     }
-                })))
+                }))
             }
         }
     }

@@ -2,14 +2,16 @@
 //! [`ClientIp`] extracts it.
 
 use std::convert::Infallible;
+use std::fmt;
+use std::future::{Future, Ready};
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
 use guard_core::GuardError;
 use guard_core::client_ip::{ClientIpConfig, Ipv6KeyPrefix, rate_key_for_ip};
 use guard_core::rate::RateKey;
@@ -29,7 +31,7 @@ use tower::{Layer, Service};
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use guard_axum::rate_limit::{ClientIp, ClientIpLayer};
+/// use guard_axum::extract::{ClientIp, ClientIpLayer};
 /// use guard_core::client_ip::ClientIpConfig;
 ///
 /// let config = ClientIpConfig::new().trust_proxy("10.0.0.0/8")?.from_x_forwarded_for();
@@ -164,7 +166,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+    type Future = ClientIpFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -175,9 +177,54 @@ where
             Ok(resolved) => {
                 // One entry: the `ClientIp` extractor reads it too.
                 request.extensions_mut().insert(resolved);
-                Either::Right(self.inner.call(request))
+                ClientIpFuture {
+                    kind: Kind::Inner {
+                        future: self.inner.call(request),
+                    },
+                }
             }
-            Err(refusal) => Either::Left(std::future::ready(Ok(refusal.into_response()))),
+            Err(refusal) => ClientIpFuture {
+                kind: Kind::Refused {
+                    response: std::future::ready(Ok(refusal.into_response())),
+                },
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`ClientIpService`]: the inner service's, or
+    /// the 500 refusal of a request without a socket peer.
+    pub struct ClientIpFuture<F, E> {
+        #[pin]
+        kind: Kind<F, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, E> {
+        Inner { #[pin] future: F },
+        Refused { response: Ready<Result<Response, E>> },
+    }
+}
+
+impl<F, E> fmt::Debug for ClientIpFuture<F, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientIpFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for ClientIpFuture<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Refused { response } => Pin::new(response).poll(cx),
         }
     }
 }
