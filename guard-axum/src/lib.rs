@@ -74,8 +74,9 @@ mod app;
 pub mod auth;
 pub mod cors;
 pub mod extract;
+// The SSRF-guarded client needs no HTTP server: it lives in guard-core.
 #[cfg(feature = "fetch")]
-pub mod fetch;
+pub use guard_core::fetch;
 mod guards;
 mod handler;
 pub mod headers;

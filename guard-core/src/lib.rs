@@ -8,6 +8,8 @@ pub mod client_ip;
 pub mod cors;
 pub mod csrf;
 pub mod error;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod headers;
 pub mod principal;
 pub mod rate;

@@ -3,9 +3,9 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use guard_core::GuardError;
-use guard_core::scrub::scrub;
-use guard_core::ssrf::UrlRefusal;
+use crate::GuardError;
+use crate::scrub::scrub;
+use crate::ssrf::UrlRefusal;
 use http::StatusCode;
 
 use super::redirect::TooManyRedirects;
@@ -43,7 +43,7 @@ pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
 #[non_exhaustive]
 pub enum FetchError {
     /// The URL or a redirect hop is refused by the
-    /// [`UrlPolicy`](guard_core::ssrf::UrlPolicy) from what it says alone,
+    /// [`UrlPolicy`](crate::ssrf::UrlPolicy) from what it says alone,
     /// before any lookup. Nothing was sent to the refused place. Maps to 400
     /// `url_not_allowed`.
     Refused(UrlRefusal),
@@ -308,8 +308,8 @@ pub(crate) fn from_reqwest(error: reqwest::Error) -> FetchError {
 
 #[cfg(test)]
 mod tests {
-    use guard_core::ErrorKind;
-    use guard_core::ssrf::AddressClass;
+    use crate::ErrorKind;
+    use crate::ssrf::AddressClass;
 
     use super::*;
 

@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use guard_core::ssrf::{UrlPolicy, UrlRefusal};
+use crate::ssrf::{UrlPolicy, UrlRefusal};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::error::HostFailure;
@@ -150,7 +150,7 @@ fn absolute(host: &str) -> Cow<'_, str> {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use guard_core::ssrf::AddressClass;
+    use crate::ssrf::AddressClass;
 
     use super::*;
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use reqwest::Url;
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use guard_core::ssrf::UrlPolicy;
+use crate::ssrf::UrlPolicy;
 use reqwest::redirect::{Attempt, Policy};
 
 /// The redirect chain was longer than the client follows.
@@ -29,7 +29,7 @@ impl std::error::Error for TooManyRedirects {}
 /// host name is checked here by name and then, like every name, by the
 /// vetting resolver on the addresses it resolves to.
 ///
-/// [`UrlRefusal`]: guard_core::ssrf::UrlRefusal
+/// [`UrlRefusal`]: crate::ssrf::UrlRefusal
 pub(crate) fn policy(policy: Arc<UrlPolicy>, max: usize) -> Policy {
     Policy::custom(move |attempt| decide(&policy, max, attempt))
 }

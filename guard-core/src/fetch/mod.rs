@@ -21,8 +21,8 @@
 //!   redirects.
 //!
 //! ```no_run
-//! use guard_axum::GuardError;
-//! use guard_axum::fetch::SafeClient;
+//! use guard_core::GuardError;
+//! use guard_core::fetch::SafeClient;
 //! use guard_core::ssrf::{SafeUrl, UrlPolicy};
 //!
 //! # async fn preview(url: SafeUrl) -> Result<usize, GuardError> {
@@ -82,10 +82,8 @@ use std::time::Duration;
 use http::HeaderValue;
 use reqwest::Url;
 
+pub use crate::ssrf::{AddressClass, CheckedUrl, SafeUrl, UrlPolicy, UrlPolicyError, UrlRefusal};
 pub use error::{FetchConfigError, FetchError, HostFailure, UpstreamError};
-pub use guard_core::ssrf::{
-    AddressClass, CheckedUrl, SafeUrl, UrlPolicy, UrlPolicyError, UrlRefusal,
-};
 pub use response::FetchedResponse;
 
 use resolve::{LookupFn, VettedResolver};
@@ -164,7 +162,7 @@ impl SafeClient {
                 FetchError::UnusableHost(_) => {
                     let detail = error.to_string();
                     tracing::info!(
-                        reason = %guard_core::scrub::scrub(&detail),
+                        reason = %crate::scrub::scrub(&detail),
                         "outbound fetch refused: host name unusable"
                     );
                 }
