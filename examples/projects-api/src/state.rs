@@ -62,6 +62,5 @@ pub(crate) fn random_bytes() -> [u8; 32] {
     bytes
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lowercase hex text of some bytes.
+pub(crate) use ::hex::encode as hex;
