@@ -126,29 +126,8 @@ impl Default for Ipv6KeyPrefix {
     }
 }
 
-/// The rate-limit key for a client address: IPv4 (and IPv4-mapped IPv6,
-/// `::ffff:a.b.c.d`) by the whole address, IPv6 by its first `v6_prefix` bits.
-///
-/// ```
-/// use std::net::IpAddr;
-/// use guard_core::client_ip::{rate_key_for_ip, Ipv6KeyPrefix};
-///
-/// let key = |s: &str| rate_key_for_ip(s.parse::<IpAddr>().unwrap(), Ipv6KeyPrefix::DEFAULT);
-/// assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9")); // same /64
-/// assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
-/// assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
-/// ```
-#[must_use]
-pub fn rate_key_for_ip(ip: IpAddr, v6_prefix: Ipv6KeyPrefix) -> RateKey {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => RateKey::from_bytes(v4.to_ipv6_mapped().octets()),
-        IpAddr::V6(v6) => {
-            let bits = u32::from(v6_prefix.bits());
-            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-            RateKey::from_bytes((v6.to_bits() & mask).to_be_bytes())
-        }
-    }
-}
+// A rate-limit key is the rate module's; re-exported where it was.
+pub use crate::rate::rate_key_for_ip;
 
 /// A [`ClientIpConfig`] setting that cannot be right.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

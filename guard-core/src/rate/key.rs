@@ -2,7 +2,10 @@
 
 use std::fmt;
 use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
+use std::net::IpAddr;
 use std::sync::OnceLock;
+
+use crate::client_ip::Ipv6KeyPrefix;
 
 /// The first byte of every identifier key. IP keys are IPv6 addresses (IPv4
 /// as `::ffff:a.b.c.d`), and `ff00::/8` is multicast, which is never the
@@ -13,8 +16,9 @@ const IDENTIFIER_TAG: u8 = 0xff;
 ///
 /// A fixed size keeps a store entry at 24 bytes and means a client cannot
 /// grow memory by sending long identifiers. Build one with
-/// [`crate::client_ip::rate_key_for_ip`] (IPv6 masked to its /64 by default,
-/// IPv4-mapped IPv6 keyed as IPv4; [`Self::ipv6_network`] for the enclosing /48) or [`Self::for_identifier`] (an account
+/// [`rate_key_for_ip`] (IPv6 masked to its /64 by default, IPv4-mapped IPv6
+/// keyed as IPv4; [`Self::ipv6_network`] for the enclosing /48) or
+/// [`Self::for_identifier`] (an account
 /// id, a login email: hashed with a per-process random key, so the raw value
 /// is not kept and nobody outside the process can aim two identifiers at one
 /// key).
@@ -76,7 +80,8 @@ impl RateKey {
     /// network. `bits` above 128 is taken as 128.
     ///
     /// ```
-    /// use guard_core::client_ip::{rate_key_for_ip, Ipv6KeyPrefix};
+    /// use guard_core::client_ip::Ipv6KeyPrefix;
+    /// use guard_core::rate::rate_key_for_ip;
     ///
     /// let key = |s: &str| rate_key_for_ip(s.parse().unwrap(), Ipv6KeyPrefix::DEFAULT);
     /// let a = key("2001:db8:1:2::1").ipv6_network(48);
@@ -116,6 +121,31 @@ impl RateKey {
         second.copy_from_slice(&low.to_be_bytes());
         bytes[0] = IDENTIFIER_TAG;
         Self(bytes)
+    }
+}
+
+/// The rate-limit key for a client address: IPv4 (and IPv4-mapped IPv6,
+/// `::ffff:a.b.c.d`) by the whole address, IPv6 by its first `v6_prefix` bits.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use guard_core::client_ip::Ipv6KeyPrefix;
+/// use guard_core::rate::rate_key_for_ip;
+///
+/// let key = |s: &str| rate_key_for_ip(s.parse::<IpAddr>().unwrap(), Ipv6KeyPrefix::DEFAULT);
+/// assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9")); // same /64
+/// assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+/// assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
+/// ```
+#[must_use]
+pub fn rate_key_for_ip(ip: IpAddr, v6_prefix: Ipv6KeyPrefix) -> RateKey {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => RateKey::from_bytes(v4.to_ipv6_mapped().octets()),
+        IpAddr::V6(v6) => {
+            let bits = u32::from(v6_prefix.bits());
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            RateKey::from_bytes((v6.to_bits() & mask).to_be_bytes())
+        }
     }
 }
 
@@ -201,7 +231,7 @@ mod tests {
 
     #[test]
     fn ipv6_networks_group_ip_keys_and_skip_ipv4_and_identifiers() {
-        use crate::client_ip::{Ipv6KeyPrefix, rate_key_for_ip};
+        use crate::client_ip::Ipv6KeyPrefix;
         let key = |s: &str| rate_key_for_ip(s.parse().unwrap(), Ipv6KeyPrefix::DEFAULT);
         let net = |s: &str| key(s).ipv6_network(48);
         assert_eq!(net("2001:db8:1:2::1"), net("2001:db8:1:ffff::9"));

@@ -27,8 +27,10 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use guard_core::client_ip::{rate_key_for_ip, Ipv6KeyPrefix};
-//! use guard_core::rate::{check_all, Clock, FakeClock, Limit, RateKey, RateLimiter, RateSpec};
+//! use guard_core::client_ip::Ipv6KeyPrefix;
+//! use guard_core::rate::{
+//!     check_all, rate_key_for_ip, Clock, FakeClock, Limit, RateKey, RateLimiter, RateSpec,
+//! };
 //!
 //! let per_ip = RateLimiter::new("20/min".parse()?);
 //! let per_login = RateLimiter::new("5/min".parse()?);
@@ -67,7 +69,7 @@ pub use backend::{
 pub use backend::{MIN_SECRET_LEN, RedisBackend, RedisConfigError};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use gcra::{Decision, Gcra};
-pub use key::RateKey;
+pub use key::{RateKey, rate_key_for_ip};
 pub use limiter::{Limit, LimitRule, Limiter, RateLimiter, Verdict, check_all};
 pub use limits::{
     IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig, ResolvedLimits, RouteKey,
