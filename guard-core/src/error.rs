@@ -605,8 +605,7 @@ mod tests {
 
         let events = Arc::new(Mutex::new(Vec::new()));
         tracing::subscriber::with_default(Recorder(Arc::clone(&events)), f);
-        let events = events.lock().map(|e| e.clone()).unwrap_or_default();
-        events
+        events.lock().map(|e| e.clone()).unwrap_or_default()
     }
 
     #[test]

@@ -63,4 +63,6 @@ pub(crate) fn random_bytes() -> [u8; 32] {
 }
 
 /// Lowercase hex text of some bytes.
-pub(crate) use ::hex::encode as hex;
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    ::hex::encode(bytes)
+}
