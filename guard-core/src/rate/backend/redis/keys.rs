@@ -4,9 +4,11 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::MIN_SECRET_LEN;
-use super::RedisConfigError;
+use super::{MIN_SECRET_LEN, RedisConfigError};
 use crate::secret::derive_key;
+
+// The labels keep the crate name they were born under: they derive every
+// key name, so renaming them would orphan the budgets of a running fleet.
 
 /// The label of the key that names Redis keys and identifier keys.
 const KEY_NAMES_LABEL: &str = "guard-axum/rate-limit/redis-key-names/v1";
