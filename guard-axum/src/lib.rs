@@ -91,12 +91,12 @@ pub mod trace;
 pub mod upload;
 
 pub use app::GuardedApp;
+pub use extract::{Owned, OwnedResource, Owner, Resource};
 pub use extract::{Valid, ValidPath, ValidQuery};
 pub use guard_core::report::{ReportFormat, RouteReport};
 pub use guard_core::{ErrorId, ErrorKind, GuardError, OwnerScope, Principal, RouteSpec};
 pub use guards::{Guards, IdentifierLimit, Pass};
 pub use handler::{Admitted, GuardedFn, Incoming, SecureHandler};
-pub use extract::{Owned, OwnedResource, Owner, Resource};
 pub use router::{BuildError, GuardedRouter};
 pub use upload::Upload;
 
@@ -171,10 +171,10 @@ pub use guard_macros::secure_route;
 pub mod __private {
     //! Used by the code `#[secure_route]` generates. Not public API.
 
+    pub use crate::extract::owned::{Resource, declares};
     pub use crate::guards::Guards;
     pub use crate::handler::sealed::Sealed;
     pub use crate::handler::{Admitted, BoxFuture, Incoming, SecureHandler};
-    pub use crate::extract::owned::{Resource, declares};
     pub use axum::extract::{FromRequest, FromRequestParts, Request};
     pub use axum::response::{IntoResponse, Response};
     pub use guard_core::RouteSpec;
