@@ -97,9 +97,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdentifierLimit {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, GuardError> {
         parts.extensions.get::<Self>().cloned().ok_or_else(|| {
-            GuardError::internal(
-                "IdentifierLimit taken on a route without `rate_identifier`",
-            )
+            GuardError::internal("IdentifierLimit taken on a route without `rate_identifier`")
         })
     }
 }
