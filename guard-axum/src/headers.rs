@@ -1,6 +1,6 @@
 //! Security headers on every response: [`SecurityHeadersLayer`].
 //!
-//! The layer applies a [`SecurityHeaderPolicy`] (guard-core's
+//! The layer applies a [`SecurityHeaders`] (guard-core's
 //! `SecurityHeaders`, the OWASP API profile by default) to every response
 //! that passes through it: successes, the model's generic errors, axum's
 //! 404 and 405 fallbacks, extractor rejections, CORS preflight answers,
@@ -9,10 +9,10 @@
 //!
 //! ```
 //! use axum::Router;
-//! use guard_axum::headers::{SecurityHeaderPolicy, SecurityHeadersLayer};
+//! use guard_axum::headers::{SecurityHeaders, SecurityHeadersLayer};
 //!
 //! // The defaults, with a CSP for a router that serves a small HTML page.
-//! let policy = SecurityHeaderPolicy::default()
+//! let policy = SecurityHeaders::default()
 //!     .content_security_policy("default-src 'self'; frame-ancestors 'none'")?;
 //! let app: Router = Router::new().layer(SecurityHeadersLayer::new(policy));
 //! # Ok::<(), guard_axum::headers::HeaderPolicyError>(())
@@ -45,11 +45,9 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 
 use guard_core::headers::PreparedSecurityHeaders;
-pub use guard_core::headers::{
-    DEFAULT_PERMISSIONS_POLICY, HeaderPolicyError, SecurityHeaders as SecurityHeaderPolicy,
-};
+pub use guard_core::headers::{DEFAULT_PERMISSIONS_POLICY, HeaderPolicyError, SecurityHeaders};
 
-/// Applies a [`SecurityHeaderPolicy`] to every response of the wrapped
+/// Applies a [`SecurityHeaders`] to every response of the wrapped
 /// service; see the [module docs](self) for which header wins.
 ///
 /// It refuses nothing: it never changes a status or a body, and an error of
@@ -61,10 +59,10 @@ pub struct SecurityHeadersLayer {
 
 impl SecurityHeadersLayer {
     /// A layer applying `policy`. Build the policy from
-    /// [`SecurityHeaderPolicy::default`] and override single headers, so
+    /// [`SecurityHeaders::default`] and override single headers, so
     /// changing one never drops the others.
     #[must_use]
-    pub fn new(policy: SecurityHeaderPolicy) -> Self {
+    pub fn new(policy: SecurityHeaders) -> Self {
         Self {
             policy: Arc::new(policy.prepare()),
         }
@@ -72,7 +70,7 @@ impl SecurityHeadersLayer {
 
     /// The policy this layer applies.
     #[must_use]
-    pub fn policy(&self) -> &SecurityHeaderPolicy {
+    pub fn policy(&self) -> &SecurityHeaders {
         self.policy.policy()
     }
 }
@@ -80,7 +78,7 @@ impl SecurityHeadersLayer {
 impl Default for SecurityHeadersLayer {
     /// The OWASP API profile: see [`guard_core::headers`].
     fn default() -> Self {
-        Self::new(SecurityHeaderPolicy::default())
+        Self::new(SecurityHeaders::default())
     }
 }
 
@@ -93,10 +91,10 @@ impl fmt::Debug for SecurityHeadersLayer {
 }
 
 impl<S> Layer<S> for SecurityHeadersLayer {
-    type Service = SecurityHeaders<S>;
+    type Service = SecurityHeadersService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SecurityHeaders {
+        SecurityHeadersService {
             inner,
             policy: Arc::clone(&self.policy),
         }
@@ -105,14 +103,14 @@ impl<S> Layer<S> for SecurityHeadersLayer {
 
 /// The service of [`SecurityHeadersLayer`].
 #[derive(Clone)]
-pub struct SecurityHeaders<S> {
+pub struct SecurityHeadersService<S> {
     inner: S,
     policy: Arc<PreparedSecurityHeaders>,
 }
 
-impl<S> SecurityHeaders<S> {
+impl<S> SecurityHeadersService<S> {
     /// Wraps `inner`, applying `policy` to its responses.
-    pub fn new(inner: S, policy: SecurityHeaderPolicy) -> Self {
+    pub fn new(inner: S, policy: SecurityHeaders) -> Self {
         Self {
             inner,
             policy: Arc::new(policy.prepare()),
@@ -120,21 +118,21 @@ impl<S> SecurityHeaders<S> {
     }
 
     /// The policy this service applies.
-    pub fn policy(&self) -> &SecurityHeaderPolicy {
+    pub fn policy(&self) -> &SecurityHeaders {
         self.policy.policy()
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for SecurityHeaders<S> {
+impl<S: fmt::Debug> fmt::Debug for SecurityHeadersService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecurityHeaders")
+        f.debug_struct("SecurityHeadersService")
             .field("inner", &self.inner)
             .field("policy", &self.policy)
             .finish()
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityHeaders<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityHeadersService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
@@ -207,7 +205,7 @@ mod tests {
 
     /// The core's default policy, whose own tests pin every value.
     fn defaults() -> Vec<(http::HeaderName, HeaderValue)> {
-        SecurityHeaderPolicy::default()
+        SecurityHeaders::default()
             .iter()
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect()
@@ -325,7 +323,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_custom_policy_overrides_one_header_and_keeps_the_others() {
-        let policy = SecurityHeaderPolicy::default()
+        let policy = SecurityHeaders::default()
             .content_security_policy("default-src 'self'")
             .unwrap()
             .set("cross-origin-resource-policy", "same-site")
@@ -356,7 +354,7 @@ mod tests {
 
         let failing =
             tower::service_fn(|_: Request<()>| async { Err::<Response<()>, _>("inner failed") });
-        let err = SecurityHeaders::new(failing, SecurityHeaderPolicy::default())
+        let err = SecurityHeadersService::new(failing, SecurityHeaders::default())
             .oneshot(Request::new(()))
             .await
             .unwrap_err();

@@ -95,8 +95,8 @@ pub use extract::{Owned, OwnedResource, Owner, Resource};
 pub use extract::{Valid, ValidPath, ValidQuery};
 pub use guard_core::report::{ReportFormat, RouteReport};
 pub use guard_core::{ErrorId, ErrorKind, GuardError, OwnerScope, Principal, RouteSpec};
-pub use guards::{Guards, IdentifierLimit, Pass};
-pub use handler::{Admitted, GuardedFn, Incoming, SecureHandler};
+pub use guards::IdentifierLimit;
+pub use handler::{Admitted, Incoming, SecureHandler};
 pub use router::{BuildError, GuardedRouter};
 pub use upload::Upload;
 
@@ -172,7 +172,8 @@ pub mod __private {
     //! Used by the code `#[secure_route]` generates. Not public API.
 
     pub use crate::extract::owned::{Resource, declares};
-    pub use crate::guards::Guards;
+    pub use crate::guards::{Guards, Pass};
+    pub use crate::handler::GuardedFn;
     pub use crate::handler::sealed::Sealed;
     pub use crate::handler::{Admitted, BoxFuture, Incoming, SecureHandler};
     pub use axum::extract::{FromRequest, FromRequestParts, Request};

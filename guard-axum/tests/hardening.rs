@@ -15,7 +15,7 @@ use axum::extract::Path;
 use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::cors::CorsPolicy;
-use guard_axum::headers::{DEFAULT_PERMISSIONS_POLICY, SecurityHeaderPolicy};
+use guard_axum::headers::{DEFAULT_PERMISSIONS_POLICY, SecurityHeaders};
 use guard_axum::routing::get;
 use guard_axum::{GuardError, GuardedRouter, Principal, secure_route};
 use http::{HeaderMap, Request, StatusCode, header};
@@ -147,7 +147,7 @@ fn request(method: &str, uri: &str) -> http::request::Builder {
 /// The OWASP API profile every response must carry: the core's default
 /// policy, every header exactly once.
 fn assert_default_headers(reply: &Reply, what: &str) {
-    let policy = SecurityHeaderPolicy::default();
+    let policy = SecurityHeaders::default();
     assert_eq!(
         policy.iter().len(),
         9,

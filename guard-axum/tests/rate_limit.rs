@@ -17,7 +17,7 @@ use axum::routing::get;
 use guard_axum::Principal;
 use guard_axum::rate_limit::{
     BackendError, ClientIp, ClientIpLayer, Decide, FailMode, KeyBy, LimitsConfig, MemoryBackend,
-    Policy, PolicySet, RateBackend, RateGuard, RateLimitLayer, RouteLimits, client_rate_key,
+    Policy, PolicySet, RateBackend, RateGuard, RateLimitLayer, RateLimits, client_rate_key,
 };
 use guard_core::client_ip::ClientIpConfig;
 use guard_core::rate::{FakeClock, RateKey};
@@ -448,7 +448,7 @@ async fn a_failing_backend_fails_closed_by_default_and_open_when_configured() {
 
 // --- The per-route guard ---
 
-fn guard(route: &str, attribute: RouteLimits, auth: bool, clock: &FakeClock) -> RateGuard {
+fn guard(route: &str, attribute: RateLimits, auth: bool, clock: &FakeClock) -> RateGuard {
     let (method, path) = route.split_once(' ').unwrap();
     let limits = LimitsConfig::new().resolve(method, path, attribute, auth);
     RateGuard::new(
@@ -467,7 +467,7 @@ fn ip(n: u8) -> RateKey {
 #[tokio::test]
 async fn per_ip_and_per_account_limits_are_independent_and_never_spend_each_other() {
     let clock = FakeClock::new(0);
-    let attribute = RouteLimits::new()
+    let attribute = RateLimits::new()
         .rate_ip("4/min".parse().unwrap())
         .rate_account("2/min".parse().unwrap());
     let guard = guard("GET /api/projects", attribute, true, &clock);
@@ -512,7 +512,7 @@ async fn login_brute_force_from_rotating_addresses_is_stopped_by_the_identifier_
     let clock = FakeClock::new(0);
     let guard = guard(
         "POST /api/login",
-        RouteLimits::new().rate("5/min".parse().unwrap()),
+        RateLimits::new().rate("5/min".parse().unwrap()),
         false,
         &clock,
     );
@@ -540,7 +540,7 @@ async fn precheck_counts_nothing_and_charge_counts_refused_requests() {
     let clock = FakeClock::new(0);
     let guard = guard(
         "POST /api/login",
-        RouteLimits::new().rate("3/min".parse().unwrap()),
+        RateLimits::new().rate("3/min".parse().unwrap()),
         false,
         &clock,
     );
@@ -569,7 +569,7 @@ async fn the_guard_quota_counts_per_account_and_an_override_replaces_the_attribu
     let config: LimitsConfig =
         serde_json::from_str(r#"{"POST /api/export": {"rate": "100/s", "quota": "2/day"}}"#)
             .unwrap();
-    let attribute = RouteLimits::new()
+    let attribute = RateLimits::new()
         .rate("1/min".parse().unwrap())
         .quota("1000/day".parse().unwrap());
     let limits = config.resolve("POST", "/api/export", attribute, true);
@@ -599,7 +599,7 @@ async fn the_guard_quota_counts_per_account_and_an_override_replaces_the_attribu
 #[tokio::test]
 async fn a_guard_without_limits_allows_everything_and_adds_no_headers() {
     let clock = FakeClock::new(0);
-    let guard = guard("GET /healthz", RouteLimits::new(), false, &clock);
+    let guard = guard("GET /healthz", RateLimits::new(), false, &clock);
     assert!(guard.is_empty());
     assert_eq!(guard.limits().to_string(), "none");
     for _ in 0..100 {
@@ -620,7 +620,7 @@ async fn a_failing_backend_makes_the_guard_answer_503_or_allow() {
     let limits = LimitsConfig::new().resolve(
         "POST",
         "/api/login",
-        RouteLimits::new().rate("1/min".parse().unwrap()),
+        RateLimits::new().rate("1/min".parse().unwrap()),
         false,
     );
     let closed = RateGuard::new("POST /api/login", limits, backend.clone());

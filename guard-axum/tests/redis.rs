@@ -20,8 +20,8 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
 use guard_axum::rate_limit::{
-    FailMode, KeyBy, LimitsConfig, RateBackend, RateGuard, RateLimitLayer, RedisBackend,
-    RedisConfigError, RouteLimits,
+    FailMode, KeyBy, LimitsConfig, RateBackend, RateGuard, RateLimitLayer, RateLimits,
+    RedisBackend, RedisConfigError,
 };
 use guard_core::client_ip::{Ipv6KeyPrefix, rate_key_for_ip};
 use guard_core::rate::RateKey;
@@ -127,9 +127,9 @@ async fn guards_on_two_instances_share_identifier_budgets_and_never_spend_each_o
     let limits = LimitsConfig::new().resolve(
         "POST",
         "/api/login",
-        RouteLimits::new()
+        RateLimits::new()
             .rate_ip("3/day".parse().unwrap())
-            .rate_account("4/day".parse().unwrap()),
+            .rate_identifier("4/day".parse().unwrap()),
         false,
     );
     let one = RateGuard::new("POST /api/login", limits, Arc::new(server.backend().await));
@@ -194,7 +194,7 @@ async fn every_key_expires_when_its_state_is_spent() {
     let limits = LimitsConfig::new().resolve(
         "GET",
         "/api/export",
-        RouteLimits::new()
+        RateLimits::new()
             .rate("10/min".parse().unwrap())
             .quota("100/day".parse().unwrap()),
         true,
@@ -473,7 +473,7 @@ async fn key_names_are_stable_per_secret_differ_across_secrets_and_are_no_mac_un
     let limits = LimitsConfig::new().resolve(
         "GET",
         "/",
-        RouteLimits::new().rate_ip("10/min".parse().unwrap()),
+        RateLimits::new().rate_ip("10/min".parse().unwrap()),
         false,
     );
     let mut conn = raw(&server).await;

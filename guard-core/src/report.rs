@@ -167,6 +167,10 @@ impl RouteEntry {
         rate("rate", limits.rate.map(|r| r.to_string()));
         rate("rate_ip", limits.per_ip.map(|r| r.to_string()));
         rate("rate_account", limits.per_account.map(|r| r.to_string()));
+        rate(
+            "rate_identifier",
+            limits.per_identifier.map(|r| r.to_string()),
+        );
         rate("quota", limits.quota.map(|r| r.to_string()));
         let reads_body =
             body.is_some() || spec.upload_spec().is_some() || spec.declared_body_limit().is_some();

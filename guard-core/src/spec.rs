@@ -56,8 +56,11 @@ pub struct RateLimits {
     pub rate: Option<RateSpec>,
     /// `rate_ip`: per client IP only.
     pub per_ip: Option<RateSpec>,
-    /// `rate_account`: per authenticated account only.
+    /// `rate_account`: per authenticated account only (`auth` routes).
     pub per_account: Option<RateSpec>,
+    /// `rate_identifier`: per identifier the handler names through
+    /// `IdentifierLimit` (public routes: the login e-mail).
+    pub per_identifier: Option<RateSpec>,
     /// `quota`: a hard usage ceiling per account per period.
     pub quota: Option<QuotaSpec>,
 }
@@ -70,6 +73,7 @@ impl RateLimits {
             rate: None,
             per_ip: None,
             per_account: None,
+            per_identifier: None,
             quota: None,
         }
     }
@@ -88,11 +92,17 @@ impl RateLimits {
         self
     }
 
-    /// The per-account rate (`rate_account = …`), or the per-identifier
-    /// one on a public route (`rate_identifier = …`).
+    /// The per-account rate (`rate_account = …`).
     #[must_use]
     pub const fn rate_account(mut self, spec: RateSpec) -> Self {
         self.per_account = Some(spec);
+        self
+    }
+
+    /// The per-identifier rate of a public route (`rate_identifier = …`).
+    #[must_use]
+    pub const fn rate_identifier(mut self, spec: RateSpec) -> Self {
+        self.per_identifier = Some(spec);
         self
     }
 
@@ -109,6 +119,7 @@ impl RateLimits {
         self.rate.is_none()
             && self.per_ip.is_none()
             && self.per_account.is_none()
+            && self.per_identifier.is_none()
             && self.quota.is_none()
     }
 }
@@ -167,12 +178,7 @@ impl RouteSpec {
             body: None,
             query: None,
             body_limit: None,
-            limits: RateLimits {
-                rate: None,
-                per_ip: None,
-                per_account: None,
-                quota: None,
-            },
+            limits: RateLimits::new(),
             upload: None,
             fetch: false,
             csrf_none: None,

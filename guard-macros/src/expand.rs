@@ -124,25 +124,27 @@ fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
         },
         None => quote! { ::core::option::Option::None },
     };
-    // On a public route the per-account slot is the per-identifier limit.
-    let per_account = opts.rate_account.as_ref().or(opts.rate_identifier.as_ref());
     if opts.rate.is_some()
         || opts.rate_ip.is_some()
-        || per_account.is_some()
+        || opts.rate_account.is_some()
+        || opts.rate_identifier.is_some()
         || opts.quota.is_some()
     {
-        let per_account = per_account.map(|r| RateOption {
-            key: r.key.clone(),
-            lit: r.lit.clone(),
-        });
-        let (rate_all, per_ip, per_account, quota) = (
+        let (rate_all, per_ip, per_account, per_identifier, quota) = (
             rate(&opts.rate, quote!(RateSpec)),
             rate(&opts.rate_ip, quote!(RateSpec)),
-            rate(&per_account, quote!(RateSpec)),
+            rate(&opts.rate_account, quote!(RateSpec)),
+            rate(&opts.rate_identifier, quote!(RateSpec)),
             rate(&opts.quota, quote!(QuotaSpec)),
         );
         spec = quote! {
-            #spec.limits(#p::RateLimits { rate: #rate_all, per_ip: #per_ip, per_account: #per_account, quota: #quota })
+            #spec.limits(#p::RateLimits {
+                rate: #rate_all,
+                per_ip: #per_ip,
+                per_account: #per_account,
+                per_identifier: #per_identifier,
+                quota: #quota,
+            })
         };
     }
     if let Some(upload) = &opts.upload {

@@ -18,8 +18,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use guard_axum::extract::Valid;
 use guard_axum::rate_limit::{LimitOverride, LimitsConfig, RouteKeyError};
+use guard_axum::rate_limit::{RateKey, RateSpec};
 use guard_axum::{GuardError, IdentifierLimit, Principal, secure_route};
-use guard_core::rate::{RateKey, RateSpec};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -155,7 +155,7 @@ pub async fn me(user: Principal, State(state): State<AppState>) -> Result<Json<V
 mod tests {
     #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-    use guard_axum::rate_limit::RouteLimits;
+    use guard_axum::rate_limit::RateLimits;
 
     use super::*;
 
@@ -164,7 +164,7 @@ mod tests {
         let defaults = route_ceilings().unwrap();
         let ceiling = |config: &LimitsConfig, path: &str| {
             config
-                .resolve("POST", path, RouteLimits::new(), false)
+                .resolve("POST", path, RateLimits::new(), false)
                 .route
                 .map(|r| r.value.to_string())
         };

@@ -8,10 +8,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use guard_axum::rate_limit::RateKey;
 use guard_axum::rate_limit::{MemoryBackend, Policy, PolicySet, RateBackend, RedisBackend};
 use guard_axum::upload::{ObjectId, ObjectStore, ObjectWriter, OpenedObject, UploadStore};
-use guard_core::rate::RateKey;
-use guard_core::upload::{ObjectMeta, StoreError};
+use guard_axum::upload::{ObjectMeta, StoreError};
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

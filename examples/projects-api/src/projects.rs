@@ -4,11 +4,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use guard_axum::extract::Valid;
+use guard_axum::upload::StoreError;
 use guard_axum::upload::{ObjectId, ObjectStore as _};
 use guard_axum::{
     GuardError, Owned, OwnedResource, Owner, OwnerScope, Principal, Resource, secure_route,
 };
-use guard_core::upload::StoreError;
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 

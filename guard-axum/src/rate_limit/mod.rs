@@ -82,11 +82,15 @@ pub use guard::{RateGuard, RateRefused};
 // guard-core, for every face.
 pub use guard_core::rate::{
     BackendError, Decide, DecideResult, IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig,
-    MemoryBackend, Policy, PolicyLimit, PolicyNameError, PolicySet, RateBackend, ResolvedLimits,
-    RouteKey, RouteKeyError, RouteLimits, Sourced,
+    MemoryBackend, Policy, PolicyLimit, PolicyNameError, PolicySet, RateBackend, RateLimits,
+    ResolvedLimits, RouteKey, RouteKeyError, Sourced,
 };
+// What an app names when it configures limits, so it depends on guard-axum
+// alone.
+pub use guard_core::client_ip::{ClientIpConfig, ClientIpConfigError};
 #[cfg(feature = "redis")]
 pub use guard_core::rate::{MIN_SECRET_LEN, RedisBackend, RedisConfigError};
+pub use guard_core::rate::{QuotaSpec, RateKey, RateSpec};
 pub use headers::RateHeaders;
 pub use layer::{FailMode, KeyBy, KeyFn, RateLimitLayer};
 pub use service::RateLimit;

@@ -106,7 +106,9 @@ mod store;
 pub use self::object_store::ObjectStoreBackend;
 pub use download::{download_response, signed_download_url, unix_now};
 pub use extract::Upload;
-pub use guard_core::upload::{ByteSize, FileKind, LocalStore, ObjectId, TypeAllowlist, UrlSigner};
+pub use guard_core::upload::{
+    ByteSize, FileKind, LocalStore, ObjectId, ObjectMeta, StoreError, TypeAllowlist, UrlSigner,
+};
 pub use limits::{
     DEFAULT_FIELD_NAME, DEFAULT_MAX_FIELD_BYTES, DEFAULT_MAX_PARTS, UploadConfigError, UploadLimits,
 };

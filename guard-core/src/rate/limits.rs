@@ -1,4 +1,4 @@
-//! A route's limits: the defaults its attribute declares ([`RouteLimits`])
+//! A route's limits: the defaults its attribute declares ([`RateLimits`])
 //! and the operator's overrides ([`LimitsConfig`]), resolved into the limits
 //! in force with where each came from ([`ResolvedLimits`]).
 
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The attribute's limits are guard-core's `RateLimits`, the type the macro
 /// writes into every `RouteSpec`.
-pub use crate::spec::RateLimits as RouteLimits;
+pub use crate::spec::RateLimits;
 
 /// An operator's override of one route's limits. Every field is optional;
 /// a field given replaces the attribute's value.
@@ -153,14 +153,14 @@ impl fmt::Display for RouteKey {
 /// recompiling:
 ///
 /// ```
-/// use guard_core::rate::{LimitsConfig, RouteLimits};
+/// use guard_core::rate::{LimitsConfig, RateLimits};
 ///
 /// // The TOML `"POST /api/login" = { rate = "5/min", burst = 10, quota = "100/day" }`
 /// // deserializes to the same value.
 /// let config: LimitsConfig = serde_json::from_str(
 ///     r#"{"POST /api/login": {"rate": "5/min", "burst": 10, "quota": "100/day"}}"#,
 /// )?;
-/// let attribute = RouteLimits::new().rate("10/min".parse()?);
+/// let attribute = RateLimits::new().rate("10/min".parse()?);
 /// let limits = config.resolve("POST", "/api/login", attribute, false);
 /// assert_eq!(
 ///     limits.to_string(),
@@ -227,7 +227,7 @@ impl LimitsConfig {
         &self,
         method: &str,
         path: &str,
-        attribute: RouteLimits,
+        attribute: RateLimits,
         requires_auth: bool,
     ) -> ResolvedLimits {
         let none = LimitOverride::default();
@@ -247,7 +247,10 @@ impl LimitsConfig {
             })
         };
         let ip = pick(over.rate_ip, attribute.per_ip);
-        let account_side = pick(over.rate_account, attribute.per_account);
+        // An override's `rate_account` sets the identifier limit of a public
+        // route (one key in the limits file for "the limit per who").
+        let account = pick(over.rate_account, attribute.per_account);
+        let identifier = pick(over.rate_account, attribute.per_identifier);
         let quota = over
             .quota
             .map(|q| Sourced::new(q, LimitSource::Override))
@@ -258,8 +261,8 @@ impl LimitsConfig {
             });
         ResolvedLimits {
             ip,
-            account: account_side.filter(|_| requires_auth),
-            identifier: account_side.filter(|_| !requires_auth),
+            account: account.filter(|_| requires_auth),
+            identifier: identifier.filter(|_| !requires_auth),
             quota,
             route: over
                 .rate_route
@@ -273,7 +276,7 @@ impl LimitsConfig {
     #[must_use]
     pub fn problems<'a>(
         &self,
-        routes: impl IntoIterator<Item = (&'a str, &'a str, RouteLimits)>,
+        routes: impl IntoIterator<Item = (&'a str, &'a str, RateLimits)>,
     ) -> Vec<String> {
         let routes: Vec<_> = routes.into_iter().collect();
         let mut problems = Vec::new();
@@ -294,7 +297,8 @@ impl LimitsConfig {
                 || over.rate_account.is_some()
                 || attribute.rate.is_some()
                 || attribute.per_ip.is_some()
-                || attribute.per_account.is_some();
+                || attribute.per_account.is_some()
+                || attribute.per_identifier.is_some();
             if over.burst.is_some() && !any_rate {
                 problems.push(format!(
                     "rate-limit override for `{key}` sets a burst but the route has no rate; add `rate`"
@@ -436,7 +440,7 @@ mod tests {
             }"#,
         )
         .unwrap();
-        let attribute = RouteLimits::new().rate(rate("10/min"));
+        let attribute = RateLimits::new().rate(rate("10/min"));
         let table = [
             (
                 "POST",
@@ -463,7 +467,7 @@ mod tests {
         }
         assert_eq!(
             config
-                .resolve("GET", "/x", RouteLimits::new(), true)
+                .resolve("GET", "/x", RateLimits::new(), true)
                 .to_string(),
             "none"
         );
@@ -471,7 +475,7 @@ mod tests {
 
     #[test]
     fn specific_fields_beat_general_ones_on_each_side() {
-        let attribute = RouteLimits::new()
+        let attribute = RateLimits::new()
             .rate(rate("10/min"))
             .rate_ip(rate("100/min"))
             .quota("1000/day".parse().unwrap());
@@ -542,8 +546,8 @@ mod tests {
             )
             .unwrap();
         let routes = [
-            ("POST", "/api/login", RouteLimits::new().rate(rate("5/min"))),
-            ("GET", "/health", RouteLimits::new()),
+            ("POST", "/api/login", RateLimits::new().rate(rate("5/min"))),
+            ("GET", "/health", RateLimits::new()),
         ];
         let problems = config.problems(routes);
         assert_eq!(
@@ -564,7 +568,7 @@ mod tests {
         )
         .unwrap();
         let merged = file.or(defaults);
-        let attribute = RouteLimits::new().rate(rate("10/min"));
+        let attribute = RateLimits::new().rate(rate("10/min"));
         assert_eq!(
             merged
                 .resolve("POST", "/login", attribute, false)
@@ -590,7 +594,7 @@ mod tests {
         let limits = LimitsConfig::new().resolve(
             "GET",
             "/",
-            RouteLimits::new().rate_ip(rate("10/min, burst = 20")),
+            RateLimits::new().rate_ip(rate("10/min, burst = 20")),
             false,
         );
         assert_eq!(limits.ipv6_48(), Some(rate("160/min, burst = 320")));

@@ -72,8 +72,8 @@ pub use gcra::{Decision, Gcra};
 pub use key::{RateKey, rate_key_for_ip};
 pub use limiter::{Limit, LimitRule, Limiter, RateLimiter, Verdict, check_all};
 pub use limits::{
-    IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig, ResolvedLimits, RouteKey,
-    RouteKeyError, RouteLimits, Sourced,
+    IPV6_48_FACTOR, LimitOverride, LimitSource, LimitsConfig, RateLimits, ResolvedLimits, RouteKey,
+    RouteKeyError, Sourced,
 };
 pub use quota::{FixedWindow, QuotaLimiter};
 pub use spec::{QuotaSpec, RateSpec, RateSpecError, RateSpecProblem, RateUnit};

@@ -158,7 +158,7 @@ pub const DOWNLOAD_CSP: &str = "default-src 'none'; sandbox";
 /// with `csp` as the expected `Content-Security-Policy`.
 #[track_caller]
 pub fn assert_security_headers_with_csp(reply: &Reply, csp: &str) {
-    let policy = guard_axum::headers::SecurityHeaderPolicy::default();
+    let policy = guard_axum::headers::SecurityHeaders::default();
     let csp = HeaderValue::from_str(csp).unwrap();
     for (name, value) in &policy {
         let value = if name == "content-security-policy" {

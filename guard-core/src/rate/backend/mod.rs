@@ -241,6 +241,22 @@ pub trait RateBackend: Send + Sync + fmt::Debug + 'static {
     fn describe(&self) -> String;
 }
 
+/// A shared backend is a backend: hand the same `Arc` to several routers
+/// (or a `Arc<dyn RateBackend>` chosen at run time) where one is expected.
+impl<T: RateBackend + ?Sized> RateBackend for Arc<T> {
+    fn policy_set(&self, scope: &str, policies: Vec<Policy>) -> Arc<dyn PolicySet> {
+        (**self).policy_set(scope, policies)
+    }
+
+    fn identifier_key(&self, namespace: &str, identifier: &str) -> RateKey {
+        (**self).identifier_key(namespace, identifier)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
