@@ -3,7 +3,7 @@
 //!
 //! - [`ClientIpLayer`] resolves the client address once per request (the
 //!   socket peer, or what a trusted proxy reports; see
-//!   [`ClientIpConfig`](guard_core::client_ip::ClientIpConfig)) and
+//!   [`ClientIpConfig`]) and
 //!   [`ClientIp`] extracts it.
 //! - [`RateLimitLayer`] limits any axum or tower service:
 //!   `RateLimitLayer::new("10/min".parse()?).key(KeyBy::ClientIp)`.

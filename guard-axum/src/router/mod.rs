@@ -46,7 +46,7 @@ type RouterLayer<S> = Box<dyn FnOnce(Router<S>) -> Router<S> + Send>;
 /// the router is built, after every route is added, so no route can end up
 /// outside them (axum's `Router::layer` wraps only the routes added before
 /// it, a known cause of unauthenticated routes). [`GuardedRouter::build`]
-/// returns a [`GuardedApp`], which takes no more routes (so none can end up
+/// returns a [`GuardedApp`](crate::GuardedApp), which takes no more routes (so none can end up
 /// outside the guards), or a [`BuildError`] listing every problem at once.
 /// Compose routers before building with [`GuardedRouter::merge`],
 /// [`GuardedRouter::nest`], [`GuardedRouter::nest_service`] and
