@@ -5,18 +5,18 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::routing::{get, post};
 use guard_axum::{GuardedApp, GuardedRouter, Principal, secure_route};
-use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use http::{Request, StatusCode};
+use http_support::{Reply, from_peer, request_as};
 
 static EXPORTS: AtomicUsize = AtomicUsize::new(0);
 static FALLBACK_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -73,30 +73,9 @@ fn app() -> GuardedApp {
         .unwrap()
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: String,
-}
-
 async fn send(app: &GuardedApp, method: &str, uri: &str, key: Option<&str>) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(key) = key {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    let mut request = request.body(Body::empty()).unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 9], 40_000))));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    let request = request_as(method, uri, key).body(Body::empty()).unwrap();
+    http_support::send(app, from_peer(request, [10, 0, 0, 9])).await
 }
 
 fn assert_security_headers(reply: &Reply, what: &str) {

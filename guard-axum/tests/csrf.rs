@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
@@ -12,7 +15,7 @@ use guard_axum::cors::CorsPolicy;
 use guard_axum::routing::{delete, get, post};
 use guard_axum::{GuardError, GuardedApp, GuardedRouter, Principal, secure_route};
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
+use http_support::send;
 use tower::ServiceExt as _;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 
@@ -76,21 +79,6 @@ fn app() -> GuardedApp {
         .csrf_trusted_origins(["https://shop.example.com"])
         .build()
         .unwrap()
-}
-
-struct Reply {
-    status: StatusCode,
-    body: String,
-}
-
-async fn send(app: &GuardedApp, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
 }
 
 async fn session_cookie(app: &GuardedApp) -> String {

@@ -5,6 +5,11 @@
 #![cfg(feature = "fetch")]
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http_support;
+#[path = "support/log.rs"]
+mod log_support;
+
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,6 +26,8 @@ use guard_axum::routing::get;
 use guard_axum::{GuardError, GuardedRouter, secure_route};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
+use http_support::send;
+use log_support::global_log;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt as _;
@@ -765,10 +772,8 @@ async fn a_route_maps_refusals_to_400_and_upstream_failures_to_502() {
             .unwrap();
         let app = app.clone();
         async move {
-            let response = app.oneshot(request).await.unwrap();
-            let status = response.status();
-            let body = response.into_body().collect().await.unwrap().to_bytes();
-            (status, String::from_utf8(body.to_vec()).unwrap())
+            let reply = send(&app, request).await;
+            (reply.status, reply.body)
         }
     };
 
@@ -797,38 +802,6 @@ async fn a_route_maps_refusals_to_400_and_upstream_failures_to_502() {
 // ---------------------------------------------------------------------------
 // No internal host-name oracle: one answer for every host-name failure.
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The log of this test binary: one global subscriber (per-test ones are
-/// flaky in parallel, since tracing caches callsite interest globally).
-fn global_log() -> &'static Captured {
-    static LOG: OnceLock<Captured> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        captured
-    })
-}
-
 /// A client whose "DNS" is a table, with no address allowance: a name that
 /// resolves to 127.0.0.1 is refused after resolution; a name missing from
 /// the table fails like NXDOMAIN; `slow.test.example` never answers.
@@ -847,7 +820,7 @@ async fn lookup_demo(Path(host): Path<String>) -> Result<String, GuardError> {
 
 #[tokio::test]
 async fn a_name_resolving_inside_and_a_name_that_does_not_resolve_get_the_same_bytes() {
-    let log = global_log();
+    let log = global_log(tracing::Level::DEBUG);
     let up = Upstream::start("127.0.0.1:0", |_| ok("reached")).await;
     let p = up.port();
     let lookups = Arc::new(AtomicUsize::new(0));
@@ -946,7 +919,7 @@ async fn a_name_resolving_inside_and_a_name_that_does_not_resolve_get_the_same_b
     assert_eq!(up.accepted(), 0, "nothing was connected to");
 
     // The difference is in the log, without the URL or its token.
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     assert!(
         text.contains(
             "url host resolved to refused addresses: url address is not allowed (loopback)"

@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +21,7 @@ use guard_axum::{GuardError, GuardedRouter, IdentifierLimit, Principal, secure_r
 use guard_core::client_ip::ClientIpConfig;
 use guard_core::rate::{Clock as _, FakeClock};
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
+use http_support::{Reply, from_peer, request_as};
 use tower::ServiceExt as _;
 
 /// Each identifier the login handler got past its limit, once per run:
@@ -70,12 +73,6 @@ fn router(clock: &FakeClock) -> GuardedRouter {
         .rate_backend(Arc::new(MemoryBackend::new().clock(clock.clone())))
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: String,
-}
-
 async fn send(
     app: &GuardedApp,
     method: &str,
@@ -84,23 +81,10 @@ async fn send(
     key: Option<&str>,
     body: &str,
 ) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(key) = key {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    let mut request = request.body(Body::from(body.to_owned())).unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((peer, 40_000))));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    let request = request_as(method, uri, key)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    http_support::send(app, from_peer(request, peer)).await
 }
 
 #[tokio::test]

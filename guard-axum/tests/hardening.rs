@@ -5,9 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use std::io;
+#[path = "support/http.rs"]
+mod http_support;
+#[path = "support/log.rs"]
+mod log_support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -18,9 +21,9 @@ use guard_axum::cors::CorsPolicy;
 use guard_axum::headers::{DEFAULT_PERMISSIONS_POLICY, SecurityHeaders};
 use guard_axum::routing::get;
 use guard_axum::{GuardError, GuardedRouter, Principal, secure_route};
-use http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use http::{Request, StatusCode, header};
+use http_support::{Reply, request, send};
+use log_support::global_log;
 
 const TOKEN: &str = "user-key-0123456789-0123456789-0123456789";
 const ALLOWED_ORIGIN: &str = "https://example.com";
@@ -120,28 +123,6 @@ fn app() -> GuardedApp {
         .request_timeout(Some(Duration::from_millis(50)))
         .build()
         .unwrap()
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn send(app: &GuardedApp, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
-}
-
-fn request(method: &str, uri: &str) -> http::request::Builder {
-    Request::builder().method(method).uri(uri)
 }
 
 /// The OWASP API profile every response must carry: the core's default
@@ -389,49 +370,9 @@ async fn preflight_is_answered_before_the_routers_405() {
     }
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-/// The log of this test binary: one global subscriber writing into one
-/// buffer. (Per-test `set_default` subscribers are flaky when tests run in
-/// parallel: tracing caches each callsite's interest globally.) Tests find
-/// their own lines by the error id they received.
-fn global_log() -> &'static Captured {
-    static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-    LOG.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        captured
-    })
-}
-
 /// Runs `requests` and returns the replies and the log so far.
 async fn capture_log(requests: Vec<Request<Body>>) -> (Vec<Reply>, String) {
-    let captured = global_log();
+    let captured = global_log(tracing::Level::INFO);
     let app = app();
     let mut replies = Vec::new();
     for request in requests {

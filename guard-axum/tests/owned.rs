@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,9 +18,8 @@ use guard_axum::{
     GuardError, GuardedRouter, Owned, OwnedResource, Owner, OwnerScope, Principal, Resource,
     secure_route,
 };
-use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use http::StatusCode;
+use http_support::{request_as, send};
 
 /// Who owns a row: user ids and tenant ids are separate namespaces (user
 /// `acme` and tenant `acme` are unrelated), as two columns would be.
@@ -150,19 +152,9 @@ async fn get_as(
     uri: &str,
     key: Option<&str>,
 ) -> (StatusCode, http::HeaderMap, String) {
-    let mut request = Request::get(uri);
-    if let Some(key) = key {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    let request = request_as("GET", uri, key).body(Body::empty()).unwrap();
+    let reply = send(app, request).await;
+    (reply.status, reply.headers, reply.body)
 }
 
 #[tokio::test]

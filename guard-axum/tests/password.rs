@@ -11,21 +11,23 @@
 #[allow(dead_code)] // `stop` is for tests/redis.rs
 mod redis_server;
 
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use guard_axum::password::{HashParams, PasswordHasher};
 use guard_axum::rate_limit::{LimitOverride, LimitsConfig, MemoryBackend, RateBackend};
 use guard_axum::routing::{get, post};
 use guard_axum::{GuardError, GuardedApp, GuardedRouter, IdentifierLimit, secure_route};
 use guard_core::rate::FakeClock;
-use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
+use http::{StatusCode, header};
+use http_support::{Reply, from_peer, request};
 use tokio::sync::Semaphore;
-use tower::ServiceExt as _;
 
 const UNAVAILABLE: &str = r#"{"error":"unavailable"}"#;
 const TOO_MANY: &str = r#"{"error":"too_many_requests"}"#;
@@ -122,12 +124,6 @@ fn memory() -> Arc<dyn RateBackend> {
     Arc::new(MemoryBackend::new().clock(FakeClock::new(0)))
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: String,
-}
-
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(|v| v.to_str().unwrap())
@@ -135,24 +131,11 @@ impl Reply {
 }
 
 async fn send(app: &GuardedApp, method: &str, uri: &str, peer: &str, body: &str) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
+    let request = request(method, uri)
         .body(Body::from(body.to_owned()))
         .unwrap();
     let ip: IpAddr = peer.parse().unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((ip, 40_000))));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    http_support::send(app, from_peer(request, ip)).await
 }
 
 #[tokio::test]

@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,35 +24,16 @@ use guard_axum::rate_limit::{
 };
 use guard_core::client_ip::ClientIpConfig;
 use guard_core::rate::{FakeClock, RateKey};
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use http::{Request, StatusCode};
+use http_support::{Reply, send};
 
 const DAY_NS: u64 = 86_400 * 1_000_000_000;
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
 
 impl Reply {
     fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .map_or("<missing>", |v| v.to_str().unwrap())
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
     }
 }
 

@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,10 +29,9 @@ use guard_axum::{
     secure_route,
 };
 use guard_core::upload::{ObjectMeta, StoreError};
-use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
+use http::{StatusCode, header};
+use http_support::request_as;
 use serde::Deserialize;
-use tower::ServiceExt as _;
 use validator::Validate;
 
 const ALICE: &str = "alice-key-0123456789-0123456789-0123456789";
@@ -190,18 +192,12 @@ async fn send(
     content_type: &str,
     body: Vec<u8>,
 ) -> (StatusCode, String) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {ALICE}"));
+    let mut request = request_as(method, uri, Some(ALICE));
     if !content_type.is_empty() {
         request = request.header(header::CONTENT_TYPE, content_type);
     }
-    let request = request.body(Body::from(body)).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
+    let reply = http_support::send(app, request.body(Body::from(body)).unwrap()).await;
+    (reply.status, reply.body)
 }
 
 async fn patch_doc(

@@ -4,12 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use std::net::SocketAddr;
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::extract::ValidQuery;
@@ -18,10 +19,9 @@ use guard_axum::routing::get;
 use guard_axum::{GuardedRouter, Principal, secure_route};
 use guard_core::rate::FakeClock;
 use guard_core::validate::FieldDetail;
-use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
+use http::{StatusCode, header};
+use http_support::{Reply, from_peer, request_as, send};
 use serde::Deserialize;
-use tower::ServiceExt as _;
 use validator::Validate;
 
 static ADMIN_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -62,30 +62,9 @@ fn app(field_detail: FieldDetail) -> GuardedApp {
         .unwrap()
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: String,
-}
-
 async fn get_as(app: &GuardedApp, uri: &str, key: Option<&str>, peer: [u8; 4]) -> Reply {
-    let mut request = Request::get(uri);
-    if let Some(key) = key {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    let mut request = request.body(Body::empty()).unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from((peer, 40_000))));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    let request = request_as("GET", uri, key).body(Body::empty()).unwrap();
+    send(app, from_peer(request, peer)).await
 }
 
 #[tokio::test]

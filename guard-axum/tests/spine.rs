@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,8 +17,7 @@ use guard_axum::auth::{ApiKeys, BearerAuth, SessionAuth};
 use guard_axum::routing::{delete, get, post};
 use guard_axum::{GuardError, GuardedRouter, Principal, ReportFormat, secure_route};
 use http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use http_support::{Reply, send};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::{MemoryStore, SessionManagerLayer, SessionStore as _};
 
@@ -116,24 +118,6 @@ fn routes() -> GuardedRouter {
         .route("/projects/{id}", delete(remove))
         .route("/fail/{kind}", get(fail))
         .route("/raw500", get(raw_500))
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: String,
-}
-
-async fn send(app: &GuardedApp, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
 }
 
 fn get_req(uri: &str) -> Request<Body> {
