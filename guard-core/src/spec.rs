@@ -258,6 +258,13 @@ impl RouteSpec {
         self
     }
 
+    /// Whether the route gets the cross-site request check under a cookie
+    /// authenticator: an `auth` route that did not opt out.
+    #[must_use]
+    pub const fn csrf_checked_under_cookies(&self) -> bool {
+        self.requires_auth() && self.csrf_none.is_none()
+    }
+
     /// Why the route is exempt from the cross-site request check, if it is.
     #[must_use]
     pub const fn csrf_exemption(&self) -> Option<&'static str> {

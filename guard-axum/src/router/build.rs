@@ -75,7 +75,7 @@ where
                     let mut entry = RouteEntry::new(e.method.as_str(), path, e.spec);
                     entry.rates =
                         rate_entries(&self.resolved_limits(e.method.as_str(), path, e.spec));
-                    entry.csrf = self.csrf_entry(e.method.as_str(), e.spec);
+                    self.mark_csrf(&mut entry, e.spec);
                     entry
                 })
             })
@@ -88,7 +88,7 @@ where
             let mut entry = RouteEntry::new(FALLBACK_METHOD, FALLBACK_PATH, fallback.spec);
             entry.rates =
                 rate_entries(&self.resolved_limits(FALLBACK_METHOD, FALLBACK_PATH, fallback.spec));
-            entry.csrf = self.csrf_entry(FALLBACK_METHOD, fallback.spec);
+            self.mark_csrf(&mut entry, fallback.spec);
             routes.push(entry);
         }
         RouteReport::new(settings, routes)
@@ -202,10 +202,8 @@ where
             .unwrap_or_else(|| Arc::new(MemoryBackend::new()));
         let csrf = self.csrf_policy();
         // `csrf` is `Some` only under a cookie authenticator.
-        let csrf_for = |spec: &RouteSpec| {
-            csrf.clone()
-                .filter(|_| spec.requires_auth() && spec.csrf_exemption().is_none())
-        };
+        let csrf_for =
+            |spec: &RouteSpec| csrf.clone().filter(|_| spec.csrf_checked_under_cookies());
         let mut router = Router::new();
         for (path, entries) in std::mem::take(&mut self.routes) {
             let mut methods = MethodRouter::new();

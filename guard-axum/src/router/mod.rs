@@ -20,7 +20,7 @@ use axum::response::IntoResponse;
 use axum::routing::Route;
 use guard_core::Authenticator;
 use guard_core::csrf::{CsrfPolicy, is_unsafe_method};
-use guard_core::report::CSRF_ORIGIN;
+use guard_core::report::{CSRF_ORIGIN, RouteEntry};
 use tower::{Layer, Service};
 
 use crate::cors::CorsPolicy;
@@ -231,25 +231,17 @@ where
         })
     }
 
-    /// Whether `spec`'s unsafe requests are checked for cross-site forgery.
-    fn csrf_checked(&self, spec: &RouteSpec) -> bool {
-        spec.requires_auth()
-            && spec.csrf_exemption().is_none()
-            && self
-                .authenticator
-                .as_ref()
-                .is_some_and(|auth| auth.uses_cookies())
-    }
-
-    /// The report's `csrf` cell of one route.
-    fn csrf_entry(&self, method: &str, spec: &RouteSpec) -> Option<String> {
-        let unsafe_method = http::Method::from_bytes(method.as_bytes())
+    /// Marks a report row whose unsafe requests are checked for cross-site
+    /// forgery; an exempt row already says why (`RouteEntry::new`).
+    fn mark_csrf(&self, entry: &mut RouteEntry, spec: &RouteSpec) {
+        let cookies = self
+            .authenticator
+            .as_ref()
+            .is_some_and(|auth| auth.uses_cookies());
+        let unsafe_method = http::Method::from_bytes(entry.method.as_bytes())
             .map_or(true, |method| is_unsafe_method(&method));
-        if self.csrf_checked(spec) && unsafe_method {
-            Some(CSRF_ORIGIN.to_owned())
-        } else {
-            spec.csrf_exemption()
-                .map(|reason| format!("none: {reason}"))
+        if cookies && spec.csrf_checked_under_cookies() && unsafe_method {
+            entry.csrf = Some(CSRF_ORIGIN.to_owned());
         }
     }
 
