@@ -64,6 +64,18 @@ pub struct RouteEntry {
     /// route opted out; absent where no cookie carries the credential.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
+    /// Where a static scan found the route (`src/lib.rs:42`); absent in
+    /// the framework's own report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The layers a static scan found wrapping the route, innermost first;
+    /// absent in the framework's own report.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
+    /// Why a static scan could not tell the route's guards; absent in the
+    /// framework's own report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
 }
 
 /// [`RouteEntry::csrf`] of a route whose unsafe requests are checked.
@@ -198,6 +210,9 @@ impl RouteEntry {
             csrf: spec
                 .csrf_exemption()
                 .map(|reason| format!("none: {reason}")),
+            source: None,
+            layers: Vec::new(),
+            unknown: None,
         }
     }
 

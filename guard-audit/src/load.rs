@@ -1,0 +1,251 @@
+//! Workspace loading: packages from `cargo metadata`, their `path =`
+//! dependencies, each target's module tree, every file parsed by `syn`.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use cargo_metadata::MetadataCommand;
+
+/// One module: a file or an inline `mod x { }`.
+#[derive(Debug)]
+pub struct Module {
+    /// The crate's name as code spells it (`projects_api`).
+    pub krate: String,
+    /// The path below the crate root (`["accounts"]`; empty for the root).
+    pub path: Vec<String>,
+    /// The file the module's items are in.
+    pub file: PathBuf,
+    /// The module's items.
+    pub items: Vec<syn::Item>,
+}
+
+/// A file that could not be read or parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// The file.
+    pub file: PathBuf,
+    /// The read or parse error.
+    pub error: String,
+}
+
+/// Every module of every loaded crate, and the files that did not load.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    /// The modules, crate roots first within each crate.
+    pub modules: Vec<Module>,
+    /// Files not read or not parsed.
+    pub gaps: Vec<Gap>,
+    /// The directory paths are shown relative to.
+    pub root: PathBuf,
+}
+
+/// Why the workspace could not be loaded at all.
+#[derive(Debug)]
+pub struct LoadError(pub String);
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+fn metadata(manifest: &Path) -> Result<cargo_metadata::Metadata, LoadError> {
+    MetadataCommand::new()
+        .manifest_path(manifest)
+        .no_deps()
+        .exec()
+        .map_err(|e| LoadError(format!("cargo metadata {}: {e}", manifest.display())))
+}
+
+/// Loads the workspace of `manifest`: its members and, transitively, their
+/// `path =` dependencies.
+pub fn load(manifest: &Path) -> Result<Workspace, LoadError> {
+    let meta = metadata(manifest)?;
+    let mut ws = Workspace {
+        root: meta.workspace_root.clone().into_std_path_buf(),
+        ..Workspace::default()
+    };
+    let members: HashSet<_> = meta.workspace_members.iter().collect();
+    let mut queue: VecDeque<cargo_metadata::Package> = meta
+        .packages
+        .iter()
+        .filter(|p| members.contains(&p.id))
+        .cloned()
+        .collect();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    while let Some(package) = queue.pop_front() {
+        let manifest_path = package.manifest_path.clone().into_std_path_buf();
+        if !seen.insert(manifest_path.clone()) {
+            continue;
+        }
+        for dep in &package.dependencies {
+            let Some(dir) = &dep.path else { continue };
+            let dep_manifest = dir.join("Cargo.toml").into_std_path_buf();
+            if seen.contains(&dep_manifest) {
+                continue;
+            }
+            match metadata(&dep_manifest) {
+                Ok(m) => {
+                    if let Some(p) = m
+                        .packages
+                        .into_iter()
+                        .find(|p| p.manifest_path.as_std_path() == dep_manifest)
+                    {
+                        queue.push_back(p);
+                    }
+                }
+                Err(e) => ws.gaps.push(Gap {
+                    file: dep_manifest,
+                    error: e.0,
+                }),
+            }
+        }
+        for target in &package.targets {
+            let lib = target.is_lib() || target.is_proc_macro();
+            if !(lib || target.is_bin()) {
+                continue;
+            }
+            let krate = target.name.replace('-', "_");
+            load_file(
+                &mut ws,
+                &krate,
+                Vec::new(),
+                target.src_path.as_std_path(),
+                true,
+            );
+        }
+    }
+    Ok(ws)
+}
+
+/// The directory a file's `mod x;` children live in.
+fn child_dir(file: &Path, owns_dir: bool) -> PathBuf {
+    let parent = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    if owns_dir {
+        parent
+    } else {
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_os_string())
+            .unwrap_or_default();
+        parent.join(stem)
+    }
+}
+
+fn load_file(ws: &mut Workspace, krate: &str, path: Vec<String>, file: &Path, root: bool) {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            ws.gaps.push(Gap {
+                file: file.to_path_buf(),
+                error: format!("read: {e}"),
+            });
+            return;
+        }
+    };
+    let ast = match syn::parse_file(&text) {
+        Ok(ast) => ast,
+        Err(e) => {
+            let at = e.span().start();
+            ws.gaps.push(Gap {
+                file: file.to_path_buf(),
+                error: format!("parse: {e} (line {}, column {})", at.line, at.column + 1),
+            });
+            return;
+        }
+    };
+    let owns_dir = root || file.file_name().is_some_and(|n| n == "mod.rs");
+    let dir = child_dir(file, owns_dir);
+    add_module(ws, krate, path, file, ast.items, &dir);
+}
+
+fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
+    attrs.iter().find_map(|a| match &a.meta {
+        syn::Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => Some(s.value()),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident("cfg")
+            && a.parse_args::<syn::Path>()
+                .is_ok_and(|p| p.is_ident("test"))
+    })
+}
+
+fn add_module(
+    ws: &mut Workspace,
+    krate: &str,
+    path: Vec<String>,
+    file: &Path,
+    items: Vec<syn::Item>,
+    dir: &Path,
+) {
+    for item in &items {
+        let syn::Item::Mod(m) = item else { continue };
+        if is_cfg_test(&m.attrs) {
+            // Test-only modules are not part of the served application.
+            continue;
+        }
+        let name = m.ident.to_string();
+        let mut child = path.clone();
+        child.push(name.clone());
+        match &m.content {
+            Some((_, inner)) => {
+                let inner_dir = match path_attr(&m.attrs) {
+                    Some(p) => dir.join(p),
+                    None => dir.join(&name),
+                };
+                add_module(ws, krate, child, file, inner.clone(), &inner_dir);
+            }
+            None => {
+                if let Some(p) = path_attr(&m.attrs) {
+                    // `#[path]` is relative to the declaring file's directory
+                    // (for a file that is not a mod.rs, its own directory).
+                    let base = file.parent().unwrap_or(Path::new(""));
+                    let target = if dir.starts_with(base) && dir != base {
+                        dir.join(&p)
+                    } else {
+                        base.join(&p)
+                    };
+                    let target = if target.exists() {
+                        target
+                    } else {
+                        base.join(&p)
+                    };
+                    load_file(ws, krate, child, &target, false);
+                    continue;
+                }
+                let flat = dir.join(format!("{name}.rs"));
+                let nested = dir.join(&name).join("mod.rs");
+                if flat.exists() {
+                    load_file(ws, krate, child, &flat, false);
+                } else if nested.exists() {
+                    load_file(ws, krate, child, &nested, false);
+                } else {
+                    ws.gaps.push(Gap {
+                        file: flat,
+                        error: format!(
+                            "read: `mod {name};` has neither {name}.rs nor {name}/mod.rs"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    ws.modules.push(Module {
+        krate: krate.to_owned(),
+        path,
+        file: file.to_path_buf(),
+        items,
+    });
+}

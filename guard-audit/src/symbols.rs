@@ -1,0 +1,313 @@
+//! The symbol table: per module its fns, impl fns, structs, child modules
+//! and `use` entries, and a resolver that follows paths through them (never
+//! by a bare name looked up across modules).
+
+use std::collections::HashMap;
+
+use crate::load::Workspace;
+
+/// A module's index in [`Workspace::modules`].
+pub type ModId = usize;
+
+/// What a path resolves to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Item {
+    /// A free fn of a module.
+    Fn(ModId, String),
+    /// An associated fn: module, type, fn.
+    ImplFn(ModId, String, String),
+    /// A struct or enum.
+    Type(ModId, String),
+    /// A module.
+    Module(ModId),
+}
+
+#[derive(Debug, Clone)]
+struct UseEntry {
+    /// The segments as written (`crate`, `self`, `super`, a crate or a name).
+    target: Vec<String>,
+    /// Whether the path began with `::`.
+    global: bool,
+}
+
+/// One module's names.
+#[derive(Debug, Default)]
+pub struct Scope {
+    fns: HashMap<String, usize>,
+    impl_fns: HashMap<(String, String), ()>,
+    types: HashMap<String, ()>,
+    children: HashMap<String, ModId>,
+    uses: HashMap<String, UseEntry>,
+    globs: Vec<UseEntry>,
+}
+
+/// The symbol table of a workspace.
+#[derive(Debug)]
+pub struct Symbols<'w> {
+    /// The workspace.
+    pub ws: &'w Workspace,
+    scopes: Vec<Scope>,
+    by_path: HashMap<(String, Vec<String>), ModId>,
+}
+
+fn flatten_use(tree: &syn::UseTree, prefix: &mut Vec<String>, global: bool, scope: &mut Scope) {
+    match tree {
+        syn::UseTree::Path(p) => {
+            prefix.push(p.ident.to_string());
+            flatten_use(&p.tree, prefix, global, scope);
+            prefix.pop();
+        }
+        syn::UseTree::Name(n) => {
+            let name = n.ident.to_string();
+            if name == "self" {
+                if let Some(last) = prefix.last().cloned() {
+                    scope.uses.insert(
+                        last,
+                        UseEntry {
+                            target: prefix.clone(),
+                            global,
+                        },
+                    );
+                }
+            } else {
+                let mut target = prefix.clone();
+                target.push(name.clone());
+                scope.uses.insert(name, UseEntry { target, global });
+            }
+        }
+        syn::UseTree::Rename(r) => {
+            let mut target = prefix.clone();
+            if r.ident != "self" {
+                target.push(r.ident.to_string());
+            }
+            let alias = r.rename.to_string();
+            if alias != "_" {
+                scope.uses.insert(alias, UseEntry { target, global });
+            }
+        }
+        syn::UseTree::Glob(_) => scope.globs.push(UseEntry {
+            target: prefix.clone(),
+            global,
+        }),
+        syn::UseTree::Group(g) => {
+            for t in &g.items {
+                flatten_use(t, prefix, global, scope);
+            }
+        }
+    }
+}
+
+fn type_name(ty: &syn::Type) -> Option<String> {
+    match ty {
+        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+}
+
+impl<'w> Symbols<'w> {
+    /// Builds the table of every module of `ws`.
+    #[must_use]
+    pub fn build(ws: &'w Workspace) -> Self {
+        let mut by_path = HashMap::new();
+        for (id, m) in ws.modules.iter().enumerate() {
+            by_path.insert((m.krate.clone(), m.path.clone()), id);
+        }
+        let mut scopes = Vec::with_capacity(ws.modules.len());
+        for m in &ws.modules {
+            let mut scope = Scope::default();
+            for (index, item) in m.items.iter().enumerate() {
+                match item {
+                    syn::Item::Fn(f) => {
+                        scope.fns.insert(f.sig.ident.to_string(), index);
+                    }
+                    syn::Item::Struct(s) => {
+                        scope.types.insert(s.ident.to_string(), ());
+                    }
+                    syn::Item::Enum(e) => {
+                        scope.types.insert(e.ident.to_string(), ());
+                    }
+                    syn::Item::Impl(i) => {
+                        let Some(ty) = type_name(&i.self_ty) else {
+                            continue;
+                        };
+                        for it in &i.items {
+                            if let syn::ImplItem::Fn(f) = it {
+                                scope
+                                    .impl_fns
+                                    .insert((ty.clone(), f.sig.ident.to_string()), ());
+                            }
+                        }
+                    }
+                    syn::Item::Mod(md) => {
+                        let mut child = m.path.clone();
+                        child.push(md.ident.to_string());
+                        if let Some(id) = by_path.get(&(m.krate.clone(), child)) {
+                            scope.children.insert(md.ident.to_string(), *id);
+                        }
+                    }
+                    syn::Item::Use(u) => {
+                        flatten_use(
+                            &u.tree,
+                            &mut Vec::new(),
+                            u.leading_colon.is_some(),
+                            &mut scope,
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            scopes.push(scope);
+        }
+        Self {
+            ws,
+            scopes,
+            by_path,
+        }
+    }
+
+    /// The module of a crate at a path.
+    #[must_use]
+    pub fn module(&self, krate: &str, path: &[String]) -> Option<ModId> {
+        self.by_path
+            .get(&(krate.to_owned(), path.to_vec()))
+            .copied()
+    }
+
+    /// The item index of a free fn of a module.
+    #[must_use]
+    pub fn fn_item(&self, module: ModId, name: &str) -> Option<&'w syn::ItemFn> {
+        let index = *self.scopes.get(module)?.fns.get(name)?;
+        match self.ws.modules[module].items.get(index) {
+            Some(syn::Item::Fn(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// An associated fn `ty::name` of a module.
+    #[must_use]
+    pub fn impl_fn(&self, module: ModId, ty: &str, name: &str) -> Option<&'w syn::ImplItemFn> {
+        self.ws.modules[module].items.iter().find_map(|item| {
+            let syn::Item::Impl(i) = item else {
+                return None;
+            };
+            if type_name(&i.self_ty).as_deref() != Some(ty) {
+                return None;
+            }
+            i.items.iter().find_map(|it| match it {
+                syn::ImplItem::Fn(f) if f.sig.ident == name => Some(f),
+                _ => None,
+            })
+        })
+    }
+
+    /// The display path of an item: `crate_name::module::fn`.
+    #[must_use]
+    pub fn display(&self, item: &Item) -> String {
+        let modpath = |m: ModId| {
+            let md = &self.ws.modules[m];
+            let mut parts = vec![md.krate.clone()];
+            parts.extend(md.path.iter().cloned());
+            parts.join("::")
+        };
+        match item {
+            Item::Fn(m, n) | Item::Type(m, n) => format!("{}::{n}", modpath(*m)),
+            Item::ImplFn(m, t, n) => format!("{}::{t}::{n}", modpath(*m)),
+            Item::Module(m) => modpath(*m),
+        }
+    }
+
+    fn parent(&self, module: ModId) -> Option<ModId> {
+        let m = &self.ws.modules[module];
+        let (_, parent) = m.path.split_last()?;
+        self.module(&m.krate, parent)
+    }
+
+    fn crate_root(&self, krate: &str) -> Option<ModId> {
+        self.module(krate, &[])
+    }
+
+    /// Resolves a path written in `module`.
+    #[must_use]
+    pub fn resolve(&self, module: ModId, path: &syn::Path) -> Option<Item> {
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        self.resolve_segments(module, &segments, path.leading_colon.is_some(), 0)
+    }
+
+    /// Resolves segments written in `module`.
+    #[must_use]
+    pub fn resolve_segments(
+        &self,
+        module: ModId,
+        segments: &[String],
+        global: bool,
+        depth: usize,
+    ) -> Option<Item> {
+        if depth > 16 {
+            return None;
+        }
+        let (first, rest) = segments.split_first()?;
+        let start = if global {
+            Item::Module(self.crate_root(first)?)
+        } else {
+            match first.as_str() {
+                "crate" => Item::Module(self.crate_root(&self.ws.modules[module].krate)?),
+                "self" => Item::Module(module),
+                "super" => Item::Module(self.parent(module)?),
+                _ => match self.lookup(module, first, depth) {
+                    Some(item) => item,
+                    None => Item::Module(self.crate_root(first)?),
+                },
+            }
+        };
+        let mut current = start;
+        for (i, seg) in rest.iter().enumerate() {
+            current = match current {
+                Item::Module(m) => {
+                    if seg == "super" {
+                        Item::Module(self.parent(m)?)
+                    } else if seg == "self" {
+                        Item::Module(m)
+                    } else {
+                        self.lookup(m, seg, depth)?
+                    }
+                }
+                Item::Type(m, ty) => {
+                    if i + 1 != rest.len() {
+                        return None;
+                    }
+                    self.scopes[m].impl_fns.get(&(ty.clone(), seg.clone()))?;
+                    Item::ImplFn(m, ty, seg.clone())
+                }
+                Item::Fn(..) | Item::ImplFn(..) => return None,
+            };
+        }
+        Some(current)
+    }
+
+    /// A name as seen inside `module`: its own items, its `use`s, then globs.
+    fn lookup(&self, module: ModId, name: &str, depth: usize) -> Option<Item> {
+        let scope = self.scopes.get(module)?;
+        if scope.fns.contains_key(name) {
+            return Some(Item::Fn(module, name.to_owned()));
+        }
+        if scope.types.contains_key(name) {
+            return Some(Item::Type(module, name.to_owned()));
+        }
+        if let Some(child) = scope.children.get(name) {
+            return Some(Item::Module(*child));
+        }
+        if let Some(entry) = scope.uses.get(name) {
+            return self.resolve_segments(module, &entry.target, entry.global, depth + 1);
+        }
+        for glob in &scope.globs {
+            if let Some(Item::Module(m)) =
+                self.resolve_segments(module, &glob.target, glob.global, depth + 1)
+                && m != module
+                && let Some(item) = self.lookup(m, name, depth + 1)
+            {
+                return Some(item);
+            }
+        }
+        None
+    }
+}
