@@ -50,7 +50,21 @@ const METHODS: [&str; 9] = [
 
 fn text(tokens: &impl quote::ToTokens) -> String {
     let s = tokens.to_token_stream().to_string();
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Tokens print spaced (`a :: b (c)`); close the usual gaps.
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" (", "("),
+        ("( ", "("),
+        (" )", ")"),
+        (" . ", "."),
+        (" ,", ","),
+        (" !", "!"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
 }
 
 fn str_lit(e: &syn::Expr) -> Option<String> {

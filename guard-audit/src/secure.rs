@@ -101,17 +101,26 @@ pub fn declared(syms: &Symbols<'_>, item: &Item) -> Option<RouteEntry> {
                     )
                     .ok();
                 let mut types = Vec::new();
+                let mut max = None;
                 for nv in inner.iter().flatten() {
                     if nv.path.is_ident("types") {
                         types = strings(&nv.value);
+                    } else if nv.path.is_ident("max") {
+                        max = strings(&nv.value).first().cloned();
                     }
                 }
-                // The byte cap is the framework's parse of `max`; the scan
-                // does not re-derive it.
-                entry.upload = Some(UploadEntry {
-                    max_bytes: 0,
-                    types,
-                });
+                // The cap parsed by the framework's own size grammar; a
+                // missing or bad `max` leaves the upload unreported and
+                // says so.
+                match max.as_deref().map(guard_grammar::size::ByteSize::parse) {
+                    Some(Ok(size)) => {
+                        entry.upload = Some(UploadEntry {
+                            max_bytes: size.get(),
+                            types,
+                        });
+                    }
+                    _ => entry.unknown = Some("upload(...) without a readable max".to_owned()),
+                }
             }
             syn::Meta::List(_) => {}
         }
