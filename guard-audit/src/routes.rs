@@ -275,6 +275,10 @@ impl<'s, 'w> Discovery<'s, 'w> {
             syn::Expr::Try(t) => self.expr(frame, &t.expr),
             syn::Expr::Await(a) => self.expr(frame, &a.base),
             syn::Expr::Block(b) => self.block(frame, &b.block),
+            // A router built inside `block_on(async { .. })` or a closure
+            // is still built: interpret the body in the same frame.
+            syn::Expr::Async(a) => self.block(frame, &a.block),
+            syn::Expr::Closure(c) => self.expr(frame, &c.body),
             syn::Expr::Return(r) => r.expr.as_ref().map_or(Val::Other, |x| self.expr(frame, x)),
             syn::Expr::Assign(a) => {
                 let v = self.expr(frame, &a.right);

@@ -99,6 +99,7 @@ fn let_rebinding_and_serve() {
         pairs(&s),
         vec![
             ("GET".to_owned(), "/first".to_owned()),
+            ("GET".to_owned(), "/in-async".to_owned()),
             ("GET".to_owned(), "/second".to_owned())
         ]
     );
