@@ -292,11 +292,18 @@ impl<'s, 'w> Discovery<'s, 'w> {
             syn::Expr::If(i) => {
                 // Both branches are taken: an endpoint behind a condition is
                 // still an endpoint.
-                self.block(frame, &i.then_branch);
-                if let Some((_, els)) = &i.else_branch {
-                    self.expr(frame, els);
+                // As a value (`let r = if c { r.layer(l) } else { r };`)
+                // the first router branch stands (its layers are then
+                // conditional; the condition is not recorded yet).
+                let then = self.block(frame, &i.then_branch);
+                let els = match &i.else_branch {
+                    Some((_, els)) => self.expr(frame, els),
+                    None => Val::Other,
+                };
+                match (then, els) {
+                    (Val::Router(eps), _) | (_, Val::Router(eps)) => Val::Router(eps),
+                    _ => Val::Other,
                 }
-                Val::Other
             }
             syn::Expr::Path(p) => match p.path.get_ident() {
                 Some(id) => frame

@@ -98,6 +98,8 @@ fn let_rebinding_and_serve() {
     assert_eq!(
         pairs(&s),
         vec![
+            ("GET".to_owned(), "/after-cond".to_owned()),
+            ("GET".to_owned(), "/cond".to_owned()),
             ("GET".to_owned(), "/first".to_owned()),
             ("GET".to_owned(), "/in-async".to_owned()),
             ("GET".to_owned(), "/second".to_owned())
@@ -105,6 +107,9 @@ fn let_rebinding_and_serve() {
     );
     assert_eq!(route(&s, "GET", "/first").layers, vec!["trace()"]);
     assert!(route(&s, "GET", "/second").layers.is_empty());
+    // A router chosen by `if` as a value keeps its routes.
+    assert_eq!(route(&s, "GET", "/cond").layers, vec!["auth()"]);
+    assert!(route(&s, "GET", "/after-cond").layers.is_empty());
     assert_eq!(route(&s, "GET", "/first").handler, "let_rebinding::first");
     assert_eq!(
         route(&s, "GET", "/first").source.as_deref(),
