@@ -292,15 +292,34 @@ impl<'s, 'w> Discovery<'s, 'w> {
             syn::Expr::If(i) => {
                 // Both branches are taken: an endpoint behind a condition is
                 // still an endpoint.
-                // As a value (`let r = if c { r.layer(l) } else { r };`)
-                // the first router branch stands (its layers are then
-                // conditional; the condition is not recorded yet).
+                // As a value (`let r = if c { r.layer(l) } else { r };`).
                 let then = self.block(frame, &i.then_branch);
                 let els = match &i.else_branch {
                     Some((_, els)) => self.expr(frame, els),
                     None => Val::Other,
                 };
                 match (then, els) {
+                    (Val::Router(t), Val::Router(e))
+                        if t.len() == e.len()
+                            && t.iter()
+                                .zip(&e)
+                                .all(|(a, b)| (&a.method, &a.path) == (&b.method, &b.path)) =>
+                    {
+                        // The same routes on both sides: a layer only one
+                        // branch adds is marked conditional, never plain.
+                        let cond = text(&*i.cond);
+                        let mut out = e.clone();
+                        for ((o, t), e) in out.iter_mut().zip(&t).zip(&e) {
+                            o.layers.retain(|l| t.layers.contains(l));
+                            for l in t.layers.iter().filter(|l| !e.layers.contains(l)) {
+                                o.layers.push(format!("{l} [only if {cond}]"));
+                            }
+                            for l in e.layers.iter().filter(|l| !t.layers.contains(l)) {
+                                o.layers.push(format!("{l} [only if !({cond})]"));
+                            }
+                        }
+                        Val::Router(out)
+                    }
                     (Val::Router(eps), _) | (_, Val::Router(eps)) => Val::Router(eps),
                     _ => Val::Other,
                 }
