@@ -104,14 +104,18 @@ impl RateKey {
     fn hashed(namespace: &str, write_identifier: impl Fn(&mut DefaultHasher)) -> Self {
         static SEED: OnceLock<RandomState> = OnceLock::new();
         let seed = SEED.get_or_init(RandomState::new);
-        // Two 64-bit outputs of one keyed PRF (SipHash) under distinct
-        // prefixes make 128 bits, counter-mode style.
+        // Two 64-bit outputs of one keyed PRF (SipHash) on the same message
+        // under distinct final lane bytes make 128 bits, counter-mode style.
+        // The message is hashed once and its state cloned for each lane
+        // (`str`'s `Hash` ends each string with 0xff, which UTF-8 never
+        // holds, so namespace, identifier and lane cannot run together).
+        let mut message = seed.build_hasher();
+        namespace.hash(&mut message);
+        write_identifier(&mut message);
         let mut halves = [0_u64; 2];
         for (lane, half) in (0_u8..).zip(halves.iter_mut()) {
-            let mut hasher = seed.build_hasher();
+            let mut hasher = message.clone();
             hasher.write_u8(lane);
-            namespace.hash(&mut hasher);
-            write_identifier(&mut hasher);
             *half = hasher.finish();
         }
         let [high, low] = halves;
