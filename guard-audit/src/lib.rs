@@ -1,11 +1,14 @@
 //! `cargo guard-audit`: the route-by-route report of an axum workspace,
 //! read from its source without building it.
 //!
-//! What exists: workspace loading, the symbol table, router discovery and
-//! `#[secure_route]` reading (see the README). The GA-* checks do not exist
-//! yet.
+//! The pipeline: [`load`] the workspace, build the [`symbols`] table, find
+//! the router roots and their endpoints ([`routes`]), read declared guards
+//! ([`secure`]), run the [`checks`] into [`findings`], render ([`output`]).
 
+pub mod checks;
+pub mod findings;
 pub mod load;
+pub mod output;
 pub mod routes;
 pub mod secure;
 pub mod symbols;
@@ -14,14 +17,20 @@ use std::path::Path;
 
 use guard_core::report::{RouteEntry, RouteReport};
 
+use crate::checks::Ctx;
+use crate::findings::{Finding, Location, Results, Severity};
 use crate::routes::{Discovery, Handler};
 use crate::symbols::Symbols;
 
 /// The scan's result.
 #[derive(Debug)]
 pub struct Scan {
-    /// The report in the framework's schema.
+    /// The report in the framework's schema: every root's routes.
     pub report: RouteReport,
+    /// One report per router root, named by the fn it is built in.
+    pub tables: Vec<(String, RouteReport)>,
+    /// Every finding of every check, suppressed ones included (marked).
+    pub findings: Vec<Finding>,
     /// Endpoints whose handler resolved.
     pub resolved: usize,
     /// Endpoints whose handler did not.
@@ -37,64 +46,117 @@ pub fn scan(manifest: &Path) -> Result<Scan, load::LoadError> {
     let ws = load::load(manifest)?;
     let syms = Symbols::build(&ws);
     let roots = Discovery::new(&syms).roots();
-    let mut entries = Vec::new();
+    let ctx = Ctx::new(&ws, &syms, &roots);
+    let mut results = Results::new(ctx.endpoints.len());
+    checks::run(&ctx, &mut results);
+    let mut tables: Vec<(String, Vec<RouteEntry>)> = roots
+        .iter()
+        .map(|r| (r.function.clone(), Vec::new()))
+        .collect();
     let (mut resolved, mut unknown) = (0, 0);
-    for root in &roots {
-        for ep in &root.endpoints {
-            let file = &ws.modules[ep.module].file;
-            let shown = file.strip_prefix(&ws.root).unwrap_or(file);
-            let mut entry = match &ep.handler {
-                Handler::Resolved(item) => {
-                    resolved += 1;
-                    let declared = secure::declared(&syms, item);
-                    let mut entry = declared.unwrap_or_else(|| RouteEntry {
-                        unknown: Some(
-                            "no #[secure_route]; auth checks are not built yet".to_owned(),
-                        ),
-                        ..blank()
-                    });
-                    entry.handler = syms.display(item);
-                    entry
+    for (i, ep) in ctx.endpoints.iter().enumerate() {
+        let mut entry = match &ep.handler {
+            Handler::Resolved(item) => {
+                resolved += 1;
+                let declared = secure::declared(&syms, item);
+                let mut entry = declared.unwrap_or_else(|| RouteEntry {
+                    access: inferred_access(&results, i),
+                    ..blank()
+                });
+                entry.handler = syms.display(item);
+                entry
+            }
+            Handler::Closure => {
+                resolved += 1;
+                RouteEntry {
+                    handler: "<closure>".to_owned(),
+                    access: inferred_access(&results, i),
+                    ..blank()
                 }
-                Handler::Closure => {
-                    resolved += 1;
-                    RouteEntry {
-                        handler: "<closure>".to_owned(),
-                        unknown: Some("closure handler; auth checks are not built yet".to_owned()),
-                        ..blank()
-                    }
+            }
+            Handler::Service(s) => {
+                resolved += 1;
+                RouteEntry {
+                    handler: format!("service: {s}"),
+                    access: inferred_access(&results, i),
+                    ..blank()
                 }
-                Handler::Service(s) => {
-                    resolved += 1;
-                    RouteEntry {
-                        handler: format!("service: {s}"),
-                        unknown: Some("service endpoint".to_owned()),
-                        ..blank()
-                    }
+            }
+            Handler::Unknown(reason) => {
+                unknown += 1;
+                results.finding(ctx_unknown(&ctx, i, reason));
+                RouteEntry {
+                    handler: "unknown".to_owned(),
+                    unknown: Some(reason.clone()),
+                    ..blank()
                 }
-                Handler::Unknown(reason) => {
-                    unknown += 1;
-                    RouteEntry {
-                        handler: "unknown".to_owned(),
-                        unknown: Some(reason.clone()),
-                        ..blank()
-                    }
-                }
-            };
-            entry.method.clone_from(&ep.method);
-            entry.path.clone_from(&ep.path);
-            entry.source = Some(format!("{}:{}", shown.display(), ep.line));
-            entry.layers.clone_from(&ep.layers);
-            entries.push(entry);
-        }
+            }
+        };
+        entry.method.clone_from(&ep.method);
+        entry.path.clone_from(&ep.path);
+        entry.source = Some(format!("{}:{}", ctx.file(ep.module).display(), ep.line));
+        entry.layers.clone_from(&ep.layers);
+        entry.checks = std::mem::take(&mut results.verdicts[i]);
+        tables[ctx.endpoint_root[i]].1.push(entry);
     }
+    for gap in &ws.gaps {
+        let file = gap.file.strip_prefix(&ws.root).unwrap_or(&gap.file);
+        results.finding(Finding {
+            rule: "GA-UNK-000",
+            severity: Severity::Medium,
+            message: format!(
+                "{} was not parsed ({}); routes and checks in it are unknown",
+                file.display(),
+                gap.error
+            ),
+            location: Location {
+                file: file.to_path_buf(),
+                line: 1,
+                column: 1,
+            },
+            endpoint: None,
+            suppressed: None,
+        });
+    }
+    let all = tables.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
     Ok(Scan {
-        report: RouteReport::new(Vec::new(), entries),
+        report: RouteReport::new(Vec::new(), all),
+        tables: tables
+            .into_iter()
+            .map(|(name, entries)| (name, RouteReport::new(Vec::new(), entries)))
+            .collect(),
+        findings: results.findings,
         resolved,
         unknown,
         gaps: ws.gaps.clone(),
         roots: roots.into_iter().map(|r| r.function).collect(),
     })
+}
+
+/// The report's access column from the GA-AUTH-001 verdict.
+fn inferred_access(results: &Results, endpoint: usize) -> &'static str {
+    match results
+        .verdict_of(endpoint, "GA-AUTH-001")
+        .map(|v| v.verdict)
+    {
+        Some("guarded") => "auth",
+        Some("unguarded") => "public",
+        _ => "unknown",
+    }
+}
+
+/// The GA-UNK-000 finding of an endpoint whose handler did not resolve.
+fn ctx_unknown(ctx: &Ctx<'_, '_>, endpoint: usize, reason: &str) -> Finding {
+    let ep = ctx.endpoints[endpoint];
+    ctx.endpoint_finding(
+        endpoint,
+        "GA-UNK-000",
+        Severity::Medium,
+        format!(
+            "{} {}: handler not resolved ({reason}); its guards are unknown",
+            ep.method, ep.path
+        ),
+    )
 }
 
 /// An entry with nothing declared: access `unknown`.
@@ -119,67 +181,6 @@ fn blank() -> RouteEntry {
         source: None,
         layers: Vec::new(),
         unknown: None,
-    }
-}
-
-impl Scan {
-    /// The totals line.
-    #[must_use]
-    pub fn totals(&self) -> String {
-        format!(
-            "{} endpoints: {} resolved, {} unknown; {} files not parsed",
-            self.resolved + self.unknown,
-            self.resolved,
-            self.unknown,
-            self.gaps.len()
-        )
-    }
-
-    /// The text output: the report table, each route's source and layers,
-    /// the files not parsed and the totals line.
-    #[must_use]
-    pub fn to_text(&self) -> String {
-        let mut out = self.report.render(guard_core::report::ReportFormat::Text);
-        out.push('\n');
-        for r in &self.report.routes {
-            out.push_str(&format!(
-                "{} {}  at {}",
-                r.method,
-                r.path,
-                r.source.as_deref().unwrap_or("?")
-            ));
-            if !r.layers.is_empty() {
-                out.push_str(&format!("  layers: {}", r.layers.join(" | ")));
-            }
-            if let Some(u) = &r.unknown {
-                out.push_str(&format!("  ({u})"));
-            }
-            out.push('\n');
-        }
-        for g in &self.gaps {
-            out.push_str(&format!("NOT PARSED {}: {}\n", g.file.display(), g.error));
-        }
-        out.push_str(&self.totals());
-        out.push('\n');
-        out
-    }
-
-    /// The JSON output: the report plus totals and gaps.
-    #[must_use]
-    pub fn to_json(&self) -> String {
-        let value = serde_json::json!({
-            "report": self.report,
-            "roots": self.roots,
-            "totals": {
-                "resolved": self.resolved,
-                "unknown": self.unknown,
-                "files_not_parsed": self.gaps.len(),
-            },
-            "not_parsed": self.gaps.iter().map(|g| serde_json::json!({
-                "file": g.file.display().to_string(),
-                "error": g.error,
-            })).collect::<Vec<_>>(),
-        });
-        serde_json::to_string_pretty(&value).unwrap_or_default()
+        checks: Vec::new(),
     }
 }

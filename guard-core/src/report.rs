@@ -76,6 +76,23 @@ pub struct RouteEntry {
     /// framework's own report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
+    /// A static scan's verdict for each check on the route; absent in the
+    /// framework's own report, whose guards are declared rather than
+    /// inferred.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckVerdict>,
+}
+
+/// A static scan's verdict for one check (`GA-AUTH-001`, ...) on one route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckVerdict {
+    /// The stable rule id.
+    pub rule: String,
+    /// `"guarded"`, `"unguarded"` or `"unknown"`.
+    pub verdict: &'static str,
+    /// Why: what guards the route, what is missing, or what the scan could
+    /// not see.
+    pub reason: String,
 }
 
 /// [`RouteEntry::csrf`] of a route whose unsafe requests are checked.
@@ -213,6 +230,7 @@ impl RouteEntry {
             source: None,
             layers: Vec::new(),
             unknown: None,
+            checks: Vec::new(),
         }
     }
 
