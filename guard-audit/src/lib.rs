@@ -95,7 +95,7 @@ pub fn scan(manifest: &Path) -> Result<Scan, load::LoadError> {
         entry.method.clone_from(&ep.method);
         entry.path.clone_from(&ep.path);
         entry.source = Some(format!("{}:{}", ctx.file(ep.module).display(), ep.line));
-        entry.layers.clone_from(&ep.layers);
+        entry.layers = ep.layers.iter().map(routes::Layer::shown).collect();
         entry.checks = std::mem::take(&mut results.verdicts[i]);
         tables[ctx.endpoint_root[i]].1.push(entry);
     }

@@ -29,12 +29,50 @@ pub struct Endpoint {
     pub path: String,
     /// The handler.
     pub handler: Handler,
-    /// The layers that wrap the endpoint, innermost first, as written.
-    pub layers: Vec<String>,
+    /// The layers that wrap the endpoint, innermost first.
+    pub layers: Vec<Layer>,
     /// The module the route was registered in.
     pub module: ModId,
     /// The line of the registration.
     pub line: usize,
+}
+
+/// A layer wrapping an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// The layer expression as source text.
+    pub text: String,
+    /// The layer expression (paths in it resolve in `module`).
+    pub expr: syn::Expr,
+    /// The module the `.layer(..)` call is written in.
+    pub module: ModId,
+    /// The line of the `.layer(..)` call.
+    pub line: usize,
+    /// Where only one branch of an `if` adds it: the condition under which
+    /// it is present (`cond` or `!(cond)`).
+    pub condition: Option<String>,
+}
+
+impl Layer {
+    fn new(expr: &syn::Expr, module: ModId, line: usize) -> Self {
+        Self {
+            text: text(expr),
+            expr: expr.clone(),
+            module,
+            line,
+            condition: None,
+        }
+    }
+
+    /// The text shown in the report: the expression, and `[only if cond]`
+    /// where one `if` branch adds it.
+    #[must_use]
+    pub fn shown(&self) -> String {
+        match &self.condition {
+            Some(c) => format!("{} [only if {c}]", self.text),
+            None => self.text.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -310,12 +348,18 @@ impl<'s, 'w> Discovery<'s, 'w> {
                         let cond = text(&*i.cond);
                         let mut out = e.clone();
                         for ((o, t), e) in out.iter_mut().zip(&t).zip(&e) {
-                            o.layers.retain(|l| t.layers.contains(l));
-                            for l in t.layers.iter().filter(|l| !e.layers.contains(l)) {
-                                o.layers.push(format!("{l} [only if {cond}]"));
+                            let has =
+                                |list: &[Layer], l: &Layer| list.iter().any(|x| x.text == l.text);
+                            o.layers.retain(|l| has(&t.layers, l));
+                            for l in t.layers.iter().filter(|l| !has(&e.layers, l)) {
+                                let mut l = l.clone();
+                                l.condition = Some(cond.clone());
+                                o.layers.push(l);
                             }
-                            for l in e.layers.iter().filter(|l| !t.layers.contains(l)) {
-                                o.layers.push(format!("{l} [only if !({cond})]"));
+                            for l in e.layers.iter().filter(|l| !has(&t.layers, l)) {
+                                let mut l = l.clone();
+                                l.condition = Some(format!("!({cond})"));
+                                o.layers.push(l);
                             }
                         }
                         Val::Router(out)
@@ -441,7 +485,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                     && let [l] = args.as_slice()
                 {
                     for ep in &mut eps {
-                        ep.layers.push(text(*l));
+                        ep.layers.push(Layer::new(l, frame.module, line));
                     }
                 }
                 Val::Method(eps)
@@ -539,12 +583,12 @@ impl<'s, 'w> Discovery<'s, 'w> {
                     // are not wrapped.
                     ("layer", [l]) => {
                         for ep in &mut eps {
-                            ep.layers.push(text(*l));
+                            ep.layers.push(Layer::new(l, frame.module, line));
                         }
                     }
                     ("route_layer", [l]) => {
                         for ep in eps.iter_mut().filter(|e| e.path != "(fallback)") {
-                            ep.layers.push(text(*l));
+                            ep.layers.push(Layer::new(l, frame.module, line));
                         }
                     }
                     _ => {}
