@@ -102,12 +102,23 @@ pub fn load(manifest: &Path) -> Result<Workspace, LoadError> {
                 }),
             }
         }
+        let lib_name = package
+            .targets
+            .iter()
+            .find(|t| t.is_lib() || t.is_proc_macro())
+            .map(|t| t.name.replace('-', "_"));
         for target in &package.targets {
             let lib = target.is_lib() || target.is_proc_macro();
             if !(lib || target.is_bin()) {
                 continue;
             }
-            let krate = target.name.replace('-', "_");
+            let mut krate = target.name.replace('-', "_");
+            // A bin named like its package's lib (`rustic-server` beside
+            // `rustic_server`) is another crate: inside it that name means
+            // the lib, so the bin's modules must not shadow the lib's.
+            if !lib && lib_name.as_deref() == Some(krate.as_str()) {
+                krate.push_str("[bin]");
+            }
             load_file(
                 &mut ws,
                 &krate,

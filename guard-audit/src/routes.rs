@@ -7,6 +7,8 @@ use syn::spanned::Spanned as _;
 
 use crate::symbols::{Item, ModId, Symbols};
 
+mod attrs;
+
 /// A handler as resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handler {
@@ -35,6 +37,11 @@ pub struct Endpoint {
     pub module: ModId,
     /// The line of the registration.
     pub line: usize,
+    /// The condition it is registered under, where there is one: the
+    /// `#[cfg(..)]` on the statement or fn that adds it
+    /// (`cfg(feature = "web")`) or the `if` it is added in
+    /// (`if !config.open`), joined by `&&`.
+    pub condition: Option<String>,
 }
 
 /// A layer wrapping an endpoint.
@@ -74,17 +81,6 @@ impl Layer {
         }
     }
 }
-
-#[derive(Debug, Clone)]
-enum Val {
-    Router(Vec<Endpoint>),
-    Method(Vec<Endpoint>),
-    Other,
-}
-
-const METHODS: [&str; 9] = [
-    "get", "post", "put", "patch", "delete", "head", "options", "trace", "any",
-];
 
 fn text(tokens: &impl quote::ToTokens) -> String {
     let s = tokens.to_token_stream().to_string();
@@ -150,11 +146,105 @@ fn is_router_type(ty: &syn::Type) -> bool {
     }
 }
 
+/// One `.layer(..)` / `.route_layer(..)` call on a router value: what it
+/// wraps and what was registered on the same router after it (and so is
+/// not wrapped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerCall {
+    /// The call's argument as one layer (a `ServiceBuilder` or tuple whole).
+    pub layer: Layer,
+    /// `route_layer` (routes only, panics on a router with no route) rather
+    /// than `layer`.
+    pub route_layer: bool,
+    /// `(METHOD, path)` of the endpoints it wraps, full paths.
+    pub covered: Vec<(String, String)>,
+    /// `(METHOD, path)` of the endpoints added to the same router value
+    /// after it, which it does not wrap.
+    pub after: Vec<(String, String)>,
+}
+
+/// A router value while it is built: its endpoints and the layer calls on
+/// it (`open` while routes added to this value count as `after`).
+#[derive(Debug, Clone, Default)]
+struct RouterVal {
+    eps: Vec<Endpoint>,
+    calls: Vec<(LayerCall, bool)>,
+}
+
+#[derive(Debug, Clone)]
+enum Val {
+    Router(RouterVal),
+    Method(Vec<Endpoint>),
+    /// A `ServiceBuilder` (or layer tuple): its layers, outermost first.
+    Stack(Vec<Layer>),
+    Other,
+}
+
+const METHODS: [&str; 10] = [
+    "get", "post", "put", "patch", "delete", "head", "options", "trace", "connect", "any",
+];
+
+/// A condition a route or layer is registered under.
+#[derive(Debug, Clone)]
+enum Cond {
+    /// `if c` (`then`) or its negation (`else`).
+    If(String),
+    /// `#[cfg(..)]`, as written.
+    Cfg(String),
+}
+
+impl Cond {
+    fn endpoint(&self) -> String {
+        match self {
+            Self::If(c) => format!("if {c}"),
+            Self::Cfg(c) => c.clone(),
+        }
+    }
+
+    fn layer(&self) -> String {
+        match self {
+            Self::If(c) | Self::Cfg(c) => c.clone(),
+        }
+    }
+}
+
+fn negate(cond: &str) -> String {
+    if cond
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    {
+        format!("!{cond}")
+    } else {
+        format!("!({cond})")
+    }
+}
+
+fn and(a: Option<&str>, b: &str) -> String {
+    match a {
+        Some(a) if a != b => format!("{a} && {b}"),
+        _ => b.to_owned(),
+    }
+}
+
+fn key(ep: &Endpoint) -> (String, String) {
+    (ep.method.clone(), ep.path.clone())
+}
+
+/// The name of a method-router constructor (`get`, `get_with`) and whether
+/// it is aide's `_with` form (a second, docs argument).
+fn method_name(name: &str) -> Option<(&str, bool)> {
+    if METHODS.contains(&name) {
+        return Some((name, false));
+    }
+    let base = name.strip_suffix("_with")?;
+    METHODS.iter().find(|m| **m == base).map(|m| (*m, true))
+}
+
 /// The interpreter's state over a workspace.
 #[derive(Debug)]
 pub struct Discovery<'s, 'w> {
     syms: &'s Symbols<'w>,
-    memo: HashMap<Item, Option<Vec<Endpoint>>>,
+    memo: HashMap<Item, Option<RouterVal>>,
     active: HashSet<Item>,
     /// Router fns used inside another router (not roots).
     consumed: HashSet<Item>,
@@ -167,13 +257,46 @@ pub struct Root {
     pub function: String,
     /// Its endpoints, in registration order.
     pub endpoints: Vec<Endpoint>,
+    /// Every `.layer` / `.route_layer` call on the routers it is built
+    /// from, in order.
+    pub layer_calls: Vec<LayerCall>,
 }
 
 struct Frame {
     module: ModId,
     locals: HashMap<String, Val>,
     /// Routers held by locals or served, in order of creation.
-    served: Vec<Vec<Endpoint>>,
+    served: Vec<RouterVal>,
+    /// The conditions the code being read runs under.
+    cond: Vec<Cond>,
+}
+
+impl Frame {
+    fn endpoint_cond(&self) -> Option<String> {
+        (!self.cond.is_empty()).then(|| {
+            self.cond
+                .iter()
+                .map(Cond::endpoint)
+                .collect::<Vec<_>>()
+                .join(" && ")
+        })
+    }
+
+    fn layer_cond(&self) -> Option<String> {
+        (!self.cond.is_empty()).then(|| {
+            self.cond
+                .iter()
+                .map(Cond::layer)
+                .collect::<Vec<_>>()
+                .join(" && ")
+        })
+    }
+
+    fn layer(&self, expr: &syn::Expr, line: usize) -> Layer {
+        let mut l = Layer::new(expr, self.module, line);
+        l.condition = self.layer_cond();
+        l
+    }
 }
 
 impl<'s, 'w> Discovery<'s, 'w> {
@@ -191,14 +314,14 @@ impl<'s, 'w> Discovery<'s, 'w> {
     /// Every router root of the workspace.
     #[must_use]
     pub fn roots(mut self) -> Vec<Root> {
-        let mut found: Vec<(Item, Vec<Endpoint>)> = Vec::new();
+        let mut found: Vec<(Item, RouterVal)> = Vec::new();
         for (m, module) in self.syms.ws.modules.iter().enumerate() {
             for item in &module.items {
                 match item {
                     syn::Item::Fn(f) => {
                         let it = Item::Fn(m, f.sig.ident.to_string());
-                        if let Some(eps) = self.fn_routers(&it) {
-                            found.push((it, eps));
+                        if let Some(r) = self.fn_routers(&it) {
+                            found.push((it, r));
                         }
                     }
                     syn::Item::Impl(i) => {
@@ -212,8 +335,8 @@ impl<'s, 'w> Discovery<'s, 'w> {
                             if let syn::ImplItem::Fn(f) = ii {
                                 let it =
                                     Item::ImplFn(m, ty.ident.to_string(), f.sig.ident.to_string());
-                                if let Some(eps) = self.fn_routers(&it) {
-                                    found.push((it, eps));
+                                if let Some(r) = self.fn_routers(&it) {
+                                    found.push((it, r));
                                 }
                             }
                         }
@@ -225,73 +348,139 @@ impl<'s, 'w> Discovery<'s, 'w> {
         found
             .into_iter()
             .filter(|(it, _)| !self.consumed.contains(it))
-            .map(|(it, endpoints)| Root {
+            .map(|(it, r)| Root {
                 function: self.syms.display(&it),
-                endpoints,
+                endpoints: r.eps,
+                layer_calls: r.calls.into_iter().map(|(c, _)| c).collect(),
             })
             .collect()
     }
 
-    fn fn_parts(&self, item: &Item) -> Option<(ModId, &'w syn::Signature, &'w syn::Block)> {
+    fn fn_parts(
+        &self,
+        item: &Item,
+    ) -> Option<(
+        ModId,
+        &'w [syn::Attribute],
+        &'w syn::Signature,
+        &'w syn::Block,
+    )> {
         match item {
-            Item::Fn(m, n) => self.syms.fn_item(*m, n).map(|f| (*m, &f.sig, &*f.block)),
-            Item::ImplFn(m, t, n) => self.syms.impl_fn(*m, t, n).map(|f| (*m, &f.sig, &f.block)),
+            Item::Fn(m, n) => self
+                .syms
+                .fn_item(*m, n)
+                .map(|f| (*m, &f.attrs[..], &f.sig, &*f.block)),
+            Item::ImplFn(m, t, n) => self
+                .syms
+                .impl_fn(*m, t, n)
+                .map(|f| (*m, &f.attrs[..], &f.sig, &f.block)),
             _ => None,
         }
     }
 
     /// The routers a fn builds: its returned router, or the routers it
     /// holds in locals / serves.
-    fn fn_routers(&mut self, item: &Item) -> Option<Vec<Endpoint>> {
+    fn fn_routers(&mut self, item: &Item) -> Option<RouterVal> {
         if let Some(v) = self.memo.get(item) {
             return v.clone();
         }
         if !self.active.insert(item.clone()) {
             return None;
         }
-        let result = self.fn_parts(item).and_then(|(module, sig, block)| {
+        let result = self.fn_parts(item).and_then(|(module, attrs, sig, block)| {
+            // A `#[cfg(test)]` fn is not served; another `#[cfg]` tags
+            // what the fn builds.
+            let cfgs = attrs::cfgs(attrs)?;
             let mut frame = Frame {
                 module,
                 locals: HashMap::new(),
                 served: Vec::new(),
+                cond: cfgs.into_iter().map(Cond::Cfg).collect(),
             };
-            let ret = self.block(&mut frame, block);
             let returns_router = match &sig.output {
                 syn::ReturnType::Type(_, t) => is_router_type(t),
                 syn::ReturnType::Default => false,
             };
-            match ret {
-                Val::Router(eps) if returns_router || frame.served.is_empty() => Some(eps),
+            let ret = self.block(&mut frame, block);
+            let ret = match (ret, block.stmts.last()) {
+                (Val::Other, Some(syn::Stmt::Expr(syn::Expr::Macro(m), None)))
+                    if returns_router =>
+                {
+                    self.macro_router(&frame, &m.mac)
+                }
+                (ret, _) => ret,
+            };
+            let mut out = match ret {
+                Val::Router(r) if returns_router || frame.served.is_empty() => Some(r),
                 _ => {
                     let mut all = Vec::new();
                     for (_, v) in frame.locals.drain() {
-                        if let Val::Router(eps) = v {
-                            all.push(eps);
+                        if let Val::Router(r) = v {
+                            all.push(r);
                         }
                     }
                     all.append(&mut frame.served);
                     // Keep the largest distinct sets; a fn usually builds one.
-                    all.sort_by_key(|e| std::cmp::Reverse(e.len()));
-                    all.into_iter().next().filter(|e| !e.is_empty())
+                    all.sort_by_key(|r| std::cmp::Reverse(r.eps.len()));
+                    all.into_iter().next().filter(|r| !r.eps.is_empty())
+                }
+            };
+            // Conditions of the fn itself: the endpoints were tagged when
+            // they were added; ones from callees' returned routers too.
+            if let Some(r) = &mut out
+                && let Some(c) = frame.endpoint_cond()
+            {
+                for ep in &mut r.eps {
+                    if !ep.condition.as_deref().is_some_and(|e| e.contains(&c)) {
+                        ep.condition = Some(and(ep.condition.as_deref(), &c));
+                    }
                 }
             }
+            out
         });
         self.active.remove(item);
         self.memo.insert(item.clone(), result.clone());
         result
     }
 
+    /// A router produced by a macro this reader cannot expand.
+    fn macro_router(&self, frame: &Frame, mac: &syn::Macro) -> Val {
+        let name = text(&mac.path);
+        let line = mac.path.span().start().line;
+        Val::Router(RouterVal {
+            eps: vec![Endpoint {
+                method: "ANY".to_owned(),
+                path: format!("({name}!)"),
+                handler: Handler::Unknown(format!("router built by macro `{name}!`")),
+                layers: Vec::new(),
+                module: frame.module,
+                line,
+                condition: frame.endpoint_cond(),
+            }],
+            calls: Vec::new(),
+        })
+    }
+
     fn block(&mut self, frame: &mut Frame, block: &syn::Block) -> Val {
         let mut last = Val::Other;
         for stmt in &block.stmts {
             last = Val::Other;
+            let attrs: &[syn::Attribute] = match stmt {
+                syn::Stmt::Local(l) => &l.attrs,
+                syn::Stmt::Expr(e, _) => attrs::expr_attrs(e),
+                syn::Stmt::Macro(m) => &m.attrs,
+                syn::Stmt::Item(_) => &[],
+            };
+            let Some(cfgs) = attrs::cfgs(attrs) else {
+                continue;
+            };
+            let pushed = cfgs.len();
+            frame.cond.extend(cfgs.into_iter().map(Cond::Cfg));
             match stmt {
                 syn::Stmt::Local(local) => {
                     if let Some(init) = &local.init {
                         let v = self.expr(frame, &init.expr);
-                        if let Some(name) = pat_name(&local.pat) {
-                            frame.locals.insert(name, v);
-                        }
+                        self.bind(frame, &local.pat, v);
                     }
                 }
                 syn::Stmt::Expr(e, semi) => {
@@ -302,8 +491,29 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 }
                 _ => {}
             }
+            frame.cond.truncate(frame.cond.len() - pushed);
         }
         last
+    }
+
+    /// Binds a value to a `let` pattern: a name, or the first name of a
+    /// tuple (`let (router, api) = ..split_for_parts();`).
+    fn bind(&self, frame: &mut Frame, pat: &syn::Pat, v: Val) {
+        match pat {
+            syn::Pat::Ident(i) => {
+                // `let app = app.route(..)` under a `#[cfg]`: the
+                // un-cfg'd value is gone only when the cfg holds, so keep
+                // the routes either way (they are tagged).
+                frame.locals.insert(i.ident.to_string(), v);
+            }
+            syn::Pat::Type(t) => self.bind(frame, &t.pat, v),
+            syn::Pat::Tuple(t) => {
+                if let Some(first) = t.elems.first() {
+                    self.bind(frame, first, v);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn expr(&mut self, frame: &mut Frame, e: &syn::Expr) -> Val {
@@ -327,47 +537,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 }
                 Val::Other
             }
-            syn::Expr::If(i) => {
-                // Both branches are taken: an endpoint behind a condition is
-                // still an endpoint.
-                // As a value (`let r = if c { r.layer(l) } else { r };`).
-                let then = self.block(frame, &i.then_branch);
-                let els = match &i.else_branch {
-                    Some((_, els)) => self.expr(frame, els),
-                    None => Val::Other,
-                };
-                match (then, els) {
-                    (Val::Router(t), Val::Router(e))
-                        if t.len() == e.len()
-                            && t.iter()
-                                .zip(&e)
-                                .all(|(a, b)| (&a.method, &a.path) == (&b.method, &b.path)) =>
-                    {
-                        // The same routes on both sides: a layer only one
-                        // branch adds is marked conditional, never plain.
-                        let cond = text(&*i.cond);
-                        let mut out = e.clone();
-                        for ((o, t), e) in out.iter_mut().zip(&t).zip(&e) {
-                            let has =
-                                |list: &[Layer], l: &Layer| list.iter().any(|x| x.text == l.text);
-                            o.layers.retain(|l| has(&t.layers, l));
-                            for l in t.layers.iter().filter(|l| !has(&e.layers, l)) {
-                                let mut l = l.clone();
-                                l.condition = Some(cond.clone());
-                                o.layers.push(l);
-                            }
-                            for l in e.layers.iter().filter(|l| !has(&t.layers, l)) {
-                                let mut l = l.clone();
-                                l.condition = Some(format!("!({cond})"));
-                                o.layers.push(l);
-                            }
-                        }
-                        Val::Router(out)
-                    }
-                    (Val::Router(eps), _) | (_, Val::Router(eps)) => Val::Router(eps),
-                    _ => Val::Other,
-                }
-            }
+            syn::Expr::If(i) => self.if_expr(frame, i),
             syn::Expr::Path(p) => match p.path.get_ident() {
                 Some(id) => frame
                     .locals
@@ -376,8 +546,117 @@ impl<'s, 'w> Discovery<'s, 'w> {
                     .unwrap_or(Val::Other),
                 None => Val::Other,
             },
+            syn::Expr::Tuple(t) => {
+                // A layer tuple `(a, b)`: `a` is the outermost.
+                let mut layers = Vec::new();
+                for el in &t.elems {
+                    layers.extend(self.layers(frame, el));
+                }
+                Val::Stack(layers)
+            }
+            syn::Expr::Macro(m) if m.mac.path.is_ident("routes") => self.utoipa_routes(frame, m),
             syn::Expr::Call(c) => self.call(frame, c),
             syn::Expr::MethodCall(mc) => self.method_call(frame, mc),
+            _ => Val::Other,
+        }
+    }
+
+    /// Both branches of an `if` are read: an endpoint behind a condition is
+    /// still an endpoint, tagged with the condition it is registered under.
+    fn if_expr(&mut self, frame: &mut Frame, i: &syn::ExprIf) -> Val {
+        let cond = text(&*i.cond);
+        frame.cond.push(Cond::If(cond.clone()));
+        let then = self.block(frame, &i.then_branch);
+        frame.cond.pop();
+        let els = match &i.else_branch {
+            Some((_, els)) => {
+                frame.cond.push(Cond::If(negate(&cond)));
+                let v = self.expr(frame, els);
+                frame.cond.pop();
+                v
+            }
+            None => Val::Other,
+        };
+        match (then, els) {
+            (Val::Router(t), Val::Router(e)) => {
+                // The union: the routes both sides hold once, a layer only
+                // one side adds marked with that side's condition, never
+                // plain.
+                let mut out = t.clone();
+                for o in &mut out.eps {
+                    let Some(other) = e.eps.iter().find(|x| key(x) == key(o) && x.line == o.line)
+                    else {
+                        continue;
+                    };
+                    let has = |list: &[Layer], l: &Layer| list.iter().any(|x| x.text == l.text);
+                    for l in o.layers.iter_mut().filter(|l| !has(&other.layers, l)) {
+                        if l.condition.is_none() {
+                            l.condition = Some(cond.clone());
+                        }
+                    }
+                    let extra: Vec<Layer> = other
+                        .layers
+                        .iter()
+                        .filter(|l| !has(&t_layers(&t, o), l))
+                        .cloned()
+                        .map(|mut l| {
+                            if l.condition.is_none() {
+                                l.condition = Some(negate(&cond));
+                            }
+                            l
+                        })
+                        .collect();
+                    o.layers.extend(extra);
+                }
+                for ep in e.eps {
+                    let same = |x: &Endpoint| {
+                        (x.module, x.line, &x.method) == (ep.module, ep.line, &ep.method)
+                    };
+                    if out.eps.iter().any(|x| same(x) && x.path == ep.path) {
+                        continue;
+                    }
+                    // The same registration under a prefix only one branch
+                    // adds (`if p.is_empty() { r } else { nest(p, r) }`):
+                    // one endpoint, the prefix named in its condition.
+                    if let Some(o) = out.eps.iter_mut().find(|x| {
+                        same(x)
+                            && (x.path.ends_with(&ep.path)
+                                || ep.path.ends_with(&x.path)
+                                || x.path == "/"
+                                || ep.path == "/")
+                    }) {
+                        let (short, long, when) = if o.path.len() <= ep.path.len() {
+                            (o.path.clone(), ep.path.clone(), negate(&cond))
+                        } else {
+                            (ep.path.clone(), o.path.clone(), cond.clone())
+                        };
+                        let prefix = if short == "/" {
+                            &long[..]
+                        } else {
+                            &long[..long.len() - short.len()]
+                        };
+                        o.path = short;
+                        o.condition = Some(and(
+                            o.condition.as_deref(),
+                            &format!("nested under `{prefix}` if {when}"),
+                        ));
+                        continue;
+                    }
+                    out.eps.push(ep);
+                }
+                for c in e.calls {
+                    if !out
+                        .calls
+                        .iter()
+                        .any(|(x, _)| x.layer.line == c.0.layer.line)
+                    {
+                        out.calls.push(c);
+                    }
+                }
+                Val::Router(out)
+            }
+            (Val::Router(r), _) | (_, Val::Router(r)) => Val::Router(r),
+            (Val::Stack(s), _) | (_, Val::Stack(s)) => Val::Stack(s),
             _ => Val::Other,
         }
     }
@@ -394,37 +673,42 @@ impl<'s, 'w> Discovery<'s, 'w> {
             .collect();
         let last = segs.last().map(String::as_str).unwrap_or_default();
         let prev = segs.len().checked_sub(2).map(|i| segs[i].as_str());
-        if last == "new" && prev.is_some_and(|p| p.ends_with("Router")) {
-            return Val::Router(Vec::new());
+        if matches!(last, "new" | "default" | "with_openapi")
+            && prev.is_some_and(|p| p.ends_with("Router"))
+        {
+            return Val::Router(RouterVal::default());
+        }
+        if last == "new" && prev == Some("ServiceBuilder") {
+            return Val::Stack(Vec::new());
         }
         if last == "serve" && c.args.len() == 2 {
             if let Some(arg) = c.args.iter().nth(1)
-                && let Val::Router(eps) = self.expr(frame, arg)
+                && let Val::Router(r) = self.expr(frame, arg)
             {
-                frame.served.push(eps);
+                frame.served.push(r);
             }
             return Val::Other;
         }
         let line = c.span().start().line;
+        let args: Vec<&syn::Expr> = c.args.iter().collect();
         // Method-router constructors are known by name (`get(h)`,
-        // `routing::get(h)`, a re-export of them).
-        if METHODS.contains(&last)
-            && let [h] = c.args.iter().collect::<Vec<_>>().as_slice()
+        // `routing::get(h)`, a re-export of them, aide's `get_with(h, docs)`).
+        if let Some((method, with)) = method_name(last)
+            && args.len() == 1 + usize::from(with)
         {
-            return Val::Method(vec![self.endpoint(frame, last, h, line)]);
+            return Val::Method(vec![self.endpoint(frame, method, args[0], line)]);
         }
-        if last == "on" && c.args.len() == 2 {
-            let mut args = c.args.iter();
-            if let (Some(filter), Some(h)) = (args.next(), args.next()) {
-                let method = method_filter(filter);
-                return Val::Method(vec![self.endpoint(frame, &method, h, line)]);
-            }
+        if matches!(last, "on" | "on_with")
+            && let [filter, h, ..] = args.as_slice()
+        {
+            let method = method_filter(filter);
+            return Val::Method(vec![self.endpoint(frame, &method, h, line)]);
         }
         match self.syms.resolve(frame.module, &fp.path) {
             Some(item @ (Item::Fn(..) | Item::ImplFn(..))) => match self.fn_routers(&item) {
-                Some(eps) if self.returns_router(&item) => {
+                Some(r) if self.returns_router(&item) => {
                     self.consumed.insert(item);
-                    Val::Router(eps)
+                    Val::Router(r)
                 }
                 _ => Val::Other,
             },
@@ -434,20 +718,42 @@ impl<'s, 'w> Discovery<'s, 'w> {
 
     fn returns_router(&self, item: &Item) -> bool {
         self.fn_parts(item)
-            .is_some_and(|(_, sig, _)| match &sig.output {
+            .is_some_and(|(_, _, sig, _)| match &sig.output {
                 syn::ReturnType::Type(_, t) => is_router_type(t),
                 syn::ReturnType::Default => false,
             })
     }
 
     fn endpoint(&self, frame: &Frame, method: &str, h: &syn::Expr, line: usize) -> Endpoint {
+        let (handler, layers) = self.handler_layers(frame, h);
         Endpoint {
             method: method.to_ascii_uppercase(),
             path: String::new(),
-            handler: self.handler(frame.module, h),
-            layers: Vec::new(),
+            handler,
+            layers,
             module: frame.module,
             line,
+            condition: None,
+        }
+    }
+
+    /// A handler and the layers put on it alone (`h.layer(l)`, innermost
+    /// first); `h.with_state(s)` is `h`.
+    fn handler_layers(&self, frame: &Frame, h: &syn::Expr) -> (Handler, Vec<Layer>) {
+        match h {
+            syn::Expr::MethodCall(mc) if mc.method == "layer" && mc.args.len() == 1 => {
+                let (handler, mut layers) = self.handler_layers(frame, &mc.receiver);
+                let line = mc.method.span().start().line;
+                let mut new = self.layers_of(frame, &mc.args[0], line);
+                new.reverse();
+                layers.extend(new);
+                (handler, layers)
+            }
+            syn::Expr::MethodCall(mc) if mc.method == "with_state" => {
+                self.handler_layers(frame, &mc.receiver)
+            }
+            syn::Expr::Paren(p) => self.handler_layers(frame, &p.expr),
+            _ => (self.handler(frame.module, h), Vec::new()),
         }
     }
 
@@ -466,6 +772,91 @@ impl<'s, 'w> Discovery<'s, 'w> {
         }
     }
 
+    /// The layers of a `.layer(..)` argument, outermost first, without
+    /// interpreting locals (for handler layers, read without a frame's
+    /// mutable state).
+    fn layers_of(&self, frame: &Frame, l: &syn::Expr, line: usize) -> Vec<Layer> {
+        match l {
+            syn::Expr::Path(p) => match p
+                .path
+                .get_ident()
+                .and_then(|id| frame.locals.get(&id.to_string()))
+            {
+                Some(Val::Stack(s)) => s.clone(),
+                _ => vec![frame.layer(l, line)],
+            },
+            syn::Expr::Tuple(t) => t
+                .elems
+                .iter()
+                .flat_map(|el| self.layers_of(frame, el, line))
+                .collect(),
+            syn::Expr::Paren(p) => self.layers_of(frame, &p.expr, line),
+            syn::Expr::MethodCall(_) => match builder(l) {
+                Some(_) => stack(frame, l),
+                None => vec![frame.layer(l, line)],
+            },
+            _ => vec![frame.layer(l, line)],
+        }
+    }
+
+    /// The layers of a `.layer(..)` argument, outermost first: a
+    /// `ServiceBuilder` (a local holding one too) or a tuple is expanded.
+    fn layers(&mut self, frame: &mut Frame, l: &syn::Expr) -> Vec<Layer> {
+        let line = l.span().start().line;
+        self.layers_of(frame, l, line)
+    }
+
+    fn add(frame: &Frame, r: &mut RouterVal, mut ep: Endpoint) {
+        if let Some(c) = frame.endpoint_cond()
+            && !ep.condition.as_deref().is_some_and(|e| e.contains(&c))
+        {
+            ep.condition = Some(and(ep.condition.as_deref(), &c));
+        }
+        for (call, open) in &mut r.calls {
+            if *open {
+                call.after.push(key(&ep));
+            }
+        }
+        r.eps.push(ep);
+    }
+
+    /// Adds a nested or merged router's endpoints and layer calls.
+    fn absorb(frame: &Frame, r: &mut RouterVal, inner: RouterVal, prefix: Option<&str>) {
+        let fix = |p: &str| match prefix {
+            Some(prefix) if p != "(fallback)" => join(prefix, p),
+            _ => p.to_owned(),
+        };
+        for mut ep in inner.eps {
+            ep.path = fix(&ep.path);
+            Self::add(frame, r, ep);
+        }
+        for (mut call, _) in inner.calls {
+            for (_, p) in call.covered.iter_mut().chain(call.after.iter_mut()) {
+                *p = fix(p);
+            }
+            r.calls.push((call, false));
+        }
+    }
+
+    fn unknown(frame: &Frame, path: String, reason: String, line: usize) -> Endpoint {
+        Endpoint {
+            method: "ANY".to_owned(),
+            path,
+            handler: Handler::Unknown(reason),
+            layers: Vec::new(),
+            module: frame.module,
+            line,
+            condition: None,
+        }
+    }
+
+    fn path_arg(&self, frame: &Frame, p: &syn::Expr) -> String {
+        self.syms
+            .str_value(frame.module, p, 0)
+            .or_else(|| str_lit(p))
+            .unwrap_or_else(|| format!("{{{}}}", text(p)))
+    }
+
     fn method_call(&mut self, frame: &mut Frame, mc: &syn::ExprMethodCall) -> Val {
         let recv = self.expr(frame, &mc.receiver);
         let name = mc.method.to_string();
@@ -473,138 +864,332 @@ impl<'s, 'w> Discovery<'s, 'w> {
         let args: Vec<&syn::Expr> = mc.args.iter().collect();
         match recv {
             Val::Method(mut eps) => {
-                if METHODS.contains(&name.as_str())
-                    && let [h] = args.as_slice()
+                if let Some((method, with)) = method_name(&name)
+                    && args.len() == 1 + usize::from(with)
                 {
-                    eps.push(self.endpoint(frame, &name, h, line));
-                } else if name == "on"
-                    && let [filter, h] = args.as_slice()
+                    eps.push(self.endpoint(frame, method, args[0], line));
+                } else if matches!(name.as_str(), "on" | "on_with")
+                    && let [filter, h, ..] = args.as_slice()
                 {
                     eps.push(self.endpoint(frame, &method_filter(filter), h, line));
-                } else if name == "layer"
+                } else if matches!(name.as_str(), "layer" | "route_layer")
                     && let [l] = args.as_slice()
                 {
+                    let mut new = self.layers(frame, l);
+                    new.reverse();
                     for ep in &mut eps {
-                        ep.layers.push(Layer::new(l, frame.module, line));
+                        ep.layers.extend(new.iter().cloned());
                     }
                 }
                 Val::Method(eps)
             }
-            Val::Router(mut eps) => {
+            Val::Stack(mut layers) => {
                 match (name.as_str(), args.as_slice()) {
-                    ("route", [p, m]) => {
-                        let path = str_lit(p).unwrap_or_else(|| format!("{{{}}}", text(*p)));
-                        if let Val::Method(new) = self.expr(frame, m) {
-                            for mut ep in new {
-                                ep.path.clone_from(&path);
-                                ep.line = line;
-                                eps.push(ep);
-                            }
-                        } else {
-                            eps.push(Endpoint {
-                                method: "ANY".to_owned(),
-                                path,
-                                handler: Handler::Unknown(format!(
-                                    "method router `{}` not understood",
-                                    text(*m)
-                                )),
-                                layers: Vec::new(),
-                                module: frame.module,
-                                line,
-                            });
-                        }
-                    }
-                    ("route_service" | "nest_service", [p, s]) => {
-                        let path = str_lit(p).unwrap_or_else(|| format!("{{{}}}", text(*p)));
-                        eps.push(Endpoint {
-                            method: "ANY".to_owned(),
-                            path,
-                            handler: Handler::Service(text(*s)),
-                            layers: Vec::new(),
-                            module: frame.module,
-                            line,
-                        });
-                    }
-                    ("fallback" | "fallback_service", [h]) => {
-                        let handler = if name == "fallback" {
-                            self.handler(frame.module, h)
-                        } else {
-                            Handler::Service(text(*h))
-                        };
-                        eps.push(Endpoint {
-                            method: "ANY".to_owned(),
-                            path: "(fallback)".to_owned(),
-                            handler,
-                            layers: Vec::new(),
-                            module: frame.module,
-                            line,
-                        });
-                    }
-                    ("nest", [p, r]) => {
-                        let prefix = str_lit(p).unwrap_or_else(|| format!("{{{}}}", text(*p)));
-                        match self.expr(frame, r) {
-                            Val::Router(inner) => {
-                                for mut ep in inner {
-                                    if ep.path != "(fallback)" {
-                                        ep.path = join(&prefix, &ep.path);
-                                    }
-                                    eps.push(ep);
-                                }
-                            }
-                            _ => eps.push(Endpoint {
-                                method: "ANY".to_owned(),
-                                path: prefix,
-                                handler: Handler::Unknown(format!(
-                                    "nested router `{}` not understood",
-                                    text(*r)
-                                )),
-                                layers: Vec::new(),
-                                module: frame.module,
-                                line,
-                            }),
-                        }
-                    }
-                    ("merge", [r]) => match self.expr(frame, r) {
-                        Val::Router(inner) => eps.extend(inner),
-                        _ => eps.push(Endpoint {
-                            method: "ANY".to_owned(),
-                            path: "(merged)".to_owned(),
-                            handler: Handler::Unknown(format!(
-                                "merged router `{}` not understood",
-                                text(*r)
-                            )),
-                            layers: Vec::new(),
-                            module: frame.module,
-                            line,
-                        }),
-                    },
-                    // axum: `layer` wraps every route (and fallback) added
-                    // so far; `route_layer` the routes only. Later routes
-                    // are not wrapped.
-                    ("layer", [l]) => {
-                        for ep in &mut eps {
-                            ep.layers.push(Layer::new(l, frame.module, line));
-                        }
-                    }
-                    ("route_layer", [l]) => {
-                        for ep in eps.iter_mut().filter(|e| e.path != "(fallback)") {
-                            ep.layers.push(Layer::new(l, frame.module, line));
-                        }
-                    }
-                    _ => {}
+                    ("layer", [l]) => layers.extend(self.layers(frame, l)),
+                    ("into_inner" | "service" | "check_clone" | "boxed" | "boxed_clone", _) => {}
+                    (n, _) if n.starts_with("check_") => {}
+                    _ => layers.extend(stack_method(frame, mc, line)),
                 }
-                Val::Router(eps)
+                Val::Stack(layers)
+            }
+            Val::Router(mut r) => {
+                self.router_method(frame, &mut r, &name, &args, line);
+                Val::Router(r)
             }
             Val::Other => {
                 for a in args {
-                    if let Val::Router(eps) = self.expr(frame, a) {
-                        frame.served.push(eps);
+                    if let Val::Router(r) = self.expr(frame, a) {
+                        frame.served.push(r);
                     }
                 }
                 Val::Other
             }
         }
     }
+
+    fn router_method(
+        &mut self,
+        frame: &mut Frame,
+        r: &mut RouterVal,
+        name: &str,
+        args: &[&syn::Expr],
+        line: usize,
+    ) {
+        match (name, args) {
+            ("route" | "api_route", [p, m]) | ("api_route_with", [p, m, _]) => {
+                let path = self.path_arg(frame, p);
+                if let Val::Method(new) = self.expr(frame, m) {
+                    for mut ep in new {
+                        ep.path.clone_from(&path);
+                        ep.line = line;
+                        Self::add(frame, r, ep);
+                    }
+                } else {
+                    let reason = match m {
+                        syn::Expr::Macro(mac) => {
+                            format!("router built by macro `{}!`", text(&mac.mac.path))
+                        }
+                        _ => format!("method router `{}` not understood", text(*m)),
+                    };
+                    Self::add(frame, r, Self::unknown(frame, path, reason, line));
+                }
+            }
+            // utoipa-axum: `routes!(a, b)` carries its own paths.
+            ("routes", [m]) => match self.expr(frame, m) {
+                Val::Method(new) => {
+                    for ep in new {
+                        Self::add(frame, r, ep);
+                    }
+                }
+                _ => Self::add(
+                    frame,
+                    r,
+                    Self::unknown(
+                        frame,
+                        "(routes)".to_owned(),
+                        format!("`routes` argument `{}` not understood", text(*m)),
+                        line,
+                    ),
+                ),
+            },
+            ("route_service" | "nest_service", [p, s]) => {
+                let path = self.path_arg(frame, p);
+                let mut ep = Self::unknown(frame, path, String::new(), line);
+                ep.handler = Handler::Service(text(*s));
+                Self::add(frame, r, ep);
+            }
+            ("fallback" | "fallback_service", [h]) => {
+                let handler = if name == "fallback" {
+                    self.handler(frame.module, h)
+                } else {
+                    Handler::Service(text(*h))
+                };
+                let mut ep = Self::unknown(frame, "(fallback)".to_owned(), String::new(), line);
+                ep.handler = handler;
+                Self::add(frame, r, ep);
+            }
+            ("nest" | "nest_api_service", [p, inner]) => {
+                let prefix = self.path_arg(frame, p);
+                match self.expr(frame, inner) {
+                    Val::Router(i) => Self::absorb(frame, r, i, Some(&prefix)),
+                    _ => {
+                        let reason = match inner {
+                            syn::Expr::Macro(m) => {
+                                format!("router built by macro `{}!`", text(&m.mac.path))
+                            }
+                            _ => format!("nested router `{}` not understood", text(*inner)),
+                        };
+                        Self::add(frame, r, Self::unknown(frame, prefix, reason, line));
+                    }
+                }
+            }
+            ("merge", [inner]) => match self.expr(frame, inner) {
+                Val::Router(i) => Self::absorb(frame, r, i, None),
+                _ => {
+                    let reason = match inner {
+                        syn::Expr::Macro(m) => {
+                            format!("router built by macro `{}!`", text(&m.mac.path))
+                        }
+                        _ => format!("merged router `{}` not understood", text(*inner)),
+                    };
+                    Self::add(
+                        frame,
+                        r,
+                        Self::unknown(frame, "(merged)".to_owned(), reason, line),
+                    );
+                }
+            },
+            // axum: `layer` wraps every route (and fallback) added so far;
+            // `route_layer` the routes only. Later routes are not wrapped.
+            ("layer" | "route_layer", [l]) => {
+                let route_layer = name == "route_layer";
+                let mut new = self.layers(frame, l);
+                new.reverse();
+                let mut covered = Vec::new();
+                for ep in r
+                    .eps
+                    .iter_mut()
+                    .filter(|e| !route_layer || e.path != "(fallback)")
+                {
+                    ep.layers.extend(new.iter().cloned());
+                    covered.push(key(ep));
+                }
+                r.calls.push((
+                    LayerCall {
+                        layer: frame.layer(l, line),
+                        route_layer,
+                        covered,
+                        after: Vec::new(),
+                    },
+                    true,
+                ));
+            }
+            (typed, [h]) if typed.starts_with("typed_") => {
+                if let Some((method, false)) = method_name(&typed["typed_".len()..]) {
+                    let mut ep = self.endpoint(frame, method, h, line);
+                    ep.path = self
+                        .typed_path(frame.module, h)
+                        .unwrap_or_else(|| format!("{{typed path of {}}}", text(*h)));
+                    Self::add(frame, r, ep);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// axum-extra `RouterExt::typed_*`: the path of the `#[typed_path]`
+    /// struct the handler takes first (or names in its turbofish).
+    fn typed_path(&self, module: ModId, h: &syn::Expr) -> Option<String> {
+        let syn::Expr::Path(p) = h else {
+            return None;
+        };
+        // `get_file::<RepoPath>`: the turbofish type, resolved here.
+        let turbofish = p.path.segments.last().and_then(|s| match &s.arguments {
+            syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+                syn::GenericArgument::Type(syn::Type::Path(t)) => Some(t.path.clone()),
+                _ => None,
+            }),
+            _ => None,
+        });
+        if let Some(ty) = turbofish
+            && let Some(path) = self.type_typed_path(module, &ty)
+        {
+            return Some(path);
+        }
+        // Else the type of the handler's first argument, resolved where
+        // the handler is defined.
+        let item = self.syms.resolve(module, &p.path)?;
+        let (hm, _, sig, _) = self.fn_parts(&item)?;
+        let first = sig.inputs.iter().find_map(|i| match i {
+            syn::FnArg::Typed(t) => Some(&*t.ty),
+            syn::FnArg::Receiver(_) => None,
+        })?;
+        let syn::Type::Path(tp) = first else {
+            return None;
+        };
+        self.type_typed_path(hm, &tp.path)
+    }
+
+    fn type_typed_path(&self, module: ModId, ty: &syn::Path) -> Option<String> {
+        let Some(Item::Type(m, name)) = self.syms.resolve(module, ty) else {
+            return None;
+        };
+        self.syms.ws.modules[m]
+            .items
+            .iter()
+            .find_map(|it| match it {
+                syn::Item::Struct(s) if s.ident == name => attrs::typed_path(&s.attrs),
+                syn::Item::Enum(e) if e.ident == name => attrs::typed_path(&e.attrs),
+                _ => None,
+            })
+    }
+
+    /// utoipa-axum `routes!(a, b)`: each handler's method(s) and path from
+    /// its `#[utoipa::path(..)]`.
+    fn utoipa_routes(&self, frame: &Frame, m: &syn::ExprMacro) -> Val {
+        let line = m.mac.path.span().start().line;
+        let Ok(handlers) = m.mac.parse_body_with(
+            syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+        ) else {
+            return Val::Method(vec![Self::unknown(
+                frame,
+                "(routes!)".to_owned(),
+                "router built by macro `routes!`".to_owned(),
+                line,
+            )]);
+        };
+        let mut eps = Vec::new();
+        for h in &handlers {
+            let handler = self.handler(frame.module, h);
+            let spec = match &handler {
+                Handler::Resolved(item) => self
+                    .fn_parts(item)
+                    .and_then(|(_, attrs, _, _)| attrs::utoipa_path(attrs)),
+                _ => None,
+            };
+            match spec {
+                Some((methods, Some(path))) if !methods.is_empty() => {
+                    for method in methods {
+                        eps.push(Endpoint {
+                            method: method.to_ascii_uppercase(),
+                            path: path.clone(),
+                            handler: handler.clone(),
+                            layers: Vec::new(),
+                            module: frame.module,
+                            line,
+                            condition: None,
+                        });
+                    }
+                }
+                _ => eps.push(Self::unknown(
+                    frame,
+                    format!("{{path of {}}}", text(h)),
+                    match handler {
+                        Handler::Unknown(reason) => reason,
+                        _ => format!("no `#[utoipa::path(method, path = ..)]` on `{}`", text(h)),
+                    },
+                    line,
+                )),
+            }
+        }
+        Val::Method(eps)
+    }
+}
+
+fn t_layers(t: &RouterVal, o: &Endpoint) -> Vec<Layer> {
+    t.eps
+        .iter()
+        .find(|x| key(x) == key(o) && x.line == o.line)
+        .map(|x| x.layers.clone())
+        .unwrap_or_default()
+}
+
+/// Whether a method chain starts at `ServiceBuilder::new()`.
+fn builder(e: &syn::Expr) -> Option<&syn::ExprCall> {
+    match e {
+        syn::Expr::MethodCall(mc) => builder(&mc.receiver),
+        syn::Expr::Call(c) => match &*c.func {
+            syn::Expr::Path(p)
+                if p.path.segments.len() >= 2
+                    && p.path.segments.last().is_some_and(|s| s.ident == "new")
+                    && p.path.segments[p.path.segments.len() - 2].ident == "ServiceBuilder" =>
+            {
+                Some(c)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A `ServiceBuilder` chain's layers, outermost (first) first.
+fn stack(frame: &Frame, e: &syn::Expr) -> Vec<Layer> {
+    let syn::Expr::MethodCall(mc) = e else {
+        return Vec::new();
+    };
+    let mut layers = stack(frame, &mc.receiver);
+    let line = mc.method.span().start().line;
+    let name = mc.method.to_string();
+    match (name.as_str(), mc.args.first()) {
+        ("layer", Some(l)) if mc.args.len() == 1 => match l {
+            syn::Expr::Tuple(t) => layers.extend(t.elems.iter().map(|el| frame.layer(el, line))),
+            _ if builder(l).is_some() => layers.extend(stack(frame, l)),
+            _ => layers.push(frame.layer(l, line)),
+        },
+        ("into_inner" | "service" | "boxed" | "boxed_clone", _) => {}
+        (n, _) if n.starts_with("check_") => {}
+        _ => layers.extend(stack_method(frame, mc, line)),
+    }
+    layers
+}
+
+/// A `ServiceBuilder` shorthand (`.timeout(d)`, `.concurrency_limit(n)`,
+/// `.map_request(f)`) as the layer it adds, shown as
+/// `ServiceBuilder::new().timeout(d)`.
+fn stack_method(frame: &Frame, mc: &syn::ExprMethodCall, line: usize) -> Vec<Layer> {
+    let mut one = mc.clone();
+    one.receiver = Box::new(syn::parse_quote!(ServiceBuilder::new()));
+    vec![frame.layer(&syn::Expr::MethodCall(one), line)]
 }
 
 fn method_filter(e: &syn::Expr) -> String {
@@ -615,13 +1200,5 @@ fn method_filter(e: &syn::Expr) -> String {
             .last()
             .map_or_else(|| text(p), |s| s.ident.to_string()),
         other => text(other),
-    }
-}
-
-fn pat_name(p: &syn::Pat) -> Option<String> {
-    match p {
-        syn::Pat::Ident(i) => Some(i.ident.to_string()),
-        syn::Pat::Type(t) => pat_name(&t.pat),
-        _ => None,
     }
 }

@@ -34,6 +34,8 @@ struct UseEntry {
 #[derive(Debug, Default)]
 pub struct Scope {
     fns: HashMap<String, usize>,
+    /// `const` and `static` items, by item index.
+    consts: HashMap<String, usize>,
     impl_fns: HashMap<(String, String), ()>,
     types: HashMap<String, ()>,
     children: HashMap<String, ModId>,
@@ -119,6 +121,12 @@ impl<'w> Symbols<'w> {
                 match item {
                     syn::Item::Fn(f) => {
                         scope.fns.insert(f.sig.ident.to_string(), index);
+                    }
+                    syn::Item::Const(c) => {
+                        scope.consts.insert(c.ident.to_string(), index);
+                    }
+                    syn::Item::Static(s) => {
+                        scope.consts.insert(s.ident.to_string(), index);
                     }
                     syn::Item::Struct(s) => {
                         scope.types.insert(s.ident.to_string(), ());
@@ -309,5 +317,87 @@ impl<'w> Symbols<'w> {
             }
         }
         None
+    }
+
+    /// The string value of a `const` or `static` named by a path written in
+    /// `module` (`ROUTE`, `routes::ROUTE`, one brought in by `use`), where
+    /// it is a string literal or another such const.
+    #[must_use]
+    pub fn const_str(&self, module: ModId, path: &syn::Path) -> Option<String> {
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        self.const_segments(module, &segments, path.leading_colon.is_some(), 0)
+    }
+
+    /// The string value of an expression: a literal, `&lit`, or a const path.
+    #[must_use]
+    pub fn str_value(&self, module: ModId, expr: &syn::Expr, depth: usize) -> Option<String> {
+        match expr {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => Some(s.value()),
+            syn::Expr::Reference(r) => self.str_value(module, &r.expr, depth),
+            syn::Expr::Paren(p) => self.str_value(module, &p.expr, depth),
+            syn::Expr::Group(g) => self.str_value(module, &g.expr, depth),
+            syn::Expr::Path(p) if p.qself.is_none() => {
+                let segments: Vec<String> = p
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
+                self.const_segments(module, &segments, p.path.leading_colon.is_some(), depth)
+            }
+            _ => None,
+        }
+    }
+
+    fn const_segments(
+        &self,
+        module: ModId,
+        segments: &[String],
+        global: bool,
+        depth: usize,
+    ) -> Option<String> {
+        if depth > 16 {
+            return None;
+        }
+        let (name, prefix) = segments.split_last()?;
+        let m = if prefix.is_empty() {
+            if global {
+                return None;
+            }
+            module
+        } else {
+            match self.resolve_segments(module, prefix, global, depth + 1)? {
+                Item::Module(m) => m,
+                _ => return None,
+            }
+        };
+        self.const_in(m, name, depth + 1)
+    }
+
+    fn const_in(&self, module: ModId, name: &str, depth: usize) -> Option<String> {
+        if depth > 16 {
+            return None;
+        }
+        let scope = self.scopes.get(module)?;
+        if let Some(&index) = scope.consts.get(name) {
+            let expr = match self.ws.modules[module].items.get(index)? {
+                syn::Item::Const(c) => &*c.expr,
+                syn::Item::Static(s) => &*s.expr,
+                _ => return None,
+            };
+            return self.str_value(module, expr, depth + 1);
+        }
+        if let Some(entry) = scope.uses.get(name) {
+            return self.const_segments(module, &entry.target, entry.global, depth + 1);
+        }
+        scope.globs.iter().find_map(|glob| {
+            match self.resolve_segments(module, &glob.target, glob.global, depth + 1) {
+                Some(Item::Module(m)) if m != module => self.const_in(m, name, depth + 1),
+                _ => None,
+            }
+        })
     }
 }
