@@ -95,6 +95,8 @@ fn text(tokens: &impl quote::ToTokens) -> String {
         (" . ", "."),
         (" ,", ","),
         (" !", "!"),
+        ("! ", "!"),
+        ("& ", "&"),
     ] {
         s = s.replace(from, to);
     }
@@ -209,6 +211,12 @@ impl Cond {
 }
 
 fn negate(cond: &str) -> String {
+    let simple = |c: &str| c.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    if let Some(rest) = cond.strip_prefix('!')
+        && simple(rest)
+    {
+        return rest.to_owned();
+    }
     if cond
         .chars()
         .all(|c| c.is_alphanumeric() || c == '_' || c == '.')

@@ -1,0 +1,298 @@
+//! The router interpreter on more idioms (axum-extra typed routing,
+//! `ServiceBuilder` stacks, aide, utoipa-axum, `#[cfg]` / `if` conditions)
+//! and GA-LAYER-012, each with a case it must see and one it must not.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::path::PathBuf;
+
+use guard_audit::Scan;
+use guard_audit::routes::{Discovery, Endpoint, Root};
+use guard_audit::symbols::Symbols;
+use guard_core::report::RouteEntry;
+
+fn manifest(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .join("Cargo.toml")
+}
+
+fn scan(name: &str) -> Scan {
+    guard_audit::scan(&manifest(name)).unwrap()
+}
+
+fn roots(name: &str) -> Vec<Root> {
+    let ws = guard_audit::load::load(&manifest(name)).unwrap();
+    let syms = Symbols::build(&ws);
+    Discovery::new(&syms).roots()
+}
+
+fn endpoint<'a>(roots: &'a [Root], method: &str, path: &str) -> &'a Endpoint {
+    roots
+        .iter()
+        .flat_map(|r| &r.endpoints)
+        .find(|e| e.method == method && e.path == path)
+        .unwrap_or_else(|| panic!("no {method} {path}"))
+}
+
+fn route<'a>(scan: &'a Scan, method: &str, path: &str) -> &'a RouteEntry {
+    scan.report
+        .route(method, path)
+        .unwrap_or_else(|| panic!("no {method} {path} in\n{}", scan.to_text()))
+}
+
+fn layer_verdict(entry: &RouteEntry) -> Option<(&str, &str)> {
+    entry
+        .checks
+        .iter()
+        .find(|c| c.rule == "GA-LAYER-012")
+        .map(|c| (c.verdict, c.reason.as_str()))
+}
+
+#[test]
+fn typed_routing_takes_the_path_from_the_typed_path_struct() {
+    let s = scan("routes_typed");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // Unit struct defined beside the handler.
+    assert_eq!(route(&s, "GET", "/health").handler, "routes_typed::health");
+    // First argument's type, imported from another module, `{id}` syntax.
+    assert_eq!(
+        route(&s, "GET", "/users/{id}").handler,
+        "routes_typed::show_user"
+    );
+    assert_eq!(
+        route(&s, "DELETE", "/users/{id}").handler,
+        "routes_typed::show_user"
+    );
+    // Generic handler: the turbofish type, axum 0.7 `:param` syntax.
+    assert_eq!(
+        route(&s, "POST", "/:repo/:tpe/:name").handler,
+        "routes_typed::get_file"
+    );
+    // Negative: a handler whose first argument is no typed path gets no
+    // guessed path; the plain `.route` beside them still counts once.
+    assert!(
+        s.report
+            .routes
+            .iter()
+            .any(|r| r.path == "{typed path of no_path}")
+    );
+    assert_eq!(
+        s.report
+            .routes
+            .iter()
+            .filter(|r| r.path == "/health")
+            .count(),
+        1
+    );
+    assert_eq!(s.report.routes.len(), 6);
+}
+
+#[test]
+fn service_builder_and_tuples_expand_in_axum_order() {
+    let s = scan("routes_stack");
+    // Innermost first: the handler's own layer, then the router layers in
+    // the order they wrap; a ServiceBuilder's first `.layer` is outermost,
+    // a tuple's first element too.
+    assert_eq!(
+        route(&s, "GET", "/a").layers,
+        vec![
+            "ConcurrencyLimitLayer::new(1)",
+            "CorsLayer::permissive()",
+            "CompressionLayer::new()",
+            "TimeoutLayer::new(Duration::from_secs(1))",
+            "RequestBodyLimitLayer::new(1024)",
+            "ServiceBuilder::new().timeout(Duration::from_secs(5))",
+            "TraceLayer::new_for_http()",
+        ]
+    );
+    assert_eq!(route(&s, "GET", "/a").handler, "routes_stack::a");
+    // Negative: `/b` has no handler layer, and `/c`, added after the
+    // ServiceBuilder layer, is not wrapped by it.
+    assert_eq!(route(&s, "GET", "/b").layers.len(), 6);
+    assert_eq!(
+        route(&s, "GET", "/c").layers,
+        vec![
+            "TimeoutLayer::new(Duration::from_secs(1))",
+            "RequestBodyLimitLayer::new(1024)",
+            "ServiceBuilder::new().timeout(Duration::from_secs(5))",
+            "TraceLayer::new_for_http()",
+        ]
+    );
+    // `.with_state(..)` passes the router through.
+    assert_eq!(s.roots, vec!["routes_stack::app".to_owned()]);
+}
+
+#[test]
+fn aide_and_utoipa_routers() {
+    let s = scan("routes_openapi");
+    // aide: `api_route` with `get_with(..).post_with(..)`, `api_route_with`.
+    assert_eq!(
+        route(&s, "GET", "/pets").handler,
+        "routes_openapi::list_pets"
+    );
+    assert_eq!(
+        route(&s, "POST", "/pets").handler,
+        "routes_openapi::create_pet"
+    );
+    assert_eq!(
+        route(&s, "GET", "/pets/{id}").handler,
+        "routes_openapi::show_pet"
+    );
+    // utoipa-axum: method and path from `#[utoipa::path]`, nest prefix
+    // applied, `split_for_parts()` gives the router.
+    assert_eq!(
+        route(&s, "GET", "/items/{id}").handler,
+        "routes_openapi::get_item"
+    );
+    assert_eq!(
+        route(&s, "POST", "/items").handler,
+        "routes_openapi::create_item"
+    );
+    assert_eq!(
+        route(&s, "GET", "/v1/items/{id}").handler,
+        "routes_openapi::get_item"
+    );
+    // Negative: no method guessed for a path (`GET /items` is not a route),
+    // a handler without the attribute is unknown, and so is a router built
+    // by a macro.
+    assert!(s.report.route("GET", "/items").is_none());
+    let undocumented = route(&s, "ANY", "{path of undocumented}");
+    assert_eq!(undocumented.handler, "unknown");
+    assert!(
+        undocumented
+            .unknown
+            .as_deref()
+            .unwrap()
+            .contains("#[utoipa::path")
+    );
+    assert_eq!(
+        route(&s, "ANY", "(merged)").unknown.as_deref(),
+        Some("router built by macro `admin_routes!`")
+    );
+    assert_eq!(s.roots, vec!["routes_openapi::api".to_owned()]);
+}
+
+#[test]
+fn cfg_and_if_branches_keep_their_routes_tagged() {
+    let r = roots("routes_cfg");
+    assert_eq!(endpoint(&r, "GET", "/").condition, None);
+    assert_eq!(
+        endpoint(&r, "GET", "/web").condition.as_deref(),
+        Some("cfg(feature = \"web\")")
+    );
+    // Both branches of an `if` whose branches add different routes.
+    assert_eq!(
+        endpoint(&r, "GET", "/admin").condition.as_deref(),
+        Some("if !config.open")
+    );
+    assert_eq!(
+        endpoint(&r, "GET", "/open").condition.as_deref(),
+        Some("if config.open")
+    );
+    assert_eq!(
+        endpoint(&r, "GET", "/debug").condition.as_deref(),
+        Some("if config.debug")
+    );
+    // A `#[cfg]` fn's routes carry its cfg where they are merged.
+    assert_eq!(
+        endpoint(&r, "GET", "/dev").condition.as_deref(),
+        Some("cfg(debug_assertions)")
+    );
+    // Negative: a `#[cfg(test)]` fn builds no served router.
+    assert_eq!(
+        r.len(),
+        1,
+        "{:?}",
+        r.iter().map(|x| &x.function).collect::<Vec<_>>()
+    );
+    assert_eq!(r[0].endpoints.len(), 6);
+    assert!(r[0].endpoints.iter().all(|e| e.path != "/test-only"));
+}
+
+#[test]
+fn layer_calls_record_what_they_cover() {
+    let r = roots("layer_before");
+    let items = r
+        .iter()
+        .find(|x| x.function.ends_with("items_router"))
+        .unwrap();
+    let call = &items.layer_calls[0];
+    assert!(call.route_layer);
+    assert_eq!(
+        call.covered,
+        vec![("GET".to_owned(), "/api/items".to_owned())]
+    );
+    assert_eq!(
+        call.after,
+        vec![
+            ("DELETE".to_owned(), "/api/items/{id}".to_owned()),
+            ("GET".to_owned(), "/health".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn layer_012_auth_layer_before_routes() {
+    let s = scan("layer_before");
+    let found: Vec<_> = s
+        .findings
+        .iter()
+        .filter(|f| f.rule == "GA-LAYER-012")
+        .collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .all(|f| f.severity == guard_audit::findings::Severity::High)
+    );
+    // Before every route: at the `.layer` line, naming both routes.
+    let first = found.iter().find(|f| f.location.line == 22).unwrap();
+    assert!(
+        first.message.contains("wraps no route"),
+        "{}",
+        first.message
+    );
+    assert!(first.message.contains("GET /api/users, POST /api/admin"));
+    assert_eq!(
+        layer_verdict(route(&s, "GET", "/api/users")).map(|v| v.0),
+        Some("unguarded")
+    );
+    // Part of a prefix covered: the later `/api/items/{id}` is named, the
+    // unrelated `/health` is not.
+    let part = found.iter().find(|f| f.location.line == 31).unwrap();
+    assert!(part.message.contains("DELETE /api/items/{id}"));
+    assert!(!part.message.contains("/health"));
+    assert_eq!(
+        layer_verdict(route(&s, "DELETE", "/api/items/{id}")).map(|v| v.0),
+        Some("unguarded")
+    );
+    assert_eq!(layer_verdict(route(&s, "GET", "/health")), None);
+    assert_eq!(layer_verdict(route(&s, "GET", "/api/items")), None);
+    // `route_layer` on an empty router: axum panics at startup.
+    let empty = found.iter().find(|f| f.location.line == 39).unwrap();
+    assert!(
+        empty.message.contains("panics at startup"),
+        "{}",
+        empty.message
+    );
+    assert!(empty.message.contains("GovernorLayer"));
+    assert_eq!(
+        layer_verdict(route(&s, "POST", "/login")).map(|v| v.0),
+        Some("unguarded")
+    );
+}
+
+#[test]
+fn layer_012_layers_after_their_routes_are_clean() {
+    let s = scan("layer_after");
+    assert!(
+        s.findings.iter().all(|f| f.rule != "GA-LAYER-012"),
+        "{:#?}",
+        s.findings
+    );
+    assert!(s.report.routes.iter().all(|r| layer_verdict(r).is_none()));
+    // The tracing layer before `/traced` wraps nothing but guards nothing.
+    assert!(route(&s, "GET", "/traced").layers.is_empty());
+}
