@@ -42,9 +42,14 @@ def scan(binary, crate_dir):
     if out.returncode == 2:
         raise RuntimeError(out.stderr.strip())
     data = json.loads(out.stdout)
-    # Fallbacks are not endpoints (README.md, Scoring): not scored.
-    routes = [r for r in data["report"]["routes"] if r["path"] != "(fallback)"]
-    return {(r["method"].upper(), r["path"]) for r in routes}, data
+    # Entries whose path is in parentheses are not endpoints: `(fallback)`
+    # (README.md, Scoring) and the scanner's markers for what it could not
+    # read (`(merged)`, `(.ext_method)`, `(macro!)`). They are not scored;
+    # the markers are listed.
+    routes = [r for r in data["report"]["routes"] if not r["path"].startswith("(")]
+    markers = [r for r in data["report"]["routes"]
+               if r["path"].startswith("(") and r["path"] != "(fallback)"]
+    return {(r["method"].upper(), r["path"]) for r in routes}, data, markers
 
 
 def main():
@@ -59,7 +64,7 @@ def main():
             continue
         expected = truth(tsv)
         try:
-            found, data = scan(binary, dirs[0])
+            found, data, markers = scan(binary, dirs[0])
         except Exception as err:  # the scanner could not run: say so
             print(f"{name}: scanner failed: {err}")
             continue
@@ -76,6 +81,8 @@ def main():
             print(f"  missed {m} {p}")
         for m, p in sorted(found - expected):
             print(f"  extra  {m} {p}")
+        for r in markers:
+            print(f"  marker {r['method']} {r['path']}: {r.get('unknown')}")
     if total_truth:
         precision = total_hit / total_found if total_found else 1.0
         print(f"all: recall {total_hit / total_truth:.2f} ({total_hit}/{total_truth}), "

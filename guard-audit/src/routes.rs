@@ -171,6 +171,10 @@ pub struct LayerCall {
 struct RouterVal {
     eps: Vec<Endpoint>,
     calls: Vec<(LayerCall, bool)>,
+    /// Built by a router type that is not axum's, aide's or utoipa-axum's
+    /// (a builder such as `GuardedRouter`): its own methods are its API,
+    /// not extension traits that may add routes.
+    custom: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +185,28 @@ enum Val {
     Stack(Vec<Layer>),
     Other,
 }
+
+/// Router methods that return the same routes (state, conversions, the
+/// OpenAPI halves of aide and utoipa-axum).
+const PASS_THROUGH: [&str; 17] = [
+    "with_state",
+    "into_make_service",
+    "into_make_service_with_connect_info",
+    "into_service",
+    "clone",
+    "boxed",
+    "finish_api",
+    "finish_api_with",
+    "split_for_parts",
+    "with_openapi",
+    "method_not_allowed_fallback",
+    "reset_fallback",
+    "without_v07_checks",
+    "unwrap",
+    "expect",
+    "into",
+    "to_owned",
+];
 
 const METHODS: [&str; 10] = [
     "get", "post", "put", "patch", "delete", "head", "options", "trace", "connect", "any",
@@ -211,16 +237,16 @@ impl Cond {
 }
 
 fn negate(cond: &str) -> String {
-    let simple = |c: &str| c.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    let simple = |c: &str| {
+        c.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    };
     if let Some(rest) = cond.strip_prefix('!')
         && simple(rest)
     {
         return rest.to_owned();
     }
-    if cond
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
-    {
+    if simple(cond) {
         format!("!{cond}")
     } else {
         format!("!({cond})")
@@ -466,6 +492,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 condition: frame.endpoint_cond(),
             }],
             calls: Vec::new(),
+            custom: false,
         })
     }
 
@@ -684,7 +711,11 @@ impl<'s, 'w> Discovery<'s, 'w> {
         if matches!(last, "new" | "default" | "with_openapi")
             && prev.is_some_and(|p| p.ends_with("Router"))
         {
-            return Val::Router(RouterVal::default());
+            return Val::Router(RouterVal {
+                custom: !prev
+                    .is_some_and(|p| matches!(p, "Router" | "ApiRouter" | "OpenApiRouter")),
+                ..RouterVal::default()
+            });
         }
         if last == "new" && prev == Some("ServiceBuilder") {
             return Val::Stack(Vec::new());
@@ -1041,8 +1072,67 @@ impl<'s, 'w> Discovery<'s, 'w> {
                     Self::add(frame, r, ep);
                 }
             }
-            _ => {}
+            (n, _) if PASS_THROUGH.contains(&n) => {}
+            _ => self.extension(frame, r, name, line),
         }
+    }
+
+    /// A method on a router that is not axum's: an extension trait. Where
+    /// its impl for a router type is in the workspace, its body is read
+    /// with `self` the router; otherwise it may add routes or layers this
+    /// reader cannot see, and says so with one unknown endpoint.
+    fn extension(&mut self, frame: &Frame, r: &mut RouterVal, name: &str, line: usize) {
+        let found = self
+            .syms
+            .ws
+            .modules
+            .iter()
+            .enumerate()
+            .find_map(|(m, module)| {
+                module.items.iter().find_map(|it| match it {
+                    syn::Item::Impl(i) if i.trait_.is_some() && is_router_type(&i.self_ty) => {
+                        i.items.iter().find_map(|ii| match ii {
+                            syn::ImplItem::Fn(f)
+                                if f.sig.ident == name && f.sig.receiver().is_some() =>
+                            {
+                                Some((m, f))
+                            }
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                })
+            });
+        let Some((m, f)) = found else {
+            if r.custom {
+                return;
+            }
+            let ep = Self::unknown(
+                frame,
+                format!("(.{name})"),
+                format!(
+                    "router method `{name}` is not axum's and its impl is not in the workspace: \
+                     it may add routes or layers"
+                ),
+                line,
+            );
+            Self::add(frame, r, ep);
+            return;
+        };
+        let key = Item::ImplFn(m, "Router".to_owned(), name.to_owned());
+        if !self.active.insert(key.clone()) {
+            return;
+        }
+        let mut inner = Frame {
+            module: m,
+            locals: HashMap::from([("self".to_owned(), Val::Router(r.clone()))]),
+            served: Vec::new(),
+            cond: frame.cond.clone(),
+        };
+        if let Val::Router(new) = self.block(&mut inner, &f.block) {
+            *r = new;
+        }
+        self.active.remove(&key);
     }
 
     /// axum-extra `RouterExt::typed_*`: the path of the `#[typed_path]`

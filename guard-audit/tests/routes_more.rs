@@ -296,3 +296,30 @@ fn layer_012_layers_after_their_routes_are_clean() {
     // The tracing layer before `/traced` wraps nothing but guards nothing.
     assert!(route(&s, "GET", "/traced").layers.is_empty());
 }
+
+#[test]
+fn const_paths_and_extension_traits() {
+    let s = scan("routes_ext");
+    // Paths named by consts: local, `use`d, through a module, a const of a
+    // const.
+    assert_eq!(route(&s, "GET", "/users").handler, "routes_ext::list");
+    assert_eq!(route(&s, "GET", "/users/{id}").handler, "routes_ext::show");
+    assert_eq!(route(&s, "GET", "/admin").handler, "routes_ext::admin");
+    // A workspace extension trait on `Router` is read with `self` the
+    // router.
+    assert_eq!(route(&s, "GET", "/health").handler, "routes_ext::health");
+    // Negative: a const of another crate is not guessed, and an extension
+    // method whose impl is not in the workspace is an unknown, not a pass.
+    assert!(s.report.route("GET", "{ui_assets::ROUTE}").is_some());
+    let marker = route(&s, "ANY", "(.with_assets)");
+    assert_eq!(marker.handler, "unknown");
+    assert!(
+        marker
+            .unknown
+            .as_deref()
+            .unwrap()
+            .contains("`with_assets` is not axum's")
+    );
+    assert_eq!(s.roots, vec!["routes_ext::app".to_owned()]);
+    assert_eq!(s.report.routes.len(), 6);
+}
