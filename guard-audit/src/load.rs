@@ -1,7 +1,7 @@
 //! Workspace loading: packages from `cargo metadata`, their `path =`
 //! dependencies, each target's module tree, every file parsed by `syn`.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use cargo_metadata::MetadataCommand;
@@ -17,6 +17,9 @@ pub struct Module {
     pub file: PathBuf,
     /// The module's items.
     pub items: Vec<syn::Item>,
+    /// The `#[cfg(..)]` attributes on its `mod` declaration and its
+    /// ancestors' (outermost first): what it is compiled under.
+    pub cfgs: Vec<syn::Attribute>,
 }
 
 /// A file that could not be read or parsed.
@@ -128,6 +131,7 @@ pub fn load(manifest: &Path) -> Result<Workspace, LoadError> {
             );
         }
     }
+    inherit_cfgs(&mut ws);
     Ok(ws)
 }
 
@@ -258,5 +262,36 @@ fn add_module(
         path,
         file: file.to_path_buf(),
         items,
+        cfgs: Vec::new(),
     });
+}
+
+/// Gives each module the `#[cfg]`s of its `mod` declaration and of its
+/// ancestors'.
+fn inherit_cfgs(ws: &mut Workspace) {
+    let index: HashMap<(String, Vec<String>), usize> = ws
+        .modules
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ((m.krate.clone(), m.path.clone()), i))
+        .collect();
+    for i in 0..ws.modules.len() {
+        let krate = ws.modules[i].krate.clone();
+        let mut path = ws.modules[i].path.clone();
+        let mut cfgs = Vec::new();
+        while let Some(name) = path.pop() {
+            let Some(&parent) = index.get(&(krate.clone(), path.clone())) else {
+                continue;
+            };
+            for item in &ws.modules[parent].items {
+                if let syn::Item::Mod(m) = item
+                    && m.ident == name
+                {
+                    let own = m.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned();
+                    cfgs.splice(0..0, own);
+                }
+            }
+        }
+        ws.modules[i].cfgs = cfgs;
+    }
 }

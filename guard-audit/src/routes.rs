@@ -424,7 +424,8 @@ impl<'s, 'w> Discovery<'s, 'w> {
         let result = self.fn_parts(item).and_then(|(module, attrs, sig, block)| {
             // A `#[cfg(test)]` fn is not served; another `#[cfg]` tags
             // what the fn builds.
-            let cfgs = attrs::cfgs(attrs)?;
+            let mut cfgs = attrs::cfgs(&self.syms.ws.modules[module].cfgs)?;
+            cfgs.extend(attrs::cfgs(attrs)?);
             let mut frame = Frame {
                 module,
                 locals: HashMap::new(),

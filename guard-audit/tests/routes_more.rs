@@ -200,6 +200,11 @@ fn cfg_and_if_branches_keep_their_routes_tagged() {
         endpoint(&r, "GET", "/dev").condition.as_deref(),
         Some("cfg(debug_assertions)")
     );
+    // A module's `#[cfg]` tags what is built in it.
+    assert_eq!(
+        endpoint(&r, "GET", "/panel").condition.as_deref(),
+        Some("cfg(feature = \"panel\")")
+    );
     // Negative: a `#[cfg(test)]` fn builds no served router.
     assert_eq!(
         r.len(),
@@ -207,7 +212,7 @@ fn cfg_and_if_branches_keep_their_routes_tagged() {
         "{:?}",
         r.iter().map(|x| &x.function).collect::<Vec<_>>()
     );
-    assert_eq!(r[0].endpoints.len(), 6);
+    assert_eq!(r[0].endpoints.len(), 7);
     assert!(r[0].endpoints.iter().all(|e| e.path != "/test-only"));
 }
 
