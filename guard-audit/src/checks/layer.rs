@@ -107,8 +107,8 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             }
             if panics {
                 message.push_str(
-                    "; axum panics at startup on `route_layer` for a router with no routes \
-                     (\"Adding a route_layer before any routes is a no-op\")",
+                    "; axum panics at startup when `route_layer` is called on a router with \
+                     no routes yet (documented on `Router::route_layer`)",
                 );
             }
             out.finding(Finding {
