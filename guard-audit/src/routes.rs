@@ -174,7 +174,7 @@ struct RouterVal {
     /// Built by a router type that is not axum's, aide's or utoipa-axum's
     /// (a builder such as `GuardedRouter`): its own methods are its API,
     /// not extension traits that may add routes.
-    custom: bool,
+    custom: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -493,7 +493,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 condition: frame.endpoint_cond(),
             }],
             calls: Vec::new(),
-            custom: false,
+            custom: None,
         })
     }
 
@@ -574,6 +574,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 Val::Other
             }
             syn::Expr::If(i) => self.if_expr(frame, i),
+            syn::Expr::Match(m) => self.match_expr(frame, m),
             syn::Expr::Path(p) => match p.path.get_ident() {
                 Some(id) => frame
                     .locals
@@ -613,88 +614,22 @@ impl<'s, 'w> Discovery<'s, 'w> {
             }
             None => Val::Other,
         };
-        match (then, els) {
-            (Val::Router(t), Val::Router(e)) => {
-                // The union: the routes both sides hold once, a layer only
-                // one side adds marked with that side's condition, never
-                // plain.
-                let mut out = t.clone();
-                for o in &mut out.eps {
-                    let Some(other) = e.eps.iter().find(|x| key(x) == key(o) && x.line == o.line)
-                    else {
-                        continue;
-                    };
-                    let has = |list: &[Layer], l: &Layer| list.iter().any(|x| x.text == l.text);
-                    for l in o.layers.iter_mut().filter(|l| !has(&other.layers, l)) {
-                        if l.condition.is_none() {
-                            l.condition = Some(cond.clone());
-                        }
-                    }
-                    let extra: Vec<Layer> = other
-                        .layers
-                        .iter()
-                        .filter(|l| !has(&t_layers(&t, o), l))
-                        .cloned()
-                        .map(|mut l| {
-                            if l.condition.is_none() {
-                                l.condition = Some(negate(&cond));
-                            }
-                            l
-                        })
-                        .collect();
-                    o.layers.extend(extra);
-                }
-                for ep in e.eps {
-                    let same = |x: &Endpoint| {
-                        (x.module, x.line, &x.method) == (ep.module, ep.line, &ep.method)
-                    };
-                    if out.eps.iter().any(|x| same(x) && x.path == ep.path) {
-                        continue;
-                    }
-                    // The same registration under a prefix only one branch
-                    // adds (`if p.is_empty() { r } else { nest(p, r) }`):
-                    // one endpoint, the prefix named in its condition.
-                    if let Some(o) = out.eps.iter_mut().find(|x| {
-                        same(x)
-                            && (x.path.ends_with(&ep.path)
-                                || ep.path.ends_with(&x.path)
-                                || x.path == "/"
-                                || ep.path == "/")
-                    }) {
-                        let (short, long, when) = if o.path.len() <= ep.path.len() {
-                            (o.path.clone(), ep.path.clone(), negate(&cond))
-                        } else {
-                            (ep.path.clone(), o.path.clone(), cond.clone())
-                        };
-                        let prefix = if short == "/" {
-                            &long[..]
-                        } else {
-                            &long[..long.len() - short.len()]
-                        };
-                        o.path = short;
-                        o.condition = Some(and(
-                            o.condition.as_deref(),
-                            &format!("nested under `{prefix}` if {when}"),
-                        ));
-                        continue;
-                    }
-                    out.eps.push(ep);
-                }
-                for c in e.calls {
-                    if !out
-                        .calls
-                        .iter()
-                        .any(|(x, _)| x.layer.line == c.0.layer.line)
-                    {
-                        out.calls.push(c);
-                    }
-                }
-                Val::Router(out)
-            }
-            (Val::Router(r), _) | (_, Val::Router(r)) => Val::Router(r),
-            (Val::Stack(s), _) | (_, Val::Stack(s)) => Val::Stack(s),
-            _ => Val::Other,
+        union(then, els, &cond)
+    }
+
+    /// Every arm of a `match` is read like the branches of an `if`, each
+    /// under `scrutinee matches pattern`.
+    fn match_expr(&mut self, frame: &mut Frame, m: &syn::ExprMatch) -> Val {
+        let scrutinee = text(&*m.expr);
+        let mut out = Val::Other;
+        for arm in &m.arms {
+            let cond = format!("{scrutinee} matches {}", text(&arm.pat));
+            frame.cond.push(Cond::If(cond.clone()));
+            let v = self.expr(frame, &arm.body);
+            frame.cond.pop();
+            out = union(out, v, &cond);
         }
+        out
     }
 
     fn call(&mut self, frame: &mut Frame, c: &syn::ExprCall) -> Val {
@@ -713,8 +648,9 @@ impl<'s, 'w> Discovery<'s, 'w> {
             && prev.is_some_and(|p| p.ends_with("Router"))
         {
             return Val::Router(RouterVal {
-                custom: !prev
-                    .is_some_and(|p| matches!(p, "Router" | "ApiRouter" | "OpenApiRouter")),
+                custom: prev
+                    .filter(|p| !matches!(*p, "Router" | "ApiRouter" | "OpenApiRouter"))
+                    .map(str::to_owned),
                 ..RouterVal::default()
             });
         }
@@ -1105,7 +1041,16 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 })
             });
         let Some((m, f)) = found else {
-            if r.custom {
+            if let Some(ty) = &r.custom {
+                // The builder's own method (`GuardedRouter::build`): the
+                // router it makes from this value is this value, not a
+                // root of its own.
+                for m in 0..self.syms.ws.modules.len() {
+                    if self.syms.impl_fn(m, ty, name).is_some() {
+                        self.consumed
+                            .insert(Item::ImplFn(m, ty.clone(), name.to_owned()));
+                    }
+                }
                 return;
             }
             let ep = Self::unknown(
@@ -1232,6 +1177,95 @@ impl<'s, 'w> Discovery<'s, 'w> {
             }
         }
         Val::Method(eps)
+    }
+}
+
+/// The union of two branches' values: the routes both hold once, a layer
+/// only one side adds marked with a condition, never plain; the same
+/// registration under a prefix only one side adds is one endpoint.
+fn union(then: Val, els: Val, cond: &str) -> Val {
+    let cond = cond.to_owned();
+    match (then, els) {
+        (Val::Router(t), Val::Router(e)) => {
+            // The union: the routes both sides hold once, a layer only
+            // one side adds marked with that side's condition, never
+            // plain.
+            let mut out = t.clone();
+            for o in &mut out.eps {
+                let Some(other) = e.eps.iter().find(|x| key(x) == key(o) && x.line == o.line)
+                else {
+                    continue;
+                };
+                let has = |list: &[Layer], l: &Layer| list.iter().any(|x| x.text == l.text);
+                for l in o.layers.iter_mut().filter(|l| !has(&other.layers, l)) {
+                    if l.condition.is_none() {
+                        l.condition = Some(cond.clone());
+                    }
+                }
+                let extra: Vec<Layer> = other
+                    .layers
+                    .iter()
+                    .filter(|l| !has(&t_layers(&t, o), l))
+                    .cloned()
+                    .map(|mut l| {
+                        if l.condition.is_none() {
+                            l.condition = Some(negate(&cond));
+                        }
+                        l
+                    })
+                    .collect();
+                o.layers.extend(extra);
+            }
+            for ep in e.eps {
+                let same = |x: &Endpoint| {
+                    (x.module, x.line, &x.method) == (ep.module, ep.line, &ep.method)
+                };
+                if out.eps.iter().any(|x| same(x) && x.path == ep.path) {
+                    continue;
+                }
+                // The same registration under a prefix only one branch
+                // adds (`if p.is_empty() { r } else { nest(p, r) }`):
+                // one endpoint, the prefix named in its condition.
+                if let Some(o) = out.eps.iter_mut().find(|x| {
+                    same(x)
+                        && (x.path.ends_with(&ep.path)
+                            || ep.path.ends_with(&x.path)
+                            || x.path == "/"
+                            || ep.path == "/")
+                }) {
+                    let (short, long, when) = if o.path.len() <= ep.path.len() {
+                        (o.path.clone(), ep.path.clone(), negate(&cond))
+                    } else {
+                        (ep.path.clone(), o.path.clone(), cond.clone())
+                    };
+                    let prefix = if short == "/" {
+                        &long[..]
+                    } else {
+                        &long[..long.len() - short.len()]
+                    };
+                    o.path = short;
+                    o.condition = Some(and(
+                        o.condition.as_deref(),
+                        &format!("nested under `{prefix}` if {when}"),
+                    ));
+                    continue;
+                }
+                out.eps.push(ep);
+            }
+            for c in e.calls {
+                if !out
+                    .calls
+                    .iter()
+                    .any(|(x, _)| x.layer.line == c.0.layer.line)
+                {
+                    out.calls.push(c);
+                }
+            }
+            Val::Router(out)
+        }
+        (Val::Router(r), _) | (_, Val::Router(r)) => Val::Router(r),
+        (Val::Stack(s), _) | (_, Val::Stack(s)) => Val::Stack(s),
+        _ => Val::Other,
     }
 }
 

@@ -200,6 +200,11 @@ fn cfg_and_if_branches_keep_their_routes_tagged() {
         endpoint(&r, "GET", "/dev").condition.as_deref(),
         Some("cfg(debug_assertions)")
     );
+    // A layer added in one `match` arm is marked with that arm.
+    assert_eq!(
+        endpoint(&r, "GET", "/debug").layers[0].shown(),
+        "tower_http::trace::TraceLayer::new_for_http() [only if config.verbosity matches _]"
+    );
     // A module's `#[cfg]` tags what is built in it.
     assert_eq!(
         endpoint(&r, "GET", "/panel").condition.as_deref(),
