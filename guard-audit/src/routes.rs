@@ -97,6 +97,12 @@ fn text(tokens: &impl quote::ToTokens) -> String {
         (" !", "!"),
         ("! ", "!"),
         ("& ", "&"),
+        ("::< ", "::<"),
+        (" >::", ">::"),
+        (" >(", ">("),
+        (" >)", ">)"),
+        (" >,", ">,"),
+        (" >]", ">]"),
     ] {
         s = s.replace(from, to);
     }
@@ -303,6 +309,8 @@ struct Frame {
     served: Vec<RouterVal>,
     /// The conditions the code being read runs under.
     cond: Vec<Cond>,
+    /// The type of the `impl` the fn being read is in, for `Self::x`.
+    self_ty: Option<String>,
 }
 
 impl Frame {
@@ -431,6 +439,10 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 locals: HashMap::new(),
                 served: Vec::new(),
                 cond: cfgs.into_iter().map(Cond::Cfg).collect(),
+                self_ty: match item {
+                    Item::ImplFn(_, t, _) => Some(t.clone()),
+                    _ => None,
+                },
             };
             let returns_router = match &sig.output {
                 syn::ReturnType::Type(_, t) => is_router_type(t),
@@ -680,7 +692,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
             let method = method_filter(filter);
             return Val::Method(vec![self.endpoint(frame, &method, h, line)]);
         }
-        match self.syms.resolve(frame.module, &fp.path) {
+        match self.resolve(frame, &fp.path) {
             Some(item @ (Item::Fn(..) | Item::ImplFn(..))) => match self.fn_routers(&item) {
                 Some(r) if self.returns_router(&item) => {
                     self.consumed.insert(item);
@@ -729,14 +741,25 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 self.handler_layers(frame, &mc.receiver)
             }
             syn::Expr::Paren(p) => self.handler_layers(frame, &p.expr),
-            _ => (self.handler(frame.module, h), Vec::new()),
+            _ => (self.handler(frame, h), Vec::new()),
         }
     }
 
-    fn handler(&self, module: ModId, h: &syn::Expr) -> Handler {
+    /// Resolves a path written in the frame's fn: `Self::x` through the
+    /// type of its `impl`.
+    fn resolve(&self, frame: &Frame, path: &syn::Path) -> Option<Item> {
+        let mut segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        if segments.first().is_some_and(|s| s == "Self") {
+            segments[0].clone_from(frame.self_ty.as_ref()?);
+        }
+        self.syms
+            .resolve_segments(frame.module, &segments, path.leading_colon.is_some(), 0)
+    }
+
+    fn handler(&self, frame: &Frame, h: &syn::Expr) -> Handler {
         match h {
             syn::Expr::Closure(_) => Handler::Closure,
-            syn::Expr::Path(p) => match self.syms.resolve(module, &p.path) {
+            syn::Expr::Path(p) => match self.resolve(frame, &p.path) {
                 Some(item @ (Item::Fn(..) | Item::ImplFn(..))) => Handler::Resolved(item),
                 Some(_) => Handler::Unknown(format!("`{}` is not a fn", text(&p.path))),
                 None => Handler::Unknown(format!(
@@ -936,7 +959,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
             }
             ("fallback" | "fallback_service", [h]) => {
                 let handler = if name == "fallback" {
-                    self.handler(frame.module, h)
+                    self.handler(frame, h)
                 } else {
                     Handler::Service(text(*h))
                 };
@@ -1004,7 +1027,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 if let Some((method, false)) = method_name(&typed["typed_".len()..]) {
                     let mut ep = self.endpoint(frame, method, h, line);
                     ep.path = self
-                        .typed_path(frame.module, h)
+                        .typed_path(frame, h)
                         .unwrap_or_else(|| format!("{{typed path of {}}}", text(*h)));
                     Self::add(frame, r, ep);
                 }
@@ -1074,6 +1097,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
             locals: HashMap::from([("self".to_owned(), Val::Router(r.clone()))]),
             served: Vec::new(),
             cond: frame.cond.clone(),
+            self_ty: None,
         };
         if let Val::Router(new) = self.block(&mut inner, &f.block) {
             *r = new;
@@ -1083,7 +1107,8 @@ impl<'s, 'w> Discovery<'s, 'w> {
 
     /// axum-extra `RouterExt::typed_*`: the path of the `#[typed_path]`
     /// struct the handler takes first (or names in its turbofish).
-    fn typed_path(&self, module: ModId, h: &syn::Expr) -> Option<String> {
+    fn typed_path(&self, frame: &Frame, h: &syn::Expr) -> Option<String> {
+        let module = frame.module;
         let syn::Expr::Path(p) = h else {
             return None;
         };
@@ -1102,7 +1127,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
         }
         // Else the type of the handler's first argument, resolved where
         // the handler is defined.
-        let item = self.syms.resolve(module, &p.path)?;
+        let item = self.resolve(frame, &p.path)?;
         let (hm, _, sig, _) = self.fn_parts(&item)?;
         let first = sig.inputs.iter().find_map(|i| match i {
             syn::FnArg::Typed(t) => Some(&*t.ty),
@@ -1144,7 +1169,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
         };
         let mut eps = Vec::new();
         for h in &handlers {
-            let handler = self.handler(frame.module, h);
+            let handler = self.handler(frame, h);
             let spec = match &handler {
                 Handler::Resolved(item) => self
                     .fn_parts(item)

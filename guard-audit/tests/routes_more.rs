@@ -335,6 +335,15 @@ fn const_paths_and_extension_traits() {
             .unwrap()
             .contains("`with_assets` is not axum's")
     );
+    // `Self::x` inside an impl, as a handler and as a router fn.
+    assert_eq!(
+        route(&s, "GET", "/self").handler,
+        "routes_ext::Server::home"
+    );
+    assert_eq!(
+        route(&s, "GET", "/status").handler,
+        "routes_ext::Server::status"
+    );
     assert_eq!(s.roots, vec!["routes_ext::app".to_owned()]);
-    assert_eq!(s.report.routes.len(), 6);
+    assert_eq!(s.report.routes.len(), 8);
 }
