@@ -1,0 +1,185 @@
+//! `if` / `match` branches: both sides are read, what each adds is tagged
+//! with its condition, and the two router values are joined.
+
+use super::*;
+
+impl Discovery<'_, '_> {
+    /// Both branches of an `if` are read: an endpoint behind a condition is
+    /// still an endpoint, tagged with the condition it is registered under.
+    pub(super) fn if_expr(&mut self, frame: &mut Frame, i: &syn::ExprIf) -> Val {
+        let cond = text(&*i.cond);
+        frame.cond.push(Cond::If(cond.clone()));
+        let then = self.block(frame, &i.then_branch);
+        frame.cond.pop();
+        let els = match &i.else_branch {
+            Some((_, els)) => {
+                frame.cond.push(Cond::If(negate(&cond)));
+                let v = self.expr(frame, els);
+                frame.cond.pop();
+                v
+            }
+            None => Val::Other,
+        };
+        union(then, els, &cond)
+    }
+
+    /// Every arm of a `match` is read like the branches of an `if`, each
+    /// under `scrutinee matches pattern`.
+    pub(super) fn match_expr(&mut self, frame: &mut Frame, m: &syn::ExprMatch) -> Val {
+        let scrutinee = text(&*m.expr);
+        let mut out = Val::Other;
+        for arm in &m.arms {
+            let cond = format!("{scrutinee} matches {}", text(&arm.pat));
+            frame.cond.push(Cond::If(cond.clone()));
+            let v = self.expr(frame, &arm.body);
+            frame.cond.pop();
+            out = union(out, v, &cond);
+        }
+        out
+    }
+}
+
+/// A condition a route or layer is registered under.
+#[derive(Debug, Clone)]
+pub(super) enum Cond {
+    /// `if c` (`then`) or its negation (`else`).
+    If(String),
+    /// `#[cfg(..)]`, as written.
+    Cfg(String),
+}
+
+impl Cond {
+    pub(super) fn endpoint(&self) -> String {
+        match self {
+            Self::If(c) => format!("if {c}"),
+            Self::Cfg(c) => c.clone(),
+        }
+    }
+
+    pub(super) fn layer(&self) -> String {
+        match self {
+            Self::If(c) | Self::Cfg(c) => c.clone(),
+        }
+    }
+}
+
+/// The union of two branches' values: the routes both hold once, a layer
+/// only one side adds marked with a condition, never plain; the same
+/// registration under a prefix only one side adds is one endpoint.
+pub(super) fn union(then: Val, els: Val, cond: &str) -> Val {
+    let cond = cond.to_owned();
+    match (then, els) {
+        (Val::Router(t), Val::Router(e)) => {
+            // The union: the routes both sides hold once, a layer only
+            // one side adds marked with that side's condition, never
+            // plain.
+            let mut out = t.clone();
+            for o in &mut out.eps {
+                let Some(other) = e.eps.iter().find(|x| key(x) == key(o) && x.line == o.line)
+                else {
+                    continue;
+                };
+                let has = |list: &[Layer], l: &Layer| list.iter().any(|x| x.text == l.text);
+                for l in o.layers.iter_mut().filter(|l| !has(&other.layers, l)) {
+                    if l.condition.is_none() {
+                        l.condition = Some(cond.clone());
+                    }
+                }
+                let extra: Vec<Layer> = other
+                    .layers
+                    .iter()
+                    .filter(|l| !has(&t_layers(&t, o), l))
+                    .cloned()
+                    .map(|mut l| {
+                        if l.condition.is_none() {
+                            l.condition = Some(negate(&cond));
+                        }
+                        l
+                    })
+                    .collect();
+                o.layers.extend(extra);
+            }
+            for ep in e.eps {
+                let same = |x: &Endpoint| {
+                    (x.module, x.line, &x.method) == (ep.module, ep.line, &ep.method)
+                };
+                if out.eps.iter().any(|x| same(x) && x.path == ep.path) {
+                    continue;
+                }
+                // The same registration under a prefix only one branch
+                // adds (`if p.is_empty() { r } else { nest(p, r) }`):
+                // one endpoint, the prefix named in its condition.
+                if let Some(o) = out.eps.iter_mut().find(|x| {
+                    same(x)
+                        && (x.path.ends_with(&ep.path)
+                            || ep.path.ends_with(&x.path)
+                            || x.path == "/"
+                            || ep.path == "/")
+                }) {
+                    let (short, long, when) = if o.path.len() <= ep.path.len() {
+                        (o.path.clone(), ep.path.clone(), negate(&cond))
+                    } else {
+                        (ep.path.clone(), o.path.clone(), cond.clone())
+                    };
+                    let prefix = if short == "/" {
+                        &long[..]
+                    } else {
+                        &long[..long.len() - short.len()]
+                    };
+                    o.path = short;
+                    o.condition = Some(and(
+                        o.condition.as_deref(),
+                        &format!("nested under `{prefix}` if {when}"),
+                    ));
+                    continue;
+                }
+                out.eps.push(ep);
+            }
+            for c in e.calls {
+                if !out
+                    .calls
+                    .iter()
+                    .any(|(x, _)| x.layer.line == c.0.layer.line)
+                {
+                    out.calls.push(c);
+                }
+            }
+            Val::Router(out)
+        }
+        (Val::Router(r), _) | (_, Val::Router(r)) => Val::Router(r),
+        (Val::Stack(s), _) | (_, Val::Stack(s)) => Val::Stack(s),
+        _ => Val::Other,
+    }
+}
+
+pub(super) fn t_layers(t: &RouterVal, o: &Endpoint) -> Vec<Layer> {
+    t.eps
+        .iter()
+        .find(|x| key(x) == key(o) && x.line == o.line)
+        .map(|x| x.layers.clone())
+        .unwrap_or_default()
+}
+
+pub(super) fn negate(cond: &str) -> String {
+    let simple = |c: &str| {
+        c.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    };
+    if let Some(rest) = cond.strip_prefix('!')
+        && simple(rest)
+    {
+        return rest.to_owned();
+    }
+    if simple(cond) {
+        format!("!{cond}")
+    } else {
+        format!("!({cond})")
+    }
+}
+
+pub(super) fn and(a: Option<&str>, b: &str) -> String {
+    match a {
+        Some(a) if a != b => format!("{a} && {b}"),
+        _ => b.to_owned(),
+    }
+}
