@@ -171,7 +171,18 @@ fn aide_and_utoipa_routers() {
         route(&s, "ANY", "(merged)").unknown.as_deref(),
         Some("router built by macro `admin_routes!`")
     );
-    assert_eq!(s.roots, vec!["routes_openapi::api".to_owned()]);
+    let legacy = route(&s, "ANY", "(legacy_routes!)");
+    assert_eq!(
+        legacy.unknown.as_deref(),
+        Some("router built by macro `legacy_routes!`")
+    );
+    assert_eq!(
+        s.roots,
+        vec![
+            "routes_openapi::api".to_owned(),
+            "routes_openapi::legacy".to_owned()
+        ]
+    );
 }
 
 #[test]
@@ -251,7 +262,7 @@ fn layer_012_auth_layer_before_routes() {
         .iter()
         .filter(|f| f.rule == "GA-LAYER-012")
         .collect();
-    assert_eq!(found.len(), 4, "{found:#?}");
+    assert_eq!(found.len(), 5, "{found:#?}");
     assert!(
         found
             .iter()
@@ -297,6 +308,20 @@ fn layer_012_auth_layer_before_routes() {
     let traced = found.iter().find(|f| f.location.line == 48).unwrap();
     assert!(traced.message.contains("panics at startup"));
     assert!(!traced.message.contains("not covered"));
+    // A router fn merged by two roots: one finding, both routes unguarded.
+    assert_eq!(found.iter().filter(|f| f.location.line == 61).count(), 1);
+    let stats: Vec<_> = s
+        .report
+        .routes
+        .iter()
+        .filter(|r| r.path == "/admin/stats")
+        .collect();
+    assert_eq!(stats.len(), 2);
+    assert!(
+        stats
+            .iter()
+            .all(|r| layer_verdict(r).map(|v| v.0) == Some("unguarded"))
+    );
 }
 
 #[test]

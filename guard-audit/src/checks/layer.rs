@@ -3,6 +3,8 @@
 //! **before** the call; a `route_layer` on a router with no route yet makes
 //! axum panic at startup.
 
+use std::collections::HashSet;
+
 use super::Ctx;
 use crate::findings::{Finding, Location, Results, Severity, Verdict};
 use crate::routes::LayerCall;
@@ -72,6 +74,9 @@ fn shown(routes: &[&(String, String)]) -> String {
 }
 
 pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
+    // A router fn used by two roots has its layer calls in both: one
+    // finding per call site, a verdict in each root.
+    let mut reported = HashSet::new();
     for (root, r) in ctx.roots.iter().enumerate() {
         for call in &r.layer_calls {
             let kind = if call.route_layer {
@@ -111,18 +116,20 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
                      no routes yet (documented on `Router::route_layer`)",
                 );
             }
-            out.finding(Finding {
-                rule: RULE,
-                severity: Severity::High,
-                message,
-                location: Location {
-                    file: ctx.file(call.layer.module).to_path_buf(),
-                    line: call.layer.line,
-                    column: 1,
-                },
-                endpoint: None,
-                suppressed: None,
-            });
+            if reported.insert((call.layer.module, call.layer.line)) {
+                out.finding(Finding {
+                    rule: RULE,
+                    severity: Severity::High,
+                    message,
+                    location: Location {
+                        file: ctx.file(call.layer.module).to_path_buf(),
+                        line: call.layer.line,
+                        column: 1,
+                    },
+                    endpoint: None,
+                    suppressed: None,
+                });
+            }
             for (m, p) in missed {
                 for (i, ep) in ctx.endpoints.iter().enumerate() {
                     if ctx.endpoint_root[i] == root && (&ep.method, &ep.path) == (m, p) {
