@@ -545,6 +545,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
             }
             syn::Expr::If(i) => self.if_expr(frame, i),
             syn::Expr::Match(m) => self.match_expr(frame, m),
+            syn::Expr::ForLoop(f) => self.for_expr(frame, f),
             syn::Expr::Path(p) => match p.path.get_ident() {
                 Some(id) => frame
                     .locals

@@ -216,6 +216,12 @@ fn cfg_and_if_branches_keep_their_routes_tagged() {
         endpoint(&r, "GET", "/debug").layers[0].shown(),
         "tower_http::trace::TraceLayer::new_for_http() [only if config.verbosity matches _]"
     );
+    // A loop's body is read once; its path is the loop variable, not
+    // guessed.
+    assert_eq!(
+        endpoint(&r, "GET", "{path}").condition.as_deref(),
+        Some("for path in [\"/a\", \"/b\"]")
+    );
     // A module's `#[cfg]` tags what is built in it.
     assert_eq!(
         endpoint(&r, "GET", "/panel").condition.as_deref(),
@@ -228,7 +234,7 @@ fn cfg_and_if_branches_keep_their_routes_tagged() {
         "{:?}",
         r.iter().map(|x| &x.function).collect::<Vec<_>>()
     );
-    assert_eq!(r[0].endpoints.len(), 7);
+    assert_eq!(r[0].endpoints.len(), 8);
     assert!(r[0].endpoints.iter().all(|e| e.path != "/test-only"));
 }
 

@@ -4,6 +4,16 @@
 use super::*;
 
 impl Discovery<'_, '_> {
+    /// A loop's body is read once: what it adds is tagged `for p in e`
+    /// (its paths are usually the loop variable, so unknown).
+    pub(super) fn for_expr(&mut self, frame: &mut Frame, f: &syn::ExprForLoop) -> Val {
+        let cond = format!("for {} in {}", text(&*f.pat), text(&*f.expr));
+        frame.cond.push(Cond::Loop(cond));
+        self.block(frame, &f.body);
+        frame.cond.pop();
+        Val::Other
+    }
+
     /// Both branches of an `if` are read: an endpoint behind a condition is
     /// still an endpoint, tagged with the condition it is registered under.
     pub(super) fn if_expr(&mut self, frame: &mut Frame, i: &syn::ExprIf) -> Val {
@@ -46,19 +56,21 @@ pub(super) enum Cond {
     If(String),
     /// `#[cfg(..)]`, as written.
     Cfg(String),
+    /// The body of a loop (`for p in routes`), read once.
+    Loop(String),
 }
 
 impl Cond {
     pub(super) fn endpoint(&self) -> String {
         match self {
             Self::If(c) => format!("if {c}"),
-            Self::Cfg(c) => c.clone(),
+            Self::Cfg(c) | Self::Loop(c) => c.clone(),
         }
     }
 
     pub(super) fn layer(&self) -> String {
         match self {
-            Self::If(c) | Self::Cfg(c) => c.clone(),
+            Self::If(c) | Self::Cfg(c) | Self::Loop(c) => c.clone(),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Method calls on router values: axum's `Router` API, aide's and
 //! utoipa-axum's additions, and extension traits.
 
-use super::*;
 use super::stack::stack_method;
+use super::*;
 
 impl Discovery<'_, '_> {
     pub(super) fn method_call(&mut self, frame: &mut Frame, mc: &syn::ExprMethodCall) -> Val {
