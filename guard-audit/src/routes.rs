@@ -112,6 +112,13 @@ fn text(tokens: &impl quote::ToTokens) -> String {
     ] {
         s = s.replace(from, to);
     }
+    // The close of generic args: `Api >` (end, or before `>`).
+    while let Some(i) = s
+        .find(" >>")
+        .or_else(|| s.ends_with(" >").then(|| s.len() - 2))
+    {
+        s.remove(i);
+    }
     s
 }
 
