@@ -44,9 +44,12 @@ pub struct Endpoint {
     /// The line of the registration.
     pub line: usize,
     /// The condition it is registered under, where there is one: the
-    /// `#[cfg(..)]` on the statement or fn that adds it
-    /// (`cfg(feature = "web")`) or the `if` it is added in
-    /// (`if !config.open`), joined by `&&`.
+    /// `#[cfg(..)]` on the statement, fn or module that adds it
+    /// (`cfg(feature = "web")`), the `if` / `match` arm it is added in
+    /// (`if !config.open`, `if level matches Level::Debug`), the loop it is
+    /// added in (`for p in paths`), or a prefix only one branch nests it
+    /// under (``nested under `{path}` if !(path.is_empty())``); joined by
+    /// `&&`.
     pub condition: Option<String>,
 }
 
@@ -61,8 +64,9 @@ pub struct Layer {
     pub module: ModId,
     /// The line of the `.layer(..)` call.
     pub line: usize,
-    /// Where only one branch of an `if` adds it: the condition under which
-    /// it is present (`cond` or `!(cond)`).
+    /// Where it is added conditionally: the condition under which it is
+    /// present (`cond` / `!cond` for an `if` branch, `x matches P` for a
+    /// `match` arm, `cfg(..)`, `for p in e`), joined by `&&`.
     pub condition: Option<String>,
 }
 
@@ -78,7 +82,7 @@ impl Layer {
     }
 
     /// The text shown in the report: the expression, and `[only if cond]`
-    /// where one `if` branch adds it.
+    /// where it is added conditionally.
     #[must_use]
     pub fn shown(&self) -> String {
         match &self.condition {
