@@ -11,6 +11,7 @@ pub mod load;
 pub mod output;
 pub mod routes;
 pub mod secure;
+pub mod siblings;
 pub mod symbols;
 
 use std::path::Path;

@@ -83,9 +83,13 @@ pub fn load(manifest: &Path) -> Result<Workspace, LoadError> {
         if !seen.insert(manifest_path.clone()) {
             continue;
         }
-        for dep in &package.dependencies {
-            let Some(dir) = &dep.path else { continue };
-            let dep_manifest = dir.join("Cargo.toml").into_std_path_buf();
+        let path_deps = package
+            .dependencies
+            .iter()
+            .filter_map(|dep| dep.path.as_ref())
+            .map(|dir| dir.join("Cargo.toml").into_std_path_buf());
+        let siblings = crate::siblings::manifests(&package);
+        for dep_manifest in path_deps.chain(siblings) {
             if seen.contains(&dep_manifest) {
                 continue;
             }

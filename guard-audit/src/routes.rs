@@ -392,12 +392,22 @@ impl<'s, 'w> Discovery<'s, 'w> {
     /// The routers a fn builds: its returned router, or the routers it
     /// holds in locals / serves.
     fn fn_routers(&mut self, item: &Item) -> Option<RouterVal> {
-        if let Some(v) = self.memo.get(item) {
+        self.fn_routers_with(item, Vec::new())
+    }
+
+    /// The router a fn builds, its parameters bound to the router values
+    /// of the call's arguments (`fn limits(mut r: Router) -> Router`);
+    /// memoised only without bound parameters.
+    fn fn_routers_with(&mut self, item: &Item, bound: Vec<(String, Val)>) -> Option<RouterVal> {
+        if bound.is_empty()
+            && let Some(v) = self.memo.get(item)
+        {
             return v.clone();
         }
         if !self.active.insert(item.clone()) {
             return None;
         }
+        let memoise = bound.is_empty();
         let result = self.fn_parts(item).and_then(|(module, attrs, sig, block)| {
             // A `#[cfg(test)]` fn is not served; another `#[cfg]` tags
             // what the fn builds.
@@ -405,7 +415,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
             cfgs.extend(attrs::cfgs(attrs)?);
             let mut frame = Frame {
                 module,
-                locals: HashMap::new(),
+                locals: bound.into_iter().collect(),
                 served: Vec::new(),
                 cond: cfgs.into_iter().map(Cond::Cfg).collect(),
                 self_ty: match item {
@@ -455,7 +465,9 @@ impl<'s, 'w> Discovery<'s, 'w> {
             out
         });
         self.active.remove(item);
-        self.memo.insert(item.clone(), result.clone());
+        if memoise {
+            self.memo.insert(item.clone(), result.clone());
+        }
         result
     }
 
@@ -629,7 +641,10 @@ impl<'s, 'w> Discovery<'s, 'w> {
             return Val::Method(vec![self.endpoint(frame, &method, h, line)]);
         }
         match self.resolve(frame, &fp.path) {
-            Some(item @ (Item::Fn(..) | Item::ImplFn(..))) => match self.fn_routers(&item) {
+            Some(item @ (Item::Fn(..) | Item::ImplFn(..))) => match {
+                let bound = self.bound_params(frame, &item, &args);
+                self.fn_routers_with(&item, bound)
+            } {
                 Some(r) if self.returns_router(&item) => {
                     self.consumed.insert(item);
                     Val::Router(r)
@@ -638,6 +653,43 @@ impl<'s, 'w> Discovery<'s, 'w> {
             },
             _ => Val::Other,
         }
+    }
+
+    /// The fn's parameters whose call arguments are router values.
+    fn bound_params(
+        &mut self,
+        frame: &mut Frame,
+        item: &Item,
+        args: &[&syn::Expr],
+    ) -> Vec<(String, Val)> {
+        let Some((_, _, sig, _)) = self.fn_parts(item) else {
+            return Vec::new();
+        };
+        let params: Vec<Option<String>> = sig
+            .inputs
+            .iter()
+            .filter_map(|input| match input {
+                syn::FnArg::Typed(t) => Some(match &*t.pat {
+                    syn::Pat::Ident(id) => Some(id.ident.to_string()),
+                    _ => None,
+                }),
+                syn::FnArg::Receiver(_) => None,
+            })
+            .collect();
+        let mut bound = Vec::new();
+        for (param, arg) in params.into_iter().zip(args) {
+            let Some(name) = param else { continue };
+            if !matches!(
+                arg,
+                syn::Expr::Path(_) | syn::Expr::MethodCall(_) | syn::Expr::Call(_)
+            ) {
+                continue;
+            }
+            if let v @ Val::Router(_) = self.expr(frame, arg) {
+                bound.push((name, v));
+            }
+        }
+        bound
     }
 
     fn returns_router(&self, item: &Item) -> bool {

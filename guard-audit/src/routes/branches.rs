@@ -18,9 +18,14 @@ impl Discovery<'_, '_> {
     /// still an endpoint, tagged with the condition it is registered under.
     pub(super) fn if_expr(&mut self, frame: &mut Frame, i: &syn::ExprIf) -> Val {
         let cond = text(&*i.cond);
+        // A router variable assigned in a branch (`if p { app = nest(p,
+        // app); }`) holds either branch's value afterwards: both are kept,
+        // joined like the branches' values, never the `then` one alone.
+        let before = frame.locals.clone();
         frame.cond.push(Cond::If(cond.clone()));
         let then = self.block(frame, &i.then_branch);
         frame.cond.pop();
+        let after_then = std::mem::replace(&mut frame.locals, before.clone());
         let els = match &i.else_branch {
             Some((_, els)) => {
                 frame.cond.push(Cond::If(negate(&cond)));
@@ -30,6 +35,8 @@ impl Discovery<'_, '_> {
             }
             None => Val::Other,
         };
+        let after_else = std::mem::take(&mut frame.locals);
+        frame.locals = join_locals(&before, after_then, after_else, &cond);
         union(then, els, &cond)
     }
 
@@ -47,6 +54,42 @@ impl Discovery<'_, '_> {
         }
         out
     }
+}
+
+/// The locals after an `if`: a router local either branch reassigned is
+/// the union of its two values (a branch that did not touch it keeps the
+/// value from before the `if`); other locals as the branch left them.
+fn join_locals(
+    before: &HashMap<String, Val>,
+    mut then: HashMap<String, Val>,
+    els: HashMap<String, Val>,
+    cond: &str,
+) -> HashMap<String, Val> {
+    for (name, e) in els {
+        match then.remove(&name) {
+            Some(t) if matches!((&t, &e), (Val::Router(_), Val::Router(_))) => {
+                let changed = |v: &Val| match (v, before.get(&name)) {
+                    (Val::Router(a), Some(Val::Router(b))) => {
+                        a.eps.len() != b.eps.len() || a.eps.iter().zip(&b.eps).any(|(x, y)| x != y)
+                    }
+                    _ => true,
+                };
+                let joined = if changed(&t) || changed(&e) {
+                    union(t, e, cond)
+                } else {
+                    t
+                };
+                then.insert(name, joined);
+            }
+            Some(t) => {
+                then.insert(name, t);
+            }
+            None => {
+                then.insert(name, e);
+            }
+        }
+    }
+    then
 }
 
 /// A condition a route or layer is registered under.
