@@ -641,16 +641,16 @@ impl<'s, 'w> Discovery<'s, 'w> {
             return Val::Method(vec![self.endpoint(frame, &method, h, line)]);
         }
         match self.resolve(frame, &fp.path) {
-            Some(item @ (Item::Fn(..) | Item::ImplFn(..))) => match {
+            Some(item @ (Item::Fn(..) | Item::ImplFn(..))) => {
                 let bound = self.bound_params(frame, &item, &args);
-                self.fn_routers_with(&item, bound)
-            } {
-                Some(r) if self.returns_router(&item) => {
-                    self.consumed.insert(item);
-                    Val::Router(r)
+                match self.fn_routers_with(&item, bound) {
+                    Some(r) if self.returns_router(&item) => {
+                        self.consumed.insert(item);
+                        Val::Router(r)
+                    }
+                    _ => Val::Other,
                 }
-                _ => Val::Other,
-            },
+            }
             _ => Val::Other,
         }
     }
