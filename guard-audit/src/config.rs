@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::Scan;
 use crate::findings::{self, Finding, Severity};
@@ -486,16 +487,17 @@ fn comment_lines(lines: &[String], line: usize) -> Vec<usize> {
 /// Applies the inline suppressions to the findings no configured one
 /// matched.
 fn inline(scan: &mut Scan) {
-    let mut files: HashMap<PathBuf, Vec<String>> = HashMap::new();
-    let mut lines_of = |file: &Path| -> Vec<String> {
-        files
-            .entry(file.to_path_buf())
-            .or_insert_with(|| {
-                std::fs::read_to_string(scan_path(&scan.root, file))
+    // Each file is read once; the closure hands out shared handles.
+    let mut files: HashMap<PathBuf, Rc<Vec<String>>> = HashMap::new();
+    let root = scan.root.clone();
+    let mut lines_of = |file: &Path| -> Rc<Vec<String>> {
+        Rc::clone(files.entry(file.to_path_buf()).or_insert_with(|| {
+            Rc::new(
+                std::fs::read_to_string(scan_path(&root, file))
                     .map(|t| t.lines().map(str::to_owned).collect())
-                    .unwrap_or_default()
-            })
-            .clone()
+                    .unwrap_or_default(),
+            )
+        }))
     };
     let mut warned = std::collections::HashSet::new();
     for i in 0..scan.findings.len() {
