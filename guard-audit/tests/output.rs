@@ -305,6 +305,28 @@ fn text_groups_findings_by_severity_and_shows_suppressed() {
 }
 
 #[test]
+fn each_route_shows_its_verdicts() {
+    let mut s = scan("broken_file");
+    s.tables[0].1.routes[0].checks = vec![guard_core::report::CheckVerdict {
+        rule: "GA-AUTH-001".to_owned(),
+        verdict: "unguarded",
+        reason: "no auth extractor in `ok`".to_owned(),
+    }];
+    let text = s.to_text();
+    assert!(
+        text.contains(
+            "GET /ok  at src/lib.rs:7\n    GA-AUTH-001 unguarded: no auth extractor in `ok`\n"
+        ),
+        "{text}"
+    );
+    let md = s.to_markdown();
+    assert!(md.contains("- `GET /ok` at `src/lib.rs:7`\n  - GA-AUTH-001 **unguarded**: no auth extractor in `ok`\n"), "{md}");
+    // Negative: no verdicts, no verdict lines.
+    s.tables[0].1.routes[0].checks.clear();
+    assert!(!s.to_text().contains("no auth extractor in `ok`"));
+}
+
+#[test]
 fn markdown_has_a_section_per_part_and_escapes_cells() {
     let s = every_rule();
     let md = s.to_markdown();
