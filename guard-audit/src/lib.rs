@@ -3,18 +3,23 @@
 //!
 //! The pipeline: [`load`] the workspace, build the [`symbols`] table, find
 //! the router roots and their endpoints ([`routes`]), read declared guards
-//! ([`secure`]), run the [`checks`] into [`findings`], render ([`output`]).
+//! ([`secure`]), run the [`checks`] into [`findings`], apply the
+//! [`config`] (severity overrides, suppressions), render ([`output`],
+//! [`markdown`], [`sarif`]).
 
 pub mod checks;
+pub mod config;
 pub mod findings;
 pub mod load;
+pub mod markdown;
 pub mod output;
 pub mod routes;
+pub mod sarif;
 pub mod secure;
 pub mod siblings;
 pub mod symbols;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use guard_core::report::{RouteEntry, RouteReport};
 
@@ -40,11 +45,66 @@ pub struct Scan {
     pub gaps: Vec<load::Gap>,
     /// The router roots found, by fn.
     pub roots: Vec<String>,
+    /// The workspace root: finding and route files are relative to it.
+    pub root: PathBuf,
+    /// Files parsed.
+    pub files: usize,
+    /// Crates loaded.
+    pub crates: usize,
+    /// Which findings a suppression matched, and where it was written.
+    pub suppressions: Vec<config::Applied>,
+    /// Configuration and suppression problems that did not stop the scan
+    /// (a suppression that matched nothing, an inline one with no reason).
+    pub warnings: Vec<String>,
+    /// The configured `fail_on` threshold (`--fail-on` overrides it).
+    pub fail_on: config::FailOn,
+    /// Where the configuration was read from, if anywhere.
+    pub config_file: Option<PathBuf>,
 }
 
-/// Scans the workspace of a manifest.
+/// How to scan.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The configuration file; `None` looks for
+    /// `[workspace.metadata.guard-audit]` in the workspace's root
+    /// `Cargo.toml` and for a `guard-audit.toml` beside it.
+    pub config: Option<PathBuf>,
+}
+
+/// Why a scan could not run.
+#[derive(Debug)]
+pub enum Error {
+    /// The workspace could not be loaded.
+    Load(load::LoadError),
+    /// The configuration is invalid.
+    Config(config::ConfigError),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Load(e) => write!(f, "{e}"),
+            Self::Config(e) => write!(f, "invalid configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Scans the workspace of a manifest with the configuration found beside
+/// it (an invalid one is a [`load::LoadError`] naming the key).
 pub fn scan(manifest: &Path) -> Result<Scan, load::LoadError> {
-    let ws = load::load(manifest)?;
+    scan_with(manifest, &Options::default()).map_err(|e| match e {
+        Error::Load(e) => e,
+        Error::Config(e) => load::LoadError(format!("invalid configuration: {e}")),
+    })
+}
+
+/// Scans the workspace of a manifest with these options.
+pub fn scan_with(manifest: &Path, options: &Options) -> Result<Scan, Error> {
+    let ws = load::load(manifest).map_err(Error::Load)?;
+    let config =
+        config::Config::load(&ws.root, options.config.as_deref()).map_err(Error::Config)?;
     let syms = Symbols::build(&ws);
     let roots = Discovery::new(&syms).roots();
     let ctx = Ctx::new(&ws, &syms, &roots);
@@ -120,7 +180,9 @@ pub fn scan(manifest: &Path) -> Result<Scan, load::LoadError> {
         });
     }
     let all = tables.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
-    Ok(Scan {
+    let files: std::collections::HashSet<_> = ws.modules.iter().map(|m| &m.file).collect();
+    let crates: std::collections::HashSet<_> = ws.modules.iter().map(|m| &m.krate).collect();
+    let mut scan = Scan {
         report: RouteReport::new(Vec::new(), all),
         tables: tables
             .into_iter()
@@ -131,7 +193,16 @@ pub fn scan(manifest: &Path) -> Result<Scan, load::LoadError> {
         unknown,
         gaps: ws.gaps.clone(),
         roots: roots.into_iter().map(|r| r.function).collect(),
-    })
+        root: ws.root.clone(),
+        files: files.len(),
+        crates: crates.len(),
+        suppressions: Vec::new(),
+        warnings: Vec::new(),
+        fail_on: config::FailOn::None,
+        config_file: None,
+    };
+    config.apply(&mut scan);
+    Ok(scan)
 }
 
 /// The report's access column from the GA-AUTH-001 verdict.
