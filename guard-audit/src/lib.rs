@@ -157,6 +157,9 @@ pub fn scan_with(manifest: &Path, options: &Options) -> Result<Scan, Error> {
         entry.path.clone_from(&ep.path);
         entry.source = Some(format!("{}:{}", ctx.file(ep.module).display(), ep.line));
         entry.layers = ep.layers.iter().map(routes::Layer::shown).collect();
+        if let Some(c) = &ep.condition {
+            entry.layers.insert(0, format!("[route only if {c}]"));
+        }
         entry.checks = std::mem::take(&mut results.verdicts[i]);
         tables[ctx.endpoint_root[i]].1.push(entry);
     }
