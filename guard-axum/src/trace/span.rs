@@ -74,6 +74,19 @@ impl RequestSpanLayer {
     }
 }
 
+impl RequestSpanLayer {
+    /// The span for one request, or `Span::none()` when no subscriber
+    /// would record it (see [`RequestSpan`]).
+    pub(crate) fn span_for<B>(&self, request: &Request<B>) -> Span {
+        let span = request_span(self.level, request, &self.header);
+        if span.is_disabled() {
+            Span::none()
+        } else {
+            span
+        }
+    }
+}
+
 impl<S> Layer<S> for RequestSpanLayer {
     type Service = RequestSpan<S>;
 
