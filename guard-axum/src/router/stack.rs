@@ -27,11 +27,12 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::{IntoResponse, Response};
 use guard_core::GuardError;
 use guard_core::headers::PreparedSecurityHeaders;
-use http::header::HeaderName;
+use http::header::{CONTENT_LENGTH, HeaderName};
+use http::{HeaderValue, Method};
 use tower::{Layer, Service};
 use tracing::Span;
 
-use crate::headers::SecurityHeaders;
+use crate::headers::{SecurityHeaders, prepare};
 use crate::rate_limit::ClientIpLayer;
 use crate::trace::{
     RequestSpanLayer, SensitiveHeaders, generic_timeout, mark_sensitive, timeout_response,
@@ -52,7 +53,7 @@ impl FrontLayer {
         span: RequestSpanLayer,
     ) -> Self {
         Self {
-            headers: Arc::new(headers.prepare()),
+            headers: Arc::new(prepare(headers)),
             sensitive: sensitive.shared(),
             span,
         }
@@ -92,6 +93,8 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         mark_sensitive(request.headers_mut(), &self.layer.sensitive);
         let span = self.layer.span.span_for(&request);
+        // A 2xx answer to CONNECT must not carry a length (RFC 9110).
+        let set_length = request.method() != Method::CONNECT;
         // Services do work in `call` too (routing, CORS predicates), so the
         // span is entered there as well as around every poll.
         let inner = span.in_scope(|| self.inner.call(request));
@@ -99,18 +102,20 @@ where
             inner,
             span,
             headers: Arc::clone(&self.layer.headers),
+            set_length,
         }
     }
 }
 
 pin_project_lite::pin_project! {
     /// The response future of [`Front`]: the inner future polled inside the
-    /// request span, then the security headers.
+    /// request span, then the length and the security headers.
     pub(crate) struct FrontFuture<F> {
         #[pin]
         inner: F,
         span: Span,
         headers: Arc<PreparedSecurityHeaders>,
+        set_length: bool,
     }
 }
 
@@ -129,8 +134,26 @@ where
         let Poll::Ready(Ok(mut response)) = result else {
             return result;
         };
+        if *this.set_length {
+            set_content_length(&mut response);
+        }
         this.headers.apply_to(response.headers_mut(), false);
         Poll::Ready(Ok(response))
+    }
+}
+
+/// Sets `Content-Length` as axum's router would once the response leaves
+/// the stack, but before the security headers: the response then has the
+/// shape of a prepared map (`Content-Type`, `Content-Length`) and the map
+/// never grows (see [`PreparedSecurityHeaders`]).
+fn set_content_length(response: &mut Response) {
+    if response.headers().contains_key(CONTENT_LENGTH) {
+        return;
+    }
+    if let Some(len) = response.body().size_hint().exact() {
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(len));
     }
 }
 
@@ -349,7 +372,7 @@ mod tests {
     use axum::body::Body;
     use axum::extract::connect_info::MockConnectInfo;
     use guard_core::client_ip::ClientIpConfig;
-    use http::{HeaderValue, StatusCode, header};
+    use http::{StatusCode, header};
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
 
@@ -411,7 +434,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn answers_with_the_headers_the_separate_layers_give() {
+    async fn answers_with_the_headers_the_separate_layers_give_and_the_length() {
         for uri in ["/json", "/cookie"] {
             let fused = stack(None, false)
                 .layer(tower::service_fn(json))
@@ -423,7 +446,8 @@ mod tests {
                 .oneshot(get(uri))
                 .await
                 .unwrap();
-            let expected = separate.headers().clone();
+            let mut expected = separate.headers().clone();
+            expected.insert(CONTENT_LENGTH, HeaderValue::from_static("15"));
             assert_eq!(sorted(fused.headers()), sorted(&expected), "{uri}");
             assert_eq!(
                 fused
@@ -435,6 +459,23 @@ mod tests {
             );
             assert_eq!(body_of(fused).await, r#"{"marked":true}"#, "{uri}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_connect_answer_gets_no_length() {
+        let request = Request::builder()
+            .method(Method::CONNECT)
+            .uri("example.com:443")
+            .header(header::AUTHORIZATION, "Bearer t")
+            .body(Body::empty())
+            .unwrap();
+        let response = stack(None, false)
+            .layer(tower::service_fn(json))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert!(!response.headers().contains_key(CONTENT_LENGTH));
+        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
     }
 
     #[tokio::test]
