@@ -399,6 +399,21 @@ struct Shape {
     kept: Vec<bool>,
 }
 
+impl Shape {
+    /// Replaces the response's headers (names as this shape's, one value
+    /// each, then `extra`) with the shape's map, the kept values moved in.
+    fn fill(&self, response_headers: &mut HeaderMap, extra: Option<HeaderValue>) {
+        let handler = std::mem::replace(response_headers, self.template.clone());
+        let mut slots = response_headers.values_mut().skip(self.policy_len);
+        let values = handler.into_iter().map(|(_, value)| value).chain(extra);
+        for (value, kept) in values.zip(&self.kept) {
+            if *kept && let Some(slot) = slots.next() {
+                *slot = value;
+            }
+        }
+    }
+}
+
 /// Stand-in value of a shape's handler entries, overwritten before the
 /// response leaves.
 const PLACEHOLDER: HeaderValue = HeaderValue::from_static("");
@@ -493,32 +508,58 @@ impl PreparedSecurityHeaders {
         }
     }
 
+    /// Adds `name: value` unless the handler set `name`, then applies the
+    /// policy as [`apply_to`](Self::apply_to) does: for a header the
+    /// server adds on its way out anyway (`Content-Length`), so that a
+    /// prepared shape ending in it takes the value straight into its
+    /// place, with no insert into the handler's map.
+    pub fn apply_with(
+        &self,
+        response_headers: &mut HeaderMap,
+        authenticated: bool,
+        name: HeaderName,
+        value: HeaderValue,
+    ) {
+        if !authenticated && let Some(shape) = self.shape_of(response_headers, Some(&name)) {
+            shape.fill(response_headers, Some(value));
+            return;
+        }
+        if !response_headers.contains_key(&name) {
+            response_headers.insert(name, value);
+        }
+        self.apply_to(response_headers, authenticated);
+    }
+
     /// The shaped path of [`apply_to`](Self::apply_to); `false` when no
     /// prepared shape has exactly the response's header names.
     fn apply_shaped(&self, response_headers: &mut HeaderMap) -> bool {
+        match self.shape_of(response_headers, None) {
+            Some(shape) => {
+                shape.fill(response_headers, None);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The prepared shape whose names are exactly the response's, then
+    /// `extra` if given.
+    fn shape_of(&self, response_headers: &HeaderMap, extra: Option<&HeaderName>) -> Option<&Shape> {
         let len = response_headers.len();
-        let Some(shape) = self.shapes.iter().find(|shape| {
-            shape.names.len() == len
+        // `len` counts values and `keys_len` names: equal, there is one
+        // value per name.
+        if response_headers.keys_len() != len {
+            return None;
+        }
+        let want = len + usize::from(extra.is_some());
+        self.shapes.iter().find(|shape| {
+            shape.names.len() == want
                 && response_headers
                     .keys()
                     .zip(&shape.names)
                     .all(|(name, expected)| name == expected)
-        }) else {
-            return false;
-        };
-        // `len` counts values and `keys` names: equal lengths and equal
-        // names mean one value per name, in the shape's order.
-        if response_headers.keys_len() != len {
-            return false;
-        }
-        let handler = std::mem::replace(response_headers, shape.template.clone());
-        let mut slots = response_headers.values_mut().skip(shape.policy_len);
-        for ((_, value), kept) in handler.into_iter().zip(&shape.kept) {
-            if *kept && let Some(slot) = slots.next() {
-                *slot = value;
-            }
-        }
-        true
+                && extra.is_none_or(|name| shape.names.last() == Some(name))
+        })
     }
 
     /// What happens to a handler's header of this name.
@@ -898,6 +939,51 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn apply_with_adds_the_header_unless_the_handler_set_it() {
+        let policy = SecurityHeaders::default();
+        let prepared = policy
+            .clone()
+            .prepare()
+            .with_shape(&[CONTENT_TYPE, header::CONTENT_LENGTH]);
+        let responses: [&[(HeaderName, &'static str)]; 4] = [
+            // Shaped with the length: it goes into its slot.
+            &[(CONTENT_TYPE, "application/json")],
+            // The handler's own length wins.
+            &[
+                (CONTENT_TYPE, "application/json"),
+                (header::CONTENT_LENGTH, "3"),
+            ],
+            // No shape: inserted, then applied.
+            &[(X_FRAME_OPTIONS, "ALLOWALL"), (header::ETAG, "\"1\"")],
+            &[],
+        ];
+        for handler in responses {
+            for authenticated in [false, true] {
+                let mut expected = HeaderMap::new();
+                for (name, value) in handler {
+                    expected.append(name.clone(), HeaderValue::from_static(value));
+                }
+                let mut actual = expected.clone();
+                if !expected.contains_key(header::CONTENT_LENGTH) {
+                    expected.insert(header::CONTENT_LENGTH, HeaderValue::from_static("15"));
+                }
+                policy.apply_to(&mut expected, authenticated);
+                prepared.apply_with(
+                    &mut actual,
+                    authenticated,
+                    header::CONTENT_LENGTH,
+                    HeaderValue::from_static("15"),
+                );
+                assert_eq!(
+                    sorted(&actual),
+                    sorted(&expected),
+                    "{handler:?}, authenticated = {authenticated}"
+                );
             }
         }
     }

@@ -134,28 +134,26 @@ where
         let Poll::Ready(Ok(mut response)) = result else {
             return result;
         };
-        if *this.set_length {
-            set_content_length(&mut response);
+        match response.body().size_hint().exact() {
+            Some(len) if *this.set_length => {
+                this.headers.apply_with(
+                    response.headers_mut(),
+                    false,
+                    CONTENT_LENGTH,
+                    HeaderValue::from(len),
+                );
+            }
+            _ => this.headers.apply_to(response.headers_mut(), false),
         }
-        this.headers.apply_to(response.headers_mut(), false);
         Poll::Ready(Ok(response))
     }
 }
 
-/// Sets `Content-Length` as axum's router would once the response leaves
-/// the stack, but before the security headers: the response then has the
-/// shape of a prepared map (`Content-Type`, `Content-Length`) and the map
-/// never grows (see [`PreparedSecurityHeaders`]).
-fn set_content_length(response: &mut Response) {
-    if response.headers().contains_key(CONTENT_LENGTH) {
-        return;
-    }
-    if let Some(len) = response.body().size_hint().exact() {
-        response
-            .headers_mut()
-            .insert(CONTENT_LENGTH, HeaderValue::from(len));
-    }
-}
+// `Content-Length` is set as axum's router would once the response leaves
+// the stack, but with the security headers: the response then has the shape
+// of a prepared map (`Content-Type`, `Content-Length`), the length goes
+// straight into its place and the map never grows (see
+// `PreparedSecurityHeaders`).
 
 /// The inner part of the default stack; see the [module docs](self).
 #[derive(Clone)]
