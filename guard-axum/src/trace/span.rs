@@ -151,6 +151,10 @@ fn request_span<B>(level: Level, request: &Request<B>, header: &HeaderName) -> S
     } else {
         tracing::trace_span!("request", method = %method, path = %path, client_request_id = empty)
     };
+    if span.is_disabled() {
+        // Nothing records it: no need to look the client's id up.
+        return span;
+    }
     if let Some(value) = request.headers().get(header) {
         let id = loggable_request_id(value).unwrap_or(INVALID);
         span.record("client_request_id", tracing::field::display(id));
