@@ -46,6 +46,33 @@ use tower::{Layer, Service};
 
 use guard_core::headers::PreparedSecurityHeaders;
 pub use guard_core::headers::{DEFAULT_PERMISSIONS_POLICY, HeaderPolicyError, SecurityHeaders};
+use http::HeaderName;
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+
+use crate::rate_limit::headers::{RATELIMIT, RATELIMIT_POLICY};
+
+/// The policy prepared for the responses the framework's handlers give:
+/// JSON, with or without the guards' `RateLimit` pair and the
+/// authenticated `Cache-Control`, with or without `Content-Length`.
+pub(crate) fn prepare(policy: SecurityHeaders) -> PreparedSecurityHeaders {
+    let shapes: [&[HeaderName]; 5] = [
+        &[],
+        &[CONTENT_TYPE],
+        &[CONTENT_TYPE, CACHE_CONTROL],
+        &[CONTENT_TYPE, RATELIMIT_POLICY.clone(), RATELIMIT.clone()],
+        &[
+            CONTENT_TYPE,
+            RATELIMIT_POLICY.clone(),
+            RATELIMIT.clone(),
+            CACHE_CONTROL,
+        ],
+    ];
+    shapes.iter().fold(policy.prepare(), |prepared, names| {
+        let mut sized = names.to_vec();
+        sized.push(CONTENT_LENGTH);
+        prepared.with_shape(names).with_shape(&sized)
+    })
+}
 
 /// Applies a [`SecurityHeaders`] to every response of the wrapped
 /// service; see the [module docs](self) for which header wins.
@@ -64,7 +91,7 @@ impl SecurityHeadersLayer {
     #[must_use]
     pub fn new(policy: SecurityHeaders) -> Self {
         Self {
-            policy: Arc::new(policy.prepare()),
+            policy: Arc::new(prepare(policy)),
         }
     }
 
@@ -113,7 +140,7 @@ impl<S> SecurityHeadersService<S> {
     pub fn new(inner: S, policy: SecurityHeaders) -> Self {
         Self {
             inner,
-            policy: Arc::new(policy.prepare()),
+            policy: Arc::new(prepare(policy)),
         }
     }
 

@@ -327,7 +327,10 @@ impl SecurityHeaders {
 
 impl SecurityHeaders {
     /// The policy made ready for many responses: see
-    /// [`PreparedSecurityHeaders`].
+    /// [`PreparedSecurityHeaders`]. The shapes of the responses a JSON
+    /// handler answers with (no header, `Content-Type`, each with or
+    /// without `Content-Length`) are prepared too; add others with
+    /// [`PreparedSecurityHeaders::with_shape`].
     #[must_use]
     pub fn prepare(self) -> PreparedSecurityHeaders {
         let mut template = HeaderMap::with_capacity(self.headers.len() + TEMPLATE_ROOM);
@@ -343,7 +346,10 @@ impl SecurityHeaders {
             policy: self,
             template,
             rules,
+            shapes: Vec::new(),
         }
+        .with_shape(&[])
+        .with_shape(&[CONTENT_TYPE])
     }
 }
 
@@ -362,13 +368,55 @@ const TEMPLATE_ROOM: usize = 8;
 /// handler's few headers into it, instead of inserting the policy's nine
 /// into the handler's map one by one: a copy is two allocations and no
 /// hashing, where each insert hashes, probes and may grow the map.
+///
+/// A response whose header names are exactly those of a prepared *shape*
+/// (in order, one value each: `Content-Type`, then `Content-Length`, say)
+/// costs less again: the shape's map already holds the policy's headers and
+/// an entry for each of the handler's, so the handler's values are moved
+/// into place without hashing anything and without growing the map (the
+/// copy of a map has no room to spare, and its first new header makes it
+/// reallocate).
 #[derive(Debug, Clone)]
 pub struct PreparedSecurityHeaders {
     policy: SecurityHeaders,
     template: HeaderMap,
     /// Each policy header, and whether a handler's value of it wins.
     rules: Vec<(HeaderName, bool)>,
+    shapes: Vec<Shape>,
 }
+
+/// The map for responses whose headers are exactly `names`, in order.
+#[derive(Debug, Clone)]
+struct Shape {
+    names: Vec<HeaderName>,
+    /// The policy's headers the handler does not override, then one
+    /// entry per handler header that is kept, in the handler's order.
+    template: HeaderMap,
+    /// Entries of `template` before the first handler header.
+    policy_len: usize,
+    /// Per handler header: whether its value is kept (else the policy's
+    /// wins).
+    kept: Vec<bool>,
+}
+
+impl Shape {
+    /// Replaces the response's headers (names as this shape's, one value
+    /// each, then `extra`) with the shape's map, the kept values moved in.
+    fn fill(&self, response_headers: &mut HeaderMap, extra: Option<HeaderValue>) {
+        let handler = std::mem::replace(response_headers, self.template.clone());
+        let mut slots = response_headers.values_mut().skip(self.policy_len);
+        let values = handler.into_iter().map(|(_, value)| value).chain(extra);
+        for (value, kept) in values.zip(&self.kept) {
+            if *kept && let Some(slot) = slots.next() {
+                *slot = value;
+            }
+        }
+    }
+}
+
+/// Stand-in value of a shape's handler entries, overwritten before the
+/// response leaves.
+const PLACEHOLDER: HeaderValue = HeaderValue::from_static("");
 
 impl PreparedSecurityHeaders {
     /// The policy.
@@ -377,8 +425,53 @@ impl PreparedSecurityHeaders {
         &self.policy
     }
 
+    /// Also prepares the map for responses whose headers are exactly
+    /// `names`, in this order, one value each (for instance `Content-Type`,
+    /// `RateLimit-Policy`, `RateLimit`, `Cache-Control`, as a rate-limited
+    /// authenticated JSON route answers). Names repeated, or a shape
+    /// already prepared, are ignored.
+    #[must_use]
+    pub fn with_shape(mut self, names: &[HeaderName]) -> Self {
+        let repeated = names
+            .iter()
+            .enumerate()
+            .any(|(i, name)| names.iter().skip(i + 1).any(|other| other == name));
+        if repeated || self.shapes.iter().any(|shape| shape.names == names) {
+            return self;
+        }
+        let kept: Vec<bool> = names
+            .iter()
+            .map(|name| self.keep(name) != Keep::Drop)
+            .collect();
+        let mut template = HeaderMap::with_capacity(self.template.len() + names.len());
+        for (name, value) in &self.policy.headers {
+            // A policy header the handler's value replaces comes from the
+            // handler, in the handler's place.
+            let replaced = names.contains(name) && self.keep(name) == Keep::Replace;
+            if !replaced {
+                template.insert(name.clone(), value.clone());
+            }
+        }
+        let policy_len = template.len();
+        for (name, kept) in names.iter().zip(&kept) {
+            if *kept {
+                template.insert(name.clone(), PLACEHOLDER);
+            }
+        }
+        self.shapes.push(Shape {
+            names: names.to_vec(),
+            template,
+            policy_len,
+            kept,
+        });
+        self
+    }
+
     /// Applies the policy, exactly as [`SecurityHeaders::apply_to`] does.
     pub fn apply_to(&self, response_headers: &mut HeaderMap, authenticated: bool) {
+        if !authenticated && self.apply_shaped(response_headers) {
+            return;
+        }
         if response_headers.len() > self.template.len() {
             self.policy.apply_to(response_headers, authenticated);
             return;
@@ -413,6 +506,60 @@ impl PreparedSecurityHeaders {
                 self.policy.authenticated_cache_control.clone(),
             );
         }
+    }
+
+    /// Adds `name: value` unless the handler set `name`, then applies the
+    /// policy as [`apply_to`](Self::apply_to) does: for a header the
+    /// server adds on its way out anyway (`Content-Length`), so that a
+    /// prepared shape ending in it takes the value straight into its
+    /// place, with no insert into the handler's map.
+    pub fn apply_with(
+        &self,
+        response_headers: &mut HeaderMap,
+        authenticated: bool,
+        name: HeaderName,
+        value: HeaderValue,
+    ) {
+        if !authenticated && let Some(shape) = self.shape_of(response_headers, Some(&name)) {
+            shape.fill(response_headers, Some(value));
+            return;
+        }
+        if !response_headers.contains_key(&name) {
+            response_headers.insert(name, value);
+        }
+        self.apply_to(response_headers, authenticated);
+    }
+
+    /// The shaped path of [`apply_to`](Self::apply_to); `false` when no
+    /// prepared shape has exactly the response's header names.
+    fn apply_shaped(&self, response_headers: &mut HeaderMap) -> bool {
+        match self.shape_of(response_headers, None) {
+            Some(shape) => {
+                shape.fill(response_headers, None);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The prepared shape whose names are exactly the response's, then
+    /// `extra` if given.
+    fn shape_of(&self, response_headers: &HeaderMap, extra: Option<&HeaderName>) -> Option<&Shape> {
+        let len = response_headers.len();
+        // `len` counts values and `keys_len` names: equal, there is one
+        // value per name.
+        if response_headers.keys_len() != len {
+            return None;
+        }
+        let want = len + usize::from(extra.is_some());
+        self.shapes.iter().find(|shape| {
+            shape.names.len() == want
+                && response_headers
+                    .keys()
+                    .zip(&shape.names)
+                    .all(|(name, expected)| name == expected)
+                && extra.is_none_or(|name| shape.names.last() == Some(name))
+        })
     }
 
     /// What happens to a handler's header of this name.
@@ -769,24 +916,100 @@ mod tests {
             many,
         ];
         for policy in [SecurityHeaders::default(), custom] {
-            let prepared = policy.clone().prepare();
-            for handler in &responses {
-                for authenticated in [false, true] {
-                    let mut expected = HeaderMap::new();
-                    for (name, value) in handler {
-                        expected.append(name.clone(), HeaderValue::from_static(value));
+            // Every response's names as a prepared shape too (a repeated
+            // name is ignored), so both paths are compared to the policy.
+            let shaped = responses.iter().fold(policy.clone().prepare(), |p, r| {
+                let names: Vec<HeaderName> = r.iter().map(|(n, _)| n.clone()).collect();
+                p.with_shape(&names)
+            });
+            for prepared in [policy.clone().prepare(), shaped] {
+                for handler in &responses {
+                    for authenticated in [false, true] {
+                        let mut expected = HeaderMap::new();
+                        for (name, value) in handler {
+                            expected.append(name.clone(), HeaderValue::from_static(value));
+                        }
+                        let mut actual = expected.clone();
+                        policy.apply_to(&mut expected, authenticated);
+                        prepared.apply_to(&mut actual, authenticated);
+                        assert_eq!(
+                            sorted(&actual),
+                            sorted(&expected),
+                            "{handler:?}, authenticated = {authenticated}"
+                        );
                     }
-                    let mut actual = expected.clone();
-                    policy.apply_to(&mut expected, authenticated);
-                    prepared.apply_to(&mut actual, authenticated);
-                    assert_eq!(
-                        sorted(&actual),
-                        sorted(&expected),
-                        "{handler:?}, authenticated = {authenticated}"
-                    );
                 }
             }
         }
+    }
+
+    #[test]
+    fn apply_with_adds_the_header_unless_the_handler_set_it() {
+        let policy = SecurityHeaders::default();
+        let prepared = policy
+            .clone()
+            .prepare()
+            .with_shape(&[CONTENT_TYPE, header::CONTENT_LENGTH]);
+        let responses: [&[(HeaderName, &'static str)]; 4] = [
+            // Shaped with the length: it goes into its slot.
+            &[(CONTENT_TYPE, "application/json")],
+            // The handler's own length wins.
+            &[
+                (CONTENT_TYPE, "application/json"),
+                (header::CONTENT_LENGTH, "3"),
+            ],
+            // No shape: inserted, then applied.
+            &[(X_FRAME_OPTIONS, "ALLOWALL"), (header::ETAG, "\"1\"")],
+            &[],
+        ];
+        for handler in responses {
+            for authenticated in [false, true] {
+                let mut expected = HeaderMap::new();
+                for (name, value) in handler {
+                    expected.append(name.clone(), HeaderValue::from_static(value));
+                }
+                let mut actual = expected.clone();
+                if !expected.contains_key(header::CONTENT_LENGTH) {
+                    expected.insert(header::CONTENT_LENGTH, HeaderValue::from_static("15"));
+                }
+                policy.apply_to(&mut expected, authenticated);
+                prepared.apply_with(
+                    &mut actual,
+                    authenticated,
+                    header::CONTENT_LENGTH,
+                    HeaderValue::from_static("15"),
+                );
+                assert_eq!(
+                    sorted(&actual),
+                    sorted(&expected),
+                    "{handler:?}, authenticated = {authenticated}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_shape_matches_only_its_names_in_its_order() {
+        let prepared = SecurityHeaders::default()
+            .prepare()
+            .with_shape(&[CONTENT_TYPE, CACHE_CONTROL]);
+        let mut matching = HeaderMap::new();
+        matching.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        matching.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let mut reversed = HeaderMap::new();
+        reversed.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        reversed.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut two_values = HeaderMap::new();
+        two_values.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        two_values.append(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(prepared.apply_shaped(&mut matching));
+        assert_eq!(matching.len(), 11);
+        assert_eq!(matching[CACHE_CONTROL], "no-store");
+        assert_eq!(matching[CONTENT_TYPE], "application/json");
+        assert_eq!(matching[X_FRAME_OPTIONS], "DENY");
+        assert!(!prepared.apply_shaped(&mut reversed));
+        assert!(!prepared.apply_shaped(&mut two_values));
+        assert_eq!(two_values.len(), 2, "an unmatched map is left alone");
     }
 
     fn sorted(headers: &HeaderMap) -> Vec<(String, Vec<String>)> {

@@ -67,61 +67,6 @@ impl From<ByteSize> for BodyLimit {
     }
 }
 
-/// The router-wide default cap: axum's [`DefaultBodyLimit`], set on the
-/// requests that carry a body. A request whose body has already ended
-/// (a `GET`, `Content-Length: 0`, an HTTP/2 request that ended its stream
-/// with its headers) has nothing to cap, so it does not pay for the
-/// extension. Routes that declare their own limit override this one.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DefaultBodyCapLayer {
-    limit: usize,
-}
-
-impl DefaultBodyCapLayer {
-    pub(crate) fn new(limit: usize) -> Self {
-        Self { limit }
-    }
-}
-
-impl<S> Layer<S> for DefaultBodyCapLayer {
-    type Service = DefaultBodyCap<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        DefaultBodyCap {
-            inner,
-            limit: self.limit,
-        }
-    }
-}
-
-/// The service of [`DefaultBodyCapLayer`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DefaultBodyCap<S> {
-    inner: S,
-    limit: usize,
-}
-
-impl<S, B> Service<Request<B>> for DefaultBodyCap<S>
-where
-    S: Service<Request<B>>,
-    B: axum::body::HttpBody,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        if !req.body().is_end_stream() {
-            DefaultBodyLimit::max(self.limit).apply(&mut req);
-        }
-        self.inner.call(req)
-    }
-}
-
 /// Reads at most `limit` bytes of `body`.
 ///
 /// A `Content-Length` over the limit is refused before reading anything;

@@ -29,7 +29,6 @@ mod query;
 mod valid;
 
 pub use client_ip::{ClientIp, ClientIpFuture, ClientIpLayer, ClientIpService, client_rate_key};
-pub(crate) use limit::DefaultBodyCapLayer;
 pub use limit::{BodyLimit, BodyLimitLayer, BodyLimitService};
 pub use options::AllowIdentityFields;
 pub use owned::{Owned, OwnedResource, Owner, Resource};

@@ -5,25 +5,23 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use guard_core::GuardError;
 use guard_core::report::{RouteEntry, RouteReport};
 
 use crate::app::GuardedApp;
 use crate::cors::{CorsPolicy, cors_layer};
-use crate::extract::DefaultBodyCapLayer;
 use crate::guards::Guards;
-use crate::headers::SecurityHeadersLayer;
 use crate::rate_limit::{
     ClientIpLayer, LimitSource, MemoryBackend, RateBackend, RateGuard, ResolvedLimits,
 };
-use crate::trace::{RequestSpanLayer, RequestTimeoutLayer};
+use crate::trace::RequestSpanLayer;
 use crate::upload::UploadLimits;
 use guard_core::RouteSpec;
 use guard_core::report::RateEntry;
 
 use super::path::{path_problem, service_path, shape};
+use super::stack::{BackLayer, FrontLayer};
 use super::{BuildError, FALLBACK_METHOD, FALLBACK_PATH, GuardedRouter};
 
 impl<S> GuardedRouter<S>
@@ -251,44 +249,35 @@ where
         router = router.method_not_allowed_fallback(|| async { GuardError::method_not_allowed() });
         // Marking `Set-Cookie` sensitive goes innermost, so a user's
         // TraceLayer already sees it marked; without user layers it joins
-        // the one stack below instead of boxing every route once more.
-        let sensitive_responses = self.sensitive.response_layer();
-        let sensitive_responses = if self.layers.is_empty() {
-            Some(sensitive_responses)
-        } else {
-            router = router.layer(sensitive_responses);
-            None
-        };
+        // the stack below instead of boxing every route once more.
+        let mark_responses = self.layers.is_empty();
+        if !mark_responses {
+            router = router.layer(self.sensitive.response_layer());
+        }
         for layer in self.layers {
             router = layer(router);
         }
-        // One stack, outermost first, applied with a single `Router::layer`:
-        // axum boxes every route once per `layer` call, so six calls cost six
-        // boxings on every request. Security headers are outermost so every
-        // response, preflights included, carries them; CORS sits outside the
-        // timeout and the panic catcher so a browser can read those errors'
-        // ids and a preflight never reaches the 405 fallback; the client IP
-        // is resolved before any guard reads it.
-        let stack = tower::ServiceBuilder::new()
-            .layer(SecurityHeadersLayer::new(self.headers))
-            .layer(self.sensitive.request_layer())
-            .layer(RequestSpanLayer::new())
-            .option_layer(self.cors.as_ref().map(cors_layer))
-            .option_layer(self.timeout.map(RequestTimeoutLayer::new))
-            .option_layer(self.client_ip.take().map(ClientIpLayer::new))
-            // The default cap for any body a route reads without declaring
-            // one (64 KiB, not axum's 2 MB); routes that declare a body,
-            // an upload or a limit set their own.
-            .layer(DefaultBodyCapLayer::new(
-                usize::try_from(guard_core::spec::DEFAULT_BODY_LIMIT).unwrap_or(usize::MAX),
-            ))
-            // Back to axum's body type for the layers outside the catcher.
-            .map_response(|response: http::Response<_>| response.map(axum::body::Body::new))
-            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-                panic_response,
-            ))
-            .option_layer(sensitive_responses);
-        let router = router.layer(stack);
+        // One stack, applied with a single `Router::layer` (axum boxes every
+        // route once per `layer` call), in two services with one future each
+        // (see `stack.rs`). Outermost first: security headers, so every
+        // response, preflights included, carries them; sensitive request
+        // headers and the span; CORS, outside the timeout and the panic
+        // catcher so a browser can read those errors' ids and a preflight
+        // never reaches the 405 fallback; then the timeout, the client IP
+        // (resolved before any guard reads it), the default body cap (64
+        // KiB, not axum's 2 MB, for any body a route reads without
+        // declaring a limit) and the panic catcher.
+        let front = FrontLayer::new(self.headers, &self.sensitive, RequestSpanLayer::new());
+        let back = BackLayer::new(
+            self.timeout,
+            self.client_ip.take().map(ClientIpLayer::new),
+            usize::try_from(guard_core::spec::DEFAULT_BODY_LIMIT).unwrap_or(usize::MAX),
+            mark_responses.then_some(&self.sensitive),
+        );
+        router = match self.cors.as_ref().map(cors_layer) {
+            Some(cors) => router.layer((front, cors, back)),
+            None => router.layer((front, back)),
+        };
         Ok(GuardedApp::new(router, report))
     }
 }
@@ -315,15 +304,4 @@ fn rate_entries(limits: &ResolvedLimits) -> Vec<RateEntry> {
         rates.push(entry("quota", quota.value.to_string(), quota.source));
     }
     rates
-}
-
-/// A caught panic becomes the generic 500; its message is logged, scrubbed,
-/// under the error id the client sees.
-fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_owned());
-    GuardError::internal(format_args!("handler panicked: {message}")).into_response()
 }

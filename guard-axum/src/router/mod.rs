@@ -8,6 +8,7 @@
 mod build;
 mod compose;
 mod path;
+mod stack;
 
 use std::convert::Infallible;
 use std::fmt;

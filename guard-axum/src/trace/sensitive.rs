@@ -86,7 +86,7 @@ impl SensitiveHeaders {
         }
     }
 
-    fn shared(&self) -> Arc<[HeaderName]> {
+    pub(crate) fn shared(&self) -> Arc<[HeaderName]> {
         Arc::from(self.names.as_slice())
     }
 }
@@ -192,7 +192,7 @@ where
 }
 
 /// Marks every value of every header in `names`.
-fn mark_sensitive(headers: &mut http::HeaderMap, names: &[HeaderName]) {
+pub(crate) fn mark_sensitive(headers: &mut http::HeaderMap, names: &[HeaderName]) {
     for (name, value) in headers.iter_mut() {
         if names.contains(name) {
             value.set_sensitive(true);

@@ -74,6 +74,19 @@ impl RequestSpanLayer {
     }
 }
 
+impl RequestSpanLayer {
+    /// The span for one request, or `Span::none()` when no subscriber
+    /// would record it (see [`RequestSpan`]).
+    pub(crate) fn span_for<B>(&self, request: &Request<B>) -> Span {
+        let span = request_span(self.level, request, &self.header);
+        if span.is_disabled() {
+            Span::none()
+        } else {
+            span
+        }
+    }
+}
+
 impl<S> Layer<S> for RequestSpanLayer {
     type Service = RequestSpan<S>;
 
@@ -138,6 +151,10 @@ fn request_span<B>(level: Level, request: &Request<B>, header: &HeaderName) -> S
     } else {
         tracing::trace_span!("request", method = %method, path = %path, client_request_id = empty)
     };
+    if span.is_disabled() {
+        // Nothing records it: no need to look the client's id up.
+        return span;
+    }
     if let Some(value) = request.headers().get(header) {
         let id = loggable_request_id(value).unwrap_or(INVALID);
         span.record("client_request_id", tracing::field::display(id));

@@ -133,14 +133,14 @@ where
     }
 }
 
-fn timeout_response() -> Response {
+pub(crate) fn timeout_response() -> Response {
     tracing::warn!(status = 408, "request timed out");
     GuardError::new(ErrorKind::RequestTimeout).into_response()
 }
 
 /// A 408 the inner service answered itself (a handler's own, not the
 /// generic one) is made generic, as every error is; anything else passes.
-fn generic_timeout(response: Response) -> Response {
+pub(crate) fn generic_timeout(response: Response) -> Response {
     if response.status() != StatusCode::REQUEST_TIMEOUT
         || response.extensions().get::<GenericBody>().is_some()
     {
