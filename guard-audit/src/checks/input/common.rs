@@ -29,7 +29,28 @@ pub(crate) fn idents(tokens: TokenStream, out: &mut HashSet<String>) {
                 out.insert(i.to_string());
             }
             TokenTree::Group(g) => idents(g.stream(), out),
-            _ => {}
+            TokenTree::Literal(l) => inline_args(&l.to_string(), out),
+            TokenTree::Punct(_) => {}
+        }
+    }
+}
+
+/// The names a format string captures inline (`"{url}/x"`, `"{e:?}"`).
+fn inline_args(lit: &str, out: &mut HashSet<String>) {
+    if !lit.starts_with('"') && !lit.starts_with('r') {
+        return;
+    }
+    for part in lit.split('{').skip(1) {
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let next = part[name.len()..].chars().next();
+        if !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && matches!(next, Some('}' | ':'))
+        {
+            out.insert(name);
         }
     }
 }
