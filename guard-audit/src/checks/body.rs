@@ -5,7 +5,10 @@
 use std::collections::HashSet;
 
 use super::Ctx;
-use super::input::common::{args, calls, block_expr, eval_int, handler_or_reason, layer_block, reads_body, route, size, text};
+use super::input::common::{
+    args, block_expr, calls, eval_int, handler_or_reason, layer_block, reads_body, route, size,
+    text,
+};
 use crate::findings::{Finding, Location, Results, Severity, Verdict};
 use crate::symbols::ModId;
 
@@ -30,10 +33,15 @@ impl Limits {
     /// `Err(why)` when a limit could not be read.
     pub(super) fn effective(&self) -> Result<Option<u128>, String> {
         if let Some(n) = self.request.iter().map(|r| r.0).min() {
-            return n.map(Some).ok_or_else(|| "a `RequestBodyLimitLayer` size the scan cannot read".to_owned());
+            return n
+                .map(Some)
+                .ok_or_else(|| "a `RequestBodyLimitLayer` size the scan cannot read".to_owned());
         }
         if let Some(n) = self.default_max.first() {
-            return n.0.map(Some).ok_or_else(|| "a `DefaultBodyLimit::max` size the scan cannot read".to_owned());
+            return n
+                .0
+                .map(Some)
+                .ok_or_else(|| "a `DefaultBodyLimit::max` size the scan cannot read".to_owned());
         }
         if self.disabled.is_some() {
             return Ok(None);
@@ -82,24 +90,28 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
                 continue;
             }
         };
-        let readers: Vec<String> = args(h.sig).iter().filter_map(|a| reads_body(a.ty)).collect();
+        let readers: Vec<String> = args(h.sig)
+            .iter()
+            .filter_map(|a| reads_body(a.ty))
+            .collect();
         if readers.is_empty() {
             continue;
         }
         let lim = limits(ctx, i);
         let r = route(ctx, i);
-        let mut layer_finding = |at: (ModId, usize), sev: Severity, msg: String, out: &mut Results| {
-            if raised.insert(at) {
-                out.finding(Finding {
-                    rule: RULE,
-                    severity: sev,
-                    message: msg,
-                    location: layer_location(ctx, at),
-                    endpoint: None,
-                    suppressed: None,
-                });
-            }
-        };
+        let mut layer_finding =
+            |at: (ModId, usize), sev: Severity, msg: String, out: &mut Results| {
+                if raised.insert(at) {
+                    out.finding(Finding {
+                        rule: RULE,
+                        severity: sev,
+                        message: msg,
+                        location: layer_location(ctx, at),
+                        endpoint: None,
+                        suppressed: None,
+                    });
+                }
+            };
         let big = lim
             .request
             .iter()
@@ -109,9 +121,15 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             Err(why) => (Verdict::Unknown, why),
             Ok(None) => {
                 let at = lim.disabled.unwrap_or((h.module, 0));
-                let msg = format!("{r}: `DefaultBodyLimit::disable()` with no `RequestBodyLimitLayer`: the body is unbounded (first seen on this route)");
+                let msg = format!(
+                    "{r}: `DefaultBodyLimit::disable()` with no `RequestBodyLimitLayer`: the body is unbounded (first seen on this route)"
+                );
                 layer_finding(at, Severity::High, msg, out);
-                (Verdict::Unguarded, "`DefaultBodyLimit::disable()` and no `RequestBodyLimitLayer`: unbounded body".to_owned())
+                (
+                    Verdict::Unguarded,
+                    "`DefaultBodyLimit::disable()` and no `RequestBodyLimitLayer`: unbounded body"
+                        .to_owned(),
+                )
             }
             Ok(Some(_)) if big.is_some() => {
                 let (n, m, line) = big.copied().unwrap_or((None, h.module, 0));
@@ -126,13 +144,21 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             Ok(Some(n)) => (Verdict::Guarded, format!("body limit {}", size(n))),
         };
         // Raw bodies: the default limit does not apply to a stream read by hand.
-        let raw = readers.iter().any(|n| matches!(n.as_str(), "Body" | "Request" | "BodyStream"));
+        let raw = readers
+            .iter()
+            .any(|n| matches!(n.as_str(), "Body" | "Request" | "BodyStream"));
         let body = text(h.block);
         let unbounded_read = raw && body.contains("usize::MAX");
         let streamed = raw
-            && ["into_data_stream", "poll_frame", ".frame()", ".data()", "BodyStream"]
-                .iter()
-                .any(|w| body.contains(w) || readers.iter().any(|r| r == w))
+            && [
+                "into_data_stream",
+                "poll_frame",
+                ".frame()",
+                ".data()",
+                "BodyStream",
+            ]
+            .iter()
+            .any(|w| body.contains(w) || readers.iter().any(|r| r == w))
             && !super::input::common::compares_len(h.block)
             && !body.contains("Limited");
         if verdict != Verdict::Unguarded && (unbounded_read || streamed) {
@@ -141,7 +167,12 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             } else {
                 "streams the raw body with no length check"
             };
-            out.finding(ctx.endpoint_finding(i, RULE, Severity::Medium, format!("{r}: `{}` {what}", h.sig.ident)));
+            out.finding(ctx.endpoint_finding(
+                i,
+                RULE,
+                Severity::Medium,
+                format!("{r}: `{}` {what}", h.sig.ident),
+            ));
             out.verdict(i, RULE, Verdict::Unguarded, what);
             continue;
         }

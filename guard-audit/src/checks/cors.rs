@@ -83,7 +83,13 @@ fn cors_of<'w>(ctx: &Ctx<'_, 'w>, at: At<'w>, e: &syn::Expr, depth: usize) -> Op
         }
         syn::Expr::Call(c) => {
             let f = text(&c.func);
-            let ctor = |origin, creds, ctor| Some(Cors { origin, creds: Some(creds), ctor });
+            let ctor = |origin, creds, ctor| {
+                Some(Cors {
+                    origin,
+                    creds: Some(creds),
+                    ctor,
+                })
+            };
             if f.ends_with("CorsLayer::new") || f.ends_with("CorsLayer::default") {
                 return ctor(Origin::None, false, "CorsLayer::new()");
             }
@@ -94,11 +100,29 @@ fn cors_of<'w>(ctx: &Ctx<'_, 'w>, at: At<'w>, e: &syn::Expr, depth: usize) -> Op
                 return ctor(Origin::Mirror, true, "CorsLayer::very_permissive()");
             }
             let (d, m, s, l) = definition(ctx, at.module, at.scope, e, at.line)?;
-            cors_of(ctx, At { module: m, scope: s, line: l }, &d, depth + 1)
+            cors_of(
+                ctx,
+                At {
+                    module: m,
+                    scope: s,
+                    line: l,
+                },
+                &d,
+                depth + 1,
+            )
         }
         syn::Expr::Path(_) => {
             let (d, m, s, l) = definition(ctx, at.module, at.scope, e, at.line)?;
-            cors_of(ctx, At { module: m, scope: s, line: l }, &d, depth + 1)
+            cors_of(
+                ctx,
+                At {
+                    module: m,
+                    scope: s,
+                    line: l,
+                },
+                &d,
+                depth + 1,
+            )
         }
         syn::Expr::Block(b) => match b.block.stmts.last()? {
             syn::Stmt::Expr(t, None) => cors_of(ctx, at, t, depth + 1),
@@ -130,7 +154,11 @@ fn literals(e: &impl ToTokens) -> Vec<String> {
 fn origin<'w>(ctx: &Ctx<'_, 'w>, at: At<'w>, a: &syn::Expr, depth: usize) -> Origin {
     let t = text(a);
     let lits = literals(a);
-    if t == "Any" || t.ends_with("::Any") || t.contains("AllowOrigin::any()") || lits.iter().any(|l| l == "*") {
+    if t == "Any"
+        || t.ends_with("::Any")
+        || t.contains("AllowOrigin::any()")
+        || lits.iter().any(|l| l == "*")
+    {
         return Origin::Any;
     }
     if t.contains("mirror_request") {
@@ -143,10 +171,22 @@ fn origin<'w>(ctx: &Ctx<'_, 'w>, at: At<'w>, a: &syn::Expr, depth: usize) -> Ori
         && matches!(peel(a), syn::Expr::Path(_) | syn::Expr::Call(_))
         && let Some((d, m, s, l)) = definition(ctx, at.module, at.scope, peel(a), at.line)
     {
-        return origin(ctx, At { module: m, scope: s, line: l }, &d, depth + 1);
+        return origin(
+            ctx,
+            At {
+                module: m,
+                scope: s,
+                line: l,
+            },
+            &d,
+            depth + 1,
+        );
     }
     let env = ["env::var", "env!", "config", "settings", "args", "std::env"];
-    if !lits.is_empty() && lits.iter().all(|l| l.starts_with("http")) && !env.iter().any(|e| t.contains(e)) {
+    if !lits.is_empty()
+        && lits.iter().all(|l| l.starts_with("http"))
+        && !env.iter().any(|e| t.contains(e))
+    {
         return Origin::Exact(lits);
     }
     Origin::Unknown(format!("origins from `{t}`, which the scan cannot read"))
@@ -157,7 +197,10 @@ fn judge(c: &Cors) -> [(Verdict, Option<Severity>, String); 2] {
     let creds = c.creds == Some(true);
     let g = |s: &str| (Verdict::Guarded, None, s.to_owned());
     match &c.origin {
-        Origin::None => [g("CorsLayer allows no origin"), g("CorsLayer allows no origin")],
+        Origin::None => [
+            g("CorsLayer allows no origin"),
+            g("CorsLayer allows no origin"),
+        ],
         Origin::Exact(list) => {
             let s = format!("exact origin list {}", list.join(", "));
             [g(&s), g(&s)]
@@ -170,37 +213,59 @@ fn judge(c: &Cors) -> [(Verdict, Option<Severity>, String); 2] {
             (
                 Verdict::Unguarded,
                 Some(Severity::High),
-                format!("{} allows any origin with credentials (tower-http panics at runtime on `Any` + `allow_credentials(true)`; the intent is credentialed CORS for every site)", c.ctor),
+                format!(
+                    "{} allows any origin with credentials (tower-http panics at runtime on `Any` + `allow_credentials(true)`; the intent is credentialed CORS for every site)",
+                    c.ctor
+                ),
             ),
             g("credentials: see GA-CORS-004"),
         ],
         Origin::Any => [
             g("no credentials allowed"),
-            (Verdict::Unguarded, Some(Severity::Low), format!("{} allows any origin", c.ctor)),
+            (
+                Verdict::Unguarded,
+                Some(Severity::Low),
+                format!("{} allows any origin", c.ctor),
+            ),
         ],
         Origin::Mirror if creds => [
             (
                 Verdict::Unguarded,
                 Some(Severity::High),
-                format!("{} mirrors the request origin with credentials: any site can make credentialed requests", c.ctor),
+                format!(
+                    "{} mirrors the request origin with credentials: any site can make credentialed requests",
+                    c.ctor
+                ),
             ),
             g("credentials: see GA-CORS-004"),
         ],
         Origin::Mirror => [
             g("no credentials allowed"),
-            (Verdict::Unguarded, Some(Severity::Low), format!("{} mirrors any request origin", c.ctor)),
+            (
+                Verdict::Unguarded,
+                Some(Severity::Low),
+                format!("{} mirrors any request origin", c.ctor),
+            ),
         ],
         Origin::Predicate if creds => [
             (
                 Verdict::Unguarded,
                 Some(Severity::Medium),
-                format!("{} allows credentials for origins an `AllowOrigin::predicate` accepts: the predicate must match exact origins (no suffix or substring match)", c.ctor),
+                format!(
+                    "{} allows credentials for origins an `AllowOrigin::predicate` accepts: the predicate must match exact origins (no suffix or substring match)",
+                    c.ctor
+                ),
             ),
             g("credentials: see GA-CORS-004"),
         ],
         Origin::Predicate => [
             g("no credentials allowed"),
-            (Verdict::Unknown, None, "origins decided by an `AllowOrigin::predicate` the scan does not evaluate".to_owned()),
+            (
+                Verdict::Unknown,
+                None,
+                "origins decided by an `AllowOrigin::predicate` the scan does not evaluate"
+                    .to_owned(),
+            ),
         ],
     }
 }
@@ -219,7 +284,10 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             let Some(c) = cors_of(ctx, at, &layer.expr, 0) else {
                 if layer.text.to_ascii_lowercase().contains("cors") {
                     let why = format!("layer `{}` looks like CORS but was not read", layer.text);
-                    verdicts.push([(Verdict::Unknown, None, why.clone()), (Verdict::Unknown, None, why)]);
+                    verdicts.push([
+                        (Verdict::Unknown, None, why.clone()),
+                        (Verdict::Unknown, None, why),
+                    ]);
                 }
                 continue;
             };
@@ -227,12 +295,19 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             for (rule, (verdict, sev, msg)) in [CRED, ANY].into_iter().zip(v.iter()) {
                 if *verdict == Verdict::Unguarded
                     && let Some(sev) = sev
-                    && raised.insert((layer.module, layer.line, rule), ()).is_none()
+                    && raised
+                        .insert((layer.module, layer.line, rule), ())
+                        .is_none()
                 {
                     out.finding(Finding {
                         rule,
                         severity: *sev,
-                        message: format!("{msg} (`{}`, first on {} {})", layer.shown(), ep.method, ep.path),
+                        message: format!(
+                            "{msg} (`{}`, first on {} {})",
+                            layer.shown(),
+                            ep.method,
+                            ep.path
+                        ),
                         location: Location {
                             file: ctx.file(layer.module).to_path_buf(),
                             line: layer.line,
@@ -247,7 +322,12 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
         }
         if verdicts.is_empty() {
             for rule in [CRED, ANY] {
-                out.verdict(i, rule, Verdict::Guarded, "no CORS layer: browsers keep the same-origin policy");
+                out.verdict(
+                    i,
+                    rule,
+                    Verdict::Guarded,
+                    "no CORS layer: browsers keep the same-origin policy",
+                );
             }
             continue;
         }

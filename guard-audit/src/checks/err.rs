@@ -7,17 +7,40 @@ use std::collections::HashSet;
 
 use syn::visit::Visit;
 
-use super::input::common::{LOG_MACROS, args, handler_or_reason, idents, pat_idents, route, text, type_parts};
+use super::input::common::{
+    LOG_MACROS, args, handler_or_reason, idents, pat_idents, route, text, type_parts,
+};
 use super::{Ctx, HandlerFn};
 use crate::findings::{Finding, Location, Results, Severity, Verdict};
 use crate::symbols::{Item, ModId};
 
 const RULE: &str = "GA-ERR-007";
 
-const DETAILED: &[&str] = &["sqlx", "diesel", "io::Error", "reqwest", "sea_orm", "rusqlite", "tokio_postgres", "redis"];
+const DETAILED: &[&str] = &[
+    "sqlx",
+    "diesel",
+    "io::Error",
+    "reqwest",
+    "sea_orm",
+    "rusqlite",
+    "tokio_postgres",
+    "redis",
+];
 const DB_CALLS: &[&str] = &[
-    "sqlx", "query", "fetch_one", "fetch_all", "fetch_optional", "execute(", "diesel", "reqwest",
-    "fs::", "File::", "pool", ".db", "db.", "conn",
+    "sqlx",
+    "query",
+    "fetch_one",
+    "fetch_all",
+    "fetch_optional",
+    "execute(",
+    "diesel",
+    "reqwest",
+    "fs::",
+    "File::",
+    "pool",
+    ".db",
+    "db.",
+    "conn",
 ];
 
 /// Whether `body` puts one of `names` into text outside a logging macro.
@@ -29,7 +52,12 @@ fn leaks(e: &syn::Expr, names: &HashSet<String>) -> Option<String> {
         }
         impl<'a> Visit<'a> for V<'_> {
             fn visit_macro(&mut self, m: &'a syn::Macro) {
-                let name = m.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                let name = m
+                    .path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default();
                 if LOG_MACROS.contains(&name.as_str()) {
                     return;
                 }
@@ -47,7 +75,11 @@ fn leaks(e: &syn::Expr, names: &HashSet<String>) -> Option<String> {
             fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
                 if matches!(m.method.to_string().as_str(), "to_string" | "description") {
                     let r = text(&m.receiver);
-                    let head = r.trim_start_matches(['&', '*', '(']).split(['.', ')']).next().unwrap_or_default();
+                    let head = r
+                        .trim_start_matches(['&', '*', '('])
+                        .split(['.', ')'])
+                        .next()
+                        .unwrap_or_default();
                     if self.names.contains(head) && self.found.is_none() {
                         self.found = Some(format!("`{r}.to_string()`"));
                     }
@@ -63,7 +95,16 @@ fn leaks(e: &syn::Expr, names: &HashSet<String>) -> Option<String> {
 
 fn respond_like(e: &syn::Expr) -> bool {
     let t = text(e);
-    ["StatusCode", "into_response", "Json(", "Html(", "Response", "json!"].iter().any(|w| t.contains(w))
+    [
+        "StatusCode",
+        "into_response",
+        "Json(",
+        "Html(",
+        "Response",
+        "json!",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
 }
 
 fn detailed(source: &str) -> bool {
@@ -78,7 +119,13 @@ fn body_leaks(ctx: &Ctx<'_, '_>, h: &HandlerFn<'_>) -> Vec<(String, bool, Locati
         out: Vec<(String, bool, Location)>,
     }
     impl V<'_, '_, '_> {
-        fn check(&mut self, names: HashSet<String>, body: &syn::Expr, source: &str, at: &dyn syn::spanned::Spanned) {
+        fn check(
+            &mut self,
+            names: HashSet<String>,
+            body: &syn::Expr,
+            source: &str,
+            at: &dyn syn::spanned::Spanned,
+        ) {
             if names.is_empty() || !respond_like(body) {
                 return;
             }
@@ -91,8 +138,10 @@ fn body_leaks(ctx: &Ctx<'_, '_>, h: &HandlerFn<'_>) -> Vec<(String, bool, Locati
     impl<'a> Visit<'a> for V<'_, '_, '_> {
         fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
             let name = m.method.to_string();
-            if matches!(name.as_str(), "map_err" | "or_else" | "unwrap_or_else" | "map_or_else")
-                && let Some(arg) = m.args.last()
+            if matches!(
+                name.as_str(),
+                "map_err" | "or_else" | "unwrap_or_else" | "map_or_else"
+            ) && let Some(arg) = m.args.last()
             {
                 let source = text(&m.receiver);
                 match arg {
@@ -103,7 +152,8 @@ fn body_leaks(ctx: &Ctx<'_, '_>, h: &HandlerFn<'_>) -> Vec<(String, bool, Locati
                     }
                     syn::Expr::Path(p) => {
                         // `.map_err(internal_error)`: a workspace fn turning the error into a response.
-                        if let Some(item @ (Item::Fn(..) | Item::ImplFn(..))) = self.ctx.syms.resolve(self.module, &p.path)
+                        if let Some(item @ (Item::Fn(..) | Item::ImplFn(..))) =
+                            self.ctx.syms.resolve(self.module, &p.path)
                             && let Some(f) = self.ctx.function(&item)
                         {
                             let mut names = Vec::new();
@@ -117,7 +167,11 @@ fn body_leaks(ctx: &Ctx<'_, '_>, h: &HandlerFn<'_>) -> Vec<(String, bool, Locati
                                 && let Some(what) = leaks(&body, &names.into_iter().collect())
                             {
                                 let loc = self.ctx.location(self.module, &m.method);
-                                self.out.push((format!("{what} in `{}`", f.sig.ident), detailed(&source), loc));
+                                self.out.push((
+                                    format!("{what} in `{}`", f.sig.ident),
+                                    detailed(&source),
+                                    loc,
+                                ));
                             }
                         }
                     }
@@ -218,7 +272,11 @@ fn leaky_impls(ctx: &Ctx<'_, '_>, out: &mut Results) -> Vec<Leaky> {
             endpoint: None,
             suppressed: None,
         });
-        found.push(Leaky { item, name, location });
+        found.push(Leaky {
+            item,
+            name,
+            location,
+        });
     }
     found
 }
@@ -256,10 +314,22 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
         let mut verdict = Verdict::Guarded;
         for (what, high, location) in body_leaks(ctx, &h) {
             verdict = Verdict::Unguarded;
-            let sev = if high { Severity::High } else { Severity::Medium };
+            let sev = if high {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
             out.finding(Finding {
                 location,
-                ..ctx.endpoint_finding(i, RULE, sev, format!("{r}: `{}` returns the error's text to the client ({what})", h.sig.ident))
+                ..ctx.endpoint_finding(
+                    i,
+                    RULE,
+                    sev,
+                    format!(
+                        "{r}: `{}` returns the error's text to the client ({what})",
+                        h.sig.ident
+                    ),
+                )
             });
             reasons.push(format!("error text in the response ({what})"));
         }
@@ -276,7 +346,9 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             ));
         }
         if args(h.sig).iter().any(|a| plain_json(a.ty)) {
-            reasons.push("`Json<T>` rejections answer with axum's default text (serde's error)".to_owned());
+            reasons.push(
+                "`Json<T>` rejections answer with axum's default text (serde's error)".to_owned(),
+            );
             if !rejection_raised {
                 rejection_raised = true;
                 out.finding(ctx.endpoint_finding(

@@ -25,7 +25,9 @@ fn headers(ctx: &Ctx<'_, '_>, endpoint: usize) -> ([bool; 4], Vec<String>, Optio
         return ([true; 4], opaque, Some("GuardedRouter"));
     }
     for layer in &ep.layers {
-        let t = text(&layer_tokens(ctx, layer)).to_ascii_lowercase().replace('_', "-");
+        let t = text(&layer_tokens(ctx, layer))
+            .to_ascii_lowercase()
+            .replace('_', "-");
         if t.contains("helmet") {
             return ([true; 4], opaque, Some("a helmet layer"));
         }
@@ -60,12 +62,22 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
     for i in 0..ctx.endpoints.len() {
         let (set, opaque, all) = headers(ctx, i);
         if let Some(by) = all {
-            out.verdict(i, RULE, Verdict::Guarded, format!("all security headers ({by})"));
+            out.verdict(
+                i,
+                RULE,
+                Verdict::Guarded,
+                format!("all security headers ({by})"),
+            );
             continue;
         }
         let guarded = set[0] && set[1] && (set[2] || set[3]);
         if guarded {
-            out.verdict(i, RULE, Verdict::Guarded, format!("sets {}", list(&set, true)));
+            out.verdict(
+                i,
+                RULE,
+                Verdict::Guarded,
+                format!("sets {}", list(&set, true)),
+            );
             continue;
         }
         if !opaque.is_empty() {
@@ -73,7 +85,10 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
                 i,
                 RULE,
                 Verdict::Unknown,
-                format!("layer(s) {} may set headers the scan cannot see", opaque.join(", ")),
+                format!(
+                    "layer(s) {} may set headers the scan cannot see",
+                    opaque.join(", ")
+                ),
             );
             continue;
         }
@@ -83,7 +98,15 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
         let fewer = |s: &[bool; 4]| s.iter().filter(|x| **x).count();
         per_root[root] = Some(match per_root[root] {
             None => (i, set, 1),
-            Some((first, worst, n)) => (first, if fewer(&set) < fewer(&worst) { set } else { worst }, n + 1),
+            Some((first, worst, n)) => (
+                first,
+                if fewer(&set) < fewer(&worst) {
+                    set
+                } else {
+                    worst
+                },
+                n + 1,
+            ),
         });
     }
     for (root, entry) in per_root.into_iter().enumerate() {
@@ -96,9 +119,17 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             ctx.roots[root].function,
             list(&worst, false),
             route(ctx, first),
-            if none { "; no security header is set at all" } else { "" }
+            if none {
+                "; no security header is set at all"
+            } else {
+                ""
+            }
         );
-        let sev = if none { Severity::Medium } else { Severity::Low };
+        let sev = if none {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
         out.finding(Finding {
             location: ctx.endpoint_location(first),
             endpoint: None,

@@ -14,13 +14,38 @@ use crate::symbols::Item;
 const RULE: &str = "GA-INPUT-003";
 
 const IDENTITY: &[&str] = &[
-    "user_id", "owner_id", "tenant_id", "org_id", "account_id", "role", "roles", "is_admin",
-    "admin", "permissions",
+    "user_id",
+    "owner_id",
+    "tenant_id",
+    "org_id",
+    "account_id",
+    "role",
+    "roles",
+    "is_admin",
+    "admin",
+    "permissions",
 ];
 
 const PRIMITIVES: &[&str] = &[
-    "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-    "f32", "f64", "bool", "char", "Uuid", "NaiveDate", "DateTime",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "f32",
+    "f64",
+    "bool",
+    "char",
+    "Uuid",
+    "NaiveDate",
+    "DateTime",
 ];
 
 /// How an extractor validates its type.
@@ -40,7 +65,12 @@ struct Input<'w> {
     wrap: Wrap,
 }
 
-fn input<'w>(ctx: &Ctx<'_, 'w>, h: &HandlerFn<'w>, ty: &'w syn::Type, wrap: Wrap) -> Option<Input<'w>> {
+fn input<'w>(
+    ctx: &Ctx<'_, 'w>,
+    h: &HandlerFn<'w>,
+    ty: &'w syn::Type,
+    wrap: Wrap,
+) -> Option<Input<'w>> {
     let (name, inner) = type_parts(ty)?;
     match name.as_str() {
         "Json" | "Form" | "Query" => Some(Input {
@@ -98,10 +128,18 @@ fn judge(
     let shown = format!("`{}<{}>`", inp.extractor, text(inp.ty));
     let Some((tname, targs)) = type_parts(inp.ty) else {
         // A tuple or other non-path type.
-        return (Verdict::Guarded, Severity::Low, format!("{shown}: no free-form struct"));
+        return (
+            Verdict::Guarded,
+            Severity::Low,
+            format!("{shown}: no free-form struct"),
+        );
     };
     if PRIMITIVES.contains(&tname.as_str()) {
-        return (Verdict::Guarded, Severity::Low, format!("{shown}: a primitive"));
+        return (
+            Verdict::Guarded,
+            Severity::Low,
+            format!("{shown}: a primitive"),
+        );
     }
     if matches!(tname.as_str(), "Vec" | "Option" | "Box")
         && let Some(t) = targs.first()
@@ -114,23 +152,48 @@ fn judge(
         return judge(ctx, h, &inner, mutating);
     }
     if matches!(tname.as_str(), "Value" | "HashMap" | "BTreeMap" | "Map") {
-        let sev = if mutating { Severity::High } else { Severity::Medium };
-        return (Verdict::Unguarded, sev, format!("{shown}: schema-less body (any keys and values accepted)"));
+        let sev = if mutating {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        return (
+            Verdict::Unguarded,
+            sev,
+            format!("{shown}: schema-less body (any keys and values accepted)"),
+        );
     }
     if tname == "String" {
-        return (Verdict::Guarded, Severity::Low, format!("{shown}: a single string"));
+        return (
+            Verdict::Guarded,
+            Severity::Low,
+            format!("{shown}: a single string"),
+        );
     }
     let syn::Type::Path(p) = inp.ty else {
-        return (Verdict::Unknown, Severity::Low, format!("{shown}: type not read"));
+        return (
+            Verdict::Unknown,
+            Severity::Low,
+            format!("{shown}: type not read"),
+        );
     };
     let Some(item) = ctx.syms.resolve(h.module, &p.path) else {
-        return (Verdict::Unknown, Severity::Low, format!("{shown}: `{tname}` is not a workspace type"));
+        return (
+            Verdict::Unknown,
+            Severity::Low,
+            format!("{shown}: `{tname}` is not a workspace type"),
+        );
     };
     let Some(syn::Item::Struct(def)) = ctx.type_def(&item) else {
-        return (Verdict::Unknown, Severity::Low, format!("{shown}: `{tname}` is not a struct the scan can read"));
+        return (
+            Verdict::Unknown,
+            Severity::Low,
+            format!("{shown}: `{tname}` is not a struct the scan can read"),
+        );
     };
     let derive = derives(&def.attrs, "Validate");
-    let called = text(h.block).contains(".validate(") || text(h.block).contains("Validate::validate(");
+    let called =
+        text(h.block).contains(".validate(") || text(h.block).contains("Validate::validate(");
     let deny = def
         .attrs
         .iter()
@@ -145,7 +208,10 @@ fn judge(
     let mut missing = Vec::new();
     if !validated {
         missing.push(if derive {
-            format!("`{tname}` derives `Validate` but `{}` never calls `.validate()`", h.sig.ident)
+            format!(
+                "`{tname}` derives `Validate` but `{}` never calls `.validate()`",
+                h.sig.ident
+            )
         } else {
             format!("no validation (`{tname}` derives no `Validate`, no validating extractor)")
         });
@@ -157,7 +223,11 @@ fn judge(
     if body && !identity.is_empty() {
         missing.push(format!(
             "identity field(s) {} taken from the request body (mass assignment)",
-            identity.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            identity
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     if missing.is_empty() {
@@ -166,14 +236,22 @@ fn judge(
         } else {
             "`Validate` derive and a `.validate()` call"
         };
-        return (Verdict::Guarded, Severity::Low, format!("{shown}: {how}, deny_unknown_fields"));
+        return (
+            Verdict::Guarded,
+            Severity::Low,
+            format!("{shown}: {how}, deny_unknown_fields"),
+        );
     }
     let sev = if (mutating && !validated && !derive) || (body && !identity.is_empty()) {
         Severity::High
     } else {
         Severity::Medium
     };
-    (Verdict::Unguarded, sev, format!("{shown}: {}", missing.join("; ")))
+    (
+        Verdict::Unguarded,
+        sev,
+        format!("{shown}: {}", missing.join("; ")),
+    )
 }
 
 pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {

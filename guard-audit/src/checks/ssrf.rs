@@ -27,7 +27,10 @@ enum Kind {
 /// Whether a string literal starts with a scheme and a host ending in `/`
 /// before any placeholder (`https://api.example.com/v1/{}`).
 fn fixed_literal(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
         return false;
     };
     let head = rest.split('{').next().unwrap_or_default();
@@ -55,10 +58,17 @@ fn first_literal(e: &syn::Expr) -> Option<String> {
             parsed.first().and_then(first_literal)
         }
         syn::Expr::Binary(b) if matches!(b.op, syn::BinOp::Add(_)) => first_literal(&b.left),
-        syn::Expr::MethodCall(m) if matches!(m.method.to_string().as_str(), "to_string" | "to_owned" | "into") => {
+        syn::Expr::MethodCall(m)
+            if matches!(
+                m.method.to_string().as_str(),
+                "to_string" | "to_owned" | "into"
+            ) =>
+        {
             first_literal(&m.receiver)
         }
-        syn::Expr::Call(c) if text(&c.func).ends_with("String::from") => c.args.first().and_then(first_literal),
+        syn::Expr::Call(c) if text(&c.func).ends_with("String::from") => {
+            c.args.first().and_then(first_literal)
+        }
         syn::Expr::Reference(r) => first_literal(&r.expr),
         syn::Expr::Paren(r) => first_literal(&r.expr),
         _ => None,
@@ -70,10 +80,36 @@ fn fixed(e: &syn::Expr) -> bool {
 }
 
 const TRANSPARENT: &[&str] = &[
-    "clone", "to_string", "to_owned", "as_str", "as_ref", "trim", "parse", "unwrap", "expect",
-    "join", "into", "borrow", "as_deref", "unwrap_or", "unwrap_or_default", "replace", "ok",
-    "to_lowercase", "push_str", "uri", "url", "body", "header", "build", "get", "as_bytes",
-    "trim_end_matches", "trim_start_matches", "map_err", "context",
+    "clone",
+    "to_string",
+    "to_owned",
+    "as_str",
+    "as_ref",
+    "trim",
+    "parse",
+    "unwrap",
+    "expect",
+    "join",
+    "into",
+    "borrow",
+    "as_deref",
+    "unwrap_or",
+    "unwrap_or_default",
+    "replace",
+    "ok",
+    "to_lowercase",
+    "push_str",
+    "uri",
+    "url",
+    "body",
+    "header",
+    "build",
+    "get",
+    "as_bytes",
+    "trim_end_matches",
+    "trim_start_matches",
+    "map_err",
+    "context",
 ];
 
 /// Whether request data reaches `e`'s value only through a call the scan
@@ -93,14 +129,30 @@ fn opaque(ctx: &Ctx<'_, '_>, h: &HandlerFn<'_>, e: &syn::Expr) -> bool {
         }
         syn::Expr::Call(c) => {
             let f = text(&c.func);
-            let known = ["Url::parse", "Uri::from_str", "String::from", "Some", "Ok", "Request::get", "Request::post", "Uri::try_from", "SocketAddr::from"];
-            if known.iter().any(|k| f == *k || f.ends_with(&format!("::{k}"))) {
+            let known = [
+                "Url::parse",
+                "Uri::from_str",
+                "String::from",
+                "Some",
+                "Ok",
+                "Request::get",
+                "Request::post",
+                "Uri::try_from",
+                "SocketAddr::from",
+            ];
+            if known
+                .iter()
+                .any(|k| f == *k || f.ends_with(&format!("::{k}")))
+            {
                 return false;
             }
             let syn::Expr::Path(p) = &*c.func else {
                 return true;
             };
-            !matches!(ctx.syms.resolve(h.module, &p.path), Some(Item::Fn(..) | Item::ImplFn(..)))
+            !matches!(
+                ctx.syms.resolve(h.module, &p.path),
+                Some(Item::Fn(..) | Item::ImplFn(..))
+            )
         }
         _ => false,
     }
@@ -157,7 +209,13 @@ fn client_like(e: &syn::Expr) -> bool {
     (t.contains("client") || t.contains("reqwest") || t.contains("http")) && !t.contains("header")
 }
 
-fn scan_fn(ctx: &Ctx<'_, '_>, h: &HandlerFn<'_>, seeds: &HashSet<String>, depth: usize, hits: &mut Vec<Hit>) {
+fn scan_fn(
+    ctx: &Ctx<'_, '_>,
+    h: &HandlerFn<'_>,
+    seeds: &HashSet<String>,
+    depth: usize,
+    hits: &mut Vec<Hit>,
+) {
     let k = kinds(ctx, h, seeds);
     let body = block_expr(h.block);
     let mut callees = Vec::new();
@@ -166,22 +224,48 @@ fn scan_fn(ctx: &Ctx<'_, '_>, h: &HandlerFn<'_>, seeds: &HashSet<String>, depth:
         let url = if method {
             let r = receiver(e);
             match name {
-                "get" | "post" | "put" | "patch" | "delete" | "head" if r.is_some_and(|r| client_like(r) || text(r).to_ascii_lowercase().contains("safe")) => a.first().copied(),
-                "request" if r.is_some_and(|r| client_like(r) || text(r).to_ascii_lowercase().contains("safe")) => a.last().copied(),
+                "get" | "post" | "put" | "patch" | "delete" | "head"
+                    if r.is_some_and(|r| {
+                        client_like(r) || text(r).to_ascii_lowercase().contains("safe")
+                    }) =>
+                {
+                    a.first().copied()
+                }
+                "request"
+                    if r.is_some_and(|r| {
+                        client_like(r) || text(r).to_ascii_lowercase().contains("safe")
+                    }) =>
+                {
+                    a.last().copied()
+                }
                 _ => None,
             }
-        } else if ["reqwest::get", "reqwest::blocking::get", "TcpStream::connect"]
-            .iter()
-            .any(|s| name == *s || name.ends_with(&format!("::{s}")))
+        } else if [
+            "reqwest::get",
+            "reqwest::blocking::get",
+            "TcpStream::connect",
+        ]
+        .iter()
+        .any(|s| name == *s || name.ends_with(&format!("::{s}")))
         {
             a.first().copied()
         } else {
             if let syn::Expr::Call(c) = e
                 && let syn::Expr::Path(p) = &*c.func
-                && let Some(item @ (Item::Fn(..) | Item::ImplFn(..))) = ctx.syms.resolve(h.module, &p.path)
+                && let Some(item @ (Item::Fn(..) | Item::ImplFn(..))) =
+                    ctx.syms.resolve(h.module, &p.path)
             {
-                let live: HashSet<String> = k.iter().filter(|(_, v)| **v != Kind::Fixed).map(|(n, _)| n.clone()).collect();
-                let passed: Vec<usize> = a.iter().enumerate().filter(|(_, x)| mentions(**x, &live)).map(|(i, _)| i).collect();
+                let live: HashSet<String> = k
+                    .iter()
+                    .filter(|(_, v)| **v != Kind::Fixed)
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                let passed: Vec<usize> = a
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| mentions(**x, &live))
+                    .map(|(i, _)| i)
+                    .collect();
                 if !passed.is_empty() {
                     callees.push((item, passed));
                 }
@@ -193,27 +277,57 @@ fn scan_fn(ctx: &Ctx<'_, '_>, h: &HandlerFn<'_>, seeds: &HashSet<String>, depth:
         };
         let location = ctx.location(h.module, e);
         let shown = text(e);
-        let safe = receiver(e).is_some_and(|r| text(r).contains("SafeClient") || text(r).to_ascii_lowercase().contains("safe"));
+        let safe = receiver(e).is_some_and(|r| {
+            text(r).contains("SafeClient") || text(r).to_ascii_lowercase().contains("safe")
+        });
         let mut found = HashSet::new();
         super::input::common::idents(quote::ToTokens::to_token_stream(url), &mut found);
-        let worst = found.iter().filter_map(|n| k.get(n)).fold(None, |acc: Option<Kind>, v| match (acc, v) {
-            (Some(Kind::Tainted), _) | (_, Kind::Tainted) => Some(Kind::Tainted),
-            (Some(Kind::Opaque), _) | (_, Kind::Opaque) => Some(Kind::Opaque),
-            _ => Some(Kind::Fixed),
-        });
+        let worst =
+            found
+                .iter()
+                .filter_map(|n| k.get(n))
+                .fold(None, |acc: Option<Kind>, v| match (acc, v) {
+                    (Some(Kind::Tainted), _) | (_, Kind::Tainted) => Some(Kind::Tainted),
+                    (Some(Kind::Opaque), _) | (_, Kind::Opaque) => Some(Kind::Opaque),
+                    _ => Some(Kind::Fixed),
+                });
         let (verdict, why) = if safe {
-            (Verdict::Guarded, format!("`{shown}` goes through an SSRF-safe client"))
+            (
+                Verdict::Guarded,
+                format!("`{shown}` goes through an SSRF-safe client"),
+            )
         } else if fixed(url) {
-            (Verdict::Guarded, format!("`{shown}`: fixed scheme and host"))
+            (
+                Verdict::Guarded,
+                format!("`{shown}`: fixed scheme and host"),
+            )
         } else {
             match worst {
-                Some(Kind::Tainted) => (Verdict::Unguarded, format!("`{shown}`: the URL comes from request data")),
-                Some(Kind::Opaque) => (Verdict::Unknown, format!("`{shown}`: the URL comes from request data through a fn the scan cannot read")),
-                Some(Kind::Fixed) => (Verdict::Guarded, format!("`{shown}`: URL built on a fixed host")),
-                None => (Verdict::Guarded, format!("`{shown}`: URL not from request data")),
+                Some(Kind::Tainted) => (
+                    Verdict::Unguarded,
+                    format!("`{shown}`: the URL comes from request data"),
+                ),
+                Some(Kind::Opaque) => (
+                    Verdict::Unknown,
+                    format!(
+                        "`{shown}`: the URL comes from request data through a fn the scan cannot read"
+                    ),
+                ),
+                Some(Kind::Fixed) => (
+                    Verdict::Guarded,
+                    format!("`{shown}`: URL built on a fixed host"),
+                ),
+                None => (
+                    Verdict::Guarded,
+                    format!("`{shown}`: URL not from request data"),
+                ),
             }
         };
-        hits.push(Hit { verdict, why, location });
+        hits.push(Hit {
+            verdict,
+            why,
+            location,
+        });
     });
     if depth >= 3 {
         return;
@@ -251,7 +365,12 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             continue;
         }
         if secure_route_has(h.attrs, "fetch") {
-            out.verdict(i, RULE, Verdict::Guarded, "#[secure_route(fetch ..)]: SSRF-safe client");
+            out.verdict(
+                i,
+                RULE,
+                Verdict::Guarded,
+                "#[secure_route(fetch ..)]: SSRF-safe client",
+            );
             continue;
         }
         let r = route(ctx, i);
@@ -263,7 +382,12 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
                     worst = Verdict::Unguarded;
                     out.finding(Finding {
                         location: hit.location,
-                        ..ctx.endpoint_finding(i, RULE, Severity::High, format!("{r}: {} (server-side request forgery)", hit.why))
+                        ..ctx.endpoint_finding(
+                            i,
+                            RULE,
+                            Severity::High,
+                            format!("{r}: {} (server-side request forgery)", hit.why),
+                        )
                     });
                 }
                 Verdict::Unknown if worst == Verdict::Guarded => worst = Verdict::Unknown,

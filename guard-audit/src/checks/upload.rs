@@ -33,7 +33,14 @@ const PATH_FNS: &[&str] = &[
     "create",
     "write",
 ];
-const PATH_METHODS: &[&str] = &["join", "push", "with_file_name", "set_file_name", "open", "create"];
+const PATH_METHODS: &[&str] = &[
+    "join",
+    "push",
+    "with_file_name",
+    "set_file_name",
+    "open",
+    "create",
+];
 
 pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
     for i in 0..ctx.endpoints.len() {
@@ -70,16 +77,25 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             _ => notes.push("length compared in the handler".to_owned()),
         }
         // Sniffing.
-        let sniffs = ["infer::", "tree_magic", "magic", "FileFormat", "starts_with(b\"", "starts_with(&["]
-            .iter()
-            .any(|w| body.contains(w));
+        let sniffs = [
+            "infer::",
+            "tree_magic",
+            "magic",
+            "FileFormat",
+            "starts_with(b\"",
+            "starts_with(&[",
+        ]
+        .iter()
+        .any(|w| body.contains(w));
         if !sniffs {
             let how = if body.contains("content_type()") {
                 "relies on the client's `content_type()`"
             } else {
                 "the type is never checked"
             };
-            problems.push(format!("no content sniffing ({how}; sniff the bytes with `infer`)"));
+            problems.push(format!(
+                "no content sniffing ({how}; sniff the bytes with `infer`)"
+            ));
         }
         // The client's file name in a path.
         let seeded = |e: &syn::Expr| text(e).contains("file_name()");
@@ -90,25 +106,44 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             let sink = if method {
                 PATH_METHODS.contains(&name)
             } else {
-                PATH_FNS.iter().any(|f| name == *f || name.ends_with(&format!("::{f}")))
+                PATH_FNS
+                    .iter()
+                    .any(|f| name == *f || name.ends_with(&format!("::{f}")))
             };
             if sink
                 && a.iter().any(|x| {
-                    (mentions(*x, &tainted) || seeded(x)) && !text(*x).to_ascii_lowercase().contains("sanitiz")
+                    (mentions(*x, &tainted) || seeded(x))
+                        && !text(*x).to_ascii_lowercase().contains("sanitiz")
                 })
             {
                 traversal = true;
             }
         });
         if traversal {
-            problems.push("the client's `file_name()` is used in a filesystem path (path traversal, CWE-22)".to_owned());
+            problems.push(
+                "the client's `file_name()` is used in a filesystem path (path traversal, CWE-22)"
+                    .to_owned(),
+            );
         }
         if problems.is_empty() {
-            out.verdict(i, RULE, Verdict::Guarded, format!("sniffs the content; {}", notes.join("; ")));
+            out.verdict(
+                i,
+                RULE,
+                Verdict::Guarded,
+                format!("sniffs the content; {}", notes.join("; ")),
+            );
             continue;
         }
-        let sev = if traversal { Severity::Critical } else { Severity::High };
-        let mut msg = format!("{r}: multipart upload in `{}`: {}", h.sig.ident, problems.join("; "));
+        let sev = if traversal {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
+        let mut msg = format!(
+            "{r}: multipart upload in `{}`: {}",
+            h.sig.ident,
+            problems.join("; ")
+        );
         if !notes.is_empty() {
             msg.push_str(&format!(" ({})", notes.join("; ")));
         }

@@ -15,10 +15,7 @@ use crate::symbols::{Item, ModId};
 
 /// Token text with every space removed (`a::b(c).d(e)`).
 pub(crate) fn text(t: &impl ToTokens) -> String {
-    t.to_token_stream()
-        .to_string()
-        .split_whitespace()
-        .collect()
+    t.to_token_stream().to_string().split_whitespace().collect()
 }
 
 /// Every identifier in a token stream, macro arguments included.
@@ -324,7 +321,14 @@ fn expand_in(
         };
         let inner = lets(h.block);
         out.extend(quote::quote!(;));
-        out.extend(expand_in(ctx, h.module, &inner, &block_expr(h.block), usize::MAX, depth + 1));
+        out.extend(expand_in(
+            ctx,
+            h.module,
+            &inner,
+            &block_expr(h.block),
+            usize::MAX,
+            depth + 1,
+        ));
     }
     out
 }
@@ -360,7 +364,10 @@ fn substitute(
             }
             TokenTree::Group(g) => {
                 let inner = substitute(ctx, module, bindings, g.stream(), line, depth);
-                out.extend([TokenTree::Group(proc_macro2::Group::new(g.delimiter(), inner))]);
+                out.extend([TokenTree::Group(proc_macro2::Group::new(
+                    g.delimiter(),
+                    inner,
+                ))]);
                 prev_punct = None;
             }
             TokenTree::Punct(p) => {
@@ -418,7 +425,12 @@ pub(crate) fn layer_tokens(ctx: &Ctx<'_, '_>, layer: &Layer) -> TokenStream {
 
 /// Evaluates an integer expression of literals, `*`, `+`, `<<` and consts
 /// of the workspace.
-pub(crate) fn eval_int(ctx: &Ctx<'_, '_>, module: ModId, e: &syn::Expr, depth: usize) -> Option<u128> {
+pub(crate) fn eval_int(
+    ctx: &Ctx<'_, '_>,
+    module: ModId,
+    e: &syn::Expr,
+    depth: usize,
+) -> Option<u128> {
     if depth > 8 {
         return None;
     }
@@ -443,7 +455,12 @@ pub(crate) fn eval_int(ctx: &Ctx<'_, '_>, module: ModId, e: &syn::Expr, depth: u
             }
         }
         syn::Expr::Path(p) => {
-            let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let segs: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             if segs == ["usize", "MAX"] || segs == ["u64", "MAX"] {
                 return Some(u128::from(u64::MAX));
             }
@@ -479,7 +496,10 @@ pub(crate) fn size(n: u128) -> String {
 
 /// Calls `f` on every call and method call of an expression tree, with its
 /// function or method name and its arguments.
-pub(crate) fn calls<'a>(e: &'a syn::Expr, f: &mut dyn FnMut(&'a syn::Expr, &str, Vec<&'a syn::Expr>)) {
+pub(crate) fn calls<'a>(
+    e: &'a syn::Expr,
+    f: &mut dyn FnMut(&'a syn::Expr, &str, Vec<&'a syn::Expr>),
+) {
     struct V<'f, 'a>(&'f mut dyn FnMut(&'a syn::Expr, &str, Vec<&'a syn::Expr>));
     impl<'a> Visit<'a> for V<'_, 'a> {
         fn visit_expr(&mut self, e: &'a syn::Expr) {
@@ -514,7 +534,11 @@ pub(crate) fn block_expr(b: &syn::Block) -> syn::Expr {
 /// A forward taint pass: seeds are tainted names; `let`, `if let`,
 /// `while let`, `for` and `match` bindings whose value mentions a tainted
 /// name (or satisfies `extra`) become tainted, in source order.
-pub(crate) fn taint(block: &syn::Block, seeds: HashSet<String>, extra: &dyn Fn(&syn::Expr) -> bool) -> HashSet<String> {
+pub(crate) fn taint(
+    block: &syn::Block,
+    seeds: HashSet<String>,
+    extra: &dyn Fn(&syn::Expr) -> bool,
+) -> HashSet<String> {
     struct V<'x> {
         tainted: HashSet<String>,
         extra: &'x dyn Fn(&syn::Expr) -> bool,
@@ -574,8 +598,20 @@ pub(crate) fn taint(block: &syn::Block, seeds: HashSet<String>, extra: &dyn Fn(&
 pub(crate) fn request_names(arg: &Arg<'_>) -> Option<(String, Vec<String>)> {
     let (name, _) = type_parts(arg.ty)?;
     let data = [
-        "Path", "Query", "Json", "Form", "Valid", "ValidatedJson", "ValidatedForm",
-        "ValidatedQuery", "Garde", "WithRejection", "RawQuery", "TypedPath", "String", "Bytes",
+        "Path",
+        "Query",
+        "Json",
+        "Form",
+        "Valid",
+        "ValidatedJson",
+        "ValidatedForm",
+        "ValidatedQuery",
+        "Garde",
+        "WithRejection",
+        "RawQuery",
+        "TypedPath",
+        "String",
+        "Bytes",
     ];
     if !data.contains(&name.as_str()) {
         return None;
@@ -615,7 +651,10 @@ pub(crate) fn compares_len(block: &syn::Block) -> bool {
                 syn::BinOp::Gt(_) | syn::BinOp::Ge(_) | syn::BinOp::Lt(_) | syn::BinOp::Le(_)
             ) {
                 let t = format!("{}{}", text(&b.left), text(&b.right)).to_ascii_lowercase();
-                if ["len", "size", "max", "limit"].iter().any(|w| t.contains(w)) {
+                if ["len", "size", "max", "limit"]
+                    .iter()
+                    .any(|w| t.contains(w))
+                {
                     self.0 = true;
                 }
             }
