@@ -282,7 +282,7 @@ fn leaky_impls(ctx: &Ctx<'_, '_>, out: &mut Results) -> Vec<Leaky> {
 }
 
 /// The error type of a handler returning `Result<_, E>`.
-fn error_type<'s>(sig: &'s syn::Signature) -> Option<&'s syn::Type> {
+fn error_type(sig: &syn::Signature) -> Option<&syn::Type> {
     let syn::ReturnType::Type(_, ty) = &sig.output else {
         return None;
     };

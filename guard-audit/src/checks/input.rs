@@ -102,7 +102,7 @@ fn input<'w>(
                     type_parts(&i.self_ty).is_some_and(|(n, _)| n == name)
                         && text(i).contains(".validate(")
                 });
-            validates.then(|| Input {
+            validates.then_some(Input {
                 extractor: name,
                 ty: first,
                 wrap: Wrap::Validating,

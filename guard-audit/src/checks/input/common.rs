@@ -485,9 +485,9 @@ pub(crate) fn eval_int(
 
 /// A byte count for a message: `2 MiB`, `512 KiB`, `100 B`.
 pub(crate) fn size(n: u128) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
         format!("{} KiB", n >> 10)
     } else {
         format!("{n} B")
