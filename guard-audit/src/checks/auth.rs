@@ -525,14 +525,7 @@ impl<'w> Visit<'w> for Guards<'w> {
 pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
     let mut g = Guards::default();
     body.code.visit(&mut g);
-    for (expr, how) in g.exprs {
-        let t = code::text(expr);
-        let write = ["insert(", "set(", "remove(", "add(", "flush(", "cycle_id("]
-            .iter()
-            .any(|w| t.contains(w));
-        if !write && reads_credentials(&t).is_some() {
-            return Some(format!("in-body check `{}` ({how})", short(&t)));
-        }
+    for (expr, how) in &g.exprs {
         for call in calls(Code::Expr(expr)) {
             let Some(path) = call.path else { continue };
             // A fn that makes credentials (a login handler's
@@ -556,13 +549,24 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join("\n");
             if reads_credentials(&text).is_some() || rejects(&text).is_some() {
-                let shown = if how == "?" {
+                let shown = if *how == "?" {
                     format!("{}(..)?", call.name)
                 } else {
                     format!("{}(..)", call.name)
                 };
                 return Some(format!("in-body check `{shown}`"));
             }
+        }
+    }
+    // Then an expression that reads credentials itself
+    // (`headers.get(AUTHORIZATION).ok_or(StatusCode::UNAUTHORIZED)?`).
+    for (expr, how) in &g.exprs {
+        let t = code::text(*expr);
+        let write = ["insert(", "set(", "remove(", "add(", "flush(", "cycle_id("]
+            .iter()
+            .any(|w| t.contains(w));
+        if !write && reads_credentials(&t).is_some() {
+            return Some(format!("in-body check `{}` ({how})", short(&t)));
         }
     }
     None
