@@ -565,7 +565,15 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
         let write = ["insert(", "set(", "remove(", "add(", "flush(", "cycle_id("]
             .iter()
             .any(|w| t.contains(w));
-        if !write && reads_credentials(&t).is_some() {
+        // Here a bare "session" or "token" in a name (`db.get_user_session(..)`
+        // in a login handler) is not enough: it must read a header or
+        // cookie, or get a value out of a session.
+        let lower = t.to_ascii_lowercase();
+        let reads = ["authorization", "cookie", "bearer", "jwt"]
+            .iter()
+            .any(|w| lower.contains(w))
+            || (lower.contains("session.get(") || lower.contains("session.get::<")) && *how != "?";
+        if !write && reads {
             return Some(format!("in-body check `{}` ({how})", short(&t)));
         }
     }

@@ -358,10 +358,17 @@ fn walk(
             }
             continue;
         }
+        // Constructors (`Ok(..)`, `ServerError::NotFound(..)`) store nothing.
+        if call.path.is_some() && n.starts_with(|c: char| c.is_ascii_uppercase()) {
+            continue;
+        }
+        // A closure argument's calls are walked where they are; the id
+        // inside `format!` is text.
         let passed: Vec<usize> = call
             .args
             .iter()
             .enumerate()
+            .filter(|(_, a)| !matches!(a, syn::Expr::Closure(_) | syn::Expr::Macro(_)))
             .filter(|(_, a)| mentions(&code::text(**a), tainted))
             .map(|(i, _)| i)
             .collect();
@@ -462,7 +469,18 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
             out.verdict(i, RULE, Verdict::Unguarded, reason.clone());
             out.finding(ctx.endpoint_finding(i, RULE, sev, format!("{route}: {reason}")));
         } else if !r.unknown.is_empty() {
-            out.verdict(i, RULE, Verdict::Unknown, r.unknown.join("; "));
+            r.unknown.dedup();
+            let mut reason = r
+                .unknown
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ");
+            if r.unknown.len() > 3 {
+                reason.push_str(&format!("; and {} more", r.unknown.len() - 3));
+            }
+            out.verdict(i, RULE, Verdict::Unknown, reason);
         } else if let Some(s) = r.scoped.first() {
             out.verdict(i, RULE, Verdict::Guarded, format!("owner predicate: {s}"));
         }

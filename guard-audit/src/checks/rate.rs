@@ -15,8 +15,10 @@ fn kind(method: &str, path: &str) -> Option<(&'static str, Severity)> {
     let p = path.to_ascii_lowercase();
     let has = |ws: &[&str]| ws.iter().any(|w| p.contains(w));
     let read = matches!(method, "GET" | "HEAD");
-    if has(&["reset", "forgot", "password"]) && !read {
-        Some(("password reset", Severity::High))
+    // `reset` alone is not a password reset (fedimint's
+    // `META_RESET_ROUTE`, `RESET_SETUP_CODES_ROUTE`).
+    if has(&["forgot", "password", "passwd"]) && !read {
+        Some(("password reset/change", Severity::High))
     } else if has(&["login", "signin", "sign_in", "sign-in", "logon"]) && !read {
         Some(("login", Severity::High))
     } else if has(&["signup", "sign_up", "sign-up", "register"]) && !read {
