@@ -206,7 +206,7 @@ fn secure_route_guards_are_read() {
     assert_eq!(upload.types, vec!["png"]);
     // Negative: no attribute, no invented guard.
     let plain = route(&s, "GET", "/plain");
-    assert_ne!(plain.access, "auth");
+    assert_eq!(plain.access, "public");
 }
 
 #[test]

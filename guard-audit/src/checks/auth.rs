@@ -1,6 +1,796 @@
-//! GA-AUTH-001: not built yet.
+//! GA-AUTH-001: a route with no authentication. Every endpoint gets a
+//! verdict: guarded (a declared guard, an auth extractor, an auth layer
+//! that wraps it, or an in-body guard call), unguarded (none of them: a
+//! finding), or unknown (an opaque extractor or layer, a service, a
+//! layer only present under a condition).
 
+pub(crate) mod code;
+
+use syn::visit::Visit;
+
+use self::code::{Body, Code, bindings, calls, reach, reads_credentials, rejects, type_head};
 use super::Ctx;
-use crate::findings::Results;
+use crate::findings::{Results, Severity, Verdict};
+use crate::routes::{Endpoint, Handler, Layer};
+use crate::symbols::{Item, ModId};
 
-pub(crate) fn run(_ctx: &Ctx<'_, '_>, _out: &mut Results) {}
+const RULE: &str = "GA-AUTH-001";
+
+/// The parameters of a route path (`{id}`, `{*rest}`, `:id`, `*rest`).
+pub(crate) fn path_params(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|seg| {
+            if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(inner.trim_start_matches('*').to_owned())
+            } else {
+                seg.strip_prefix(':')
+                    .or_else(|| seg.strip_prefix('*'))
+                    .map(str::to_owned)
+            }
+        })
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Whether a parameter name names a record (`id`, `user_id`, `noteId`,
+/// `uuid`, `slug`).
+pub(crate) fn is_id_like(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "id"
+        || n.ends_with("_id")
+        || n.ends_with("id") && n.len() > 2
+        || n.contains("uuid")
+        || n == "slug"
+}
+
+/// Whether a route is a login, signup, reset or auth callback route.
+pub(crate) fn is_login_path(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    [
+        "login", "signin", "sign_in", "sign-in", "logon", "signup", "sign_up", "sign-up",
+        "register", "reset", "forgot", "callback", "oauth",
+    ]
+    .iter()
+    .any(|w| p.contains(w))
+}
+
+fn is_public_by_nature(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    if p == "/" || p.is_empty() {
+        return true;
+    }
+    p.split('/').any(|seg| {
+        matches!(
+            seg,
+            "health"
+                | "healthz"
+                | "livez"
+                | "readyz"
+                | "ready"
+                | "live"
+                | "ping"
+                | "version"
+                | "favicon.ico"
+                | "robots.txt"
+                | "static"
+                | "assets"
+                | "public"
+        )
+    })
+}
+
+fn mutating(method: &str) -> bool {
+    matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
+}
+
+/// The severity of an unauthenticated endpoint.
+fn severity(ep: &Endpoint) -> Severity {
+    let path = ep.path.to_ascii_lowercase();
+    if is_login_path(&path) {
+        return Severity::Low;
+    }
+    let id = path_params(&ep.path).iter().any(|p| is_id_like(p));
+    let admin = path.contains("admin");
+    let upload = path.contains("upload");
+    let mutates = mutating(&ep.method);
+    if mutates && (admin || id) {
+        Severity::Critical
+    } else if mutates || id || admin || upload {
+        Severity::High
+    } else if matches!(ep.method.as_str(), "GET" | "HEAD") && is_public_by_nature(&ep.path) {
+        Severity::Low
+    } else {
+        Severity::Medium
+    }
+}
+
+/// What a layer does for authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LayerAuth {
+    /// It authenticates (why).
+    Auth(String),
+    /// It may (why).
+    Maybe(String),
+    /// It does not.
+    No,
+}
+
+fn auth_ish(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["auth", "login", "session", "jwt", "guard", "token"]
+        .iter()
+        .any(|w| n.contains(w))
+}
+
+const NOT_AUTH_LAYERS: &[&str] = &[
+    "AuthManagerLayer",
+    "SessionManagerLayer",
+    "CookieManagerLayer",
+    "TraceLayer",
+    "CorsLayer",
+];
+
+/// Whether a fn body (and the workspace fns it calls) authenticates: it
+/// answers 401/403 or redirects to login, or reads credentials and
+/// returns early.
+fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
+    let text: String = reach(ctx, body, 2)
+        .iter()
+        .map(|(b, _)| b.code.text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    // A 401/403 alone is not authentication (a middleware refusing
+    // service-worker scripts answers 403): it must read credentials too,
+    // unless it sends the client to a login page.
+    match (reads_credentials(&text), rejects(&text)) {
+        (_, Some(r @ "a redirect to login")) => Some(format!("answers {r}")),
+        (Some(c), Some(r)) => Some(format!("reads {c} and answers {r}")),
+        (Some(c), None) if code::short_circuits(&text) => {
+            Some(format!("reads {c} and returns early"))
+        }
+        _ => None,
+    }
+}
+
+/// What a middleware fn given to `from_fn` does.
+fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth {
+    let shown = code::text(arg);
+    match arg {
+        syn::Expr::Path(p) => {
+            let b = Body {
+                module,
+                self_ty: None,
+                code: Code::Expr(arg),
+            };
+            match code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i)) {
+                Some(body) => match authenticates(ctx, body) {
+                    Some(why) => LayerAuth::Auth(format!("middleware `{shown}` {why}")),
+                    None => LayerAuth::No,
+                },
+                None if auth_ish(&shown) => LayerAuth::Maybe(format!(
+                    "middleware `{shown}` does not resolve; it may authenticate"
+                )),
+                None => LayerAuth::No,
+            }
+        }
+        syn::Expr::Closure(c) => {
+            let body = Body {
+                module,
+                self_ty: None,
+                code: Code::Expr(&c.body),
+            };
+            match authenticates(ctx, body) {
+                Some(why) => LayerAuth::Auth(format!("middleware closure {why}")),
+                None => LayerAuth::No,
+            }
+        }
+        _ if auth_ish(&shown) => LayerAuth::Maybe(format!("middleware `{shown}` may authenticate")),
+        _ => LayerAuth::No,
+    }
+}
+
+/// The from_fn-style calls in an expression, with their fn argument.
+fn from_fn_args(code: Code<'_>) -> Vec<&syn::Expr> {
+    calls(code)
+        .into_iter()
+        .filter(|c| {
+            c.path.is_some()
+                && matches!(
+                    c.name.as_str(),
+                    "from_fn" | "from_fn_with_state" | "map_request" | "map_request_with_state"
+                )
+        })
+        .filter_map(|c| c.args.last().copied())
+        .collect()
+}
+
+fn layer_code(ctx: &Ctx<'_, '_>, module: ModId, code: Code<'_>, depth: usize) -> LayerAuth {
+    let text = code.text();
+    for known in [
+        "ValidateRequestHeaderLayer::bearer",
+        "ValidateRequestHeaderLayer::basic",
+        "ValidateRequestHeaderLayer::custom",
+        "RequireAuthorizationLayer",
+        "AsyncRequireAuthorizationLayer",
+        "login_required!",
+        "permission_required!",
+    ] {
+        if text.contains(known) {
+            return LayerAuth::Auth(format!("`{known}`"));
+        }
+    }
+    let mut result = LayerAuth::No;
+    for arg in from_fn_args(code) {
+        match middleware_fn(ctx, module, arg) {
+            a @ LayerAuth::Auth(_) => return a,
+            m @ LayerAuth::Maybe(_) => result = m,
+            LayerAuth::No => {}
+        }
+    }
+    if result != LayerAuth::No || depth == 0 {
+        return result;
+    }
+    // A layer built by a workspace fn: read that fn.
+    let body = Body {
+        module,
+        self_ty: None,
+        code,
+    };
+    for call in calls(code) {
+        let Some(path) = call.path else { continue };
+        if let Some(callee) =
+            code::resolve_call(ctx, &body, path).and_then(|i| code::body_of(ctx, &i))
+        {
+            match layer_code(ctx, callee.module, callee.code, depth - 1) {
+                LayerAuth::Auth(why) => {
+                    return LayerAuth::Auth(format!("`{}()` adds {why}", call.name));
+                }
+                m @ LayerAuth::Maybe(_) => result = m,
+                LayerAuth::No => {}
+            }
+        }
+    }
+    result
+}
+
+/// What one layer does for authentication (ignoring its condition).
+pub(crate) fn layer_auth(ctx: &Ctx<'_, '_>, layer: &Layer) -> LayerAuth {
+    if NOT_AUTH_LAYERS.iter().any(|n| layer.text.contains(n)) && !layer.text.contains("from_fn") {
+        return LayerAuth::No;
+    }
+    match layer_code(ctx, layer.module, Code::Expr(&layer.expr), 2) {
+        LayerAuth::No if auth_ish(&layer.text) => {
+            LayerAuth::Maybe(format!("opaque layer `{}` may authenticate", layer.text))
+        }
+        other => other,
+    }
+}
+
+/// What an extractor argument does for authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ext {
+    Guarded(String),
+    Optional(String),
+    Unknown(String),
+    Never(String),
+    NotAuth,
+}
+
+const NOT_AUTH_EXTRACTORS: &[&str] = &[
+    "State",
+    "Path",
+    "Query",
+    "Json",
+    "Form",
+    "HeaderMap",
+    "Method",
+    "Uri",
+    "OriginalUri",
+    "MatchedPath",
+    "ConnectInfo",
+    "Multipart",
+    "Bytes",
+    "String",
+    "Request",
+    "Body",
+    "WebSocketUpgrade",
+    "RawQuery",
+    "RawPathParams",
+    "Host",
+    "Version",
+    "Parts",
+    "Html",
+    "Valid",
+    "Garde",
+    "Validated",
+    "Typed",
+    "Session",
+];
+
+fn user_ish(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "auth",
+        "user",
+        "session",
+        "claims",
+        "token",
+        "identity",
+        "principal",
+        "admin",
+        "account",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// The text of a workspace extractor's `FromRequestParts`/`FromRequest`
+/// impls (and its rejection's `IntoResponse`), or `None` without one.
+fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
+    let target = Item::Type(m, name.to_owned());
+    let mut texts = Vec::new();
+    let mut infallible = false;
+    let mut rejection = Vec::new();
+    for (im, imp) in ctx
+        .impls_of("FromRequestParts")
+        .chain(ctx.impls_of("FromRequest"))
+    {
+        let Some((path, _, _)) = type_head(&imp.self_ty) else {
+            continue;
+        };
+        if ctx.syms.resolve(im, path) != Some(target.clone()) {
+            continue;
+        }
+        for it in &imp.items {
+            match it {
+                syn::ImplItem::Type(t) if t.ident == "Rejection" => {
+                    let t_text = code::text(&t.ty);
+                    if t_text.ends_with("Infallible") {
+                        infallible = true;
+                    }
+                    if let Some((p, _, _)) = type_head(&t.ty)
+                        && let Some(item @ Item::Type(..)) = ctx.syms.resolve(im, p)
+                    {
+                        rejection.push(item);
+                    }
+                    texts.push(t_text);
+                }
+                syn::ImplItem::Fn(f) => {
+                    let body = Body {
+                        module: im,
+                        self_ty: Some(name.to_owned()),
+                        code: Code::Block(&f.block),
+                    };
+                    texts.extend(reach(ctx, body, 2).iter().map(|(b, _)| b.code.text()));
+                }
+                _ => {}
+            }
+        }
+    }
+    if texts.is_empty() {
+        return None;
+    }
+    if infallible {
+        return Some(Ext::Never(format!(
+            "extractor `{name}` never rejects (Rejection = Infallible)"
+        )));
+    }
+    for (im, imp) in ctx.impls_of("IntoResponse") {
+        if let Some((path, _, _)) = type_head(&imp.self_ty)
+            && ctx
+                .syms
+                .resolve(im, path)
+                .is_some_and(|i| rejection.contains(&i))
+        {
+            texts.push(code::text(imp));
+        }
+    }
+    let all = texts.join("\n");
+    if let Some(r) = rejects(&all) {
+        return Some(Ext::Guarded(format!(
+            "auth extractor `{name}` (rejects with {r})"
+        )));
+    }
+    if let Some(c) = reads_credentials(&all) {
+        return Some(Ext::Guarded(format!("auth extractor `{name}` (reads {c})")));
+    }
+    Some(Ext::Never(format!(
+        "extractor `{name}` never rejects with 401/403 and reads no credentials"
+    )))
+}
+
+fn extractor(
+    ctx: &Ctx<'_, '_>,
+    module: ModId,
+    pat: &syn::Pat,
+    ty: &syn::Type,
+    body_text: &str,
+    auth_layer: bool,
+) -> Ext {
+    let Some((path, name, args)) = type_head(ty) else {
+        return Ext::NotAuth;
+    };
+    if matches!(name.as_str(), "Option" | "Result") {
+        return match args
+            .first()
+            .map(|t| extractor(ctx, module, pat, t, body_text, auth_layer))
+        {
+            Some(Ext::Guarded(_) | Ext::Unknown(_)) => {
+                let inner = args.first().map(|t| code::text(*t)).unwrap_or_default();
+                Ext::Optional(format!(
+                    "optional auth `{name}<{inner}>` (the handler runs without it)"
+                ))
+            }
+            _ => Ext::NotAuth,
+        };
+    }
+    if name == "Extension" {
+        let inner = args
+            .first()
+            .and_then(|t| type_head(t))
+            .map(|(_, n, _)| n)
+            .unwrap_or_default();
+        if !user_ish(&inner) {
+            return Ext::NotAuth;
+        }
+        return if auth_layer {
+            Ext::Guarded(format!("`Extension<{inner}>` set by an auth layer"))
+        } else {
+            Ext::Unknown(format!("`Extension<{inner}>` set by a layer not visible"))
+        };
+    }
+    if name == "TypedHeader" {
+        let inner = args.first().and_then(|t| type_head(t)).map(|(_, n, _)| n);
+        return if inner.as_deref() == Some("Authorization") {
+            Ext::Guarded(format!("`{}` extractor", code::text(ty)))
+        } else {
+            Ext::NotAuth
+        };
+    }
+    match ctx.syms.resolve(module, path) {
+        Some(Item::Type(m, n)) => match workspace_extractor(ctx, m, &n) {
+            Some(ext) => ext,
+            None if user_ish(&n) => Ext::Unknown(format!(
+                "`{n}` has no readable FromRequestParts/FromRequest impl in the workspace"
+            )),
+            None => Ext::NotAuth,
+        },
+        _ if NOT_AUTH_EXTRACTORS.contains(&name.as_str()) => Ext::NotAuth,
+        _ if name == "Principal" => Ext::Guarded("`Principal` extractor".to_owned()),
+        _ if name == "AuthSession" => {
+            let mut names = Vec::new();
+            bindings(pat, &mut names);
+            let checked = names
+                .iter()
+                .any(|n| body_text.contains(&format!("{n}.user")))
+                && (code::short_circuits(body_text) || rejects(body_text).is_some());
+            if checked {
+                Ext::Guarded("axum-login `AuthSession` with `.user` checked".to_owned())
+            } else {
+                Ext::Never(
+                    "axum-login `AuthSession` without a `.user` check does not authenticate"
+                        .to_owned(),
+                )
+            }
+        }
+        _ if user_ish(&name) => Ext::Unknown(format!(
+            "extractor `{name}` from an external crate may authenticate"
+        )),
+        _ => Ext::NotAuth,
+    }
+}
+
+/// Expressions whose failure ends the body early.
+#[derive(Default)]
+struct Guards<'w> {
+    exprs: Vec<(&'w syn::Expr, &'static str)>,
+}
+
+impl<'w> Visit<'w> for Guards<'w> {
+    fn visit_expr_try(&mut self, t: &'w syn::ExprTry) {
+        self.exprs.push((&t.expr, "?"));
+        syn::visit::visit_expr_try(self, t);
+    }
+
+    fn visit_expr_if(&mut self, i: &'w syn::ExprIf) {
+        let then = code::text(&i.then_branch);
+        if then.contains("return") || rejects(&then).is_some() {
+            self.exprs.push((&i.cond, "if"));
+        }
+        syn::visit::visit_expr_if(self, i);
+    }
+
+    fn visit_local(&mut self, l: &'w syn::Local) {
+        if let Some(init) = &l.init
+            && init.diverge.is_some()
+        {
+            self.exprs.push((&init.expr, "let-else"));
+        }
+        syn::visit::visit_local(self, l);
+    }
+
+    fn visit_expr_match(&mut self, m: &'w syn::ExprMatch) {
+        if m.arms.iter().any(|a| {
+            let t = code::text(&a.body);
+            t.contains("return") || rejects(&t).is_some()
+        }) {
+            self.exprs.push((&m.expr, "match"));
+        }
+        syn::visit::visit_expr_match(self, m);
+    }
+}
+
+/// The in-body guard of a handler: a short-circuiting expression that
+/// reads credentials or calls a workspace fn that does (2-3 levels).
+pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
+    let mut g = Guards::default();
+    body.code.visit(&mut g);
+    for (expr, how) in &g.exprs {
+        for call in calls(Code::Expr(expr)) {
+            let Some(path) = call.path else { continue };
+            // A fn that makes credentials (a login handler's
+            // `create_session_token`) does not check the caller's.
+            if [
+                "create", "new", "issue", "generate", "make", "insert", "hash",
+            ]
+            .iter()
+            .any(|p| call.name.starts_with(p))
+            {
+                continue;
+            }
+            let Some(callee) =
+                code::resolve_call(ctx, body, path).and_then(|i| code::body_of(ctx, &i))
+            else {
+                continue;
+            };
+            let text: String = reach(ctx, callee, 2)
+                .iter()
+                .map(|(b, _)| b.code.text())
+                .collect::<Vec<_>>()
+                .join("\n");
+            if reads_credentials(&text).is_some() || rejects(&text).is_some() {
+                let shown = if *how == "?" {
+                    format!("{}(..)?", call.name)
+                } else {
+                    format!("{}(..)", call.name)
+                };
+                return Some(format!("in-body check `{shown}`"));
+            }
+        }
+    }
+    // Then an expression that reads credentials itself
+    // (`headers.get(AUTHORIZATION).ok_or(StatusCode::UNAUTHORIZED)?`).
+    for (expr, how) in &g.exprs {
+        let t = code::text(*expr);
+        let write = ["insert(", "set(", "remove(", "add(", "flush(", "cycle_id("]
+            .iter()
+            .any(|w| t.contains(w));
+        // Here a bare "session" or "token" in a name (`db.get_user_session(..)`
+        // in a login handler) is not enough: it must read a header or
+        // cookie, or get a value out of a session.
+        let lower = t.to_ascii_lowercase();
+        let reads = ["authorization", "cookie", "bearer", "jwt"]
+            .iter()
+            .any(|w| lower.contains(w))
+            || (lower.contains("session.get(") || lower.contains("session.get::<")) && *how != "?";
+        if !write && reads {
+            return Some(format!("in-body check `{}` ({how})", short(&t)));
+        }
+    }
+    None
+}
+
+fn short(t: &str) -> String {
+    if t.chars().count() > 60 {
+        format!("{}…", t.chars().take(60).collect::<String>())
+    } else {
+        t.to_owned()
+    }
+}
+
+/// The handler's code and arguments, where it is readable.
+pub(crate) struct HandlerCode<'w> {
+    /// Its body.
+    pub(crate) body: Body<'w>,
+    /// Its arguments (pattern, type).
+    pub(crate) args: Vec<(&'w syn::Pat, &'w syn::Type)>,
+    /// Its name as shown.
+    pub(crate) name: String,
+}
+
+/// The code of an endpoint's handler: a workspace fn or an inline closure.
+pub(crate) fn handler_code<'w>(ctx: &Ctx<'_, 'w>, i: usize) -> Option<HandlerCode<'w>> {
+    let ep = ctx.endpoints[i];
+    match &ep.handler {
+        Handler::Resolved(item) => {
+            let body = code::body_of(ctx, item)?;
+            let f = ctx.function(item)?;
+            let args = f
+                .sig
+                .inputs
+                .iter()
+                .filter_map(|a| match a {
+                    syn::FnArg::Typed(t) => Some((&*t.pat, &*t.ty)),
+                    syn::FnArg::Receiver(_) => None,
+                })
+                .collect();
+            Some(HandlerCode {
+                body,
+                args,
+                name: f.sig.ident.to_string(),
+            })
+        }
+        Handler::Closure => {
+            let c = code::closure_at(ctx, ep.module, ep.line)?;
+            let args = c
+                .inputs
+                .iter()
+                .filter_map(|p| match p {
+                    syn::Pat::Type(t) => Some((&*t.pat, &*t.ty)),
+                    _ => None,
+                })
+                .collect();
+            Some(HandlerCode {
+                body: Body {
+                    module: ep.module,
+                    self_ty: None,
+                    code: Code::Expr(&c.body),
+                },
+                args,
+                name: "<closure>".to_owned(),
+            })
+        }
+        _ => None,
+    }
+}
+
+struct Judged {
+    verdict: Verdict,
+    reason: String,
+    finding: Option<(Severity, String)>,
+}
+
+fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
+    let ep = ctx.endpoints[i];
+    let route = format!("{} {}", ep.method, ep.path);
+    if let Handler::Resolved(item) = &ep.handler
+        && let Some(d) = crate::secure::declared(ctx.syms, item)
+    {
+        if d.access == "public" {
+            return Judged {
+                verdict: Verdict::Unguarded,
+                reason: format!("declared public: {}", d.public_reason.unwrap_or_default()),
+                finding: None,
+            };
+        }
+        if d.access == "auth" || !d.owner.is_empty() {
+            return Judged {
+                verdict: Verdict::Guarded,
+                reason: "declared: #[secure_route(auth)]".to_owned(),
+                finding: None,
+            };
+        }
+    }
+    // Layers.
+    let mut conditional = None;
+    let mut maybe = Vec::new();
+    let mut auth_layer = None;
+    for layer in &ep.layers {
+        match layer_auth(ctx, layer) {
+            LayerAuth::Auth(why) => match &layer.condition {
+                Some(c) => {
+                    conditional.get_or_insert((c.clone(), layer.text.clone(), why));
+                }
+                None => {
+                    auth_layer.get_or_insert(format!("auth layer `{}`: {why}", layer.text));
+                }
+            },
+            LayerAuth::Maybe(why) => maybe.push(why),
+            LayerAuth::No => {}
+        }
+    }
+    if let Some(reason) = &auth_layer {
+        // Still note an extractor-free guard: the layer is enough.
+        return Judged {
+            verdict: Verdict::Guarded,
+            reason: reason.clone(),
+            finding: None,
+        };
+    }
+    let handler = handler_code(ctx, i);
+    let mut notes = Vec::new();
+    if let Some(h) = &handler {
+        let body_text = h.body.code.text();
+        for (pat, ty) in &h.args {
+            match extractor(
+                ctx,
+                h.body.module,
+                pat,
+                ty,
+                &body_text,
+                conditional.is_some(),
+            ) {
+                Ext::Guarded(why) => {
+                    return Judged {
+                        verdict: Verdict::Guarded,
+                        reason: why,
+                        finding: None,
+                    };
+                }
+                Ext::Unknown(why) => maybe.push(why),
+                Ext::Optional(why) | Ext::Never(why) => notes.push(why),
+                Ext::NotAuth => {}
+            }
+        }
+        if let Some(why) = body_guard(ctx, &h.body) {
+            return Judged {
+                verdict: Verdict::Guarded,
+                reason: why,
+                finding: None,
+            };
+        }
+    }
+    if let Some((cond, text, why)) = conditional {
+        return Judged {
+            verdict: Verdict::Unknown,
+            reason: format!("auth layer only if {cond} (`{text}`: {why})"),
+            finding: Some((
+                Severity::Low,
+                format!(
+                    "{route}: authenticated only if {cond} (auth layer `{text}` is added under that condition)"
+                ),
+            )),
+        };
+    }
+    if !maybe.is_empty() {
+        return Judged {
+            verdict: Verdict::Unknown,
+            reason: maybe.join("; "),
+            finding: None,
+        };
+    }
+    let Some(h) = handler else {
+        let what = match &ep.handler {
+            Handler::Service(s) => format!("service `{s}` and no auth layer wraps it"),
+            Handler::Closure => "inline closure not read and no auth layer wraps it".to_owned(),
+            Handler::Unknown(r) => format!("handler not resolved ({r}) and no auth layer wraps it"),
+            Handler::Resolved(_) => {
+                "handler body not readable and no auth layer wraps it".to_owned()
+            }
+        };
+        return Judged {
+            verdict: Verdict::Unknown,
+            reason: what,
+            finding: None,
+        };
+    };
+    let sev = severity(ep);
+    let mut reason = format!(
+        "no auth extractor in `{}`, no auth layer before the route, no guard call in its body",
+        h.name
+    );
+    for n in &notes {
+        reason.push_str("; ");
+        reason.push_str(n);
+    }
+    let message = if is_login_path(&ep.path) {
+        format!("{route}: no authentication ({reason}); public by nature; check it is rate limited")
+    } else {
+        format!("{route}: no authentication ({reason})")
+    };
+    Judged {
+        verdict: Verdict::Unguarded,
+        reason,
+        finding: Some((sev, message)),
+    }
+}
+
+pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
+    for i in 0..ctx.endpoints.len() {
+        let j = judge(ctx, i);
+        out.verdict(i, RULE, j.verdict, j.reason);
+        if let Some((sev, message)) = j.finding {
+            out.finding(ctx.endpoint_finding(i, RULE, sev, message));
+        }
+    }
+}

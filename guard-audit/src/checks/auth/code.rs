@@ -1,0 +1,313 @@
+//! Reading fn bodies for the auth family: their text, the calls in them,
+//! the workspace fns those calls resolve to (a few levels deep), and the
+//! calls whose failure short-circuits the body.
+
+use quote::ToTokens;
+use syn::visit::Visit;
+
+use super::super::Ctx;
+use crate::symbols::{Item, ModId};
+
+/// A piece of code to read: a fn body or a closure body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Code<'w> {
+    /// A block.
+    Block(&'w syn::Block),
+    /// An expression.
+    Expr(&'w syn::Expr),
+}
+
+impl<'w> Code<'w> {
+    /// Walks it with a visitor.
+    pub(crate) fn visit<V: Visit<'w>>(self, v: &mut V) {
+        match self {
+            Self::Block(b) => v.visit_block(b),
+            Self::Expr(e) => v.visit_expr(e),
+        }
+    }
+
+    /// Its source text.
+    pub(crate) fn text(self) -> String {
+        match self {
+            Self::Block(b) => text(b),
+            Self::Expr(e) => text(e),
+        }
+    }
+}
+
+/// A body with where it is written.
+#[derive(Debug, Clone)]
+pub(crate) struct Body<'w> {
+    /// The module paths in it resolve from.
+    pub(crate) module: ModId,
+    /// The type `Self` means, where it is an impl fn.
+    pub(crate) self_ty: Option<String>,
+    /// The code.
+    pub(crate) code: Code<'w>,
+}
+
+/// Token text of a node, with the usual gaps closed (`a::b(c)`).
+pub(crate) fn text(node: &impl ToTokens) -> String {
+    let s = node.to_token_stream().to_string();
+    let mut s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" (", "("),
+        ("( ", "("),
+        (" )", ")"),
+        (" . ", "."),
+        (" ,", ","),
+        (" !", "!"),
+        (" ?", "?"),
+        ("& ", "&"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// What in a text reads credentials: the Authorization header, a cookie, a
+/// session, a bearer token, a JWT.
+pub(crate) fn reads_credentials(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    [
+        ("authorization", "the Authorization header"),
+        ("cookiejar", "a cookie"),
+        ("cookie", "a cookie"),
+        ("session", "a session"),
+        ("bearer", "a bearer token"),
+        ("jsonwebtoken", "a JWT"),
+        ("jwt", "a JWT"),
+        ("api_key", "an API key"),
+        ("x-api-key", "an API key"),
+    ]
+    .into_iter()
+    .find(|(w, _)| lower.contains(w))
+    .map(|(_, what)| what)
+}
+
+/// Whether a text answers 401/403 or redirects to a login page.
+pub(crate) fn rejects(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    if text.contains("UNAUTHORIZED") || lower.contains("unauthorized") || text.contains("401") {
+        Some("401")
+    } else if text.contains("FORBIDDEN") || lower.contains("forbidden") || text.contains("403") {
+        Some("403")
+    } else if lower.contains("redirect") && lower.contains("login") {
+        Some("a redirect to login")
+    } else {
+        None
+    }
+}
+
+/// Whether a text returns early (`return`, `?`, `Err(..)`).
+pub(crate) fn short_circuits(text: &str) -> bool {
+    text.contains("return") || text.contains('?') || text.contains("Err(")
+}
+
+/// A call found in a body.
+#[derive(Debug, Clone)]
+pub(crate) struct Call<'w> {
+    /// The called path (`require_user`, `Self::check`); `None` for a method call.
+    pub(crate) path: Option<&'w syn::Path>,
+    /// The name called (last segment or method name).
+    pub(crate) name: String,
+    /// The arguments.
+    pub(crate) args: Vec<&'w syn::Expr>,
+    /// The whole call's text.
+    pub(crate) text: String,
+}
+
+#[derive(Default)]
+struct Calls<'w> {
+    calls: Vec<Call<'w>>,
+}
+
+impl<'w> Visit<'w> for Calls<'w> {
+    fn visit_expr_call(&mut self, c: &'w syn::ExprCall) {
+        if let syn::Expr::Path(p) = &*c.func {
+            self.calls.push(Call {
+                path: Some(&p.path),
+                name: p
+                    .path
+                    .segments
+                    .last()
+                    .map(|s| s.ident.to_string())
+                    .unwrap_or_default(),
+                args: c.args.iter().collect(),
+                text: text(c),
+            });
+        }
+        syn::visit::visit_expr_call(self, c);
+    }
+
+    fn visit_expr_method_call(&mut self, c: &'w syn::ExprMethodCall) {
+        self.calls.push(Call {
+            path: None,
+            name: c.method.to_string(),
+            args: c.args.iter().collect(),
+            text: text(c),
+        });
+        syn::visit::visit_expr_method_call(self, c);
+    }
+}
+
+/// Every call in a piece of code.
+pub(crate) fn calls(code: Code<'_>) -> Vec<Call<'_>> {
+    let mut v = Calls::default();
+    code.visit(&mut v);
+    v.calls
+}
+
+/// Resolves a called path from a body (`Self::x` through its impl type).
+pub(crate) fn resolve_call(ctx: &Ctx<'_, '_>, body: &Body<'_>, path: &syn::Path) -> Option<Item> {
+    let segs: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    if let [first, name] = segs.as_slice()
+        && first == "Self"
+    {
+        if let Some(ty) = body.self_ty.as_deref() {
+            return ctx
+                .syms
+                .impl_fn(body.module, ty, name)
+                .map(|_| Item::ImplFn(body.module, ty.to_owned(), name.clone()));
+        }
+        // `Self::f` outside a known impl (a layer in an impl fn): the one
+        // impl of the module that has `f`.
+        return ctx.ws.modules[body.module]
+            .items
+            .iter()
+            .find_map(|it| match it {
+                syn::Item::Impl(i) if i.trait_.is_none() => {
+                    let (_, ty, _) = type_head(&i.self_ty)?;
+                    ctx.syms
+                        .impl_fn(body.module, &ty, name)
+                        .map(|_| Item::ImplFn(body.module, ty, name.clone()))
+                }
+                _ => None,
+            });
+    }
+    match ctx.syms.resolve(body.module, path)? {
+        item @ (Item::Fn(..) | Item::ImplFn(..)) => Some(item),
+        _ => None,
+    }
+}
+
+/// The body of a resolved fn item.
+pub(crate) fn body_of<'w>(ctx: &Ctx<'_, 'w>, item: &Item) -> Option<Body<'w>> {
+    let f = ctx.function(item)?;
+    Some(Body {
+        module: f.module,
+        self_ty: match item {
+            Item::ImplFn(_, t, _) => Some(t.clone()),
+            _ => None,
+        },
+        code: Code::Block(f.block),
+    })
+}
+
+/// A body and the workspace fns it calls, up to `depth` levels, each with
+/// the chain of call names that led to it.
+pub(crate) fn reach<'w>(
+    ctx: &Ctx<'_, 'w>,
+    start: Body<'w>,
+    depth: usize,
+) -> Vec<(Body<'w>, Vec<String>)> {
+    let mut out = vec![(start.clone(), Vec::new())];
+    let mut seen: Vec<Item> = Vec::new();
+    let mut frontier = vec![(start, Vec::<String>::new())];
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for (body, chain) in frontier {
+            for call in calls(body.code) {
+                let Some(path) = call.path else { continue };
+                let Some(item) = resolve_call(ctx, &body, path) else {
+                    continue;
+                };
+                if seen.contains(&item) {
+                    continue;
+                }
+                seen.push(item.clone());
+                let Some(callee) = body_of(ctx, &item) else {
+                    continue;
+                };
+                let mut chain = chain.clone();
+                chain.push(call.name.clone());
+                out.push((callee.clone(), chain.clone()));
+                next.push((callee, chain));
+            }
+        }
+        frontier = next;
+    }
+    out
+}
+
+/// The closure an endpoint registered inline at `line` of `module`.
+pub(crate) fn closure_at<'w>(
+    ctx: &Ctx<'_, 'w>,
+    module: ModId,
+    line: usize,
+) -> Option<&'w syn::ExprClosure> {
+    struct Find<'w> {
+        line: usize,
+        found: Option<&'w syn::ExprClosure>,
+    }
+    impl<'w> Visit<'w> for Find<'w> {
+        fn visit_expr_closure(&mut self, c: &'w syn::ExprClosure) {
+            let l = syn::spanned::Spanned::span(c).start().line;
+            if self.found.is_none() && (self.line..=self.line + 3).contains(&l) {
+                self.found = Some(c);
+            }
+            syn::visit::visit_expr_closure(self, c);
+        }
+    }
+    let mut f = Find { line, found: None };
+    for item in &ctx.ws.modules[module].items {
+        f.visit_item(item);
+    }
+    f.found
+}
+
+/// The names a pattern binds.
+pub(crate) fn bindings(pat: &syn::Pat, out: &mut Vec<String>) {
+    match pat {
+        syn::Pat::Ident(i) => {
+            out.push(i.ident.to_string());
+            if let Some((_, sub)) = &i.subpat {
+                bindings(sub, out);
+            }
+        }
+        syn::Pat::Tuple(t) => t.elems.iter().for_each(|p| bindings(p, out)),
+        syn::Pat::TupleStruct(t) => t.elems.iter().for_each(|p| bindings(p, out)),
+        syn::Pat::Struct(s) => s.fields.iter().for_each(|f| bindings(&f.pat, out)),
+        syn::Pat::Type(t) => bindings(&t.pat, out),
+        syn::Pat::Reference(r) => bindings(&r.pat, out),
+        syn::Pat::Paren(p) => bindings(&p.pat, out),
+        syn::Pat::Slice(s) => s.elems.iter().for_each(|p| bindings(p, out)),
+        _ => {}
+    }
+}
+
+/// The last path segment of a type and its generic type arguments.
+pub(crate) fn type_head(ty: &syn::Type) -> Option<(&syn::Path, String, Vec<&syn::Type>)> {
+    match ty {
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            let args = match &last.arguments {
+                syn::PathArguments::AngleBracketed(a) => a
+                    .args
+                    .iter()
+                    .filter_map(|g| match g {
+                        syn::GenericArgument::Type(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Some((&p.path, last.ident.to_string(), args))
+        }
+        syn::Type::Reference(r) => type_head(&r.elem),
+        syn::Type::Paren(p) => type_head(&p.elem),
+        _ => None,
+    }
+}

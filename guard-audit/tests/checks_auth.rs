@@ -1,0 +1,286 @@
+//! GA-AUTH-001, GA-AUTHZ-002 and GA-RATE-010 on fixture crates (parsed,
+//! never built): each construct with a case it must flag and a case it
+//! must not.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::path::PathBuf;
+
+use guard_audit::Scan;
+use guard_audit::findings::{Finding, Severity};
+use guard_core::report::{CheckVerdict, RouteEntry};
+
+fn scan(name: &str) -> Scan {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .join("Cargo.toml");
+    guard_audit::scan(&manifest).unwrap()
+}
+
+fn route<'a>(scan: &'a Scan, method: &str, path: &str) -> &'a RouteEntry {
+    scan.report
+        .route(method, path)
+        .unwrap_or_else(|| panic!("no {method} {path} in\n{}", scan.to_text()))
+}
+
+/// The verdict of `rule` on a route, as `(verdict, reason)`.
+fn verdict<'a>(scan: &'a Scan, method: &str, path: &str, rule: &str) -> Option<&'a CheckVerdict> {
+    route(scan, method, path)
+        .checks
+        .iter()
+        .find(|c| c.rule == rule)
+}
+
+fn state(scan: &Scan, method: &str, path: &str, rule: &str) -> &'static str {
+    verdict(scan, method, path, rule).map_or("none", |v| v.verdict)
+}
+
+fn reason<'a>(scan: &'a Scan, method: &str, path: &str, rule: &str) -> &'a str {
+    verdict(scan, method, path, rule).map_or("", |v| v.reason.as_str())
+}
+
+fn findings<'a>(scan: &'a Scan, method: &str, path: &str, rule: &str) -> Vec<&'a Finding> {
+    scan.findings
+        .iter()
+        .filter(|f| {
+            f.rule == rule
+                && f.endpoint
+                    .as_ref()
+                    .is_some_and(|(m, p)| m == method && p == path)
+        })
+        .collect()
+}
+
+fn severity(scan: &Scan, method: &str, path: &str, rule: &str) -> Option<Severity> {
+    let found = findings(scan, method, path, rule);
+    assert!(found.len() <= 1, "{found:?}");
+    found.first().map(|f| f.severity)
+}
+
+const AUTH: &str = "GA-AUTH-001";
+const AUTHZ: &str = "GA-AUTHZ-002";
+const RATE: &str = "GA-RATE-010";
+
+#[test]
+fn auth_extractors() {
+    let s = scan("auth_extractors");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // A JWT `Claims` extractor that rejects with 401: guarded, no finding.
+    assert_eq!(state(&s, "GET", "/me", AUTH), "guarded");
+    assert!(reason(&s, "GET", "/me", AUTH).contains("Claims"));
+    assert_eq!(route(&s, "GET", "/me").access, "auth");
+    assert_eq!(severity(&s, "GET", "/me", AUTH), None);
+    // No auth extractor, mutating, id-bearing: critical.
+    assert_eq!(state(&s, "DELETE", "/items/{id}", AUTH), "unguarded");
+    assert_eq!(route(&s, "DELETE", "/items/{id}").access, "public");
+    assert_eq!(
+        severity(&s, "DELETE", "/items/{id}", AUTH),
+        Some(Severity::Critical)
+    );
+    let msg = &findings(&s, "DELETE", "/items/{id}", AUTH)[0].message;
+    assert!(
+        msg.starts_with("DELETE /items/{id}: no authentication"),
+        "{msg}"
+    );
+    assert!(msg.contains("delete_item"), "{msg}");
+    // An extractor that never rejects is no auth: unguarded, POST: high.
+    assert_eq!(state(&s, "POST", "/trace", AUTH), "unguarded");
+    assert!(reason(&s, "POST", "/trace", AUTH).contains("never rejects"));
+    assert_eq!(severity(&s, "POST", "/trace", AUTH), Some(Severity::High));
+    // Option<Claims>: optional auth is public.
+    assert_eq!(state(&s, "GET", "/feed", AUTH), "unguarded");
+    assert!(reason(&s, "GET", "/feed", AUTH).contains("optional auth"));
+    assert_eq!(severity(&s, "GET", "/feed", AUTH), Some(Severity::Medium));
+    // TypedHeader<Authorization<Bearer>>.
+    assert_eq!(state(&s, "GET", "/bearer", AUTH), "guarded");
+    // axum-login: `.user` checked and short-circuited vs not checked.
+    assert_eq!(state(&s, "GET", "/dashboard", AUTH), "guarded");
+    assert_eq!(state(&s, "GET", "/profile", AUTH), "unguarded");
+    assert!(reason(&s, "GET", "/profile", AUTH).contains("AuthSession"));
+    // Extension<CurrentUser> with no auth layer visible: unknown, no finding.
+    assert_eq!(state(&s, "GET", "/ext", AUTH), "unknown");
+    assert!(reason(&s, "GET", "/ext", AUTH).contains("Extension<CurrentUser>"));
+    assert_eq!(severity(&s, "GET", "/ext", AUTH), None);
+    // An unknown external extractor named like auth: unknown.
+    assert_eq!(state(&s, "GET", "/external", AUTH), "unknown");
+    assert!(reason(&s, "GET", "/external", AUTH).contains("AuthUser"));
+    // Public by nature: low.
+    assert_eq!(state(&s, "GET", "/health", AUTH), "unguarded");
+    assert_eq!(severity(&s, "GET", "/health", AUTH), Some(Severity::Low));
+    // Declared public: unguarded with the reason, deliberately no finding.
+    assert_eq!(state(&s, "GET", "/declared", AUTH), "unguarded");
+    assert_eq!(
+        reason(&s, "GET", "/declared", AUTH),
+        "declared public: marketing page"
+    );
+    assert_eq!(severity(&s, "GET", "/declared", AUTH), None);
+    assert_eq!(state(&s, "GET", "/plainpublic", AUTH), "guarded");
+    assert_eq!(
+        reason(&s, "GET", "/plainpublic", AUTH),
+        "declared: #[secure_route(auth)]"
+    );
+}
+
+#[test]
+fn auth_layers_follow_axum_order() {
+    let s = scan("auth_layers");
+    // from_fn(require_auth) added after the route: guarded.
+    assert_eq!(state(&s, "POST", "/api/projects", AUTH), "guarded");
+    assert!(reason(&s, "POST", "/api/projects", AUTH).contains("require_auth"));
+    assert_eq!(severity(&s, "POST", "/api/projects", AUTH), None);
+    // Added after the layer: not wrapped.
+    assert_eq!(state(&s, "GET", "/api/open", AUTH), "unguarded");
+    assert_eq!(
+        severity(&s, "GET", "/api/open", AUTH),
+        Some(Severity::Medium)
+    );
+    // route_layer(ValidateRequestHeaderLayer::bearer).
+    assert_eq!(state(&s, "GET", "/admin/stats", AUTH), "guarded");
+    // The layer before the route: mutating id route unguarded, critical.
+    assert_eq!(state(&s, "POST", "/late/{id}", AUTH), "unguarded");
+    assert_eq!(
+        severity(&s, "POST", "/late/{id}", AUTH),
+        Some(Severity::Critical)
+    );
+    // A header-setting from_fn middleware is not auth.
+    assert_eq!(state(&s, "GET", "/headers", AUTH), "unguarded");
+    // AuthManagerLayer alone does not authenticate.
+    assert_eq!(state(&s, "GET", "/sessions", AUTH), "unguarded");
+    // An opaque local layer named like auth: unknown, no finding.
+    assert_eq!(state(&s, "GET", "/opaque", AUTH), "unknown");
+    assert!(reason(&s, "GET", "/opaque", AUTH).contains("auth_layer"));
+    assert_eq!(severity(&s, "GET", "/opaque", AUTH), None);
+    // A conditional auth layer: unknown, low finding naming the condition.
+    assert_eq!(state(&s, "GET", "/cond", AUTH), "unknown");
+    assert!(reason(&s, "GET", "/cond", AUTH).contains("auth layer only if config.require_token"));
+    assert_eq!(severity(&s, "GET", "/cond", AUTH), Some(Severity::Low));
+}
+
+#[test]
+fn auth_in_body_guards() {
+    let s = scan("auth_body");
+    // require_admin(&session)? reads the session two levels down.
+    assert_eq!(state(&s, "POST", "/admin/users/{id}", AUTH), "guarded");
+    assert_eq!(
+        reason(&s, "POST", "/admin/users/{id}", AUTH),
+        "in-body check `require_admin(..)?`"
+    );
+    assert_eq!(severity(&s, "POST", "/admin/users/{id}", AUTH), None);
+    // The same in an inline closure.
+    assert_eq!(state(&s, "GET", "/inline", AUTH), "guarded");
+    // A `?` on a call that reads no credentials is no guard.
+    assert_eq!(state(&s, "GET", "/reports", AUTH), "unguarded");
+    assert_eq!(
+        severity(&s, "GET", "/reports", AUTH),
+        Some(Severity::Medium)
+    );
+    // Public pages: low; the login route: low, with the rate-limit hint.
+    assert_eq!(severity(&s, "GET", "/", AUTH), Some(Severity::Low));
+    assert_eq!(state(&s, "GET", "/version", AUTH), "unguarded");
+    assert_eq!(severity(&s, "GET", "/version", AUTH), Some(Severity::Low));
+    assert_eq!(severity(&s, "POST", "/login", AUTH), Some(Severity::Low));
+    let msg = &findings(&s, "POST", "/login", AUTH)[0].message;
+    assert!(
+        msg.contains("public by nature; check it is rate limited"),
+        "{msg}"
+    );
+    // /metrics is not public by nature.
+    assert_eq!(
+        severity(&s, "GET", "/metrics", AUTH),
+        Some(Severity::Medium)
+    );
+}
+
+#[test]
+fn authz_idor() {
+    let s = scan("authz_sql");
+    // SELECT by id with no owner predicate: high.
+    assert_eq!(state(&s, "GET", "/notes/{id}", AUTHZ), "unguarded");
+    assert_eq!(
+        severity(&s, "GET", "/notes/{id}", AUTHZ),
+        Some(Severity::High)
+    );
+    let msg = &findings(&s, "GET", "/notes/{id}", AUTHZ)[0].message;
+    assert!(msg.contains("SELECT * FROM notes WHERE id = $1"), "{msg}");
+    // Owner predicate (raw string): guarded, no finding.
+    assert_eq!(state(&s, "GET", "/mine/{id}", AUTHZ), "guarded");
+    assert!(reason(&s, "GET", "/mine/{id}", AUTHZ).contains("owner predicate"));
+    assert_eq!(severity(&s, "GET", "/mine/{id}", AUTHZ), None);
+    // Post-fetch owner comparison: guarded.
+    assert_eq!(state(&s, "GET", "/checked/{id}", AUTHZ), "guarded");
+    assert!(reason(&s, "GET", "/checked/{id}", AUTHZ).contains("post-fetch check"));
+    assert_eq!(severity(&s, "GET", "/checked/{id}", AUTHZ), None);
+    // format! SQL: unknown, no finding.
+    assert_eq!(state(&s, "GET", "/dynamic/{id}", AUTHZ), "unknown");
+    assert_eq!(severity(&s, "GET", "/dynamic/{id}", AUTHZ), None);
+    // A const DELETE: critical.
+    assert_eq!(
+        severity(&s, "DELETE", "/notes/{id}", AUTHZ),
+        Some(Severity::Critical)
+    );
+    // An UPDATE two workspace callees down, the id passed along: critical.
+    assert_eq!(state(&s, "PUT", "/deep/{note_id}", AUTHZ), "unguarded");
+    assert_eq!(
+        severity(&s, "PUT", "/deep/{note_id}", AUTHZ),
+        Some(Severity::Critical)
+    );
+    assert!(reason(&s, "PUT", "/deep/{note_id}", AUTHZ).contains("write_body"));
+    // An access-check call on the way: guarded.
+    assert_eq!(
+        state(&s, "GET", "/projects/{project_id}/docs/{doc_id}", AUTHZ),
+        "guarded"
+    );
+    // No id param: not applicable.
+    assert_eq!(state(&s, "GET", "/list", AUTHZ), "none");
+}
+
+#[test]
+fn rate_limits_on_login_and_expensive_routes() {
+    let s = scan("rate_login");
+    assert_eq!(state(&s, "POST", "/login", RATE), "unguarded");
+    assert_eq!(severity(&s, "POST", "/login", RATE), Some(Severity::High));
+    assert_eq!(state(&s, "POST", "/auth/login", RATE), "guarded");
+    assert!(reason(&s, "POST", "/auth/login", RATE).contains("GovernorLayer"));
+    assert_eq!(severity(&s, "POST", "/auth/login", RATE), None);
+    assert_eq!(
+        severity(&s, "POST", "/password/reset", RATE),
+        Some(Severity::High)
+    );
+    // Reaches reqwest/openai two levels down: expensive.
+    assert_eq!(state(&s, "POST", "/summarize", RATE), "unguarded");
+    assert_eq!(
+        severity(&s, "POST", "/summarize", RATE),
+        Some(Severity::Medium)
+    );
+    // Other routes: no verdict.
+    assert_eq!(state(&s, "POST", "/notes", RATE), "none");
+    // A limiter is used somewhere: no workspace note.
+    assert!(
+        !s.findings
+            .iter()
+            .any(|f| f.rule == RATE && f.endpoint.is_none())
+    );
+}
+
+#[test]
+fn rate_workspace_note_when_no_limiter() {
+    let s = scan("rate_none");
+    let notes: Vec<_> = s
+        .findings
+        .iter()
+        .filter(|f| f.rule == RATE && f.endpoint.is_none())
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].severity, Severity::Low);
+    assert!(
+        notes[0]
+            .message
+            .contains("no rate limiter anywhere in the workspace")
+    );
+    assert_eq!(
+        severity(&s, "POST", "/signup", RATE),
+        Some(Severity::Medium)
+    );
+    assert_eq!(state(&s, "GET", "/", RATE), "none");
+}
