@@ -310,20 +310,20 @@ fn each_route_shows_its_verdicts() {
     s.tables[0].1.routes[0].checks = vec![guard_core::report::CheckVerdict {
         rule: "GA-AUTH-001".to_owned(),
         verdict: "unguarded",
-        reason: "no auth extractor in `ok`".to_owned(),
+        reason: "synthetic verdict reason".to_owned(),
     }];
     let text = s.to_text();
     assert!(
         text.contains(
-            "GET /ok  at src/lib.rs:7\n    GA-AUTH-001 unguarded: no auth extractor in `ok`\n"
+            "GET /ok  at src/lib.rs:7\n    GA-AUTH-001 unguarded: synthetic verdict reason\n"
         ),
         "{text}"
     );
     let md = s.to_markdown();
-    assert!(md.contains("- `GET /ok` at `src/lib.rs:7`\n  - GA-AUTH-001 **unguarded**: no auth extractor in `ok`\n"), "{md}");
+    assert!(md.contains("- `GET /ok` at `src/lib.rs:7`\n  - GA-AUTH-001 **unguarded**: synthetic verdict reason\n"), "{md}");
     // Negative: no verdicts, no verdict lines.
     s.tables[0].1.routes[0].checks.clear();
-    assert!(!s.to_text().contains("no auth extractor in `ok`"));
+    assert!(!s.to_text().contains("synthetic verdict reason"));
 }
 
 #[test]
