@@ -70,16 +70,6 @@ fn dump(s: &Scan) -> String {
     out
 }
 
-/// Prints every finding and verdict of the crate at `$GA_SCAN` (a
-/// manifest path): `GA_SCAN=... cargo test --test checks_input dump -- --ignored --nocapture`.
-#[test]
-#[ignore = "calibration helper: needs GA_SCAN"]
-fn dump_scan() {
-    let manifest = PathBuf::from(std::env::var("GA_SCAN").unwrap());
-    let s = guard_audit::scan(&manifest).unwrap();
-    println!("{}", dump(&s));
-}
-
 fn sev(fs: &[&Finding]) -> Vec<Severity> {
     fs.iter().map(|f| f.severity).collect()
 }
@@ -267,20 +257,4 @@ fn security_headers() {
     );
     assert!(f[0].message.contains("2 endpoint(s)"));
     assert!(!f.iter().any(|f| f.message.contains("/full")));
-}
-
-#[test]
-#[ignore = "prints the fixtures' findings"]
-fn print_fixtures() {
-    for n in [
-        "input_validate",
-        "cors_layers",
-        "ssrf_fetch",
-        "err_leak",
-        "body_limits",
-        "upload_multipart",
-        "hdr_headers",
-    ] {
-        println!("=== {n}\n{}", dump(&scan(n)));
-    }
 }

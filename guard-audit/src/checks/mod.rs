@@ -142,7 +142,22 @@ impl<'a, 'w> Ctx<'a, 'w> {
     #[must_use]
     pub fn file(&self, module: ModId) -> &'w Path {
         let file = &self.ws.modules[module].file;
-        file.strip_prefix(&self.ws.root).unwrap_or(file)
+        if let Ok(rel) = file.strip_prefix(&self.ws.root) {
+            return rel;
+        }
+        // A published sibling in the registry cache: from its
+        // `name-version/` directory on.
+        let parts: Vec<_> = file.components().collect();
+        match parts
+            .windows(2)
+            .position(|w| w[0].as_os_str() == "registry" && w[1].as_os_str() == "src")
+        {
+            Some(i) if parts.len() > i + 3 => {
+                let skip: std::path::PathBuf = parts[..i + 3].iter().collect();
+                file.strip_prefix(skip).unwrap_or(file)
+            }
+            _ => file,
+        }
     }
 
     /// The location of a syntax node in a module's file.
