@@ -92,7 +92,9 @@ impl Layer {
     }
 }
 
-fn text(tokens: &impl quote::ToTokens) -> String {
+/// Token text of a node with the usual gaps closed (`a::b(c)`,
+/// `Option<User>`): what the report shows and what the checks match on.
+pub(crate) fn text(tokens: &impl quote::ToTokens) -> String {
     let s = tokens.to_token_stream().to_string();
     let mut s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     // Tokens print spaced (`a :: b (c)`); close the usual gaps.
@@ -106,6 +108,7 @@ fn text(tokens: &impl quote::ToTokens) -> String {
         (" ,", ","),
         (" !", "!"),
         ("! ", "!"),
+        (" ?", "?"),
         ("& ", "&"),
         ("::< ", "::<"),
         (" >::", ">::"),

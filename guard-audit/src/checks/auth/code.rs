@@ -2,7 +2,6 @@
 //! the workspace fns those calls resolve to (a few levels deep), and the
 //! calls whose failure short-circuits the body.
 
-use quote::ToTokens;
 use syn::visit::Visit;
 
 use super::super::Ctx;
@@ -46,26 +45,7 @@ pub(crate) struct Body<'w> {
     pub(crate) code: Code<'w>,
 }
 
-/// Token text of a node, with the usual gaps closed (`a::b(c)`).
-pub(crate) fn text(node: &impl ToTokens) -> String {
-    let s = node.to_token_stream().to_string();
-    let mut s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    for (from, to) in [
-        (" :: ", "::"),
-        (":: ", "::"),
-        (" (", "("),
-        ("( ", "("),
-        (" )", ")"),
-        (" . ", "."),
-        (" ,", ","),
-        (" !", "!"),
-        (" ?", "?"),
-        ("& ", "&"),
-    ] {
-        s = s.replace(from, to);
-    }
-    s
-}
+pub(crate) use crate::routes::text;
 
 /// What in a text reads credentials: the Authorization header, a cookie, a
 /// session, a bearer token, a JWT.
