@@ -81,7 +81,18 @@ pub struct RouteEntry {
     /// inferred.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckVerdict>,
+    /// `"server_fn"` for a Leptos server function; absent for a route
+    /// handler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// The codec a server function's arguments arrive in (`"PostUrl"`,
+    /// `"Json"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
 }
+
+/// [`RouteEntry::kind`] of a Leptos server function.
+pub const KIND_SERVER_FN: &str = "server_fn";
 
 /// A static scan's verdict for one check (`GA-AUTH-001`, ...) on one route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -231,6 +242,8 @@ impl RouteEntry {
             layers: Vec::new(),
             unknown: None,
             checks: Vec::new(),
+            kind: spec.server_fn_codec().map(|_| KIND_SERVER_FN),
+            codec: spec.server_fn_codec().map(str::to_owned),
         }
     }
 
@@ -243,6 +256,12 @@ impl RouteEntry {
 
     fn guards_cell(&self) -> String {
         let mut guards = Vec::new();
+        if let Some(kind) = self.kind {
+            match &self.codec {
+                Some(codec) => guards.push(format!("{kind} (codec: {codec})")),
+                None => guards.push(kind.to_owned()),
+            }
+        }
         if !self.roles.is_empty() {
             guards.push(format!("roles: {}", self.roles.join(" | ")));
         }
