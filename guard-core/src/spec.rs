@@ -420,7 +420,14 @@ impl RouteSpec {
         {
             problems.push(format!("{route}: a public route needs a reason"));
         }
-        for param in self.owner {
+        // A server function's `owner` names an argument, not a path
+        // parameter (`#[secure_server_fn]` checks it at compile time).
+        let path_params = if self.server_fn_codec.is_some() {
+            &[][..]
+        } else {
+            self.owner
+        };
+        for param in path_params {
             let segment = format!("{{{param}}}");
             if !path.split('/').any(|s| s == segment) {
                 problems.push(format!(

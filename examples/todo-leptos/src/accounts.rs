@@ -33,11 +33,15 @@ pub async fn signup(email: String, password: String) -> Result<(), GuardedError>
     check_credentials(&email, &password)?;
     let db = Db::from_context()?;
     let hash = db.1.hash(password).await?;
+    let email = email.to_lowercase();
+    let is_admin = use_context::<crate::page::Admins>()
+        .is_some_and(|admins| admins.0.iter().any(|a| a.to_lowercase() == email));
     sqlx::query(
-        "INSERT INTO users (email, password_hash) VALUES (?, ?) ON CONFLICT (email) DO NOTHING",
+        "INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
     )
-    .bind(email.to_lowercase())
+    .bind(email)
     .bind(hash)
+    .bind(is_admin)
     .execute(&db.0)
     .await?;
     Ok(())
