@@ -13,7 +13,7 @@ use guard_axum::__private::{Admitted, Incoming};
 use guard_axum::GuardedRouter;
 use guard_axum::extract::client_rate_key;
 use guard_axum::rate_limit::{MemoryBackend, RateBackend, RateGuard};
-use guard_core::rate::LimitsConfig;
+use guard_core::rate::{LimitsConfig, Policy, PolicySet, RateKey};
 use guard_core::report::RouteReport;
 use guard_core::validate::{FieldDetail, InputError, StrictOptions};
 use guard_core::{Authenticator, GenericBody, GuardError, Principal, RouteSpec};
@@ -116,6 +116,43 @@ impl Authenticator for SharedAuth {
 
 type ContextFn = Arc<dyn Fn() + Send + Sync>;
 
+/// A scope and its policies.
+type SetKey = (String, Vec<Policy>);
+
+/// Hands out one policy set per scope and policies, so the router's route
+/// and the direct calls of one server function decide on the same state:
+/// the memory backend gives every `policy_set` call stores of its own (a
+/// shared store agrees by scope anyway).
+#[derive(Debug)]
+struct OneSetPerScope {
+    inner: Arc<dyn RateBackend>,
+    sets: Mutex<HashMap<SetKey, Arc<dyn PolicySet>>>,
+}
+
+impl RateBackend for OneSetPerScope {
+    fn policy_set(&self, scope: &str, policies: Vec<Policy>) -> Arc<dyn PolicySet> {
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        sets.entry((scope.to_owned(), policies.clone()))
+            .or_insert_with(|| self.inner.policy_set(scope, policies))
+            .clone()
+    }
+
+    fn identifier_key(&self, namespace: &str, identifier: &str) -> RateKey {
+        self.inner.identifier_key(namespace, identifier)
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+fn one_set_per_scope(backend: Arc<dyn RateBackend>) -> Arc<dyn RateBackend> {
+    Arc::new(OneSetPerScope {
+        inner: backend,
+        sets: Mutex::default(),
+    })
+}
+
 /// The server functions of an app and what their guards share with the
 /// router: the authenticator, the rate-limit backend, the Leptos context
 /// each call gets.
@@ -159,7 +196,7 @@ impl ServerFns {
         Self {
             inner: Arc::new(Inner {
                 authenticator: SharedAuth(Arc::new(authenticator)),
-                backend: Arc::new(MemoryBackend::new()),
+                backend: one_set_per_scope(Arc::new(MemoryBackend::new())),
                 context: Arc::new(|| {}),
                 rates: Mutex::default(),
             }),
@@ -182,7 +219,7 @@ impl ServerFns {
     /// The rate-limit backend (memory by default; Redis to share limits
     /// across instances); also given to the router.
     pub fn rate_backend(self, backend: Arc<dyn RateBackend>) -> Self {
-        self.with(|inner| inner.backend = backend)
+        self.with(|inner| inner.backend = one_set_per_scope(backend))
     }
 
     /// What every server-function call gets in its Leptos context (the
