@@ -622,4 +622,29 @@ authenticator: session cookie
         assert_eq!(sample().route("get", "/healthz").unwrap().handler, "health");
         assert!(sample().route("GET", "/nope").is_none());
     }
+
+    #[test]
+    fn server_fn_rows_say_their_kind_and_codec_and_routes_do_not() {
+        const DELETE: RouteSpec = RouteSpec::authenticated("delete_todo", "app")
+            .owner(&["todo"])
+            .server_fn("PostUrl");
+        const ROUTE: RouteSpec = RouteSpec::authenticated("me", "app");
+        let server_fn = RouteEntry::new("POST", "/api/delete_todo123", &DELETE);
+        assert_eq!(server_fn.kind, Some(KIND_SERVER_FN));
+        assert_eq!(server_fn.codec.as_deref(), Some("PostUrl"));
+        assert!(
+            server_fn
+                .guards_cell()
+                .starts_with("server_fn (codec: PostUrl); owner: todo")
+        );
+        let json = serde_json::to_value(&server_fn).unwrap();
+        assert_eq!(json["kind"], "server_fn");
+        let route = RouteEntry::new("GET", "/api/me", &ROUTE);
+        assert_eq!((route.kind, route.codec.as_deref()), (None, None));
+        let json = serde_json::to_value(&route).unwrap();
+        assert!(json.get("kind").is_none() && json.get("codec").is_none());
+        // A server function's `owner` names an argument, not a path segment.
+        assert!(DELETE.check("POST", "/api/delete_todo123").is_empty());
+        assert!(DELETE.server_fn_codec().is_some());
+    }
 }
