@@ -257,5 +257,7 @@ fn blank() -> RouteEntry {
         layers: Vec::new(),
         unknown: None,
         checks: Vec::new(),
+        kind: None,
+        codec: None,
     }
 }

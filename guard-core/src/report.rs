@@ -81,7 +81,18 @@ pub struct RouteEntry {
     /// inferred.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckVerdict>,
+    /// `"server_fn"` for a Leptos server function; absent for a route
+    /// handler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// The codec a server function's arguments arrive in (`"PostUrl"`,
+    /// `"Json"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
 }
+
+/// [`RouteEntry::kind`] of a Leptos server function.
+pub const KIND_SERVER_FN: &str = "server_fn";
 
 /// A static scan's verdict for one check (`GA-AUTH-001`, ...) on one route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -231,6 +242,8 @@ impl RouteEntry {
             layers: Vec::new(),
             unknown: None,
             checks: Vec::new(),
+            kind: spec.server_fn_codec().map(|_| KIND_SERVER_FN),
+            codec: spec.server_fn_codec().map(str::to_owned),
         }
     }
 
@@ -243,6 +256,12 @@ impl RouteEntry {
 
     fn guards_cell(&self) -> String {
         let mut guards = Vec::new();
+        if let Some(kind) = self.kind {
+            match &self.codec {
+                Some(codec) => guards.push(format!("{kind} (codec: {codec})")),
+                None => guards.push(kind.to_owned()),
+            }
+        }
         if !self.roles.is_empty() {
             guards.push(format!("roles: {}", self.roles.join(" | ")));
         }
@@ -602,5 +621,30 @@ authenticator: session cookie
     fn route_lookup_ignores_method_case() {
         assert_eq!(sample().route("get", "/healthz").unwrap().handler, "health");
         assert!(sample().route("GET", "/nope").is_none());
+    }
+
+    #[test]
+    fn server_fn_rows_say_their_kind_and_codec_and_routes_do_not() {
+        const DELETE: RouteSpec = RouteSpec::authenticated("delete_todo", "app")
+            .owner(&["todo"])
+            .server_fn("PostUrl");
+        const ROUTE: RouteSpec = RouteSpec::authenticated("me", "app");
+        let server_fn = RouteEntry::new("POST", "/api/delete_todo123", &DELETE);
+        assert_eq!(server_fn.kind, Some(KIND_SERVER_FN));
+        assert_eq!(server_fn.codec.as_deref(), Some("PostUrl"));
+        assert!(
+            server_fn
+                .guards_cell()
+                .starts_with("server_fn (codec: PostUrl); owner: todo")
+        );
+        let json = serde_json::to_value(&server_fn).unwrap();
+        assert_eq!(json["kind"], "server_fn");
+        let route = RouteEntry::new("GET", "/api/me", &ROUTE);
+        assert_eq!((route.kind, route.codec.as_deref()), (None, None));
+        let json = serde_json::to_value(&route).unwrap();
+        assert!(json.get("kind").is_none() && json.get("codec").is_none());
+        // A server function's `owner` names an argument, not a path segment.
+        assert!(DELETE.check("POST", "/api/delete_todo123").is_empty());
+        assert!(DELETE.server_fn_codec().is_some());
     }
 }

@@ -147,6 +147,9 @@ pub struct RouteSpec {
     upload: Option<UploadSpec>,
     fetch: bool,
     csrf_none: Option<&'static str>,
+    /// The codec of a Leptos server function (`#[secure_server_fn]`):
+    /// the handler is a server function, not a route handler.
+    server_fn_codec: Option<&'static str>,
 }
 
 /// The default cap on a JSON body: 64 KiB.
@@ -182,6 +185,7 @@ impl RouteSpec {
             upload: None,
             fetch: false,
             csrf_none: None,
+            server_fn_codec: None,
         }
     }
 
@@ -263,6 +267,21 @@ impl RouteSpec {
     #[must_use]
     pub const fn csrf_checked_under_cookies(&self) -> bool {
         self.requires_auth() && self.csrf_none.is_none()
+    }
+
+    /// Marks the handler as a server function (`#[secure_server_fn]`)
+    /// whose arguments arrive in `codec` (`"PostUrl"`, `"Json"`, …); the
+    /// report lists it as a row of kind `server_fn`.
+    #[must_use]
+    pub const fn server_fn(mut self, codec: &'static str) -> Self {
+        self.server_fn_codec = Some(codec);
+        self
+    }
+
+    /// The codec of a server function, or `None` for a route handler.
+    #[must_use]
+    pub const fn server_fn_codec(&self) -> Option<&'static str> {
+        self.server_fn_codec
     }
 
     /// Why the route is exempt from the cross-site request check, if it is.
@@ -401,7 +420,14 @@ impl RouteSpec {
         {
             problems.push(format!("{route}: a public route needs a reason"));
         }
-        for param in self.owner {
+        // A server function's `owner` names an argument, not a path
+        // parameter (`#[secure_server_fn]` checks it at compile time).
+        let path_params = if self.server_fn_codec.is_some() {
+            &[][..]
+        } else {
+            self.owner
+        };
+        for param in path_params {
             let segment = format!("{{{param}}}");
             if !path.split('/').any(|s| s == segment) {
                 problems.push(format!(

@@ -62,11 +62,11 @@ pub(crate) fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream 
     guarded(&item_fn, &opts, &handler)
 }
 
-fn with_errors(item: TokenStream, errors: TokenStream) -> TokenStream {
+pub(crate) fn with_errors(item: TokenStream, errors: TokenStream) -> TokenStream {
     quote! { #errors #item }
 }
 
-fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
+pub(crate) fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
     let p = quote! { ::guard_axum::__private };
     let name = LitStr::new(&item.sig.ident.to_string(), item.sig.ident.span());
     let mut spec = match &opts.public {

@@ -8,6 +8,7 @@ mod errors;
 mod expand;
 mod grammar;
 mod parse;
+mod server_fn;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -16,4 +17,10 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::secure_route(args.into(), item.into()).into()
+}
+
+/// Guards a Leptos `#[server]` function. See `guard_leptos::secure_server_fn`.
+#[proc_macro_attribute]
+pub fn secure_server_fn(args: TokenStream, item: TokenStream) -> TokenStream {
+    server_fn::secure_server_fn(args.into(), item.into()).into()
 }

@@ -1,0 +1,82 @@
+//! Sign-up, login and logout: public server functions limited per client.
+
+use guard_axum::auth::{login as start_session, logout as end_session};
+use guard_axum::{GuardError, Principal};
+use guard_leptos::{GuardedError, secure_server_fn};
+use leptos::prelude::*;
+use tower_sessions::Session;
+
+use crate::Db;
+
+fn session() -> Result<Session, GuardedError> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Session>().cloned())
+        .ok_or_else(|| {
+            GuardError::internal("no session layer in front of the server functions").into()
+        })
+}
+
+fn check_credentials(email: &str, password: &str) -> Result<(), GuardedError> {
+    let email_ok = email.len() <= 254 && email.contains('@');
+    let password_ok = (10..=256).contains(&password.chars().count());
+    if email_ok && password_ok {
+        Ok(())
+    } else {
+        Err(GuardError::invalid_input().into())
+    }
+}
+
+/// Creates an account (the same answer whether or not the e-mail is taken).
+#[secure_server_fn(public = "anyone may sign up", rate_ip = "10/hour")]
+#[server]
+pub async fn signup(email: String, password: String) -> Result<(), GuardedError> {
+    check_credentials(&email, &password)?;
+    let db = Db::from_context()?;
+    let hash = db.1.hash(password).await?;
+    let email = email.to_lowercase();
+    let is_admin = use_context::<crate::page::Admins>()
+        .is_some_and(|admins| admins.0.iter().any(|a| a.to_lowercase() == email));
+    sqlx::query(
+        "INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(email)
+    .bind(hash)
+    .bind(is_admin)
+    .execute(&db.0)
+    .await?;
+    Ok(())
+}
+
+/// Logs in: a session cookie on success, the same 401 for an unknown
+/// e-mail and a wrong password.
+#[secure_server_fn(public = "the login form", rate = "10/min")]
+#[server]
+pub async fn login(email: String, password: String) -> Result<(), GuardedError> {
+    let db = Db::from_context()?;
+    let row: Option<(i64, String, bool)> =
+        sqlx::query_as("SELECT id, password_hash, is_admin FROM users WHERE email = ?")
+            .bind(email.to_lowercase())
+            .fetch_optional(&db.0)
+            .await?;
+    let Some((id, hash, is_admin)) = row else {
+        db.1.verify_dummy(password).await?;
+        return Err(GuardError::unauthenticated().into());
+    };
+    if !db.1.verify(password, &hash).await? {
+        return Err(GuardError::unauthenticated().into());
+    }
+    let mut principal = Principal::new(id.to_string());
+    if is_admin {
+        principal = principal.with_roles(["admin"]);
+    }
+    start_session(&session()?, &principal).await?;
+    Ok(())
+}
+
+/// Ends the caller's session.
+#[secure_server_fn(auth)]
+#[server]
+pub async fn logout() -> Result<(), GuardedError> {
+    end_session(&session()?).await?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! `cargo run -p todo-leptos -- [--insecure-cookies] [--admin EMAIL]`
+
+use std::net::SocketAddr;
+
+use todo_leptos::{Config, app};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let mut config = Config::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--insecure-cookies" => config.insecure_cookies = true,
+            "--admin" => config.admin_emails.extend(args.next()),
+            "--database" => {
+                if let Some(url) = args.next() {
+                    config.database = url;
+                }
+            }
+            other => return Err(format!("unknown argument {other}; the flags are --insecure-cookies, --admin EMAIL, --database URL").into()),
+        }
+    }
+    let built = app(config).await?;
+    println!("{}", built.app.report().to_text());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    println!("listening on http://127.0.0.1:3000");
+    axum::serve(
+        listener,
+        built
+            .app
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
+    Ok(())
+}

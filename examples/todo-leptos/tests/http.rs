@@ -1,0 +1,374 @@
+//! Every guarded server function over real HTTP on 127.0.0.1: anonymous,
+//! owner, other user and admin; CSRF; strict arguments; generic errors;
+//! limits; the report.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod common;
+
+use common::{ADMIN, Running, paths, start};
+use guard_leptos::{GuardedError, secure_server_fn};
+use leptos::prelude::*;
+use serde_json::json;
+
+const UNAUTHENTICATED: &str = r#"{"error":"unauthenticated"}"#;
+const NOT_FOUND: &str = r#"{"error":"not_found"}"#;
+const FORBIDDEN: &str = r#"{"error":"forbidden"}"#;
+
+/// A server function whose query fails in the database: its SQL and the
+/// error's text must not reach the response.
+#[secure_server_fn(auth)]
+#[server]
+pub async fn broken_report() -> Result<i64, GuardedError> {
+    let db = todo_leptos::Db::from_context()?;
+    Ok(
+        sqlx::query_scalar("SELECT secret_column FROM todos WHERE owner_id = 'x'")
+            .fetch_one(&db.0)
+            .await?,
+    )
+}
+
+async fn alice_and_bob() -> (Running, String, String) {
+    let app = start(None).await;
+    let alice = app.user("alice@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    (app, alice, bob)
+}
+
+#[tokio::test]
+async fn anonymous_calls_of_every_auth_server_fn_are_401() {
+    let app = start(None).await;
+    for path in [
+        paths::LIST,
+        paths::ADD,
+        paths::TOGGLE,
+        paths::DELETE,
+        paths::ALL,
+        paths::LOGOUT,
+    ] {
+        let answer = app.form(path, None, &[]).await;
+        assert_eq!(answer.status, 401, "{path}: {answer:?}");
+        assert_eq!(answer.body, UNAUTHENTICATED, "{path}");
+    }
+    let rename = app
+        .json(
+            paths::RENAME,
+            None,
+            &json!({"todo": 1, "changes": {"title": "x"}}),
+        )
+        .await;
+    assert_eq!(
+        (rename.status, rename.body.as_str()),
+        (401, UNAUTHENTICATED)
+    );
+    // A cookie that names no session is the same 401, not the store's text.
+    let forged = app.form(paths::LIST, Some("sid=forged"), &[]).await;
+    assert_eq!(
+        (forged.status, forged.body.as_str()),
+        (401, UNAUTHENTICATED)
+    );
+}
+
+#[tokio::test]
+async fn the_owner_lists_adds_toggles_renames_and_deletes() {
+    let (app, alice, _) = alice_and_bob().await;
+    let id = app.add(&alice, "buy milk").await;
+    let list = app.form(paths::LIST, Some(&alice), &[]).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(
+        list.json(),
+        json!([{"id": id, "title": "buy milk", "done": false}])
+    );
+    let toggled = app
+        .form(paths::TOGGLE, Some(&alice), &[("todo", &id.to_string())])
+        .await;
+    assert_eq!(toggled.status, 200, "{toggled:?}");
+    assert_eq!(toggled.json()["done"], true);
+    let renamed = app
+        .json(
+            paths::RENAME,
+            Some(&alice),
+            &json!({"todo": id, "changes": {"title": "buy oat milk"}}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{renamed:?}");
+    assert_eq!(renamed.json()["title"], "buy oat milk");
+    let deleted = app
+        .form(paths::DELETE, Some(&alice), &[("todo", &id.to_string())])
+        .await;
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    let list = app.form(paths::LIST, Some(&alice), &[]).await;
+    assert_eq!(list.json(), json!([]));
+    // Authenticated answers are not cached.
+    assert_eq!(list.headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn another_users_todo_is_the_same_404_as_a_missing_one() {
+    let (app, alice, bob) = alice_and_bob().await;
+    let id = app.add(&alice, "alice's").await.to_string();
+    for path in [paths::TOGGLE, paths::DELETE] {
+        let theirs = app.form(path, Some(&bob), &[("todo", &id)]).await;
+        let missing = app.form(path, Some(&bob), &[("todo", "999999")]).await;
+        assert_eq!(
+            (theirs.status, theirs.body.as_str()),
+            (404, NOT_FOUND),
+            "{path}"
+        );
+        assert_eq!(
+            (missing.status, missing.body.as_str()),
+            (404, NOT_FOUND),
+            "{path}"
+        );
+    }
+    let rename = app
+        .json(
+            paths::RENAME,
+            Some(&bob),
+            &json!({"todo": id.parse::<i64>().unwrap(), "changes": {"title": "mine now"}}),
+        )
+        .await;
+    assert_eq!((rename.status, rename.body.as_str()), (404, NOT_FOUND));
+    // Nothing of alice's changed, and bob's list does not show it.
+    let list = app.form(paths::LIST, Some(&alice), &[]).await;
+    assert_eq!(list.json()[0]["title"], "alice's");
+    assert_eq!(
+        app.form(paths::LIST, Some(&bob), &[]).await.json(),
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn admins_list_every_todo_and_others_are_403() {
+    let (app, alice, _) = alice_and_bob().await;
+    app.add(&alice, "one").await;
+    let admin = app.user(ADMIN).await;
+    let all = app.form(paths::ALL, Some(&admin), &[]).await;
+    assert_eq!(all.status, 200, "{all:?}");
+    assert_eq!(all.json().as_array().unwrap().len(), 1);
+    let refused = app.form(paths::ALL, Some(&alice), &[]).await;
+    assert_eq!((refused.status, refused.body.as_str()), (403, FORBIDDEN));
+}
+
+#[tokio::test]
+async fn cross_site_form_posts_are_refused() {
+    let (app, alice, _) = alice_and_bob().await;
+    let id = app.add(&alice, "keep me").await.to_string();
+    let body = format!("todo={id}");
+    let form = "application/x-www-form-urlencoded";
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ][..],
+        &[][..],
+    ] {
+        let answer = app
+            .send(paths::DELETE, Some(&alice), form, body.clone(), headers)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (403, FORBIDDEN),
+            "{headers:?}"
+        );
+    }
+    // Same-origin by fetch metadata passes; the todo was still there.
+    let same = app
+        .send(
+            paths::DELETE,
+            Some(&alice),
+            form,
+            body,
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(same.status, 200, "{same:?}");
+}
+
+#[tokio::test]
+async fn unknown_and_identity_arguments_are_refused_in_both_codecs() {
+    let (app, alice, _) = alice_and_bob().await;
+    let id = app.add(&alice, "x").await;
+    let unknown = app
+        .form(paths::ADD, Some(&alice), &[("title", "t"), ("debug", "1")])
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(
+        unknown.body,
+        r#"{"error":"invalid_input","fields":{"debug":["unknown_field"]}}"#
+    );
+    let identity = app
+        .form(
+            paths::ADD,
+            Some(&alice),
+            &[("title", "t"), ("owner_id", "2")],
+        )
+        .await;
+    assert_eq!(identity.status, 400);
+    assert_eq!(
+        identity.body,
+        r#"{"error":"invalid_input","fields":{"owner_id":["identity_field"]}}"#
+    );
+    let json_identity = app
+        .json(
+            paths::RENAME,
+            Some(&alice),
+            &json!({"todo": id, "changes": {"title": "t"}, "user_id": 2}),
+        )
+        .await;
+    assert_eq!(json_identity.status, 400);
+    assert_eq!(
+        json_identity.body,
+        r#"{"error":"invalid_input","fields":{"user_id":["identity_field"]}}"#
+    );
+    // Nested unknown fields: the argument type denies them (serde), a 400
+    // without serde's text.
+    let nested = app
+        .json(
+            paths::RENAME,
+            Some(&alice),
+            &json!({"todo": id, "changes": {"title": "t", "role": "admin"}}),
+        )
+        .await;
+    assert_eq!(
+        (nested.status, nested.body.as_str()),
+        (400, r#"{"error":"invalid_input"}"#)
+    );
+    // `validator` rules of the argument type.
+    let empty = app
+        .json(
+            paths::RENAME,
+            Some(&alice),
+            &json!({"todo": id, "changes": {"title": ""}}),
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+    assert_eq!(
+        empty.body,
+        r#"{"error":"invalid_input","fields":{"title":["length"]}}"#
+    );
+    // A well-formed call of the same function passes.
+    let fine = app
+        .json(
+            paths::RENAME,
+            Some(&alice),
+            &json!({"todo": id, "changes": {"title": "ok"}}),
+        )
+        .await;
+    assert_eq!(fine.status, 200, "{fine:?}");
+}
+
+#[tokio::test]
+async fn a_database_error_leaves_no_sql_in_the_body() {
+    use server_fn::ServerFn as _;
+    let (app, alice, _) = alice_and_bob().await;
+    let answer = app.form(BrokenReport::PATH, Some(&alice), &[]).await;
+    assert_eq!(answer.status, 500);
+    let body = answer.json();
+    assert_eq!(body["error"], "internal");
+    assert!(
+        body["error_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{body}"
+    );
+    for leak in ["SELECT", "secret_column", "no such column", "sqlx"] {
+        assert!(!answer.body.contains(leak), "{leak} in {}", answer.body);
+    }
+    assert_eq!(answer.headers["content-type"], "application/json");
+}
+
+#[tokio::test]
+async fn server_fn_routes_carry_the_routers_security_headers() {
+    let (app, alice, _) = alice_and_bob().await;
+    for answer in [
+        app.form(paths::LIST, Some(&alice), &[]).await,
+        app.form(paths::LIST, None, &[]).await,
+    ] {
+        assert_eq!(
+            answer.headers["x-content-type-options"], "nosniff",
+            "{answer:?}"
+        );
+        assert!(
+            answer.headers.contains_key("content-security-policy"),
+            "{answer:?}"
+        );
+    }
+    // A body past the server function's limit (64 KiB by default) is 413.
+    let big = "t".repeat(70 * 1024);
+    let too_big = app.form(paths::ADD, Some(&alice), &[("title", &big)]).await;
+    assert_eq!(too_big.status, 413, "{:?}", too_big.status);
+}
+
+#[tokio::test]
+async fn login_is_limited_with_429_and_retry_after() {
+    let app = start(None).await;
+    let form = [
+        ("email", "nobody@example.com"),
+        ("password", "wrong password!"),
+    ];
+    for attempt in 1..=10 {
+        let answer = app.form(paths::LOGIN, None, &form).await;
+        assert_eq!(answer.status, 401, "attempt {attempt}: {answer:?}");
+    }
+    let limited = app.form(paths::LOGIN, None, &form).await;
+    assert_eq!(limited.status, 429, "{limited:?}");
+    assert_eq!(limited.body, r#"{"error":"too_many_requests"}"#);
+    assert!(limited.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn the_report_lists_every_server_fn_as_a_server_fn_row() {
+    let app = start(None).await;
+    let report = app.built.app.report();
+    let rows: Vec<_> = report
+        .routes
+        .iter()
+        .filter(|r| r.kind == Some("server_fn"))
+        .collect();
+    for (path, handler) in [
+        (paths::LIST, "list_todos"),
+        (paths::DELETE, "delete_todo"),
+        (paths::RENAME, "rename_todo"),
+        (paths::LOGIN, "login"),
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("{path} not in {}", report.to_text()));
+        assert_eq!(row.method, "POST");
+        assert_eq!(row.handler, handler);
+    }
+    let delete = rows.iter().find(|r| r.path == paths::DELETE).unwrap();
+    assert_eq!(delete.owner, ["todo"]);
+    assert_eq!(delete.codec.as_deref(), Some("PostUrl"));
+    assert_eq!(delete.csrf.as_deref(), Some("origin"));
+    let rename = rows.iter().find(|r| r.path == paths::RENAME).unwrap();
+    assert_eq!(rename.codec.as_deref(), Some("Json"));
+    // The page is a route, not a server function.
+    let page = report.routes.iter().find(|r| r.path == "/").unwrap();
+    assert_eq!(page.kind, None);
+    let text = report.to_text();
+    assert!(text.contains("server_fn (codec: PostUrl)"), "{text}");
+    let json = serde_json::to_value(report).unwrap();
+    assert!(
+        json["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "server_fn" && r["codec"] == "Json")
+    );
+    assert!(report.to_markdown().contains("server_fn (codec: Json)"));
+}
+
+#[tokio::test]
+async fn the_page_renders_the_callers_todos_through_a_direct_call() {
+    let (app, alice, bob) = alice_and_bob().await;
+    app.add(&alice, "water the plants").await;
+    let page = app.get("/", Some(&alice)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("water the plants"), "{}", page.body);
+    let theirs = app.get("/", Some(&bob)).await;
+    assert!(!theirs.body.contains("water the plants"));
+    let anonymous = app.get("/", None).await;
+    assert!(anonymous.body.contains("log in"), "{}", anonymous.body);
+}

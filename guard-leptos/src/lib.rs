@@ -1,0 +1,136 @@
+//! Guarded Leptos server functions: `#[secure_server_fn]` gives a
+//! `#[server]` function the guards of a `#[secure_route]` handler, checked
+//! in its body, so they hold on the HTTP path and on the direct
+//! server-side call alike, and lists it in the router's report.
+//!
+//! ```ignore
+//! use guard_leptos::{GuardedError, secure_server_fn};
+//! use leptos::prelude::*;
+//!
+//! #[secure_server_fn(auth, owner = "todo", rate = "10/min")]
+//! #[server]
+//! pub async fn delete_todo(todo: Owned<Todo>) -> Result<(), GuardedError> {
+//!     // `todo` is the caller's todo: another user's id answered 404 already.
+//!     todo.delete().await?;          // a SQL error is a generic 500 with an id
+//!     Ok(())
+//! }
+//!
+//! let app = ServerFns::new(SessionAuth::new())
+//!     .install(GuardedRouter::new())?   // fails naming every unguarded #[server] fn
+//!     .layer(session_layer)
+//!     .build()?;
+//! ```
+//!
+//! # What a guarded server function gets
+//!
+//! * **Who may call it**: `auth` (401 without a principal, the
+//!   authenticator's rejection text never sent) or `public = "<reason>"`;
+//!   `roles = [...]` / `permission = "..."` (403).
+//! * **Limits**: `rate`, `rate_ip`, `rate_account`, `quota`, through the
+//!   router's backend (memory, or Redis shared across instances): 429 with
+//!   `Retry-After`.
+//! * **Owner-scoped load**: `owner = "todo"` and an argument
+//!   `todo: Owned<Todo>`; the caller sends the id (`<Todo as Resource>::Id`),
+//!   the body receives the resource loaded through
+//!   [`OwnedResource::load`](guard_axum::OwnedResource) with the principal's
+//!   scope, and absent and not-yours are the same 404. The loader's state
+//!   is [`Context`]: read the pool from the Leptos context.
+//! * **Strict arguments**: unknown argument names and identity fields
+//!   (`user_id`, `owner_id`, `tenant_id`, `role`, …) refused with 400, for
+//!   the form (`PostUrl`, the default), `GetUrl` and `Json` codecs;
+//!   `validator` rules of every argument type that derives `Validate`;
+//!   identity fields inside argument types refused when the router is built.
+//! * **Generic errors**: the function returns [`GuardedError`]; `?` on any
+//!   error gives the generic 500 with an error id, the detail logged
+//!   scrubbed under it.
+//! * **CSRF**: under a cookie authenticator, an `auth` server function
+//!   refuses cross-site calls (`Sec-Fetch-Site` / `Origin`), unless it says
+//!   `csrf = "none: <reason>"`.
+//!
+//! # Two paths, one set of checks
+//!
+//! [`ServerFns::install`] routes each server function on the
+//! [`GuardedRouter`](guard_axum::GuardedRouter) as a guarded route (the
+//! same guards, security headers, body limits, timeout and panic catcher as
+//! every route, and a report row of kind `server_fn`), after checking that
+//! every `#[server]` function linked into the binary is guarded. The
+//! function body starts with the same checks: on the HTTP path the route
+//! already ran them; on a direct call (a page render calling the
+//! function) they run there, from the page request in the Leptos context.
+//!
+//! # Security
+//!
+//! * The check of unguarded server functions sees those registered with
+//!   `server_fn`'s inventory, which is every `#[server]` function linked
+//!   into the binary on the platforms `inventory` supports (Linux, macOS,
+//!   Windows).
+//! * Argument names are checked at the top level; an unknown field nested
+//!   inside an argument's own struct is ignored by serde unless that type
+//!   says `#[serde(deny_unknown_fields)]`.
+//! * A direct call is not an HTTP request: the CSRF check does not apply
+//!   to it (the page request that renders it is a safe `GET`).
+//! * Only `GuardedRouter<()>` takes server functions: put app state in the
+//!   Leptos context ([`ServerFns::context`]).
+
+mod args;
+mod error;
+mod runtime;
+
+pub use error::GuardedError;
+pub use guard_macros::secure_server_fn;
+pub use runtime::{Checked, ServerFns, ServerFnsError, unguarded_server_fns};
+
+/// The state an owner-scoped loader of a server function receives: the
+/// Leptos context of the call, read with `use_context`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context;
+
+/// The principal of the current guarded server-function call, as its
+/// guards established it.
+///
+/// # Errors
+///
+/// 401 when no guarded `auth` call established one in this context.
+pub fn principal() -> Result<guard_core::Principal, GuardedError> {
+    leptos::prelude::use_context::<Checked>()
+        .and_then(|checked| checked.principal().cloned())
+        .ok_or_else(|| guard_core::GuardError::unauthenticated().into())
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! Used by the code `#[secure_server_fn]` generates. Not public API.
+
+    pub use crate::runtime::{Registered, args_problems, attach, enter, invalid, serve};
+    pub use guard_axum::__private::*;
+    pub use inventory;
+    pub use server_fn::ServerFn;
+
+    /// An argument, for the validation that runs only when its type has
+    /// `validator` rules (autoref specialization: [`Validates`] for types
+    /// that derive `Validate`, [`NoRules`] for the rest).
+    #[derive(Debug)]
+    pub struct Arg<'a, T>(pub &'a T);
+
+    /// Runs the argument's `validator` rules.
+    pub trait Validates {
+        /// `Err` with the failing fields.
+        fn guard_validate(&self) -> Result<(), guard_core::validate::InputError>;
+    }
+
+    impl<T: validator::Validate> Validates for Arg<'_, T> {
+        fn guard_validate(&self) -> Result<(), guard_core::validate::InputError> {
+            guard_core::validate::validate_input(self.0)
+        }
+    }
+
+    /// An argument type without `validator` rules.
+    pub trait NoRules {
+        /// Always `Ok`.
+        fn guard_validate(&self) -> Result<(), guard_core::validate::InputError> {
+            Ok(())
+        }
+    }
+
+    impl<T> NoRules for &Arg<'_, T> {}
+}

@@ -1,0 +1,41 @@
+//! The function's signature: its error type, its owner argument, `async`.
+
+use guard_axum::Owned;
+use guard_leptos::{GuardedError, secure_server_fn};
+
+pub struct Todo;
+
+#[secure_server_fn(auth)]
+#[leptos::server]
+pub async fn leaks_errors() -> Result<(), String> {
+    Ok(())
+}
+
+#[secure_server_fn(auth, owner = "todo")]
+#[leptos::server]
+pub async fn owner_not_taken(id: i64) -> Result<(), GuardedError> {
+    let _ = id;
+    Ok(())
+}
+
+#[secure_server_fn(auth)]
+#[leptos::server]
+pub async fn owned_not_declared(todo: Owned<Todo>) -> Result<(), GuardedError> {
+    let _ = todo;
+    Ok(())
+}
+
+#[secure_server_fn(auth, owner = "todo")]
+#[leptos::server]
+pub async fn owner_not_owned(todo: i64) -> Result<(), GuardedError> {
+    let _ = todo;
+    Ok(())
+}
+
+#[secure_server_fn(auth)]
+#[leptos::server]
+pub fn not_async() -> Result<(), GuardedError> {
+    Ok(())
+}
+
+fn main() {}
