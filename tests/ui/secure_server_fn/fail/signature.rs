@@ -1,7 +1,13 @@
 //! The function's signature: its error type, its owner argument, `async`.
 
 use guard_axum::Owned;
-use guard_leptos::{GuardedError, secure_server_fn};
+// The macro is `guard_leptos::secure_server_fn` (a re-export): these cases
+// need no Leptos build, because a refused function is emitted without
+// `#[server]`. `GuardedError` stands in for `guard_leptos::GuardedError`:
+// the macro checks the return type by name.
+use guard_macros::secure_server_fn;
+
+pub struct GuardedError;
 
 pub struct Todo;
 
