@@ -92,6 +92,17 @@ impl IdentifierLimit {
     }
 }
 
+/// An identifier limit on `guard` for the client `ip`, for a face that runs
+/// the route's guards outside the router (guard-leptos' direct calls).
+#[doc(hidden)]
+pub fn identifier_limit(guard: Arc<RateGuard>, ip: RateKey) -> IdentifierLimit {
+    IdentifierLimit {
+        guard,
+        ip,
+        spent: Arc::default(),
+    }
+}
+
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdentifierLimit {
     type Rejection = GuardError;
 

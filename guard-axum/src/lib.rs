@@ -172,7 +172,7 @@ pub mod __private {
     //! Used by the code `#[secure_route]` generates. Not public API.
 
     pub use crate::extract::owned::{Resource, declares};
-    pub use crate::guards::{Guards, Pass};
+    pub use crate::guards::{Guards, Pass, identifier_limit};
     pub use crate::handler::GuardedFn;
     pub use crate::handler::sealed::Sealed;
     pub use crate::handler::{Admitted, BoxFuture, Incoming, SecureHandler};

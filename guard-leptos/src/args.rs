@@ -1,6 +1,7 @@
-//! Strict arguments: the names a server function's caller sends, checked
-//! against the names it declares, for each codec, before the arguments are
-//! decoded. Unknown names and identity fields (`user_id`, `role`, …) are
+//! Strict arguments: what a server function's caller sends, checked against
+//! what it declares, for each codec, before the arguments are decoded: the
+//! whole JSON document (every depth), the top-level names of a form or a
+//! query. Unknown names and identity fields (`user_id`, `role`, …) are
 //! refused with the same 400 a route's body gets.
 
 use std::borrow::Cow;
@@ -29,14 +30,14 @@ pub(crate) fn check_keys(reg: &Registered, parts: &Parts, body: &[u8]) -> Result
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
         form_keys(body)
     } else if content_type.starts_with("application/json") {
-        if body.is_empty() {
-            Vec::new()
+        // The whole document, decoded strictly into the argument struct:
+        // nested unknown and identity fields are refused as in a route's
+        // JSON body, not only the top-level names.
+        return if body.is_empty() {
+            Ok(())
         } else {
-            match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body) {
-                Ok(map) => map.into_iter().map(|(k, _)| k).collect(),
-                Err(_) => return Err(InputError::Shape),
-            }
-        }
+            (reg.json)(body, &options)
+        };
     } else {
         Vec::new()
     };

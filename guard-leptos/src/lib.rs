@@ -64,8 +64,10 @@
 //!   `server_fn`'s inventory, which is every `#[server]` function linked
 //!   into the binary on the platforms `inventory` supports (Linux, macOS,
 //!   Windows).
-//! * Argument names are checked at the top level; an unknown field nested
-//!   inside an argument's own struct is ignored by serde unless that type
+//! * A JSON call is decoded strictly into the argument struct, so unknown
+//!   and identity fields are refused at any depth. A form or `GET` call
+//!   has its top-level names checked; a field nested inside an argument's
+//!   own struct there (`item[x]=1`) is ignored by serde unless that type
 //!   says `#[serde(deny_unknown_fields)]`.
 //! * A direct call is not an HTTP request: the CSRF check does not apply
 //!   to it (the page request that renders it is a safe `GET`).
@@ -97,12 +99,44 @@ pub fn principal() -> Result<guard_core::Principal, GuardedError> {
         .ok_or_else(|| guard_core::GuardError::unauthenticated().into())
 }
 
+/// The per-identifier limit of a public server function with a `rate` (the
+/// login e-mail), as `IdentifierLimit::check` is for a route: the call is
+/// decided against the identifier's budget (any client) together with the
+/// client's, and the identifier comes back trimmed and lowercased as the
+/// limit counted it. Look the account up by that value.
+///
+/// ```ignore
+/// #[secure_server_fn(public = "the login form", rate = "10/min")]
+/// #[server]
+/// pub async fn login(email: String, password: String) -> Result<(), GuardedError> {
+///     let email = guard_leptos::limit_identifier(&email).await?;
+///     // ... look the account up by `email`
+/// }
+/// ```
+///
+/// # Errors
+///
+/// 429 with `Retry-After` when a limit refuses (no `RateLimit` headers: they
+/// would tell whether the account is in use); 503 when the backend is down;
+/// 500 when called outside a guarded public function that has a `rate`.
+pub async fn limit_identifier(identifier: &str) -> Result<String, GuardedError> {
+    let checked = leptos::prelude::use_context::<Checked>();
+    let Some(limit) = checked.as_ref().and_then(Checked::identifier_limit) else {
+        return Err(guard_core::GuardError::internal(
+            "limit_identifier called outside a guarded public server function with a `rate`",
+        )
+        .into());
+    };
+    Ok(limit.check(identifier).await?)
+}
+
 #[doc(hidden)]
 pub mod __private {
     //! Used by the code `#[secure_server_fn]` generates. Not public API.
 
     pub use crate::runtime::{Registered, args_problems, attach, enter, invalid, serve};
     pub use guard_axum::__private::*;
+    pub use guard_core::validate::check_json_strict;
     pub use inventory;
     pub use server_fn::ServerFn;
 

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Body;
 use axum::response::{IntoResponse as _, Response};
+use guard_axum::__private::identifier_limit;
 use guard_axum::__private::{Admitted, Incoming};
-use guard_axum::GuardedRouter;
 use guard_axum::extract::client_rate_key;
 use guard_axum::rate_limit::{MemoryBackend, RateBackend, RateGuard};
+use guard_axum::{GuardedRouter, IdentifierLimit};
 use guard_core::rate::{LimitsConfig, Policy, PolicySet, RateKey};
 use guard_core::report::RouteReport;
 use guard_core::validate::{FieldDetail, InputError, StrictOptions};
@@ -34,6 +35,9 @@ pub struct Registered {
     pub attach: fn(GuardedRouter, &'static str, &Method) -> GuardedRouter,
     /// The argument names the function takes, for the strict decoding.
     pub fields: &'static [&'static str],
+    /// The strict decoding of a JSON call into the argument struct: unknown
+    /// and identity fields at any depth, as for a route's JSON body.
+    pub json: fn(&[u8], &StrictOptions) -> Result<(), InputError>,
     /// Problems of the argument types (identity fields), at build time.
     pub problems: fn(&'static [&'static str]) -> Vec<String>,
     /// Identity fields the function may take (`allow_identity(...)`).
@@ -178,6 +182,9 @@ struct Inner {
     /// Rate guards of the direct calls, per server function path; built
     /// with the same route names as the router's, so the budgets are one.
     rates: Mutex<HashMap<&'static str, Option<Arc<RateGuard>>>>,
+    /// The router's operator overrides (`GuardedRouter::rate_limits`),
+    /// taken at `install`, so a direct call is limited as the route is.
+    limits: Mutex<LimitsConfig>,
 }
 
 impl fmt::Debug for ServerFns {
@@ -199,6 +206,7 @@ impl ServerFns {
                 backend: one_set_per_scope(Arc::new(MemoryBackend::new())),
                 context: Arc::new(|| {}),
                 rates: Mutex::default(),
+                limits: Mutex::default(),
             }),
         }
     }
@@ -209,6 +217,13 @@ impl ServerFns {
             backend: shared.backend.clone(),
             context: shared.context.clone(),
             rates: Mutex::default(),
+            limits: Mutex::new(
+                shared
+                    .limits
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+            ),
         });
         edit(&mut inner);
         Self {
@@ -268,6 +283,18 @@ impl ServerFns {
             return Err(ServerFnsError { problems });
         }
         routes.sort_by_key(|(reg, _)| reg.path);
+        // The direct calls' limits follow the router's overrides from now
+        // on; guards built under earlier ones are dropped.
+        *self
+            .inner
+            .limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = router.limits_config().clone();
+        self.inner
+            .rates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         let mut router = router
             .authenticator(self.inner.authenticator.clone())
             .rate_backend(self.inner.backend.clone());
@@ -300,12 +327,17 @@ impl ServerFns {
         rates
             .entry(reg.path)
             .or_insert_with(|| {
-                let limits = LimitsConfig::new().resolve(
-                    method.as_str(),
-                    reg.path,
-                    reg.spec.rate_limits(),
-                    reg.spec.requires_auth(),
-                );
+                let limits = self
+                    .inner
+                    .limits
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .resolve(
+                        method.as_str(),
+                        reg.path,
+                        reg.spec.rate_limits(),
+                        reg.spec.requires_auth(),
+                    );
                 (!limits.is_empty()).then(|| {
                     Arc::new(RateGuard::new(
                         &format!("{method} {}", reg.path),
@@ -319,12 +351,15 @@ impl ServerFns {
 
     /// The direct call's guards, in the route's order: per-IP limit,
     /// authentication (401), per-account limit and quota (429), roles
-    /// (403).
+    /// (403). A public function's per-identifier limit is handed back for
+    /// [`crate::limit_identifier`]; its per-IP budget is spent here already
+    /// (a direct call has no end of response to spend it at), so a body
+    /// that checks an identifier spends the caller's twice: the safe side.
     async fn enforce_direct(
         &self,
         reg: &'static Registered,
         parts: &mut Parts,
-    ) -> Result<Option<Principal>, GuardError> {
+    ) -> Result<(Option<Principal>, Option<IdentifierLimit>), GuardError> {
         let method = server_fn::axum::server_fn_paths()
             .find(|(path, _)| *path == reg.path)
             .map_or(Method::POST, |(_, m)| m);
@@ -338,12 +373,16 @@ impl ServerFns {
             None => None,
         };
         if !reg.spec.requires_auth() {
+            let mut identifier = None;
             if let (Some(rate), Some(ip)) = (&rate, ip) {
                 rate.check(ip, None, None)
                     .await
                     .map_err(|r| r.into_error())?;
+                if rate.limits().identifier.is_some() {
+                    identifier = Some(identifier_limit(rate.clone(), ip));
+                }
             }
-            return Ok(None);
+            return Ok((None, identifier));
         }
         let auth = &self.inner.authenticator;
         let found = match auth.authenticate_now(parts) {
@@ -369,7 +408,7 @@ impl ServerFns {
                 .map_err(|r| r.into_error())?;
         }
         reg.spec.authorize(&principal)?;
-        Ok(Some(principal))
+        Ok((Some(principal), None))
     }
 }
 
@@ -462,6 +501,8 @@ pub async fn serve<S: Send + 'static>(incoming: Incoming<S>, path: &'static str)
 #[derive(Debug, Clone)]
 pub struct Checked {
     principal: Option<Principal>,
+    /// The per-identifier limit of a public function with a `rate`.
+    identifier: Option<IdentifierLimit>,
 }
 
 impl Checked {
@@ -490,6 +531,11 @@ impl Checked {
         let params = [(T::PARAM.to_owned(), id.to_string())];
         Ok(guard_axum::Owned::<T>::load(&crate::Context, principal, &params).await?)
     }
+
+    /// The per-identifier limit (see [`crate::limit_identifier`]).
+    pub(crate) fn identifier_limit(&self) -> Option<&IdentifierLimit> {
+        self.identifier.as_ref()
+    }
 }
 
 /// Runs the guards of a server function at the start of its body.
@@ -512,12 +558,15 @@ pub async fn enter(path: &'static str) -> Result<Checked, GuardedError> {
         ))
         .into());
     };
-    let principal = if parts
+    let (principal, identifier) = if parts
         .extensions
         .get::<HttpAdmitted>()
         .is_some_and(|admitted| admitted.0 == reg.path)
     {
-        parts.extensions.get::<Principal>().cloned()
+        (
+            parts.extensions.get::<Principal>().cloned(),
+            parts.extensions.get::<IdentifierLimit>().cloned(),
+        )
     } else {
         let Some(fns) = parts.extensions.get::<ServerFns>().cloned() else {
             return Err(GuardError::internal(format_args!(
@@ -528,7 +577,10 @@ pub async fn enter(path: &'static str) -> Result<Checked, GuardedError> {
         };
         fns.enforce_direct(reg, &mut parts).await?
     };
-    let checked = Checked { principal };
+    let checked = Checked {
+        principal,
+        identifier,
+    };
     leptos::prelude::provide_context(checked.clone());
     Ok(checked)
 }

@@ -365,6 +365,7 @@ fn guarded(
                 spec: &#handler::SPEC,
                 attach: #p::attach::<#handler>,
                 fields: &[#(#names),*],
+                json: #p::check_json_strict::<#args_struct>,
                 problems: #p::args_problems::<#args_struct>,
                 allowed_identity: &[],
             }

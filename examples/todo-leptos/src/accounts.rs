@@ -52,10 +52,13 @@ pub async fn signup(email: String, password: String) -> Result<(), GuardedError>
 #[secure_server_fn(public = "the login form", rate = "10/min")]
 #[server]
 pub async fn login(email: String, password: String) -> Result<(), GuardedError> {
+    // 10/min per e-mail from any client, beside 10/min per client: a
+    // password guessed from many addresses is still limited.
+    let email = guard_leptos::limit_identifier(&email).await?;
     let db = Db::from_context()?;
     let row: Option<(i64, String, bool)> =
         sqlx::query_as("SELECT id, password_hash, is_admin FROM users WHERE email = ?")
-            .bind(email.to_lowercase())
+            .bind(&email)
             .fetch_optional(&db.0)
             .await?;
     let Some((id, hash, is_admin)) = row else {

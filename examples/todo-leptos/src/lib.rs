@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use guard_axum::auth::SessionAuth;
 use guard_axum::password::PasswordHasher;
-use guard_axum::rate_limit::RateBackend;
+use guard_axum::rate_limit::{LimitsConfig, RateBackend};
 use guard_axum::routing::get;
 use guard_axum::{GuardError, GuardedApp, GuardedRouter};
 use guard_leptos::{ServerFns, ServerFnsError};
@@ -53,6 +53,9 @@ pub struct Config {
     pub admin_emails: Vec<String>,
     /// Where rate limits count (memory when `None`; Redis to share them).
     pub rate_backend: Option<Arc<dyn RateBackend>>,
+    /// Operator overrides of the server functions' rates and quotas, keyed
+    /// by `"POST /api/…"`; direct calls are limited by them as well.
+    pub rate_limits: LimitsConfig,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             insecure_cookies: false,
             admin_emails: Vec::new(),
             rate_backend: None,
+            rate_limits: LimitsConfig::new(),
         }
     }
 }
@@ -158,7 +162,7 @@ pub async fn app(config: Config) -> Result<App, StartError> {
         server_fns = server_fns.rate_backend(backend);
     }
     let router = server_fns
-        .install(GuardedRouter::new())
+        .install(GuardedRouter::new().rate_limits(config.rate_limits.clone()))
         .map_err(StartError::ServerFns)?
         .route("/", get(page::page))
         .layer(axum::Extension(server_fns.clone()))

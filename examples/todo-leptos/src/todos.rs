@@ -41,9 +41,10 @@ impl OwnedResource<Context> for Todo {
     }
 }
 
-/// A rename, sent as JSON and checked by its `validator` rules.
+/// A rename, sent as JSON and checked by its `validator` rules. It needs no
+/// `#[serde(deny_unknown_fields)]`: the guard decodes a JSON call strictly,
+/// nested fields included.
 #[derive(Clone, Debug, Serialize, Deserialize, Validate)]
-#[serde(deny_unknown_fields)]
 pub struct TodoChanges {
     /// The new title.
     #[validate(length(min = 1, max = 200))]

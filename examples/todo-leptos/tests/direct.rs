@@ -11,17 +11,29 @@ use std::sync::Arc;
 use axum::extract::ConnectInfo;
 use common::{ADMIN, Running, start};
 use guard_axum::Principal;
+use guard_axum::rate_limit::LimitsConfig;
 use guard_leptos::GuardedError;
 use leptos::prelude::{Owner, provide_context};
 use leptos::reactive::computed::ScopedFuture;
+use todo_leptos::Config;
+use todo_leptos::accounts::login;
 use todo_leptos::todos::{TodoChanges, all_todos, delete_todo, list_todos, rename_todo};
 use tower_sessions::{MemoryStore, Session};
 
 /// The parts of a page request from 127.0.0.1, signed in as `principal`
 /// (or not), as the router hands them to a page.
 async fn page_request(app: &Running, principal: Option<Principal>) -> http::request::Parts {
+    page_request_from(app, principal, "127.0.0.1:40000").await
+}
+
+/// [`page_request`] from the client at `peer`.
+async fn page_request_from(
+    app: &Running,
+    principal: Option<Principal>,
+    peer: &str,
+) -> http::request::Parts {
     let (mut parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
-    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let peer: SocketAddr = peer.parse().unwrap();
     parts.extensions.insert(ConnectInfo(peer));
     parts.extensions.insert(app.built.server_fns.clone());
     let session = Session::new(None, Arc::new(MemoryStore::default()), None);
@@ -203,4 +215,89 @@ async fn direct_calls_spend_the_same_budget_as_http_calls() {
         )
         .await;
     assert_eq!(over_http.status, 429, "{over_http:?}");
+}
+
+#[tokio::test]
+async fn direct_calls_follow_the_operators_rate_overrides() {
+    // The operator lowers `delete_todo` from 30/min to 2/min: the third
+    // direct call is refused, and the route shares that lowered budget.
+    let key = format!("POST {}", common::paths::DELETE);
+    let rate_limits: LimitsConfig =
+        serde_json::from_value(serde_json::json!({ key: {"rate": "2/min"} })).unwrap();
+    let app = common::start_with(Config {
+        rate_limits,
+        ..common::test_config()
+    })
+    .await;
+    let bob_cookie = app.user("bob@example.com").await;
+    let bob = Principal::new(user_id(&app, "bob@example.com").await);
+    for call in 1..=2 {
+        let err = direct(
+            &app,
+            Some(page_request(&app, Some(bob.clone())).await),
+            delete_todo(999_999),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.status().as_u16(), 404, "call {call}");
+    }
+    let limited = direct(
+        &app,
+        Some(page_request(&app, Some(bob.clone())).await),
+        delete_todo(999_999),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(limited.status().as_u16(), 429);
+    let over_http = app
+        .form(
+            common::paths::DELETE,
+            Some(&bob_cookie),
+            &[("todo", "999999")],
+        )
+        .await;
+    assert_eq!(over_http.status, 429, "{over_http:?}");
+}
+
+#[tokio::test]
+async fn login_is_limited_per_email_across_clients() {
+    // `login` allows 10/min per client and 10/min per e-mail. Signing bob up
+    // logs him in over HTTP (one of his ten); nine wrong passwords from
+    // nine addresses spend the rest, then a tenth address is refused for
+    // bob's e-mail (in any case) but not for another e-mail.
+    let app = start(None).await;
+    app.user("bob@example.com").await;
+    for client in 1..=9 {
+        let err = direct(
+            &app,
+            Some(page_request_from(&app, None, &format!("10.0.0.{client}:4000")).await),
+            login("bob@example.com".to_owned(), "wrong password!!".to_owned()),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.status().as_u16(), 401, "client {client}");
+    }
+    let limited = direct(
+        &app,
+        Some(page_request_from(&app, None, "10.0.1.1:4000").await),
+        login(
+            " BOB@example.com ".to_owned(),
+            "wrong password!!".to_owned(),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(limited.status().as_u16(), 429);
+    assert!(limited.retry_after_secs().is_some());
+    let other = direct(
+        &app,
+        Some(page_request_from(&app, None, "10.0.1.2:4000").await),
+        login(
+            "carol@example.com".to_owned(),
+            "wrong password!!".to_owned(),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(other.status().as_u16(), 401);
 }

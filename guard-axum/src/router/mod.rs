@@ -308,6 +308,14 @@ where
         self
     }
 
+    /// The operator overrides set by [`rate_limits`](Self::rate_limits)
+    /// (empty by default), for a face that enforces the same routes' limits
+    /// outside the router (guard-leptos' direct server-function calls).
+    #[must_use]
+    pub fn limits_config(&self) -> &LimitsConfig {
+        &self.limits
+    }
+
     /// Where rate-limit decisions are made: in memory (the default) or a
     /// shared backend such as `rate_limit::RedisBackend` (feature `redis`)
     /// for many instances. Handed over by value like the authenticator and

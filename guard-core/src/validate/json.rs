@@ -76,6 +76,40 @@ where
     }
 }
 
+/// The strict checks of [`decode_json_strict`] without `validator`'s rules:
+/// unknown and identity fields at any depth, and the shape of `T`. For
+/// callers that decode `T` again themselves and run their own validation
+/// (a server function's codec decodes its arguments after this check).
+///
+/// ```
+/// use guard_core::validate::{StrictOptions, check_json_strict};
+/// #[derive(serde::Deserialize)]
+/// struct Item { title: String }
+/// #[derive(serde::Deserialize)]
+/// struct Args { item: Item }
+///
+/// let options = StrictOptions::new();
+/// assert!(check_json_strict::<Args>(br#"{"item":{"title":"a"}}"#, &options).is_ok());
+/// let err = check_json_strict::<Args>(br#"{"item":{"title":"a","owner_id":1}}"#, &options)
+///     .unwrap_err();
+/// assert_eq!(err.fields().unwrap()["item.owner_id"], ["identity_field"]);
+/// ```
+///
+/// # Errors
+///
+/// As [`decode_json_strict`], less the validation codes.
+pub fn check_json_strict<T>(bytes: &[u8], options: &StrictOptions) -> Result<(), InputError>
+where
+    T: DeserializeOwned,
+{
+    let (_value, fields) = decode_collecting::<T>(bytes, options)?;
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(InputError::Fields(fields))
+    }
+}
+
 /// Decodes `T` and returns it with the identity and unknown fields found,
 /// so validation failures can join the same answer.
 ///

@@ -42,6 +42,6 @@ pub use identity::{IDENTITY_FIELDS, is_identity_field};
 pub use introspect::{
     body_type_problems, declared_fields, identity_fields_declared, top_level_fields,
 };
-pub use json::{decode_json_strict, validate_input};
+pub use json::{check_json_strict, decode_json_strict, validate_input};
 pub use options::{StrictConfigError, StrictOptions};
 pub use query::check_query_keys;

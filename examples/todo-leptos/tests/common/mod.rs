@@ -60,14 +60,25 @@ pub fn http_client() -> reqwest::Client {
 }
 
 pub async fn start(backend: Option<Arc<dyn RateBackend>>) -> Running {
-    let built = app(Config {
+    start_with(Config {
+        rate_backend: backend,
+        ..test_config()
+    })
+    .await
+}
+
+/// The tests' configuration: in memory, plain HTTP, one admin.
+pub fn test_config() -> Config {
+    Config {
         database: "sqlite::memory:".to_owned(),
         insecure_cookies: true,
         admin_emails: vec![ADMIN.to_owned()],
-        rate_backend: backend,
-    })
-    .await
-    .unwrap();
+        ..Config::default()
+    }
+}
+
+pub async fn start_with(config: Config) -> Running {
+    let built = app(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let service = built
