@@ -28,10 +28,11 @@ use axum::response::{IntoResponse, Response};
 use guard_core::GuardError;
 use guard_core::headers::PreparedSecurityHeaders;
 use http::header::{CONTENT_LENGTH, HeaderName};
-use http::{HeaderValue, Method};
+use http::Method;
 use tower::{Layer, Service};
 use tracing::Span;
 
+use super::length::content_length;
 use crate::headers::{SecurityHeaders, prepare};
 use crate::rate_limit::ClientIpLayer;
 use crate::trace::{
@@ -140,7 +141,7 @@ where
                     response.headers_mut(),
                     false,
                     CONTENT_LENGTH,
-                    HeaderValue::from(len),
+                    content_length(len),
                 );
             }
             _ => this.headers.apply_to(response.headers_mut(), false),
@@ -370,7 +371,7 @@ mod tests {
     use axum::body::Body;
     use axum::extract::connect_info::MockConnectInfo;
     use guard_core::client_ip::ClientIpConfig;
-    use http::{StatusCode, header};
+    use http::{HeaderValue, StatusCode, header};
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
 
