@@ -6,8 +6,8 @@
 # See BENCHMARKS.md.
 #
 #   scripts/load.sh                       # 5 rounds x 5 s per run
-#   ROUNDS=3 DURATION=4 scripts/load.sh   # about 4 minutes after the build
-#   ROUNDS=1 DURATION=1 scripts/load.sh   # smoke test, about 1 minute
+#   ROUNDS=3 DURATION=4 scripts/load.sh   # about 3.5 minutes after the build
+#   ROUNDS=1 DURATION=1 scripts/load.sh   # smoke test, under a minute
 #
 # The views (VIEWS, space-separated, default all four):
 #   pinned1     1 server worker pinned to SERVER_CPU, wrk (1 thread) pinned
