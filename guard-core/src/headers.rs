@@ -389,11 +389,10 @@ pub struct PreparedSecurityHeaders {
 #[derive(Debug, Clone)]
 struct Shape {
     names: Vec<HeaderName>,
-    /// The policy's headers the handler does not override, then one
-    /// entry per handler header that is kept, in the handler's order.
+    /// One entry per handler header that is kept, in the handler's order,
+    /// then the policy's headers the handler does not override. The
+    /// handler's slots come first so filling them walks only them.
     template: HeaderMap,
-    /// Entries of `template` before the first handler header.
-    policy_len: usize,
     /// Per handler header: whether its value is kept (else the policy's
     /// wins).
     kept: Vec<bool>,
@@ -404,7 +403,7 @@ impl Shape {
     /// each, then `extra`) with the shape's map, the kept values moved in.
     fn fill(&self, response_headers: &mut HeaderMap, extra: Option<HeaderValue>) {
         let handler = std::mem::replace(response_headers, self.template.clone());
-        let mut slots = response_headers.values_mut().skip(self.policy_len);
+        let mut slots = response_headers.values_mut();
         let values = handler.into_iter().map(|(_, value)| value).chain(extra);
         for (value, kept) in values.zip(&self.kept) {
             if *kept && let Some(slot) = slots.next() {
@@ -444,6 +443,11 @@ impl PreparedSecurityHeaders {
             .map(|name| self.keep(name) != Keep::Drop)
             .collect();
         let mut template = HeaderMap::with_capacity(self.template.len() + names.len());
+        for (name, kept) in names.iter().zip(&kept) {
+            if *kept {
+                template.insert(name.clone(), PLACEHOLDER);
+            }
+        }
         for (name, value) in &self.policy.headers {
             // A policy header the handler's value replaces comes from the
             // handler, in the handler's place.
@@ -452,16 +456,9 @@ impl PreparedSecurityHeaders {
                 template.insert(name.clone(), value.clone());
             }
         }
-        let policy_len = template.len();
-        for (name, kept) in names.iter().zip(&kept) {
-            if *kept {
-                template.insert(name.clone(), PLACEHOLDER);
-            }
-        }
         self.shapes.push(Shape {
             names: names.to_vec(),
             template,
-            policy_len,
             kept,
         });
         self

@@ -7,6 +7,7 @@
 
 mod build;
 mod compose;
+mod length;
 mod path;
 mod stack;
 
