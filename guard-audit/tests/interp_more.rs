@@ -1,0 +1,183 @@
+//! The router interpreter's features that had no fixture: published
+//! siblings loaded from a registry cache, a router local reassigned inside
+//! an `if` without `else`, a router passed to a workspace fn as argument.
+//! Each with a case it must see and one it must not.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::path::PathBuf;
+
+use guard_audit::{Options, Scan};
+use guard_core::report::{RouteEntry, RouteReport};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn scan(name: &str) -> Scan {
+    guard_audit::scan(&fixture(name).join("Cargo.toml")).unwrap()
+}
+
+/// A scan whose published siblings are looked for in the fixture registry
+/// (`tests/fixtures/sibling_registry/*`), never in cargo's own cache.
+fn scan_with_registry(name: &str, registry: Vec<PathBuf>) -> Scan {
+    let options = Options {
+        registry: Some(registry),
+        ..Options::default()
+    };
+    guard_audit::scan_with(&fixture(name).join("Cargo.toml"), &options).unwrap()
+}
+
+fn route<'a>(report: &'a RouteReport, method: &str, path: &str) -> &'a RouteEntry {
+    report
+        .route(method, path)
+        .unwrap_or_else(|| panic!("no {method} {path} in {:?}", paths(report)))
+}
+
+fn paths(report: &RouteReport) -> Vec<String> {
+    report
+        .routes
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+fn table<'a>(scan: &'a Scan, root: &str) -> &'a RouteReport {
+    &scan
+        .tables
+        .iter()
+        .find(|(name, _)| name == root)
+        .unwrap_or_else(|| panic!("no root {root} in {:?}", scan.roots))
+        .1
+}
+
+#[test]
+fn published_sibling_from_the_same_repository_is_loaded() {
+    let registry = fixture("sibling_registry").join("index.example-0000");
+    let s = scan_with_registry("sibling_app", vec![registry]);
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // The newest cached version the requirement `0.1` accepts (0.1.3, not
+    // 0.1.0 and not 0.2.0), its repository URL compared loosely.
+    let menu = route(&s.report, "GET", "/menu");
+    assert_eq!(menu.handler, "kitchen_web::menu::list");
+    assert!(
+        menu.unknown.is_none(),
+        "resolved in the sibling: {:?}",
+        menu.unknown
+    );
+    assert_eq!(s.crates, 2, "the app and kitchen-web, not other-web");
+    // Negative: a dependency from another repository stays unloaded, so
+    // its handler is unknown (with a GA-UNK-000 finding), never guessed.
+    let other = route(&s.report, "GET", "/other");
+    assert_eq!(other.handler, "unknown");
+    assert!(
+        other
+            .unknown
+            .as_deref()
+            .unwrap()
+            .contains("other_web::show"),
+        "{:?}",
+        other.unknown
+    );
+    assert_eq!((s.resolved, s.unknown), (1, 1));
+    assert!(
+        s.findings.iter().any(|f| f.rule == "GA-UNK-000"
+            && f.endpoint == Some(("GET".to_owned(), "/other".to_owned())))
+    );
+    assert!(
+        !s.findings.iter().any(|f| f.rule == "GA-UNK-000"
+            && f.endpoint == Some(("GET".to_owned(), "/menu".to_owned())))
+    );
+}
+
+#[test]
+fn sibling_not_in_the_registry_dirs_is_not_loaded() {
+    // Negative: the same app with an empty registry list: kitchen-web is
+    // not found anywhere, so `/menu` is unknown too.
+    let s = scan_with_registry("sibling_app", Vec::new());
+    assert_eq!(s.crates, 1);
+    assert_eq!(route(&s.report, "GET", "/menu").handler, "unknown");
+    assert_eq!((s.resolved, s.unknown), (0, 2));
+}
+
+#[test]
+fn router_reassigned_inside_if_without_else_keeps_both_values() {
+    let s = scan("branch_locals");
+    let app = table(&s, "branch_locals::app");
+    // From before the `if`, untagged.
+    let always = route(app, "GET", "/always");
+    assert!(
+        !always.layers.iter().any(|l| l.contains("route only if")),
+        "{:?}",
+        always.layers
+    );
+    // From inside it, tagged with the condition.
+    let admin = route(app, "POST", "/admin/users");
+    assert_eq!(admin.handler, "branch_locals::admin_users");
+    assert_eq!(
+        admin.layers.first().map(String::as_str),
+        Some("[route only if if config.admin]"),
+        "{:?}",
+        admin.layers
+    );
+    // Added after the `if` to the joined value: unconditional.
+    let after = route(app, "GET", "/after");
+    assert!(
+        !after.layers.iter().any(|l| l.contains("route only if")),
+        "{:?}",
+        after.layers
+    );
+    assert_eq!(app.routes.len(), 3, "{:?}", paths(app));
+}
+
+#[test]
+fn plain_reassignment_replaces_the_router() {
+    let s = scan("branch_locals");
+    let replaced = table(&s, "branch_locals::replaced");
+    assert_eq!(paths(replaced), vec!["GET /new".to_owned()]);
+    assert!(replaced.route("GET", "/old").is_none());
+}
+
+#[test]
+fn router_argument_binds_to_the_parameter() {
+    let s = scan("router_params");
+    assert_eq!(
+        {
+            let mut r = s.roots.clone();
+            r.sort();
+            r
+        },
+        vec![
+            "router_params::admin".to_owned(),
+            "router_params::app".to_owned()
+        ],
+        "add_api is consumed by its callers, not a root of its own"
+    );
+    let app = table(&s, "router_params::app");
+    assert_eq!(
+        route(app, "GET", "/health").handler,
+        "router_params::health"
+    );
+    assert_eq!(
+        route(app, "GET", "/api/items").handler,
+        "router_params::items"
+    );
+    // Negative: the binding of one call does not leak into another: each
+    // root holds its own argument's routes and add_api's, not the other's.
+    assert!(app.route("GET", "/admin").is_none(), "{:?}", paths(app));
+    assert_eq!(app.routes.len(), 2);
+    let admin = table(&s, "router_params::admin");
+    assert_eq!(
+        route(admin, "GET", "/admin").handler,
+        "router_params::admin_page"
+    );
+    assert!(route(admin, "GET", "/api/items").unknown.is_none());
+    assert!(
+        admin.route("GET", "/health").is_none(),
+        "{:?}",
+        paths(admin)
+    );
+    assert_eq!(admin.routes.len(), 2);
+}
