@@ -181,3 +181,57 @@ fn router_argument_binds_to_the_parameter() {
     );
     assert_eq!(admin.routes.len(), 2);
 }
+
+fn err_impl_findings(s: &Scan) -> Vec<&guard_audit::findings::Finding> {
+    s.findings
+        .iter()
+        .filter(|f| f.rule == "GA-ERR-007" && f.message.contains("impl IntoResponse"))
+        .collect()
+}
+
+fn verdict<'a>(s: &'a Scan, method: &str, path: &str, rule: &str) -> &'a str {
+    route(&s.report, method, path)
+        .checks
+        .iter()
+        .find(|c| c.rule == rule)
+        .map(|c| c.verdict)
+        .unwrap_or_else(|| panic!("no {rule} verdict on {method} {path}"))
+}
+
+#[test]
+fn err_impl_counts_only_bindings_that_carry_an_error() {
+    use guard_audit::findings::Severity;
+    let s = scan("err_variants");
+    let imp = err_impl_findings(&s);
+    let names: Vec<(&str, Severity)> = imp
+        .iter()
+        .map(|f| {
+            let name = ["StoreError", "PageError", "StatusError", "DbError"]
+                .into_iter()
+                .find(|n| f.message.contains(&format!("for {n}`")))
+                .unwrap_or("?");
+            (name, f.severity)
+        })
+        .collect();
+    // Positive: a `String` variant filled from an io error's text, and
+    // `self` of an enum whose variant wraps a sqlx error.
+    assert!(
+        names.contains(&("StoreError", Severity::Medium)),
+        "{names:?}"
+    );
+    assert!(names.contains(&("DbError", Severity::High)), "{names:?}");
+    let store = imp
+        .iter()
+        .find(|f| f.message.contains("StoreError"))
+        .unwrap();
+    assert!(store.message.contains("format!"), "{}", store.message);
+    // Negative: app-written messages, a header, a logged-only error, a
+    // fieldless enum's own text.
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(
+        verdict(&s, "GET", "/files/{name}", "GA-ERR-007"),
+        "unguarded"
+    );
+    assert_eq!(verdict(&s, "GET", "/pages/{name}", "GA-ERR-007"), "guarded");
+    assert_eq!(verdict(&s, "GET", "/status", "GA-ERR-007"), "guarded");
+}
