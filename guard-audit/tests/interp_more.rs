@@ -235,3 +235,36 @@ fn err_impl_counts_only_bindings_that_carry_an_error() {
     assert_eq!(verdict(&s, "GET", "/pages/{name}", "GA-ERR-007"), "guarded");
     assert_eq!(verdict(&s, "GET", "/status", "GA-ERR-007"), "guarded");
 }
+
+fn severities(
+    s: &Scan,
+    rule: &str,
+    method: &str,
+    path: &str,
+) -> Vec<guard_audit::findings::Severity> {
+    s.findings
+        .iter()
+        .filter(|f| f.rule == rule && f.endpoint == Some((method.to_owned(), path.to_owned())))
+        .map(|f| f.severity)
+        .collect()
+}
+
+#[test]
+fn any_is_every_method_not_a_mutating_one() {
+    use guard_audit::findings::Severity::{High, Medium};
+    let s = scan("any_routes");
+    let auth = "GA-AUTH-001";
+    let input = "GA-INPUT-003";
+    // No body: severity from the path, like a GET (an id in the path is
+    // High for any method; without one, Medium).
+    assert_eq!(severities(&s, auth, "ANY", "/ws"), [Medium]);
+    assert_eq!(severities(&s, auth, "ANY", "/ws/{session_id}"), [High]);
+    assert_eq!(severities(&s, auth, "ANY", "/search"), [Medium]);
+    assert_eq!(severities(&s, input, "ANY", "/search"), [Medium]);
+    // Positive: `any` whose handler reads a JSON body mutates, exactly as
+    // the same handler behind `post`.
+    assert_eq!(severities(&s, auth, "ANY", "/rpc"), [High]);
+    assert_eq!(severities(&s, input, "ANY", "/rpc"), [High]);
+    assert_eq!(severities(&s, auth, "POST", "/rpc2"), [High]);
+    assert_eq!(severities(&s, input, "POST", "/rpc2"), [High]);
+}

@@ -79,12 +79,9 @@ fn is_public_by_nature(path: &str) -> bool {
     })
 }
 
-fn mutating(method: &str) -> bool {
-    matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
-}
-
-/// The severity of an unauthenticated endpoint.
-fn severity(ep: &Endpoint) -> Severity {
+/// The severity of an unauthenticated endpoint (`mutates`: see
+/// [`super::input::common::mutating`]; `ANY` only with a body).
+fn severity(ep: &Endpoint, mutates: bool) -> Severity {
     let path = ep.path.to_ascii_lowercase();
     if is_login_path(&path) {
         return Severity::Low;
@@ -92,7 +89,6 @@ fn severity(ep: &Endpoint) -> Severity {
     let id = path_params(&ep.path).iter().any(|p| is_id_like(p));
     let admin = path.contains("admin");
     let upload = path.contains("upload");
-    let mutates = mutating(&ep.method);
     if mutates && (admin || id) {
         Severity::Critical
     } else if mutates || id || admin || upload {
@@ -764,7 +760,7 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
             finding: None,
         };
     };
-    let sev = severity(ep);
+    let sev = severity(ep, super::input::common::mutating(ctx, i));
     let mut reason = format!(
         "no auth extractor in `{}`, no auth layer before the route, no guard call in its body",
         h.name

@@ -137,6 +137,22 @@ pub(crate) fn reads_body(ty: &syn::Type) -> Option<String> {
     }
 }
 
+/// Whether an endpoint changes state for severity: `POST`, `PUT`,
+/// `PATCH`, `DELETE`; `ANY` (`any(h)`, every method) only when its handler
+/// reads a body (`Json`, `Form`, `Bytes`, ...): a body means clients send
+/// it with a mutating verb, while a bare `any` is usually a websocket
+/// upgrade, a proxy or a catch-all read, whose severity comes from its
+/// path like a `GET`'s.
+pub(crate) fn mutating(ctx: &Ctx<'_, '_>, endpoint: usize) -> bool {
+    match ctx.endpoints[endpoint].method.as_str() {
+        "POST" | "PUT" | "PATCH" | "DELETE" => true,
+        "ANY" => ctx
+            .handler(endpoint)
+            .is_some_and(|h| args(h.sig).iter().any(|a| reads_body(a.ty).is_some())),
+        _ => false,
+    }
+}
+
 /// The handler fn of an endpoint, or why it has none to read.
 pub(crate) fn handler_or_reason<'w>(
     ctx: &Ctx<'_, 'w>,
