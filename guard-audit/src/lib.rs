@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod config;
 pub mod findings;
+pub mod grouping;
 pub mod load;
 pub mod markdown;
 pub mod output;

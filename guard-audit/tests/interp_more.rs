@@ -268,3 +268,71 @@ fn any_is_every_method_not_a_mutating_one() {
     assert_eq!(severities(&s, auth, "POST", "/rpc2"), [High]);
     assert_eq!(severities(&s, input, "POST", "/rpc2"), [High]);
 }
+
+#[test]
+fn findings_differing_only_by_route_are_one_entry_in_text_and_markdown() {
+    let s = scan("grouped_findings");
+    let auth: Vec<_> = s
+        .findings
+        .iter()
+        .filter(|f| f.rule == "GA-AUTH-001")
+        .collect();
+    assert_eq!(auth.len(), 4, "one finding per endpoint in the scan");
+    let text = s.to_text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("GA-AUTH-001  medium  "))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let grouped = lines.iter().find(|l| l.contains("3 routes")).unwrap();
+    assert!(grouped.contains("no auth extractor in `page`"), "{grouped}");
+    assert!(grouped.contains("(+2 more)"), "{grouped}");
+    assert!(
+        !grouped.contains("/docs/"),
+        "the route is not in the message"
+    );
+    let routes = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("routes:"))
+        .unwrap();
+    for r in ["GET /docs/intro", "GET /docs/setup", "GET /docs/faq"] {
+        assert!(routes.contains(r), "{routes}");
+    }
+    // Negative: the route with another handler is its own entry, with the
+    // route in its message and no routes list.
+    let single = lines.iter().find(|l| l.contains("GET /report")).unwrap();
+    assert!(single.contains("no auth extractor in `report`"));
+    assert!(!routes.contains("/report"));
+    // The heading still counts findings: 4 GA-AUTH-001 and the HDR one.
+    assert!(text.contains("medium (5)"), "{text}");
+    let md = s.to_markdown();
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| GA-AUTH-001"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{md}");
+    let row = rows.iter().find(|l| l.contains("3 routes")).unwrap();
+    assert!(
+        row.contains("routes: `GET /docs/intro`, `GET /docs/setup`, `GET /docs/faq`"),
+        "{row}"
+    );
+    assert!(rows.iter().any(|l| l.contains("GET /report:")));
+    // JSON and SARIF keep one result per endpoint.
+    let json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+    let n = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "GA-AUTH-001")
+        .count();
+    assert_eq!(n, 4);
+    let sarif = s.to_sarif_value();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r["ruleId"] == "GA-AUTH-001")
+            .count(),
+        4
+    );
+}
