@@ -494,8 +494,14 @@ pub(crate) fn definition<'w>(
 
 /// A layer's expression expanded in the fn that adds it.
 pub(crate) fn layer_tokens(ctx: &Ctx<'_, '_>, layer: &Layer) -> TokenStream {
+    let key = (layer.module, layer.line, layer.text.clone());
+    if let Some(t) = ctx.layer_memo.borrow().get(&key) {
+        return t.clone();
+    }
     let scope = fn_at(ctx, layer.module, layer.line);
-    expand(ctx, layer.module, scope, &layer.expr, layer.line)
+    let tokens = expand(ctx, layer.module, scope, &layer.expr, layer.line);
+    ctx.layer_memo.borrow_mut().insert(key, tokens.clone());
+    tokens
 }
 
 /// Evaluates an integer expression of literals, `*`, `+`, `<<` and consts
