@@ -336,3 +336,33 @@ fn findings_differing_only_by_route_are_one_entry_in_text_and_markdown() {
         4
     );
 }
+
+fn auth_verdict<'a>(s: &'a Scan, path: &str) -> (&'a str, &'a str) {
+    route(&s.report, "GET", path)
+        .checks
+        .iter()
+        .find(|c| c.rule == "GA-AUTH-001")
+        .map(|c| (c.verdict, c.reason.as_str()))
+        .unwrap()
+}
+
+#[test]
+fn method_call_guard_on_a_handler_argument_is_followed() {
+    let s = scan("auth_method_guard");
+    // Positive: `state.auth.check(&headers)?`, `state: AppState`, field
+    // `auth: Arc<AuthService>`, `AuthService::check` returns 401.
+    let (v, why) = auth_verdict(&s, "/secret");
+    assert_eq!(v, "guarded", "{why}");
+    assert!(why.contains("state.auth.check(..)?"), "{why}");
+    assert!(why.contains("AuthService::check"), "{why}");
+    assert_eq!(route(&s.report, "GET", "/secret").access, "auth");
+    assert!(severities(&s, "GA-AUTH-001", "GET", "/secret").is_empty());
+    // Negative: a `?` on a method of the same type that rejects nothing.
+    assert_eq!(auth_verdict(&s, "/about").0, "unguarded");
+    assert_eq!(
+        severities(&s, "GA-AUTH-001", "GET", "/about"),
+        [guard_audit::findings::Severity::Medium]
+    );
+    // Negative: the same `check` on a local whose type is not followed.
+    assert_eq!(auth_verdict(&s, "/guess").0, "unguarded");
+}
