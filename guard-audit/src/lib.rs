@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod config;
 pub mod findings;
+pub mod grouping;
 pub mod load;
 pub mod markdown;
 pub mod output;
@@ -69,6 +70,10 @@ pub struct Options {
     /// `[workspace.metadata.guard-audit]` in the workspace's root
     /// `Cargo.toml` and for a `guard-audit.toml` beside it.
     pub config: Option<PathBuf>,
+    /// The registry source directories published siblings are looked for
+    /// in (each holds unpacked `name-version` directories); `None` means
+    /// cargo's (`$CARGO_HOME/registry/src/*`).
+    pub registry: Option<Vec<PathBuf>>,
 }
 
 /// Why a scan could not run.
@@ -102,7 +107,11 @@ pub fn scan(manifest: &Path) -> Result<Scan, load::LoadError> {
 
 /// Scans the workspace of a manifest with these options.
 pub fn scan_with(manifest: &Path, options: &Options) -> Result<Scan, Error> {
-    let ws = load::load(manifest).map_err(Error::Load)?;
+    let ws = match &options.registry {
+        Some(dirs) => load::load_with(manifest, dirs),
+        None => load::load(manifest),
+    }
+    .map_err(Error::Load)?;
     let config =
         config::Config::load(&ws.root, options.config.as_deref()).map_err(Error::Config)?;
     let syms = Symbols::build(&ws);

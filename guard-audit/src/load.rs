@@ -63,8 +63,15 @@ fn metadata(manifest: &Path) -> Result<cargo_metadata::Metadata, LoadError> {
 }
 
 /// Loads the workspace of `manifest`: its members and, transitively, their
-/// `path =` dependencies.
+/// `path =` dependencies and published siblings (see [`crate::siblings`])
+/// from cargo's registry cache.
 pub fn load(manifest: &Path) -> Result<Workspace, LoadError> {
+    load_with(manifest, &crate::siblings::registry_dirs())
+}
+
+/// [`load`], the published siblings looked for in these registry source
+/// directories instead of cargo's.
+pub fn load_with(manifest: &Path, registry: &[PathBuf]) -> Result<Workspace, LoadError> {
     let meta = metadata(manifest)?;
     let mut ws = Workspace {
         root: meta.workspace_root.clone().into_std_path_buf(),
@@ -88,7 +95,7 @@ pub fn load(manifest: &Path) -> Result<Workspace, LoadError> {
             .iter()
             .filter_map(|dep| dep.path.as_ref())
             .map(|dir| dir.join("Cargo.toml").into_std_path_buf());
-        let siblings = crate::siblings::manifests(&package);
+        let siblings = crate::siblings::manifests_in(&package, registry);
         for dep_manifest in path_deps.chain(siblings) {
             if seen.contains(&dep_manifest) {
                 continue;

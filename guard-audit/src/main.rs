@@ -92,6 +92,7 @@ fn main() -> ExitCode {
     };
     let options = guard_audit::Options {
         config: cli.config.clone(),
+        ..guard_audit::Options::default()
     };
     let scan = match guard_audit::scan_with(&cli.manifest_path, &options) {
         Ok(scan) => scan,

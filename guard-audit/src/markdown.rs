@@ -4,12 +4,22 @@
 use std::fmt::Write as _;
 
 use crate::Scan;
-use crate::config::slashed;
 use crate::output::SEVERITIES;
 
 /// A table cell: pipes escaped, newlines flattened.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A group's message, and for several findings the routes they are on.
+fn with_routes(g: &crate::grouping::Group<'_>) -> String {
+    match g.routes() {
+        Some(routes) => {
+            let routes: Vec<String> = routes.iter().map(|r| format!("`{r}`")).collect();
+            format!("{}; routes: {}", g.message(), routes.join(", "))
+        }
+        None => g.message(),
+    }
 }
 
 impl Scan {
@@ -50,40 +60,45 @@ impl Scan {
                 let group: Vec<_> = sorted
                     .iter()
                     .filter(|f| f.suppressed.is_none() && f.severity == severity)
+                    .copied()
                     .collect();
                 if group.is_empty() {
                     continue;
                 }
                 let _ = writeln!(out, "### {} ({})\n", severity.as_str(), group.len());
                 out.push_str("| rule | severity | location | message |\n|---|---|---|---|\n");
-                for f in group {
+                for g in crate::grouping::group(&group) {
+                    let f = g.findings[0];
                     let _ = writeln!(
                         out,
-                        "| {} | {} | `{}:{}` | {} |",
+                        "| {} | {} | `{}` | {} |",
                         f.rule,
                         f.severity.as_str(),
-                        slashed(&f.location.file),
-                        f.location.line,
-                        cell(&f.message)
+                        crate::grouping::location(&g),
+                        cell(&with_routes(&g))
                     );
                 }
                 out.push('\n');
             }
-            let suppressed: Vec<_> = sorted.iter().filter(|f| f.suppressed.is_some()).collect();
+            let suppressed: Vec<_> = sorted
+                .iter()
+                .filter(|f| f.suppressed.is_some())
+                .copied()
+                .collect();
             if !suppressed.is_empty() {
                 let _ = writeln!(out, "### suppressed ({})\n", suppressed.len());
                 out.push_str(
                     "| rule | severity | location | message | reason |\n|---|---|---|---|---|\n",
                 );
-                for f in suppressed {
+                for g in crate::grouping::group(&suppressed) {
+                    let f = g.findings[0];
                     let _ = writeln!(
                         out,
-                        "| {} | {} | `{}:{}` | {} | {} |",
+                        "| {} | {} | `{}` | {} | {} |",
                         f.rule,
                         f.severity.as_str(),
-                        slashed(&f.location.file),
-                        f.location.line,
-                        cell(&f.message),
+                        crate::grouping::location(&g),
+                        cell(&with_routes(&g)),
                         cell(f.suppressed.as_deref().unwrap_or_default())
                     );
                 }

@@ -157,37 +157,56 @@ impl Scan {
                 let group: Vec<_> = sorted
                     .iter()
                     .filter(|f| f.suppressed.is_none() && f.severity == severity)
+                    .copied()
                     .collect();
                 if group.is_empty() {
                     continue;
                 }
                 let _ = writeln!(out, "  {} ({})", severity.as_str(), group.len());
-                for f in group {
+                for g in crate::grouping::group(&group) {
+                    let f = g.findings[0];
                     let _ = writeln!(
                         out,
-                        "    {}  {}  {}:{}  {}",
+                        "    {}  {}  {}  {}",
                         f.rule,
                         f.severity.as_str(),
-                        slashed(&f.location.file),
-                        f.location.line,
-                        f.message
+                        crate::grouping::location(&g),
+                        g.message()
                     );
+                    for (n, line) in crate::grouping::wrap(&g.routes().unwrap_or_default(), 96)
+                        .iter()
+                        .enumerate()
+                    {
+                        let head = if n == 0 { "routes:" } else { "       " };
+                        let _ = writeln!(out, "      {head} {line}");
+                    }
                 }
             }
-            let suppressed: Vec<_> = sorted.iter().filter(|f| f.suppressed.is_some()).collect();
+            let suppressed: Vec<_> = sorted
+                .iter()
+                .filter(|f| f.suppressed.is_some())
+                .copied()
+                .collect();
             if !suppressed.is_empty() {
                 let _ = writeln!(out, "  suppressed ({})", suppressed.len());
-                for f in suppressed {
+                for g in crate::grouping::group(&suppressed) {
+                    let f = g.findings[0];
                     let _ = writeln!(
                         out,
-                        "    {}  {}  {}:{}  {}  [suppressed: {}]",
+                        "    {}  {}  {}  {}  [suppressed: {}]",
                         f.rule,
                         f.severity.as_str(),
-                        slashed(&f.location.file),
-                        f.location.line,
-                        f.message,
+                        crate::grouping::location(&g),
+                        g.message(),
                         f.suppressed.as_deref().unwrap_or_default()
                     );
+                    for (n, line) in crate::grouping::wrap(&g.routes().unwrap_or_default(), 96)
+                        .iter()
+                        .enumerate()
+                    {
+                        let head = if n == 0 { "routes:" } else { "       " };
+                        let _ = writeln!(out, "      {head} {line}");
+                    }
                 }
             }
             out.push('\n');

@@ -25,7 +25,8 @@ fn normalized(url: &str) -> String {
 }
 
 /// The registry source directories (`$CARGO_HOME/registry/src/*`).
-fn registry_dirs() -> Vec<PathBuf> {
+#[must_use]
+pub fn registry_dirs() -> Vec<PathBuf> {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
@@ -65,10 +66,17 @@ fn newest_match(
 /// cache (the newest cached version each requirement accepts).
 #[must_use]
 pub fn manifests(package: &Package) -> Vec<PathBuf> {
+    manifests_in(package, &registry_dirs())
+}
+
+/// The manifests of `package`'s published siblings found in these
+/// registry source directories (each holding unpacked `name-version`
+/// directories, like `$CARGO_HOME/registry/src/index.crates.io-*`).
+#[must_use]
+pub fn manifests_in(package: &Package, dirs: &[PathBuf]) -> Vec<PathBuf> {
     let Some(repo) = package.repository.as_deref().map(normalized) else {
         return Vec::new();
     };
-    let dirs = registry_dirs();
     let mut out = Vec::new();
     for dep in &package.dependencies {
         if dep.path.is_some() || dep.kind == DependencyKind::Development {

@@ -50,6 +50,20 @@ pub struct Symbols<'w> {
     pub ws: &'w Workspace,
     scopes: Vec<Scope>,
     by_path: HashMap<(String, Vec<String>), ModId>,
+    /// Each crate's root module, by crate name (`resolve` asks for it on
+    /// every path that starts outside the module: kept allocation-free).
+    roots: HashMap<String, ModId>,
+    /// Each module's parent (`None` for a crate root).
+    parents: Vec<Option<ModId>>,
+    /// `lookup` results that did not depend on a cut (a cycle or the
+    /// depth limit), by module and name: a failing name (`get`, `Json`)
+    /// otherwise walks every glob import again on every path.
+    memo: std::cell::RefCell<HashMap<(ModId, String), Option<Item>>>,
+    /// Lookups under way (a glob cycle is cut there).
+    active: std::cell::RefCell<std::collections::HashSet<(ModId, String)>>,
+    /// How many cuts happened so far; a lookup during which it grew is not
+    /// memoised.
+    cuts: std::cell::Cell<usize>,
 }
 
 fn flatten_use(tree: &syn::UseTree, prefix: &mut Vec<String>, global: bool, scope: &mut Scope) {
@@ -166,10 +180,28 @@ impl<'w> Symbols<'w> {
             }
             scopes.push(scope);
         }
+        let roots = by_path
+            .iter()
+            .filter(|((_, path), _)| path.is_empty())
+            .map(|((krate, _), id)| (krate.clone(), *id))
+            .collect();
+        let parents = ws
+            .modules
+            .iter()
+            .map(|m| {
+                let (_, parent) = m.path.split_last()?;
+                by_path.get(&(m.krate.clone(), parent.to_vec())).copied()
+            })
+            .collect();
         Self {
             ws,
             scopes,
             by_path,
+            roots,
+            parents,
+            memo: std::cell::RefCell::default(),
+            active: std::cell::RefCell::default(),
+            cuts: std::cell::Cell::new(0),
         }
     }
 
@@ -225,13 +257,11 @@ impl<'w> Symbols<'w> {
     }
 
     fn parent(&self, module: ModId) -> Option<ModId> {
-        let m = &self.ws.modules[module];
-        let (_, parent) = m.path.split_last()?;
-        self.module(&m.krate, parent)
+        self.parents.get(module).copied().flatten()
     }
 
     fn crate_root(&self, krate: &str) -> Option<ModId> {
-        self.module(krate, &[])
+        self.roots.get(krate).copied()
     }
 
     /// Resolves a path written in `module`.
@@ -251,6 +281,7 @@ impl<'w> Symbols<'w> {
         depth: usize,
     ) -> Option<Item> {
         if depth > 16 {
+            self.cuts.set(self.cuts.get() + 1);
             return None;
         }
         let (first, rest) = segments.split_first()?;
@@ -292,8 +323,28 @@ impl<'w> Symbols<'w> {
         Some(current)
     }
 
-    /// A name as seen inside `module`: its own items, its `use`s, then globs.
+    /// A name as seen inside `module`: its own items, its `use`s, then
+    /// globs. Memoised unless a cut (a cycle, the depth limit) happened
+    /// while it was computed, so the result is the same as without memo.
     fn lookup(&self, module: ModId, name: &str, depth: usize) -> Option<Item> {
+        let key = (module, name.to_owned());
+        if let Some(hit) = self.memo.borrow().get(&key) {
+            return hit.clone();
+        }
+        if !self.active.borrow_mut().insert(key.clone()) {
+            self.cuts.set(self.cuts.get() + 1);
+            return None;
+        }
+        let before = self.cuts.get();
+        let out = self.lookup_uncached(module, name, depth);
+        self.active.borrow_mut().remove(&key);
+        if self.cuts.get() == before {
+            self.memo.borrow_mut().insert(key, out.clone());
+        }
+        out
+    }
+
+    fn lookup_uncached(&self, module: ModId, name: &str, depth: usize) -> Option<Item> {
         let scope = self.scopes.get(module)?;
         if scope.fns.contains_key(name) {
             return Some(Item::Fn(module, name.to_owned()));

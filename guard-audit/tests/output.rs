@@ -423,6 +423,7 @@ fn config_in_workspace_metadata() {
 fn severity_override_and_invalid_config() {
     let options = guard_audit::Options {
         config: Some(fixture("out_suppress").with_file_name("severity.toml")),
+        ..guard_audit::Options::default()
     };
     let s = guard_audit::scan_with(&fixture("out_suppress"), &options).unwrap();
     let unk: Vec<_> = s
@@ -442,6 +443,7 @@ fn severity_override_and_invalid_config() {
     );
     let bad = guard_audit::Options {
         config: Some(fixture("out_suppress").with_file_name("unknown_key.toml")),
+        ..guard_audit::Options::default()
     };
     let e = guard_audit::scan_with(&fixture("out_suppress"), &bad).unwrap_err();
     assert!(e.to_string().contains("`exclude`: unknown key"), "{e}");

@@ -1,6 +1,8 @@
 //! GA-AUTH-001: a route with no authentication. Every endpoint gets a
 //! verdict: guarded (a declared guard, an auth extractor, an auth layer
-//! that wraps it, or an in-body guard call), unguarded (none of them: a
+//! that wraps it, or an in-body guard call: a workspace fn call, or a
+//! method call on a handler argument whose type is followed through struct
+//! fields to a workspace impl fn, `state.auth.check(&headers)?`), unguarded (none of them: a
 //! finding), or unknown (an opaque extractor or layer, a service, a
 //! layer only present under a condition).
 
@@ -79,12 +81,9 @@ fn is_public_by_nature(path: &str) -> bool {
     })
 }
 
-fn mutating(method: &str) -> bool {
-    matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
-}
-
-/// The severity of an unauthenticated endpoint.
-fn severity(ep: &Endpoint) -> Severity {
+/// The severity of an unauthenticated endpoint (`mutates`: see
+/// [`super::input::common::mutating`]; `ANY` only with a body).
+fn severity(ep: &Endpoint, mutates: bool) -> Severity {
     let path = ep.path.to_ascii_lowercase();
     if is_login_path(&path) {
         return Severity::Low;
@@ -92,7 +91,6 @@ fn severity(ep: &Endpoint) -> Severity {
     let id = path_params(&ep.path).iter().any(|p| is_id_like(p));
     let admin = path.contains("admin");
     let upload = path.contains("upload");
-    let mutates = mutating(&ep.method);
     if mutates && (admin || id) {
         Severity::Critical
     } else if mutates || id || admin || upload {
@@ -580,6 +578,158 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
     None
 }
 
+/// The receiver chain of a method call: `state.auth` → (`state`,
+/// [`auth`]), through `&`, `*` and parentheses.
+fn receiver_chain(e: &syn::Expr) -> Option<(String, Vec<String>)> {
+    match e {
+        syn::Expr::Path(p) if p.qself.is_none() => {
+            Some((p.path.get_ident()?.to_string(), Vec::new()))
+        }
+        syn::Expr::Field(f) => {
+            let syn::Member::Named(name) = &f.member else {
+                return None;
+            };
+            let (root, mut fields) = receiver_chain(&f.base)?;
+            fields.push(name.to_string());
+            Some((root, fields))
+        }
+        syn::Expr::Reference(r) => receiver_chain(&r.expr),
+        syn::Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => receiver_chain(&u.expr),
+        syn::Expr::Paren(p) => receiver_chain(&p.expr),
+        _ => None,
+    }
+}
+
+/// A type with `Arc`/`Rc`/`Box` (and a `&`) peeled off.
+fn peeled(ty: &syn::Type) -> &syn::Type {
+    match ty {
+        syn::Type::Reference(r) => peeled(&r.elem),
+        syn::Type::Path(p) => {
+            let Some(last) = p.path.segments.last() else {
+                return ty;
+            };
+            if matches!(last.ident.to_string().as_str(), "Arc" | "Rc" | "Box")
+                && let syn::PathArguments::AngleBracketed(a) = &last.arguments
+                && let Some(syn::GenericArgument::Type(inner)) = a.args.first()
+            {
+                return peeled(inner);
+            }
+            ty
+        }
+        _ => ty,
+    }
+}
+
+/// The workspace type a handler argument binding has: `x: T`, or
+/// `State(x): State<T>` / `Extension(x): Extension<T>`.
+fn binding_type<'w>(h: &HandlerCode<'w>, name: &str) -> Option<&'w syn::Type> {
+    h.args.iter().find_map(|(pat, ty)| match pat {
+        syn::Pat::Ident(i) if i.ident == name => Some(*ty),
+        syn::Pat::TupleStruct(t)
+            if t.elems.len() == 1
+                && matches!(t.elems.first(), Some(syn::Pat::Ident(i)) if i.ident == name) =>
+        {
+            let syn::Type::Path(p) = ty else { return None };
+            let last = p.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(a) = &last.arguments else {
+                return None;
+            };
+            match a.args.first()? {
+                syn::GenericArgument::Type(inner) => Some(inner),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
+
+/// An in-body guard that is a method call on a handler argument
+/// (`state.auth.check(&headers)?`): the receiver's type is followed
+/// through the argument's type and the struct fields named (peeling
+/// `Arc`/`Rc`/`Box`), and the method is the workspace impl fn of that type
+/// (in the type's module); it guards if it short-circuits and the method
+/// (2 levels of calls) rejects or reads credentials. A receiver whose type
+/// cannot be followed is not guessed from the method's name.
+fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
+    let mut g = Guards::default();
+    h.body.code.visit(&mut g);
+    struct Methods<'a>(Vec<&'a syn::ExprMethodCall>);
+    impl<'a> Visit<'a> for Methods<'a> {
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            self.0.push(m);
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    for (expr, how) in &g.exprs {
+        let mut ms = Methods(Vec::new());
+        ms.visit_expr(expr);
+        for m in ms.0 {
+            let Some((root, fields)) = receiver_chain(&m.receiver) else {
+                continue;
+            };
+            let Some(mut ty) = binding_type(h, &root) else {
+                continue;
+            };
+            let mut module = h.body.module;
+            let mut item = None;
+            for step in 0..=fields.len() {
+                let syn::Type::Path(p) = peeled(ty) else {
+                    item = None;
+                    break;
+                };
+                let Some(found @ Item::Type(m_def, _)) = ctx.syms.resolve(module, &p.path) else {
+                    item = None;
+                    break;
+                };
+                module = m_def;
+                item = Some(found.clone());
+                let Some(field) = fields.get(step) else { break };
+                let Some(syn::Item::Struct(def)) = ctx.type_def(&found) else {
+                    item = None;
+                    break;
+                };
+                let Some(f) = def
+                    .fields
+                    .iter()
+                    .find(|f| f.ident.as_ref().is_some_and(|i| i == field))
+                else {
+                    item = None;
+                    break;
+                };
+                ty = &f.ty;
+            }
+            let Some(Item::Type(m_def, name)) = item else {
+                continue;
+            };
+            let method = m.method.to_string();
+            if ctx.syms.impl_fn(m_def, &name, &method).is_none() {
+                continue;
+            }
+            let Some(callee) = code::body_of(ctx, &Item::ImplFn(m_def, name.clone(), method))
+            else {
+                continue;
+            };
+            let text: String = reach(ctx, callee, 2)
+                .iter()
+                .map(|(b, _)| b.code.text())
+                .collect::<Vec<_>>()
+                .join("\n");
+            if reads_credentials(&text).is_some() || rejects(&text).is_some() {
+                let recv = std::iter::once(root.clone())
+                    .chain(fields.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                let q = if *how == "?" { "?" } else { "" };
+                return Some(format!(
+                    "in-body check `{recv}.{}(..){q}` (`{name}::{}`)",
+                    m.method, m.method
+                ));
+            }
+        }
+    }
+    None
+}
+
 fn short(t: &str) -> String {
     if t.chars().count() > 60 {
         format!("{}…", t.chars().take(60).collect::<String>())
@@ -722,7 +872,7 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
                 Ext::NotAuth => {}
             }
         }
-        if let Some(why) = body_guard(ctx, &h.body) {
+        if let Some(why) = body_guard(ctx, &h.body).or_else(|| method_guard(ctx, h)) {
             return Judged {
                 verdict: Verdict::Guarded,
                 reason: why,
@@ -764,7 +914,7 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
             finding: None,
         };
     };
-    let sev = severity(ep);
+    let sev = severity(ep, super::input::common::mutating(ctx, i));
     let mut reason = format!(
         "no auth extractor in `{}`, no auth layer before the route, no guard call in its body",
         h.name

@@ -263,8 +263,7 @@ pub(crate) fn run(ctx: &Ctx<'_, '_>, out: &mut Results) {
                 continue;
             }
         };
-        let method = ctx.endpoints[i].method.as_str();
-        let mutating = matches!(method, "POST" | "PUT" | "PATCH" | "DELETE" | "ANY");
+        let mutating = common::mutating(ctx, i);
         let mut reasons = Vec::new();
         let mut worst = Verdict::Guarded;
         for Arg { ty, .. } in args(h.sig) {

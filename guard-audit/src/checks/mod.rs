@@ -38,6 +38,12 @@ pub struct Ctx<'a, 'w> {
     pub endpoints: Vec<&'a Endpoint>,
     /// The root index of each endpoint.
     pub endpoint_root: Vec<usize>,
+    /// Expanded layer tokens by (module, line, layer text): the same layer
+    /// wraps many endpoints and several checks read it
+    /// (`input::common::layer_tokens`).
+    pub(crate) layer_memo: std::cell::RefCell<
+        std::collections::HashMap<(ModId, usize, String), proc_macro2::TokenStream>,
+    >,
 }
 
 /// A handler fn's parts.
@@ -71,6 +77,7 @@ impl<'a, 'w> Ctx<'a, 'w> {
             roots,
             endpoints,
             endpoint_root,
+            layer_memo: std::cell::RefCell::default(),
         }
     }
 

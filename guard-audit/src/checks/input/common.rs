@@ -6,7 +6,6 @@ use std::collections::HashSet;
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::spanned::Spanned as _;
 use syn::visit::Visit;
 
 use crate::checks::{Ctx, HandlerFn};
@@ -137,6 +136,22 @@ pub(crate) fn reads_body(ty: &syn::Type) -> Option<String> {
     }
 }
 
+/// Whether an endpoint changes state for severity: `POST`, `PUT`,
+/// `PATCH`, `DELETE`; `ANY` (`any(h)`, every method) only when its handler
+/// reads a body (`Json`, `Form`, `Bytes`, ...): a body means clients send
+/// it with a mutating verb, while a bare `any` is usually a websocket
+/// upgrade, a proxy or a catch-all read, whose severity comes from its
+/// path like a `GET`'s.
+pub(crate) fn mutating(ctx: &Ctx<'_, '_>, endpoint: usize) -> bool {
+    match ctx.endpoints[endpoint].method.as_str() {
+        "POST" | "PUT" | "PATCH" | "DELETE" => true,
+        "ANY" => ctx
+            .handler(endpoint)
+            .is_some_and(|h| args(h.sig).iter().any(|a| reads_body(a.ty).is_some())),
+        _ => false,
+    }
+}
+
 /// The handler fn of an endpoint, or why it has none to read.
 pub(crate) fn handler_or_reason<'w>(
     ctx: &Ctx<'_, 'w>,
@@ -174,9 +189,61 @@ pub(crate) fn secure_route_has(attrs: &[syn::Attribute], key: &str) -> bool {
     })
 }
 
-fn lines(node: &impl syn::spanned::Spanned) -> (usize, usize) {
-    let s = node.span();
-    (s.start().line, s.end().line)
+/// The lines an item spans, from its first attribute (or its first
+/// token) to its closing brace, read from those tokens' spans:
+/// `Spanned::span` of a whole item prints and re-joins every token of it,
+/// which made this lookup the scan's hot spot.
+fn item_lines(
+    attrs: &[syn::Attribute],
+    first: proc_macro2::Span,
+    close: proc_macro2::Span,
+) -> (usize, usize) {
+    let start = attrs
+        .iter()
+        .map(|a| a.pound_token.span.start().line)
+        .chain(std::iter::once(first.start().line))
+        .min()
+        .unwrap_or(0);
+    (start, close.end().line)
+}
+
+fn fn_lines(attrs: &[syn::Attribute], sig: &syn::Signature, block: &syn::Block) -> (usize, usize) {
+    let first = sig
+        .constness
+        .map(|t| t.span)
+        .or(sig.asyncness.map(|t| t.span))
+        .or(sig.unsafety.map(|t| t.span))
+        .unwrap_or(sig.fn_token.span);
+    item_lines(attrs, first, block.brace_token.span.close())
+}
+
+fn lines_fn(f: &syn::ItemFn) -> (usize, usize) {
+    let (a, b) = fn_lines(&f.attrs, &f.sig, &f.block);
+    let vis = match &f.vis {
+        syn::Visibility::Public(p) => p.span.start().line,
+        syn::Visibility::Restricted(r) => r.pub_token.span.start().line,
+        syn::Visibility::Inherited => a,
+    };
+    (a.min(vis), b)
+}
+
+fn lines_impl_fn(f: &syn::ImplItemFn) -> (usize, usize) {
+    let (a, b) = fn_lines(&f.attrs, &f.sig, &f.block);
+    let vis = match &f.vis {
+        syn::Visibility::Public(p) => p.span.start().line,
+        syn::Visibility::Restricted(r) => r.pub_token.span.start().line,
+        syn::Visibility::Inherited => a,
+    };
+    (a.min(vis), b)
+}
+
+fn lines_impl(i: &syn::ItemImpl) -> (usize, usize) {
+    let first = i
+        .defaultness
+        .map(|t| t.span)
+        .or(i.unsafety.map(|t| t.span))
+        .unwrap_or(i.impl_token.span);
+    item_lines(&i.attrs, first, i.brace_token.span.close())
 }
 
 /// The fn (free or associated) of a module whose span holds `line`.
@@ -187,7 +254,7 @@ pub(crate) fn fn_at<'w>(ctx: &Ctx<'_, 'w>, module: ModId, line: usize) -> Option
     };
     for item in &ctx.ws.modules[module].items {
         match item {
-            syn::Item::Fn(f) if inside(&|| lines(f)) => {
+            syn::Item::Fn(f) if inside(&|| lines_fn(f)) => {
                 return Some(HandlerFn {
                     module,
                     attrs: &f.attrs,
@@ -195,10 +262,10 @@ pub(crate) fn fn_at<'w>(ctx: &Ctx<'_, 'w>, module: ModId, line: usize) -> Option
                     block: &f.block,
                 });
             }
-            syn::Item::Impl(i) if inside(&|| lines(i)) => {
+            syn::Item::Impl(i) if inside(&|| lines_impl(i)) => {
                 for it in &i.items {
                     if let syn::ImplItem::Fn(f) = it
-                        && inside(&|| lines(f))
+                        && inside(&|| lines_impl_fn(f))
                     {
                         return Some(HandlerFn {
                             module,
@@ -225,8 +292,16 @@ pub(crate) fn lets(block: &syn::Block) -> Vec<(String, syn::Expr, usize)> {
                 let mut names = Vec::new();
                 pat_idents(&l.pat, &mut names);
                 if let [name] = names.as_slice() {
-                    self.0
-                        .push((name.clone(), (*init.expr).clone(), l.span().start().line));
+                    // The `let` token's line (or its first attribute's),
+                    // not `l.span()`: that prints the whole statement.
+                    let line = l
+                        .attrs
+                        .iter()
+                        .map(|a| a.pound_token.span.start().line)
+                        .chain(std::iter::once(l.let_token.span.start().line))
+                        .min()
+                        .unwrap_or(0);
+                    self.0.push((name.clone(), (*init.expr).clone(), line));
                 }
             }
             syn::visit::visit_local(self, l);
@@ -419,8 +494,14 @@ pub(crate) fn definition<'w>(
 
 /// A layer's expression expanded in the fn that adds it.
 pub(crate) fn layer_tokens(ctx: &Ctx<'_, '_>, layer: &Layer) -> TokenStream {
+    let key = (layer.module, layer.line, layer.text.clone());
+    if let Some(t) = ctx.layer_memo.borrow().get(&key) {
+        return t.clone();
+    }
     let scope = fn_at(ctx, layer.module, layer.line);
-    expand(ctx, layer.module, scope, &layer.expr, layer.line)
+    let tokens = expand(ctx, layer.module, scope, &layer.expr, layer.line);
+    ctx.layer_memo.borrow_mut().insert(key, tokens.clone());
+    tokens
 }
 
 /// Evaluates an integer expression of literals, `*`, `+`, `<<` and consts
