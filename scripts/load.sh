@@ -36,7 +36,10 @@ PORT=${PORT:-18080}
 SERVER_CPU=${SERVER_CPU:-0}
 WRK_CPU=${WRK_CPU:-1}
 read -r -a VIEW_LIST <<<"${VIEWS:-pinned1 pinned1@256 shared2 shared2@256}"
-VARIANTS=(bare guarded peer)
+# The routers (VARIANTS, space-separated): bare, guarded and peer, which the
+# ratios need, and optionally guarded_peer_headers (the guarded route with
+# the peer's three security headers: what the header bytes cost).
+read -r -a VARIANTS <<<"${VARIANTS:-bare guarded peer}"
 # Must match ALICE_KEY and ALICE_PROJECT in guard-axum/benches/common/mod.rs.
 KEY="alice-bench-key-0123456789-0123456789"
 URL="http://127.0.0.1:${PORT}/projects/4242"
@@ -168,19 +171,19 @@ median() {
 declare -A rps_runs p50_runs p99_runs
 runs=$(( ROUNDS * ${#VIEW_LIST[@]} * ${#VARIANTS[@]} ))
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "${ROUNDS} rounds x ${#VIEW_LIST[@]} views x 3 routers = ${runs} runs of ${WARMUP} s warm-up + ${DURATION} s"
+echo "${ROUNDS} rounds x ${#VIEW_LIST[@]} views x ${#VARIANTS[@]} routers = ${runs} runs of ${WARMUP} s warm-up + ${DURATION} s"
 echo "views: pinned1 = 1 server worker on CPU ${SERVER_CPU}, wrk -t1 on CPU ${WRK_CPU}; shared2 = 2 server workers and wrk -t2, unpinned; @N = N connections (else ${CONNECTIONS})"
 for round in $(seq 1 "$ROUNDS"); do
     for view in "${VIEW_LIST[@]}"; do
         # Rotate the order each round so no router always runs first.
-        for i in 0 1 2; do
-            variant=${VARIANTS[$(( (i + round - 1) % 3 ))]}
+        for i in "${!VARIANTS[@]}"; do
+            variant=${VARIANTS[$(( (i + round - 1) % ${#VARIANTS[@]} ))]}
             measure "$view" "$variant"
             key="$view/$variant"
             rps_runs[$key]="${rps_runs[$key]:-} $rps"
             p50_runs[$key]="${p50_runs[$key]:-} $p50"
             p99_runs[$key]="${p99_runs[$key]:-} $p99"
-            printf 'round %d  %-12s %-8s %12s req/s  p50 %8s us  p99 %8s us\n' \
+            printf 'round %d  %-12s %-20s %12s req/s  p50 %8s us  p99 %8s us\n' \
                 "$round" "$view" "$variant" "$rps" "$p50" "$p99"
         done
     done
@@ -188,14 +191,14 @@ done
 
 echo
 echo "medians over ${ROUNDS} round(s); latency in microseconds"
-printf '%-12s %-8s %12s %10s %10s\n' view router "req/s" p50 p99
+printf '%-12s %-20s %12s %10s %10s\n' view router "req/s" p50 p99
 declare -A med_rps med_p99
 for view in "${VIEW_LIST[@]}"; do
     for variant in "${VARIANTS[@]}"; do
         key="$view/$variant"
         med_rps[$key]=$(median <<<"${rps_runs[$key]}")
         med_p99[$key]=$(median <<<"${p99_runs[$key]}")
-        printf '%-12s %-8s %12.0f %10.0f %10.0f\n' "$view" "$variant" \
+        printf '%-12s %-20s %12.0f %10.0f %10.0f\n' "$view" "$variant" \
             "${med_rps[$key]}" "$(median <<<"${p50_runs[$key]}")" "${med_p99[$key]}"
     done
 done

@@ -24,7 +24,10 @@ fn router(variant: &str) -> Result<App, String> {
         "bare" => Ok(common::bare(db)),
         "guarded" => common::guarded(db).map_err(|e| e.to_string()),
         "peer" => common::peer(db).map_err(str::to_owned),
-        other => Err(format!("unknown variant `{other}`: bare, guarded or peer")),
+        "guarded_peer_headers" => common::guarded_peer_headers(db).map_err(|e| e.to_string()),
+        other => Err(format!(
+            "unknown variant `{other}`: bare, guarded, peer or guarded_peer_headers"
+        )),
     }
 }
 
