@@ -151,6 +151,10 @@ fn auth_layers_follow_axum_order() {
     assert_eq!(state(&s, "GET", "/opaque", AUTH), "unknown");
     assert!(reason(&s, "GET", "/opaque", AUTH).contains("auth_layer"));
     assert_eq!(severity(&s, "GET", "/opaque", AUTH), None);
+    // A middleware named like auth whose body resolves and reads no
+    // credential (a 412 on a stale capability token): not auth, even by
+    // name.
+    assert_eq!(state(&s, "GET", "/caps", AUTH), "unguarded");
     // A conditional auth layer: unknown, low finding naming the condition.
     assert_eq!(state(&s, "GET", "/cond", AUTH), "unknown");
     assert!(reason(&s, "GET", "/cond", AUTH).contains("auth layer only if config.require_token"));

@@ -257,11 +257,33 @@ pub(crate) fn layer_auth(ctx: &Ctx<'_, '_>, layer: &Layer) -> LayerAuth {
         return LayerAuth::No;
     }
     match layer_code(ctx, layer.module, Code::Expr(&layer.expr), 2) {
-        LayerAuth::No if auth_ish(&layer.text) => {
+        LayerAuth::No if auth_ish(&layer.text) && !middleware_read(ctx, layer) => {
             LayerAuth::Maybe(format!("opaque layer `{}` may authenticate", layer.text))
         }
         other => other,
     }
+}
+
+/// Whether the layer is `from_fn`-style middleware whose every fn was
+/// found and read: then its name (`check_token`) says nothing more than its
+/// body did, and a body that reads no credential is not authentication.
+fn middleware_read(ctx: &Ctx<'_, '_>, layer: &Layer) -> bool {
+    let args = from_fn_args(Code::Expr(&layer.expr));
+    !args.is_empty()
+        && args.iter().all(|arg| match arg {
+            syn::Expr::Closure(_) => true,
+            syn::Expr::Path(p) => {
+                let b = Body {
+                    module: layer.module,
+                    self_ty: None,
+                    code: Code::Expr(arg),
+                };
+                code::resolve_call(ctx, &b, &p.path)
+                    .and_then(|i| code::body_of(ctx, &i))
+                    .is_some()
+            }
+            _ => false,
+        })
 }
 
 /// What an extractor argument does for authentication.
