@@ -405,6 +405,20 @@ fn list(names: &[&str]) -> String {
         .join(", ")
 }
 
+/// The attribute's arguments parsed and checked: every problem goes to
+/// `errors` (a syntax error stops there, with default options), shared by
+/// `#[secure_route]` and `#[secure_server_fn]` so both read one grammar.
+pub(crate) fn parse_options(args: proc_macro2::TokenStream, errors: &mut Errors) -> Options {
+    match syn::parse2::<crate::parse::RawOptions>(args) {
+        Ok(raw) if errors.is_empty() => options(raw.0, errors),
+        Ok(_) => Options::default(),
+        Err(err) => {
+            errors.push(err);
+            Options::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,6 @@ use syn::{ItemFn, LitStr};
 
 use crate::attr::{self, Options, RateOption};
 use crate::errors::Errors;
-use crate::parse::RawOptions;
 use crate::valid::{self, Handler};
 
 pub(crate) fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -40,18 +39,7 @@ pub(crate) fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream 
         }
     };
     let mut errors = Errors::default();
-    let raw = match syn::parse2::<RawOptions>(args) {
-        Ok(raw) => raw.0,
-        Err(err) => {
-            errors.push(err);
-            Vec::new()
-        }
-    };
-    let opts = if errors.is_empty() {
-        attr::options(raw, &mut errors)
-    } else {
-        Options::default()
-    };
+    let opts = attr::parse_options(args, &mut errors);
     let handler = valid::handler(&item_fn, &mut errors);
     if errors.is_empty() {
         valid::options_against_handler(&opts, &handler, &mut errors);

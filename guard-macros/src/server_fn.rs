@@ -18,7 +18,6 @@ use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
 use crate::attr::{self, Options};
 use crate::errors::Errors;
 use crate::expand::{spec, with_errors};
-use crate::parse::RawOptions;
 use crate::valid;
 
 /// What the `#[server(...)]` attribute says that the guards need.
@@ -41,18 +40,7 @@ pub(crate) fn secure_server_fn(args: TokenStream, item: TokenStream) -> TokenStr
         }
     };
     let mut errors = Errors::default();
-    let raw = match syn::parse2::<RawOptions>(args) {
-        Ok(raw) => raw.0,
-        Err(err) => {
-            errors.push(err);
-            Vec::new()
-        }
-    };
-    let opts = if errors.is_empty() {
-        attr::options(raw, &mut errors)
-    } else {
-        Options::default()
-    };
+    let opts = attr::parse_options(args, &mut errors);
     not_for_server_fns(&opts, &mut errors);
     let server = server_attr(&item_fn, &mut errors);
     let owner = signature(&item_fn, &opts, &mut errors);

@@ -6,7 +6,8 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod common;
-#[path = "support/redis_server.rs"]
+// The same throwaway redis-server as guard-axum's tests, one file for both.
+#[path = "../../../guard-axum/tests/support/redis_server.rs"]
 mod redis_server;
 
 use std::sync::Arc;
