@@ -4,9 +4,7 @@
 //! query. Unknown names and identity fields (`user_id`, `role`, …) are
 //! refused with the same 400 a route's body gets.
 
-use std::borrow::Cow;
-
-use guard_core::validate::{IDENTITY_FIELD, InputError, StrictOptions, UNKNOWN_FIELD};
+use guard_core::validate::{InputError, StrictOptions, check_names};
 use http::request::Parts;
 use http::{Method, header};
 
@@ -41,6 +39,8 @@ pub(crate) fn check_keys(reg: &Registered, parts: &Parts, body: &[u8]) -> Result
     } else {
         Vec::new()
     };
+    // guard-core's check: the same codes, and the same bounded listing
+    // that never echoes a name that is not a plain identifier.
     check_names(keys, reg.fields, &options)
 }
 
@@ -54,29 +54,6 @@ fn form_keys(input: &[u8]) -> Vec<String> {
         .collect()
 }
 
-fn check_names(
-    keys: Vec<String>,
-    declared: &[&str],
-    options: &StrictOptions,
-) -> Result<(), InputError> {
-    let mut fields = guard_core::FieldErrors::new();
-    for key in keys {
-        let code = if options.refuses(&key) {
-            IDENTITY_FIELD
-        } else if !declared.contains(&key.as_str()) {
-            UNKNOWN_FIELD
-        } else {
-            continue;
-        };
-        fields.entry(key).or_default().push(Cow::Borrowed(code));
-    }
-    if fields.is_empty() {
-        Ok(())
-    } else {
-        Err(InputError::Fields(fields))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
@@ -84,11 +61,7 @@ mod tests {
     use super::*;
 
     fn check(keys: &[&str], declared: &[&str]) -> Result<(), InputError> {
-        check_names(
-            keys.iter().map(|k| (*k).to_owned()).collect(),
-            declared,
-            &StrictOptions::new(),
-        )
+        check_names(keys, declared, &StrictOptions::new())
     }
 
     #[test]
@@ -105,7 +78,7 @@ mod tests {
         let allowed = StrictOptions::new()
             .allow_identity_field("user_id")
             .unwrap();
-        assert!(check_names(vec!["user_id".to_owned()], &["user_id"], &allowed).is_ok());
+        assert!(check_names(["user_id"], &["user_id"], &allowed).is_ok());
     }
 
     #[test]

@@ -268,6 +268,33 @@ async fn unknown_and_identity_arguments_are_refused_in_both_codecs() {
 }
 
 #[tokio::test]
+async fn hostile_argument_names_are_neither_echoed_nor_listed_without_bound() {
+    let (app, alice, _) = alice_and_bob().await;
+    let mut pairs: Vec<(String, String)> = vec![
+        ("title".into(), "t".into()),
+        ("<script>alert(1)</script>".into(), "1".into()),
+        ("x".repeat(200), "1".into()),
+    ];
+    pairs.extend((0..40).map(|i| (format!("k{i}"), "1".to_owned())));
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let refused = app.form(paths::ADD, Some(&alice), &pairs).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(!refused.body.contains("script"), "{refused:?}");
+    assert!(!refused.body.contains("xxxx"), "{refused:?}");
+    let json = refused.json();
+    assert_eq!(json["error"], "invalid_input");
+    let fields = json["fields"].as_object().unwrap();
+    assert_eq!(fields["?"], json!(["unknown_field"]), "{refused:?}");
+    assert_eq!(fields.len(), guard_core::validate::MAX_LISTED_FIELDS);
+    // Nothing was added behind the refusal.
+    let list = app.form(paths::LIST, Some(&alice), &[]).await;
+    assert_eq!(list.json(), json!([]), "{list:?}");
+}
+
+#[tokio::test]
 async fn a_database_error_leaves_no_sql_in_the_body() {
     use server_fn::ServerFn as _;
     let (app, alice, _) = alice_and_bob().await;

@@ -1,4 +1,5 @@
-//! Strict query strings: [`check_query_keys`].
+//! Strict query strings and argument names: [`check_query_keys`],
+//! [`check_names`].
 
 use std::borrow::Cow;
 
@@ -46,17 +47,57 @@ pub fn check_query_keys<T: DeserializeOwned>(
             type_name: std::any::type_name::<T>(),
         });
     };
+    check_names(
+        url::form_urlencoded::parse(query.as_bytes()).map(|(key, _)| key),
+        declared,
+        options,
+    )
+}
+
+/// Refuses the `names` a caller sent that are not in `declared`
+/// (`unknown_field`) and identity names (`identity_field`) unless `options`
+/// allows them: the check behind [`check_query_keys`], for faces that read
+/// the names themselves (a form body, a server function's arguments).
+///
+/// A name that is not a plain identifier is listed as `?`, never echoed,
+/// and at most [`MAX_LISTED_FIELDS`](super::MAX_LISTED_FIELDS) names are
+/// listed, so a hostile caller cannot make the 400 body carry its bytes.
+///
+/// ```
+/// use guard_core::validate::{StrictOptions, check_names};
+///
+/// let options = StrictOptions::new();
+/// assert!(check_names(["title"], &["title", "done"], &options).is_ok());
+/// let err = check_names(["title", "owner_id", "%<script>"], &["title"], &options).unwrap_err();
+/// let fields = err.fields().unwrap();
+/// assert_eq!(fields["owner_id"], ["identity_field"]);
+/// assert_eq!(fields["?"], ["unknown_field"]);
+/// ```
+///
+/// # Errors
+///
+/// [`InputError::Fields`] listing the refused names.
+pub fn check_names<I>(
+    names: I,
+    declared: &[&str],
+    options: &StrictOptions,
+) -> Result<(), InputError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
     let mut fields = FieldErrors::new();
-    for (key, _) in url::form_urlencoded::parse(query.as_bytes()) {
-        let code = if options.refuses(&key) {
+    for name in names {
+        let name = name.as_ref();
+        let code = if options.refuses(name) {
             IDENTITY_FIELD
-        } else if !declared.contains(&key.as_ref()) {
+        } else if !declared.contains(&name) {
             UNKNOWN_FIELD
         } else {
             continue;
         };
         let mut path = String::new();
-        push_key(&mut path, &key);
+        push_key(&mut path, name);
         add_code(&mut fields, path, Cow::Borrowed(code));
     }
     if fields.is_empty() {
