@@ -12,6 +12,7 @@ mod branches;
 mod methods;
 mod openapi;
 mod stack;
+mod strings;
 
 use branches::{Cond, and};
 
@@ -209,6 +210,9 @@ enum Val {
     Method(Vec<Endpoint>),
     /// A `ServiceBuilder` (or layer tuple): its layers, outermost first.
     Stack(Vec<Layer>),
+    /// A string known statically (a path prefix held by a local or a
+    /// parameter).
+    Str(String),
     Other,
 }
 
@@ -511,7 +515,12 @@ impl<'s, 'w> Discovery<'s, 'w> {
             match stmt {
                 syn::Stmt::Local(local) => {
                     if let Some(init) = &local.init {
-                        let v = self.expr(frame, &init.expr);
+                        let v = match self.expr(frame, &init.expr) {
+                            Val::Other => self
+                                .str_expr(frame, &init.expr)
+                                .map_or(Val::Other, Val::Str),
+                            v => v,
+                        };
                         self.bind(frame, &local.pat, v);
                     }
                 }
@@ -654,11 +663,23 @@ impl<'s, 'w> Discovery<'s, 'w> {
                     _ => Val::Other,
                 }
             }
-            _ => Val::Other,
+            _ => {
+                // A router built and served inside a task or callback
+                // (`tokio::spawn(async move { .. axum::serve(l, app) })`)
+                // is read in the same frame; what the call returns is not
+                // known.
+                for arg in &args {
+                    if matches!(arg, syn::Expr::Async(_) | syn::Expr::Closure(_)) {
+                        let _ = self.expr(frame, arg);
+                    }
+                }
+                Val::Other
+            }
         }
     }
 
-    /// The fn's parameters whose call arguments are router values.
+    /// The fn's parameters whose call arguments are router values or
+    /// known strings (a path prefix passed down).
     fn bound_params(
         &mut self,
         frame: &mut Frame,
@@ -682,6 +703,10 @@ impl<'s, 'w> Discovery<'s, 'w> {
         let mut bound = Vec::new();
         for (param, arg) in params.into_iter().zip(args) {
             let Some(name) = param else { continue };
+            if let Some(v) = self.str_expr(frame, arg) {
+                bound.push((name, Val::Str(v)));
+                continue;
+            }
             if !matches!(
                 arg,
                 syn::Expr::Path(_) | syn::Expr::MethodCall(_) | syn::Expr::Call(_)

@@ -378,3 +378,64 @@ fn const_paths_and_extension_traits() {
     assert_eq!(s.roots, vec!["routes_ext::app".to_owned()]);
     assert_eq!(s.report.routes.len(), 8);
 }
+
+#[test]
+fn format_paths_fold_consts_locals_and_string_parameters() {
+    let s = scan("route_strings");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `format!` over a const, a local, and a prefix passed down as a `&str`
+    // parameter and shadowed inside the callee (`let prefix = format!(..)`).
+    assert_eq!(
+        route(&s, "GET", "/api/v1/stats/:id").handler,
+        "route_strings::stat"
+    );
+    // Positional `{}` arguments, and `{{..}}` escapes kept as braces.
+    assert_eq!(
+        route(&s, "GET", "/api/v1/stats/all").handler,
+        "route_strings::stats"
+    );
+    assert!(s.report.route("POST", "/api/v1/stats/{literal}").is_some());
+    assert!(s.report.route("GET", "/v1/health").is_some());
+    // A `format!` nest prefix.
+    assert_eq!(
+        route(&s, "GET", "/v1/about").handler,
+        "route_strings::about"
+    );
+    // A router served inside `tokio::spawn(async move { .. })` is a root.
+    assert_eq!(
+        route(&s, "POST", "/heartbeat").handler,
+        "route_strings::health"
+    );
+    assert!(
+        s.roots.contains(&"route_strings::start".to_owned()),
+        "{:?}",
+        s.roots
+    );
+    // Negative: a run-time parameter and a format spec are not folded; the
+    // expression stays visible in braces, and nothing is guessed.
+    assert!(
+        s.report
+            .route("GET", "{&format!(\"{base}/dyn\")}")
+            .is_some(),
+        "{}",
+        s.to_text()
+    );
+    assert!(
+        s.report.route("GET", "{&spec}").is_some(),
+        "{}",
+        s.to_text()
+    );
+    assert!(
+        !s.report
+            .routes
+            .iter()
+            .any(|r| r.path.contains("/dyn") && !r.path.starts_with('{'))
+    );
+    // Negative: `add_stats` is consumed by its caller, not a root with
+    // `{prefix}` paths of its own.
+    assert!(
+        !s.report.routes.iter().any(|r| r.path.contains("prefix")),
+        "{}",
+        s.to_text()
+    );
+}

@@ -44,7 +44,7 @@ impl Discovery<'_, '_> {
                 self.router_method(frame, &mut r, &name, &args, line);
                 Val::Router(r)
             }
-            Val::Other => {
+            Val::Other | Val::Str(_) => {
                 for a in args {
                     if let Val::Router(r) = self.expr(frame, a) {
                         frame.served.push(r);
@@ -255,8 +255,7 @@ impl Discovery<'_, '_> {
     }
 
     pub(super) fn path_arg(&self, frame: &Frame, p: &syn::Expr) -> String {
-        self.syms
-            .str_value(frame.module, p, 0)
+        self.str_expr(frame, p)
             .or_else(|| str_lit(p))
             .unwrap_or_else(|| format!("{{{}}}", text(p)))
     }
