@@ -288,3 +288,27 @@ fn rate_workspace_note_when_no_limiter() {
     );
     assert_eq!(state(&s, "GET", "/", RATE), "none");
 }
+
+#[test]
+fn optional_extractors_and_token_middleware() {
+    let s = scan("auth_optional");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // An extractor that reads the Authorization header but whose every exit
+    // is `Ok(..)` never rejects: no guard, whatever its Rejection type.
+    assert_eq!(state(&s, "GET", "/feed", AUTH), "unguarded");
+    assert!(
+        reason(&s, "GET", "/feed", AUTH).contains("never rejects"),
+        "{}",
+        reason(&s, "GET", "/feed", AUTH)
+    );
+    // Negative: the same reading with an `Err(UNAUTHORIZED)` exit guards.
+    assert_eq!(state(&s, "GET", "/me", AUTH), "guarded");
+    // A `?token=` middleware that refuses without a token guards the routes
+    // added before it ...
+    assert_eq!(state(&s, "GET", "/api/stats", AUTH), "guarded");
+    assert!(reason(&s, "GET", "/api/stats", AUTH).contains("token"));
+    // ... and not the one added after it (layer order).
+    assert_eq!(state(&s, "GET", "/api/health", AUTH), "unguarded");
+    // Negative: a CSRF check answering 403 is no authentication.
+    assert_eq!(state(&s, "POST", "/form", AUTH), "unguarded");
+}

@@ -143,6 +143,9 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
     match (reads_credentials(&text), rejects(&text)) {
         (_, Some(r @ "a redirect to login")) => Some(format!("answers {r}")),
         (Some(c), Some(r)) => Some(format!("reads {c} and answers {r}")),
+        (None, Some(r)) if code::reads_token(&text) => {
+            Some(format!("reads a token and answers {r}"))
+        }
         (Some(c), None) if code::short_circuits(&text) => {
             Some(format!("reads {c} and returns early"))
         }
@@ -350,6 +353,7 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
     let target = Item::Type(m, name.to_owned());
     let mut texts = Vec::new();
     let mut infallible = false;
+    let mut never_errs = Vec::new();
     let mut rejection = Vec::new();
     for (im, imp) in ctx
         .impls_of("FromRequestParts")
@@ -376,6 +380,9 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
                     texts.push(t_text);
                 }
                 syn::ImplItem::Fn(f) => {
+                    if code::never_errs(&f.block) {
+                        never_errs.push(f.sig.ident.to_string());
+                    }
                     let body = Body {
                         module: im,
                         self_ty: Some(name.to_owned()),
@@ -393,6 +400,11 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
     if infallible {
         return Some(Ext::Never(format!(
             "extractor `{name}` never rejects (Rejection = Infallible)"
+        )));
+    }
+    if let Some(f) = never_errs.first() {
+        return Some(Ext::Never(format!(
+            "extractor `{name}` never rejects (every exit of its `{f}` is `Ok(..)`)"
         )));
     }
     for (im, imp) in ctx.impls_of("IntoResponse") {
