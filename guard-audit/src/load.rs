@@ -40,6 +40,9 @@ pub struct Workspace {
     pub gaps: Vec<Gap>,
     /// The directory paths are shown relative to.
     pub root: PathBuf,
+    /// The crate names of the workspace members' targets (the code being
+    /// scanned, as opposed to the dependencies loaded beside it).
+    pub members: HashSet<String>,
 }
 
 /// Why the workspace could not be loaded at all.
@@ -90,6 +93,7 @@ pub fn load_with(manifest: &Path, registry: &[PathBuf]) -> Result<Workspace, Loa
         if !seen.insert(manifest_path.clone()) {
             continue;
         }
+        let member = members.contains(&package.id);
         let path_deps = package
             .dependencies
             .iter()
@@ -132,6 +136,9 @@ pub fn load_with(manifest: &Path, registry: &[PathBuf]) -> Result<Workspace, Loa
             // the lib, so the bin's modules must not shadow the lib's.
             if !lib && lib_name.as_deref() == Some(krate.as_str()) {
                 krate.push_str("[bin]");
+            }
+            if member {
+                ws.members.insert(krate.clone());
             }
             load_file(
                 &mut ws,

@@ -11,6 +11,7 @@ mod attrs;
 mod branches;
 mod methods;
 mod openapi;
+mod reach;
 mod stack;
 mod strings;
 
@@ -363,9 +364,20 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 }
             }
         }
+        let reach = self.reach();
+        let ws = self.syms.ws;
         found
             .into_iter()
             .filter(|(it, _)| !self.consumed.contains(it))
+            .filter(|(it, _)| {
+                let m = match it {
+                    Item::Fn(m, _) | Item::ImplFn(m, _, _) => *m,
+                    _ => return true,
+                };
+                ws.members.is_empty()
+                    || ws.members.contains(&ws.modules[m].krate)
+                    || reach.contains(it)
+            })
             .map(|(it, r)| Root {
                 function: self.syms.display(&it),
                 endpoints: r.eps,
