@@ -311,4 +311,11 @@ fn optional_extractors_and_token_middleware() {
     assert_eq!(state(&s, "GET", "/api/health", AUTH), "unguarded");
     // Negative: a CSRF check answering 403 is no authentication.
     assert_eq!(state(&s, "POST", "/form", AUTH), "unguarded");
+    // An in-body check handed the optional identity decides by a policy:
+    // unknown, neither guarded nor a finding.
+    assert_eq!(state(&s, "GET", "/download", AUTH), "unknown");
+    assert!(reason(&s, "GET", "/download", AUTH).contains("optional identity `user`"));
+    assert!(findings(&s, "GET", "/download", AUTH).is_empty());
+    // Negative: a check that does not take the optional identity guards.
+    assert_eq!(state(&s, "GET", "/strict", AUTH), "guarded");
 }

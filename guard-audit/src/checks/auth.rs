@@ -403,9 +403,16 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
         )));
     }
     if let Some(f) = never_errs.first() {
-        return Some(Ext::Never(format!(
-            "extractor `{name}` never rejects (every exit of its `{f}` is `Ok(..)`)"
-        )));
+        let all = texts.join("\n");
+        return Some(match reads_credentials(&all) {
+            // An optional identity: the handler runs without it.
+            Some(c) => Ext::Optional(format!(
+                "extractor `{name}` reads {c} but never rejects (every exit of its `{f}` is `Ok(..)`)"
+            )),
+            None => Ext::Never(format!(
+                "extractor `{name}` never rejects (every exit of its `{f}` is `Ok(..)`)"
+            )),
+        });
     }
     for (im, imp) in ctx.impls_of("IntoResponse") {
         if let Some((path, _, _)) = type_head(&imp.self_ty)
@@ -764,6 +771,15 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
     None
 }
 
+/// Whether a text uses a name as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let ident = |c: char| c.is_alphanumeric() || c == '_';
+        !text[..at].chars().next_back().is_some_and(ident)
+            && !text[at + name.len()..].chars().next().is_some_and(ident)
+    })
+}
+
 fn short(t: &str) -> String {
     if t.chars().count() > 60 {
         format!("{}…", t.chars().take(60).collect::<String>())
@@ -883,6 +899,7 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
     }
     let handler = handler_code(ctx, i);
     let mut notes = Vec::new();
+    let mut optional = Vec::new();
     if let Some(h) = &handler {
         let body_text = h.body.code.text();
         for (pat, ty) in &h.args {
@@ -902,11 +919,28 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
                     };
                 }
                 Ext::Unknown(why) => maybe.push(why),
-                Ext::Optional(why) | Ext::Never(why) => notes.push(why),
+                Ext::Optional(why) => {
+                    bindings(pat, &mut optional);
+                    notes.push(why);
+                }
+                Ext::Never(why) => notes.push(why),
                 Ext::NotAuth => {}
             }
         }
         if let Some(why) = body_guard(ctx, &h.body).or_else(|| method_guard(ctx, h)) {
+            // A check handed an identity that may be absent decides by a
+            // policy this reader does not evaluate (torrust-index's
+            // `authorize(ACTION::GetTorrent, maybe_user_id)` lets guests
+            // through): it may or may not refuse an anonymous caller.
+            if let Some(id) = optional.iter().find(|b| mentions(&body_text, b)) {
+                return Judged {
+                    verdict: Verdict::Unknown,
+                    reason: format!(
+                        "{why}, given the optional identity `{id}`: whether it refuses an anonymous caller depends on that check"
+                    ),
+                    finding: None,
+                };
+            }
             return Judged {
                 verdict: Verdict::Guarded,
                 reason: why,
