@@ -9,6 +9,7 @@ use crate::symbols::{Item, ModId, Symbols};
 
 mod attrs;
 mod branches;
+mod fields;
 mod methods;
 mod openapi;
 mod reach;
@@ -282,6 +283,8 @@ pub struct Root {
 struct Frame {
     module: ModId,
     locals: HashMap<String, Val>,
+    /// The declared type names of the fn's parameters (`DatabaseRoutes`).
+    types: HashMap<String, String>,
     /// Routers held by locals or served, in order of creation.
     served: Vec<RouterVal>,
     /// The conditions the code being read runs under.
@@ -432,9 +435,23 @@ impl<'s, 'w> Discovery<'s, 'w> {
             // what the fn builds.
             let mut cfgs = attrs::cfgs(&self.syms.ws.modules[module].cfgs)?;
             cfgs.extend(attrs::cfgs(attrs)?);
+            let types = sig
+                .inputs
+                .iter()
+                .filter_map(|input| match input {
+                    syn::FnArg::Typed(t) => match &*t.pat {
+                        syn::Pat::Ident(id) => {
+                            Some((id.ident.to_string(), fields::type_name(&t.ty)?))
+                        }
+                        _ => None,
+                    },
+                    syn::FnArg::Receiver(_) => None,
+                })
+                .collect();
             let mut frame = Frame {
                 module,
                 locals: bound.into_iter().collect(),
+                types,
                 served: Vec::new(),
                 cond: cfgs.into_iter().map(Cond::Cfg).collect(),
                 self_ty: match item {
@@ -610,6 +627,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 Val::Stack(layers)
             }
             syn::Expr::Macro(m) if m.mac.path.is_ident("routes") => self.utoipa_routes(frame, m),
+            syn::Expr::Field(f) => self.default_field(frame, f).unwrap_or(Val::Other),
             syn::Expr::Call(c) => self.call(frame, c),
             syn::Expr::MethodCall(mc) => self.method_call(frame, mc),
             _ => Val::Other,

@@ -439,3 +439,38 @@ fn format_paths_fold_consts_locals_and_string_parameters() {
         s.to_text()
     );
 }
+
+#[test]
+fn method_routers_in_struct_fields_and_cfg_alternative_modules() {
+    let s = scan("route_fields");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `items.into_router()` with `items: ItemRoutes`: the impl fn is read,
+    // and `self.list` is the `get(list)` its `Default` impl sets.
+    assert_eq!(route(&s, "GET", "/items").handler, "route_fields::list");
+    assert_eq!(route(&s, "POST", "/items").handler, "route_fields::create");
+    assert_eq!(
+        route(&s, "DELETE", "/items/:id").handler,
+        "route_fields::remove"
+    );
+    assert_eq!(route(&s, "GET", "/health").handler, "route_fields::health");
+    // Negative: no `ANY` placeholder for the fields, and `into_router` is
+    // consumed, not a root of its own.
+    assert!(
+        !s.report.routes.iter().any(|r| r.method == "ANY"),
+        "{}",
+        s.to_text()
+    );
+    assert!(
+        !s.roots.iter().any(|r| r.ends_with("into_router")),
+        "{:?}",
+        s.roots
+    );
+    // Of two `mod profiling` under exclusive cfgs, the one a Linux host
+    // builds; its own cfg only, not both merged.
+    let heap = route(&s, "GET", "/internal/heap");
+    assert_eq!(heap.handler, "route_fields::profiling::heap");
+    let e = endpoint(&roots("route_fields"), "GET", "/internal/heap").clone();
+    let cond = e.condition.unwrap_or_default();
+    assert!(cond.contains("not(target_env"), "{cond}");
+    assert!(!cond.contains("cfg(target_env = \"msvc\")"), "{cond}");
+}

@@ -45,6 +45,9 @@ impl Discovery<'_, '_> {
                 Val::Router(r)
             }
             Val::Other | Val::Str(_) => {
+                if let Some(v) = self.typed_method_router(frame, mc) {
+                    return v;
+                }
                 for a in args {
                     if let Val::Router(r) = self.expr(frame, a) {
                         frame.served.push(r);
@@ -244,6 +247,7 @@ impl Discovery<'_, '_> {
         let mut inner = Frame {
             module: m,
             locals: HashMap::from([("self".to_owned(), Val::Router(r.clone()))]),
+            types: HashMap::new(),
             served: Vec::new(),
             cond: frame.cond.clone(),
             self_ty: None,
