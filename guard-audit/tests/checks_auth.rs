@@ -318,4 +318,13 @@ fn optional_extractors_and_token_middleware() {
     assert!(findings(&s, "GET", "/download", AUTH).is_empty());
     // Negative: a check that does not take the optional identity guards.
     assert_eq!(state(&s, "GET", "/strict", AUTH), "guarded");
+    // An extractor that refuses a malformed token but answers
+    // `Ok(Self { auth: None })` without one is optional auth.
+    assert_eq!(state(&s, "GET", "/ping", AUTH), "unguarded");
+    assert!(reason(&s, "GET", "/ping", AUTH).contains("lets a caller without it through"));
+    // A 403 for a switched-off feature is not a guard.
+    assert_eq!(state(&s, "GET", "/heap", AUTH), "unguarded");
+    // A handler that takes only state has nothing of the caller's to
+    // check: a call that mints a JWT is no guard.
+    assert_eq!(state(&s, "POST", "/identity", AUTH), "unguarded");
 }

@@ -354,6 +354,7 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
     let mut texts = Vec::new();
     let mut infallible = false;
     let mut never_errs = Vec::new();
+    let mut lets_anonymous = Vec::new();
     let mut rejection = Vec::new();
     for (im, imp) in ctx
         .impls_of("FromRequestParts")
@@ -382,6 +383,8 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
                 syn::ImplItem::Fn(f) => {
                     if code::never_errs(&f.block) {
                         never_errs.push(f.sig.ident.to_string());
+                    } else if code::ok_none_exit(&f.block) {
+                        lets_anonymous.push(f.sig.ident.to_string());
                     }
                     let body = Body {
                         module: im,
@@ -400,6 +403,13 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
     if infallible {
         return Some(Ext::Never(format!(
             "extractor `{name}` never rejects (Rejection = Infallible)"
+        )));
+    }
+    if let Some(f) = lets_anonymous.first()
+        && let Some(c) = reads_credentials(&texts.join("\n"))
+    {
+        return Some(Ext::Optional(format!(
+            "extractor `{name}` reads {c} but lets a caller without it through (its `{f}` returns `Ok(..None..)`)"
         )));
     }
     if let Some(f) = never_errs.first() {
@@ -587,7 +597,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
                 .map(|(b, _)| b.code.text())
                 .collect::<Vec<_>>()
                 .join("\n");
-            if reads_credentials(&text).is_some() || rejects(&text).is_some() {
+            if reads_credentials(&text).is_some() || code::rejects_unauthenticated(&text) {
                 let shown = if *how == "?" {
                     format!("{}(..)?", call.name)
                 } else {
@@ -755,7 +765,7 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
                 .map(|(b, _)| b.code.text())
                 .collect::<Vec<_>>()
                 .join("\n");
-            if reads_credentials(&text).is_some() || rejects(&text).is_some() {
+            if reads_credentials(&text).is_some() || code::rejects_unauthenticated(&text) {
                 let recv = std::iter::once(root.clone())
                     .chain(fields.iter().cloned())
                     .collect::<Vec<_>>()
@@ -927,7 +937,19 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
                 Ext::NotAuth => {}
             }
         }
-        if let Some(why) = body_guard(ctx, &h.body).or_else(|| method_guard(ctx, h)) {
+        // A handler that takes nothing from the request but state has
+        // nothing of the caller's to check: a call in it that mentions
+        // tokens makes them (`Identity::alloc(&ctx)` minting a JWT).
+        let request_free = h
+            .args
+            .iter()
+            .all(|(_, ty)| type_head(ty).is_some_and(|(_, n, _)| n == "State"));
+        let guard = if request_free {
+            None
+        } else {
+            body_guard(ctx, &h.body).or_else(|| method_guard(ctx, h))
+        };
+        if let Some(why) = guard {
             // A check handed an identity that may be absent decides by a
             // policy this reader does not evaluate (torrust-index's
             // `authorize(ACTION::GetTorrent, maybe_user_id)` lets guests

@@ -85,6 +85,45 @@ pub(crate) fn reads_token(text: &str) -> bool {
     lower.contains("token")
 }
 
+/// Whether a text refuses an unauthenticated caller: a 401 or a redirect
+/// to login. A 403 alone is a refusal for any reason (a feature switched
+/// off, a CSRF check), not authentication.
+pub(crate) fn rejects_unauthenticated(text: &str) -> bool {
+    matches!(rejects(text), Some("401" | "a redirect to login"))
+}
+
+/// Whether a fn body has an exit (`return` or tail) `Ok(..)` whose
+/// argument holds a bare `None`: an extractor that yields `Ok(Self { auth:
+/// None })` when no credentials came lets an anonymous caller through,
+/// even if it rejects bad ones.
+pub(crate) fn ok_none_exit(block: &syn::Block) -> bool {
+    struct OkNone(bool);
+    impl<'w> Visit<'w> for OkNone {
+        fn visit_expr_call(&mut self, c: &'w syn::ExprCall) {
+            if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok"))
+                && c.args.iter().any(holds_none)
+            {
+                self.0 = true;
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
+        fn visit_expr_closure(&mut self, _: &'w syn::ExprClosure) {}
+        fn visit_item_fn(&mut self, _: &'w syn::ItemFn) {}
+    }
+    fn holds_none(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Path(p) => p.path.is_ident("None"),
+            syn::Expr::Struct(s) => s.fields.iter().any(|f| holds_none(&f.expr)),
+            syn::Expr::Call(c) => c.args.iter().any(holds_none),
+            syn::Expr::Paren(p) => holds_none(&p.expr),
+            _ => false,
+        }
+    }
+    let mut v = OkNone(false);
+    v.visit_block(block);
+    v.0
+}
+
 /// Whether a text answers 401/403 or redirects to a login page.
 pub(crate) fn rejects(text: &str) -> Option<&'static str> {
     let lower = text.to_ascii_lowercase();
