@@ -280,8 +280,10 @@ impl Discovery<'_, '_> {
 
     /// Adds a nested or merged router's endpoints and layer calls.
     pub(super) fn absorb(frame: &Frame, r: &mut RouterVal, inner: RouterVal, prefix: Option<&str>) {
+        // Markers (`(fallback)`, `(merged)`, `(.ext)`, `(name!)`) are no
+        // paths: a prefix would make `/v1(merged)` look like an endpoint.
         let fix = |p: &str| match prefix {
-            Some(prefix) if p != "(fallback)" => join(prefix, p),
+            Some(prefix) if !p.starts_with('(') => join(prefix, p),
             _ => p.to_owned(),
         };
         for mut ep in inner.eps {
