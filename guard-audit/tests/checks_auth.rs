@@ -327,4 +327,12 @@ fn optional_extractors_and_token_middleware() {
     // A handler that takes only state has nothing of the caller's to
     // check: a call that mints a JWT is no guard.
     assert_eq!(state(&s, "POST", "/identity", AUTH), "unguarded");
+    // A forward-auth middleware answering 401 authenticates; added under an
+    // `if let`, the route is guarded only if that holds: unknown.
+    assert_eq!(state(&s, "POST", "/ctrl/drain", AUTH), "unknown");
+    assert!(
+        reason(&s, "POST", "/ctrl/drain", AUTH).contains("answers 401"),
+        "{}",
+        reason(&s, "POST", "/ctrl/drain", AUTH)
+    );
 }

@@ -137,15 +137,19 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
         .map(|(b, _)| b.code.text())
         .collect::<Vec<_>>()
         .join("\n");
-    // A 401/403 alone is not authentication (a middleware refusing
+    // A 403 alone is not authentication (a middleware refusing
     // service-worker scripts answers 403): it must read credentials too,
-    // unless it sends the client to a login page.
+    // unless it answers 401 or sends the client to a login page.
     match (reads_credentials(&text), rejects(&text)) {
         (_, Some(r @ "a redirect to login")) => Some(format!("answers {r}")),
         (Some(c), Some(r)) => Some(format!("reads {c} and answers {r}")),
         (None, Some(r)) if code::reads_token(&text) => {
             Some(format!("reads a token and answers {r}"))
         }
+        // 401 is the status that asks for authentication: a middleware
+        // answering it decides who may pass (a forward-auth layer that
+        // asks another service and answers 401 on its refusal).
+        (None, Some(r @ "401")) => Some(format!("answers {r}")),
         (Some(c), None) if code::short_circuits(&text) => {
             Some(format!("reads {c} and returns early"))
         }
