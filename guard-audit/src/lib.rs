@@ -19,6 +19,7 @@ pub mod sarif;
 pub mod secure;
 pub mod siblings;
 pub mod symbols;
+pub mod target_cfg;
 
 use std::path::{Path, PathBuf};
 

@@ -40,6 +40,9 @@ pub struct Workspace {
     pub gaps: Vec<Gap>,
     /// The directory paths are shown relative to.
     pub root: PathBuf,
+    /// The crate names of the workspace members' targets (the code being
+    /// scanned, as opposed to the dependencies loaded beside it).
+    pub members: HashSet<String>,
 }
 
 /// Why the workspace could not be loaded at all.
@@ -90,6 +93,7 @@ pub fn load_with(manifest: &Path, registry: &[PathBuf]) -> Result<Workspace, Loa
         if !seen.insert(manifest_path.clone()) {
             continue;
         }
+        let member = members.contains(&package.id);
         let path_deps = package
             .dependencies
             .iter()
@@ -132,6 +136,9 @@ pub fn load_with(manifest: &Path, registry: &[PathBuf]) -> Result<Workspace, Loa
             // the lib, so the bin's modules must not shadow the lib's.
             if !lib && lib_name.as_deref() == Some(krate.as_str()) {
                 krate.push_str("[bin]");
+            }
+            if member {
+                ws.members.insert(krate.clone());
             }
             load_file(
                 &mut ws,
@@ -216,6 +223,7 @@ fn add_module(
     items: Vec<syn::Item>,
     dir: &Path,
 ) {
+    let items = target_alternatives(items);
     for item in &items {
         let syn::Item::Mod(m) = item else { continue };
         if is_cfg_test(&m.attrs) {
@@ -275,6 +283,40 @@ fn add_module(
         items,
         cfgs: Vec::new(),
     });
+}
+
+/// Of several same-named `mod` declarations (`#[cfg(unix)] mod imp;` and
+/// `#[cfg(windows)] mod imp;`), keeps the one a Linux host compiles when
+/// exactly one's cfgs say so, and drops the others: they would share one
+/// module path, and their cfgs would be merged into a condition that never
+/// holds. Without such a choice all are kept, as before.
+fn target_alternatives(items: Vec<syn::Item>) -> Vec<syn::Item> {
+    let mut names: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if let syn::Item::Mod(m) = item {
+            names.entry(m.ident.to_string()).or_default().push(i);
+        }
+    }
+    let mut drop = HashSet::new();
+    for alts in names.values().filter(|v| v.len() > 1) {
+        let on: Vec<usize> = alts
+            .iter()
+            .copied()
+            .filter(|&i| match &items[i] {
+                syn::Item::Mod(m) => crate::target_cfg::attrs_on_linux(&m.attrs) == Some(true),
+                _ => false,
+            })
+            .collect();
+        if let [keep] = on.as_slice() {
+            drop.extend(alts.iter().copied().filter(|i| i != keep));
+        }
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, item)| item)
+        .collect()
 }
 
 /// Gives each module the `#[cfg]`s of its `mod` declaration and of its

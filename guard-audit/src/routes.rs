@@ -9,9 +9,12 @@ use crate::symbols::{Item, ModId, Symbols};
 
 mod attrs;
 mod branches;
+mod fields;
 mod methods;
 mod openapi;
+mod reach;
 mod stack;
+mod strings;
 
 use branches::{Cond, and};
 
@@ -209,6 +212,9 @@ enum Val {
     Method(Vec<Endpoint>),
     /// A `ServiceBuilder` (or layer tuple): its layers, outermost first.
     Stack(Vec<Layer>),
+    /// A string known statically (a path prefix held by a local or a
+    /// parameter).
+    Str(String),
     Other,
 }
 
@@ -277,6 +283,8 @@ pub struct Root {
 struct Frame {
     module: ModId,
     locals: HashMap<String, Val>,
+    /// The declared type names of the fn's parameters (`DatabaseRoutes`).
+    types: HashMap<String, String>,
     /// Routers held by locals or served, in order of creation.
     served: Vec<RouterVal>,
     /// The conditions the code being read runs under.
@@ -359,9 +367,20 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 }
             }
         }
+        let reach = self.reach();
+        let ws = self.syms.ws;
         found
             .into_iter()
             .filter(|(it, _)| !self.consumed.contains(it))
+            .filter(|(it, _)| {
+                let m = match it {
+                    Item::Fn(m, _) | Item::ImplFn(m, _, _) => *m,
+                    _ => return true,
+                };
+                ws.members.is_empty()
+                    || ws.members.contains(&ws.modules[m].krate)
+                    || reach.contains(it)
+            })
             .map(|(it, r)| Root {
                 function: self.syms.display(&it),
                 endpoints: r.eps,
@@ -416,9 +435,23 @@ impl<'s, 'w> Discovery<'s, 'w> {
             // what the fn builds.
             let mut cfgs = attrs::cfgs(&self.syms.ws.modules[module].cfgs)?;
             cfgs.extend(attrs::cfgs(attrs)?);
+            let types = sig
+                .inputs
+                .iter()
+                .filter_map(|input| match input {
+                    syn::FnArg::Typed(t) => match &*t.pat {
+                        syn::Pat::Ident(id) => {
+                            Some((id.ident.to_string(), fields::type_name(&t.ty)?))
+                        }
+                        _ => None,
+                    },
+                    syn::FnArg::Receiver(_) => None,
+                })
+                .collect();
             let mut frame = Frame {
                 module,
                 locals: bound.into_iter().collect(),
+                types,
                 served: Vec::new(),
                 cond: cfgs.into_iter().map(Cond::Cfg).collect(),
                 self_ty: match item {
@@ -511,7 +544,12 @@ impl<'s, 'w> Discovery<'s, 'w> {
             match stmt {
                 syn::Stmt::Local(local) => {
                     if let Some(init) = &local.init {
-                        let v = self.expr(frame, &init.expr);
+                        let v = match self.expr(frame, &init.expr) {
+                            Val::Other => self
+                                .str_expr(frame, &init.expr)
+                                .map_or(Val::Other, Val::Str),
+                            v => v,
+                        };
                         self.bind(frame, &local.pat, v);
                     }
                 }
@@ -589,6 +627,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 Val::Stack(layers)
             }
             syn::Expr::Macro(m) if m.mac.path.is_ident("routes") => self.utoipa_routes(frame, m),
+            syn::Expr::Field(f) => self.default_field(frame, f).unwrap_or(Val::Other),
             syn::Expr::Call(c) => self.call(frame, c),
             syn::Expr::MethodCall(mc) => self.method_call(frame, mc),
             _ => Val::Other,
@@ -654,11 +693,23 @@ impl<'s, 'w> Discovery<'s, 'w> {
                     _ => Val::Other,
                 }
             }
-            _ => Val::Other,
+            _ => {
+                // A router built and served inside a task or callback
+                // (`tokio::spawn(async move { .. axum::serve(l, app) })`)
+                // is read in the same frame; what the call returns is not
+                // known.
+                for arg in &args {
+                    if matches!(arg, syn::Expr::Async(_) | syn::Expr::Closure(_)) {
+                        let _ = self.expr(frame, arg);
+                    }
+                }
+                Val::Other
+            }
         }
     }
 
-    /// The fn's parameters whose call arguments are router values.
+    /// The fn's parameters whose call arguments are router values or
+    /// known strings (a path prefix passed down).
     fn bound_params(
         &mut self,
         frame: &mut Frame,
@@ -682,6 +733,10 @@ impl<'s, 'w> Discovery<'s, 'w> {
         let mut bound = Vec::new();
         for (param, arg) in params.into_iter().zip(args) {
             let Some(name) = param else { continue };
+            if let Some(v) = self.str_expr(frame, arg) {
+                bound.push((name, Val::Str(v)));
+                continue;
+            }
             if !matches!(
                 arg,
                 syn::Expr::Path(_) | syn::Expr::MethodCall(_) | syn::Expr::Call(_)

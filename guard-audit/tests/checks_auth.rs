@@ -288,3 +288,51 @@ fn rate_workspace_note_when_no_limiter() {
     );
     assert_eq!(state(&s, "GET", "/", RATE), "none");
 }
+
+#[test]
+fn optional_extractors_and_token_middleware() {
+    let s = scan("auth_optional");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // An extractor that reads the Authorization header but whose every exit
+    // is `Ok(..)` never rejects: no guard, whatever its Rejection type.
+    assert_eq!(state(&s, "GET", "/feed", AUTH), "unguarded");
+    assert!(
+        reason(&s, "GET", "/feed", AUTH).contains("never rejects"),
+        "{}",
+        reason(&s, "GET", "/feed", AUTH)
+    );
+    // Negative: the same reading with an `Err(UNAUTHORIZED)` exit guards.
+    assert_eq!(state(&s, "GET", "/me", AUTH), "guarded");
+    // A `?token=` middleware that refuses without a token guards the routes
+    // added before it ...
+    assert_eq!(state(&s, "GET", "/api/stats", AUTH), "guarded");
+    assert!(reason(&s, "GET", "/api/stats", AUTH).contains("token"));
+    // ... and not the one added after it (layer order).
+    assert_eq!(state(&s, "GET", "/api/health", AUTH), "unguarded");
+    // Negative: a CSRF check answering 403 is no authentication.
+    assert_eq!(state(&s, "POST", "/form", AUTH), "unguarded");
+    // An in-body check handed the optional identity decides by a policy:
+    // unknown, neither guarded nor a finding.
+    assert_eq!(state(&s, "GET", "/download", AUTH), "unknown");
+    assert!(reason(&s, "GET", "/download", AUTH).contains("optional identity `user`"));
+    assert!(findings(&s, "GET", "/download", AUTH).is_empty());
+    // Negative: a check that does not take the optional identity guards.
+    assert_eq!(state(&s, "GET", "/strict", AUTH), "guarded");
+    // An extractor that refuses a malformed token but answers
+    // `Ok(Self { auth: None })` without one is optional auth.
+    assert_eq!(state(&s, "GET", "/ping", AUTH), "unguarded");
+    assert!(reason(&s, "GET", "/ping", AUTH).contains("lets a caller without it through"));
+    // A 403 for a switched-off feature is not a guard.
+    assert_eq!(state(&s, "GET", "/heap", AUTH), "unguarded");
+    // A handler that takes only state has nothing of the caller's to
+    // check: a call that mints a JWT is no guard.
+    assert_eq!(state(&s, "POST", "/identity", AUTH), "unguarded");
+    // A forward-auth middleware answering 401 authenticates; added under an
+    // `if let`, the route is guarded only if that holds: unknown.
+    assert_eq!(state(&s, "POST", "/ctrl/drain", AUTH), "unknown");
+    assert!(
+        reason(&s, "POST", "/ctrl/drain", AUTH).contains("answers 401"),
+        "{}",
+        reason(&s, "POST", "/ctrl/drain", AUTH)
+    );
+}

@@ -366,3 +366,31 @@ fn method_call_guard_on_a_handler_argument_is_followed() {
     // Negative: the same `check` on a local whose type is not followed.
     assert_eq!(auth_verdict(&s, "/guess").0, "unguarded");
 }
+
+#[test]
+fn sibling_router_roots_only_where_the_app_reaches_them() {
+    let registry = fixture("sibling_registry").join("index.example-0000");
+    let s = scan_with_registry("sibling_roots", vec![registry]);
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    assert_eq!(s.crates, 2);
+    // The app's own router, a sibling's listener the app calls by path,
+    // and one it starts through a method call on a sibling value.
+    assert_eq!(route(&s.report, "GET", "/").handler, "kitchen_app::index");
+    assert_eq!(
+        route(&s.report, "GET", "/status").handler,
+        "kitchen_servers::status"
+    );
+    assert!(s.report.route("GET", "/admin").is_some(), "{:?}", s.roots);
+    // Negative: a sibling's listener nothing in the app calls is not one
+    // of the app's routes.
+    assert!(
+        s.report.route("GET", "/metrics").is_none(),
+        "{:?}",
+        paths(&s.report)
+    );
+    assert!(
+        !s.roots.iter().any(|r| r.ends_with("spawn_metrics")),
+        "{:?}",
+        s.roots
+    );
+}

@@ -378,3 +378,110 @@ fn const_paths_and_extension_traits() {
     assert_eq!(s.roots, vec!["routes_ext::app".to_owned()]);
     assert_eq!(s.report.routes.len(), 8);
 }
+
+#[test]
+fn format_paths_fold_consts_locals_and_string_parameters() {
+    let s = scan("route_strings");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `format!` over a const, a local, and a prefix passed down as a `&str`
+    // parameter and shadowed inside the callee (`let prefix = format!(..)`).
+    assert_eq!(
+        route(&s, "GET", "/api/v1/stats/:id").handler,
+        "route_strings::stat"
+    );
+    // Positional `{}` arguments, and `{{..}}` escapes kept as braces.
+    assert_eq!(
+        route(&s, "GET", "/api/v1/stats/all").handler,
+        "route_strings::stats"
+    );
+    assert!(s.report.route("POST", "/api/v1/stats/{literal}").is_some());
+    assert!(s.report.route("GET", "/v1/health").is_some());
+    // A `format!` nest prefix.
+    assert_eq!(
+        route(&s, "GET", "/v1/about").handler,
+        "route_strings::about"
+    );
+    // A router served inside `tokio::spawn(async move { .. })` is a root.
+    assert_eq!(
+        route(&s, "POST", "/heartbeat").handler,
+        "route_strings::health"
+    );
+    assert!(
+        s.roots.contains(&"route_strings::start".to_owned()),
+        "{:?}",
+        s.roots
+    );
+    // Negative: a run-time parameter and a format spec are not folded; the
+    // expression stays visible in braces, and nothing is guessed.
+    assert!(
+        s.report
+            .route("GET", "{&format!(\"{base}/dyn\")}")
+            .is_some(),
+        "{}",
+        s.to_text()
+    );
+    assert!(
+        s.report.route("GET", "{&spec}").is_some(),
+        "{}",
+        s.to_text()
+    );
+    assert!(
+        !s.report
+            .routes
+            .iter()
+            .any(|r| r.path.contains("/dyn") && !r.path.starts_with('{'))
+    );
+    // Negative: `add_stats` is consumed by its caller, not a root with
+    // `{prefix}` paths of its own.
+    assert!(
+        !s.report.routes.iter().any(|r| r.path.contains("prefix")),
+        "{}",
+        s.to_text()
+    );
+}
+
+#[test]
+fn method_routers_in_struct_fields_and_cfg_alternative_modules() {
+    let s = scan("route_fields");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `items.into_router()` with `items: ItemRoutes`: the impl fn is read,
+    // and `self.list` is the `get(list)` its `Default` impl sets.
+    assert_eq!(route(&s, "GET", "/items").handler, "route_fields::list");
+    assert_eq!(route(&s, "POST", "/items").handler, "route_fields::create");
+    assert_eq!(
+        route(&s, "DELETE", "/items/:id").handler,
+        "route_fields::remove"
+    );
+    assert_eq!(route(&s, "GET", "/health").handler, "route_fields::health");
+    // A router merged from a parameter stays a marker under a nest, not a
+    // `/v1(merged)` path.
+    assert!(
+        s.report.route("ANY", "(merged)").is_some(),
+        "{}",
+        s.to_text()
+    );
+    assert!(!s.report.routes.iter().any(|r| r.path.contains("v1(")));
+    // Negative: no `ANY` placeholder for the fields, and `into_router` is
+    // consumed, not a root of its own.
+    assert!(
+        !s.report
+            .routes
+            .iter()
+            .any(|r| r.method == "ANY" && !r.path.starts_with('(')),
+        "{}",
+        s.to_text()
+    );
+    assert!(
+        !s.roots.iter().any(|r| r.ends_with("into_router")),
+        "{:?}",
+        s.roots
+    );
+    // Of two `mod profiling` under exclusive cfgs, the one a Linux host
+    // builds; its own cfg only, not both merged.
+    let heap = route(&s, "GET", "/internal/heap");
+    assert_eq!(heap.handler, "route_fields::profiling::heap");
+    let e = endpoint(&roots("route_fields"), "GET", "/internal/heap").clone();
+    let cond = e.condition.unwrap_or_default();
+    assert!(cond.contains("not(target_env"), "{cond}");
+    assert!(!cond.contains("cfg(target_env = \"msvc\")"), "{cond}");
+}

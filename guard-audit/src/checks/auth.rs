@@ -137,12 +137,19 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
         .map(|(b, _)| b.code.text())
         .collect::<Vec<_>>()
         .join("\n");
-    // A 401/403 alone is not authentication (a middleware refusing
+    // A 403 alone is not authentication (a middleware refusing
     // service-worker scripts answers 403): it must read credentials too,
-    // unless it sends the client to a login page.
+    // unless it answers 401 or sends the client to a login page.
     match (reads_credentials(&text), rejects(&text)) {
         (_, Some(r @ "a redirect to login")) => Some(format!("answers {r}")),
         (Some(c), Some(r)) => Some(format!("reads {c} and answers {r}")),
+        (None, Some(r)) if code::reads_token(&text) => {
+            Some(format!("reads a token and answers {r}"))
+        }
+        // 401 is the status that asks for authentication: a middleware
+        // answering it decides who may pass (a forward-auth layer that
+        // asks another service and answers 401 on its refusal).
+        (None, Some(r @ "401")) => Some(format!("answers {r}")),
         (Some(c), None) if code::short_circuits(&text) => {
             Some(format!("reads {c} and returns early"))
         }
@@ -350,6 +357,8 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
     let target = Item::Type(m, name.to_owned());
     let mut texts = Vec::new();
     let mut infallible = false;
+    let mut never_errs = Vec::new();
+    let mut lets_anonymous = Vec::new();
     let mut rejection = Vec::new();
     for (im, imp) in ctx
         .impls_of("FromRequestParts")
@@ -376,6 +385,11 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
                     texts.push(t_text);
                 }
                 syn::ImplItem::Fn(f) => {
+                    if code::never_errs(&f.block) {
+                        never_errs.push(f.sig.ident.to_string());
+                    } else if code::ok_none_exit(&f.block) {
+                        lets_anonymous.push(f.sig.ident.to_string());
+                    }
                     let body = Body {
                         module: im,
                         self_ty: Some(name.to_owned()),
@@ -394,6 +408,25 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
         return Some(Ext::Never(format!(
             "extractor `{name}` never rejects (Rejection = Infallible)"
         )));
+    }
+    if let Some(f) = lets_anonymous.first()
+        && let Some(c) = reads_credentials(&texts.join("\n"))
+    {
+        return Some(Ext::Optional(format!(
+            "extractor `{name}` reads {c} but lets a caller without it through (its `{f}` returns `Ok(..None..)`)"
+        )));
+    }
+    if let Some(f) = never_errs.first() {
+        let all = texts.join("\n");
+        return Some(match reads_credentials(&all) {
+            // An optional identity: the handler runs without it.
+            Some(c) => Ext::Optional(format!(
+                "extractor `{name}` reads {c} but never rejects (every exit of its `{f}` is `Ok(..)`)"
+            )),
+            None => Ext::Never(format!(
+                "extractor `{name}` never rejects (every exit of its `{f}` is `Ok(..)`)"
+            )),
+        });
     }
     for (im, imp) in ctx.impls_of("IntoResponse") {
         if let Some((path, _, _)) = type_head(&imp.self_ty)
@@ -568,7 +601,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
                 .map(|(b, _)| b.code.text())
                 .collect::<Vec<_>>()
                 .join("\n");
-            if reads_credentials(&text).is_some() || rejects(&text).is_some() {
+            if reads_credentials(&text).is_some() || code::rejects_unauthenticated(&text) {
                 let shown = if *how == "?" {
                     format!("{}(..)?", call.name)
                 } else {
@@ -736,7 +769,7 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
                 .map(|(b, _)| b.code.text())
                 .collect::<Vec<_>>()
                 .join("\n");
-            if reads_credentials(&text).is_some() || rejects(&text).is_some() {
+            if reads_credentials(&text).is_some() || code::rejects_unauthenticated(&text) {
                 let recv = std::iter::once(root.clone())
                     .chain(fields.iter().cloned())
                     .collect::<Vec<_>>()
@@ -750,6 +783,15 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether a text uses a name as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let ident = |c: char| c.is_alphanumeric() || c == '_';
+        !text[..at].chars().next_back().is_some_and(ident)
+            && !text[at + name.len()..].chars().next().is_some_and(ident)
+    })
 }
 
 fn short(t: &str) -> String {
@@ -871,6 +913,7 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
     }
     let handler = handler_code(ctx, i);
     let mut notes = Vec::new();
+    let mut optional = Vec::new();
     if let Some(h) = &handler {
         let body_text = h.body.code.text();
         for (pat, ty) in &h.args {
@@ -890,11 +933,40 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
                     };
                 }
                 Ext::Unknown(why) => maybe.push(why),
-                Ext::Optional(why) | Ext::Never(why) => notes.push(why),
+                Ext::Optional(why) => {
+                    bindings(pat, &mut optional);
+                    notes.push(why);
+                }
+                Ext::Never(why) => notes.push(why),
                 Ext::NotAuth => {}
             }
         }
-        if let Some(why) = body_guard(ctx, &h.body).or_else(|| method_guard(ctx, h)) {
+        // A handler that takes nothing from the request but state has
+        // nothing of the caller's to check: a call in it that mentions
+        // tokens makes them (`Identity::alloc(&ctx)` minting a JWT).
+        let request_free = h
+            .args
+            .iter()
+            .all(|(_, ty)| type_head(ty).is_some_and(|(_, n, _)| n == "State"));
+        let guard = if request_free {
+            None
+        } else {
+            body_guard(ctx, &h.body).or_else(|| method_guard(ctx, h))
+        };
+        if let Some(why) = guard {
+            // A check handed an identity that may be absent decides by a
+            // policy this reader does not evaluate (torrust-index's
+            // `authorize(ACTION::GetTorrent, maybe_user_id)` lets guests
+            // through): it may or may not refuse an anonymous caller.
+            if let Some(id) = optional.iter().find(|b| mentions(&body_text, b)) {
+                return Judged {
+                    verdict: Verdict::Unknown,
+                    reason: format!(
+                        "{why}, given the optional identity `{id}`: whether it refuses an anonymous caller depends on that check"
+                    ),
+                    finding: None,
+                };
+            }
             return Judged {
                 verdict: Verdict::Guarded,
                 reason: why,

@@ -44,7 +44,10 @@ impl Discovery<'_, '_> {
                 self.router_method(frame, &mut r, &name, &args, line);
                 Val::Router(r)
             }
-            Val::Other => {
+            Val::Other | Val::Str(_) => {
+                if let Some(v) = self.typed_method_router(frame, mc) {
+                    return v;
+                }
                 for a in args {
                     if let Val::Router(r) = self.expr(frame, a) {
                         frame.served.push(r);
@@ -244,6 +247,7 @@ impl Discovery<'_, '_> {
         let mut inner = Frame {
             module: m,
             locals: HashMap::from([("self".to_owned(), Val::Router(r.clone()))]),
+            types: HashMap::new(),
             served: Vec::new(),
             cond: frame.cond.clone(),
             self_ty: None,
@@ -255,8 +259,7 @@ impl Discovery<'_, '_> {
     }
 
     pub(super) fn path_arg(&self, frame: &Frame, p: &syn::Expr) -> String {
-        self.syms
-            .str_value(frame.module, p, 0)
+        self.str_expr(frame, p)
             .or_else(|| str_lit(p))
             .unwrap_or_else(|| format!("{{{}}}", text(p)))
     }
@@ -277,8 +280,10 @@ impl Discovery<'_, '_> {
 
     /// Adds a nested or merged router's endpoints and layer calls.
     pub(super) fn absorb(frame: &Frame, r: &mut RouterVal, inner: RouterVal, prefix: Option<&str>) {
+        // Markers (`(fallback)`, `(merged)`, `(.ext)`, `(name!)`) are no
+        // paths: a prefix would make `/v1(merged)` look like an endpoint.
         let fix = |p: &str| match prefix {
-            Some(prefix) if p != "(fallback)" => join(prefix, p),
+            Some(prefix) if !p.starts_with('(') => join(prefix, p),
             _ => p.to_owned(),
         };
         for mut ep in inner.eps {

@@ -67,6 +67,63 @@ pub(crate) fn reads_credentials(text: &str) -> Option<&'static str> {
     .map(|(_, what)| what)
 }
 
+/// Whether a text reads an access token by another name than those of
+/// [`reads_credentials`] (a `?token=` query parameter, an `access_token`
+/// field). Too broad alone; a middleware that does so and answers 401/403
+/// authenticates. A CSRF token is no credential.
+pub(crate) fn reads_token(text: &str) -> bool {
+    let mut lower = text.to_ascii_lowercase();
+    for csrf in [
+        "csrf_token",
+        "csrf-token",
+        "csrftoken",
+        "xsrf_token",
+        "xsrf-token",
+    ] {
+        lower = lower.replace(csrf, "");
+    }
+    lower.contains("token")
+}
+
+/// Whether a text refuses an unauthenticated caller: a 401 or a redirect
+/// to login. A 403 alone is a refusal for any reason (a feature switched
+/// off, a CSRF check), not authentication.
+pub(crate) fn rejects_unauthenticated(text: &str) -> bool {
+    matches!(rejects(text), Some("401" | "a redirect to login"))
+}
+
+/// Whether a fn body has an exit (`return` or tail) `Ok(..)` whose
+/// argument holds a bare `None`: an extractor that yields `Ok(Self { auth:
+/// None })` when no credentials came lets an anonymous caller through,
+/// even if it rejects bad ones.
+pub(crate) fn ok_none_exit(block: &syn::Block) -> bool {
+    struct OkNone(bool);
+    impl<'w> Visit<'w> for OkNone {
+        fn visit_expr_call(&mut self, c: &'w syn::ExprCall) {
+            if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok"))
+                && c.args.iter().any(holds_none)
+            {
+                self.0 = true;
+            }
+            syn::visit::visit_expr_call(self, c);
+        }
+        fn visit_expr_closure(&mut self, _: &'w syn::ExprClosure) {}
+        fn visit_item_fn(&mut self, _: &'w syn::ItemFn) {}
+    }
+    fn holds_none(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Path(p) => p.path.is_ident("None"),
+            syn::Expr::Struct(s) => s.fields.iter().any(|f| holds_none(&f.expr)),
+            syn::Expr::Call(c) => c.args.iter().any(holds_none),
+            syn::Expr::Paren(p) => holds_none(&p.expr),
+            _ => false,
+        }
+    }
+    let mut v = OkNone(false);
+    v.visit_block(block);
+    v.0
+}
+
 /// Whether a text answers 401/403 or redirects to a login page.
 pub(crate) fn rejects(text: &str) -> Option<&'static str> {
     let lower = text.to_ascii_lowercase();
@@ -290,4 +347,66 @@ pub(crate) fn type_head(ty: &syn::Type) -> Option<(&syn::Path, String, Vec<&syn:
         syn::Type::Paren(p) => type_head(&p.elem),
         _ => None,
     }
+}
+
+/// Whether a fn body can only succeed: it has no `?` and every value it
+/// can return (each `return` and each tail, through `if`/`match`/blocks)
+/// is an `Ok(..)` call. An extractor whose `from_request_parts` is such a
+/// body never rejects, whatever its `Rejection` type says (an optional
+/// user extractor that yields `Ok(Self(None))` without credentials).
+pub(crate) fn never_errs(block: &syn::Block) -> bool {
+    struct Exits<'w> {
+        tried: bool,
+        returns: Vec<&'w syn::Expr>,
+    }
+    impl<'w> Visit<'w> for Exits<'w> {
+        fn visit_expr_try(&mut self, t: &'w syn::ExprTry) {
+            self.tried = true;
+            syn::visit::visit_expr_try(self, t);
+        }
+        fn visit_expr_return(&mut self, r: &'w syn::ExprReturn) {
+            match &r.expr {
+                Some(e) => self.returns.push(e),
+                None => self.tried = true, // `return;` is no `Ok`: not judged
+            }
+            syn::visit::visit_expr_return(self, r);
+        }
+        // A closure's or nested fn's `?` and `return` are its own.
+        fn visit_expr_closure(&mut self, _: &'w syn::ExprClosure) {}
+        fn visit_item_fn(&mut self, _: &'w syn::ItemFn) {}
+    }
+    fn tail_ok(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Call(c) => {
+                matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok"))
+            }
+            syn::Expr::Paren(p) => tail_ok(&p.expr),
+            syn::Expr::Block(b) => block_ok(&b.block),
+            syn::Expr::Unsafe(b) => block_ok(&b.block),
+            syn::Expr::If(i) => {
+                block_ok(&i.then_branch) && i.else_branch.as_ref().is_some_and(|(_, e)| tail_ok(e))
+            }
+            syn::Expr::Match(m) => !m.arms.is_empty() && m.arms.iter().all(|a| tail_ok(&a.body)),
+            // `return x` as a tail is judged with the other returns; a
+            // diverging tail (`panic!`, `unreachable!`) returns nothing.
+            syn::Expr::Return(_) => true,
+            syn::Expr::Macro(m) => ["panic", "unreachable", "todo", "unimplemented"]
+                .iter()
+                .any(|n| m.mac.path.is_ident(n)),
+            _ => false,
+        }
+    }
+    fn block_ok(b: &syn::Block) -> bool {
+        match b.stmts.last() {
+            Some(syn::Stmt::Expr(e, None)) => tail_ok(e),
+            Some(syn::Stmt::Expr(syn::Expr::Return(_), Some(_))) => true,
+            _ => false,
+        }
+    }
+    let mut exits = Exits {
+        tried: false,
+        returns: Vec::new(),
+    };
+    exits.visit_block(block);
+    !exits.tried && block_ok(block) && exits.returns.iter().all(|e| tail_ok(e))
 }
