@@ -226,7 +226,7 @@ impl Guards {
                 // (the design's order), so a principal probing routes its
                 // roles forbid spends its budget like any other request.
                 Some((rate, ip)) => rate
-                    .check(ip, Some(rate.account_key(principal.id())), None)
+                    .check(ip, Some(rate.principal_key(&principal)), None)
                     .await
                     .map_err(IntoResponse::into_response)?,
                 None => None,

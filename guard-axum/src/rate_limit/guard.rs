@@ -6,11 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use guard_core::GuardError;
+use guard_core::principal::ACCOUNT_NAMESPACE;
 use guard_core::rate::{
     Decide, DecideResult, Decision, Policy, PolicyLimit, PolicySet, RateBackend, RateKey,
     ResolvedLimits, Verdict,
 };
+use guard_core::{GuardError, Principal};
 
 use super::headers::{HeaderPlan, RateHeaders};
 use super::layer::{FailMode, fail};
@@ -208,7 +209,15 @@ impl RateGuard {
     /// The key for an authenticated account id.
     #[must_use]
     pub fn account_key(&self, account_id: &str) -> RateKey {
-        self.backend.identifier_key("account", account_id)
+        self.backend.identifier_key(ACCOUNT_NAMESPACE, account_id)
+    }
+
+    /// [`Self::account_key`] of `principal`'s id, which the in-process
+    /// backend does not hash again for every request: the principal keeps
+    /// it ([`Principal::account_key`]).
+    #[must_use]
+    pub fn principal_key(&self, principal: &Principal) -> RateKey {
+        self.backend.account_key(principal)
     }
 
     /// The key for an identifier the route names (a login e-mail), already
