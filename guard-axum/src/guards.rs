@@ -4,8 +4,11 @@
 //! per-account limit and quota, authorization, then the per-route settings
 //! the extractors read.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
 use guard_core::csrf::CsrfPolicy;
@@ -14,6 +17,7 @@ use guard_core::{Authenticator, GenericBody, GuardError, Principal, RouteSpec};
 use http::request::Parts;
 use http::{HeaderValue, header};
 
+use crate::handler::BoxFuture;
 use crate::rate_limit::{RateGuard, RateHeaders, RateRefused, client_rate_key};
 
 /// The guards of one route of a built router. Cloning is one reference
@@ -130,100 +134,129 @@ impl Guards {
 
     /// Runs the guards a route declared. On refusal the response is ready
     /// (generic body, `Retry-After` and rate headers where they apply).
-    pub(crate) async fn enforce(
+    ///
+    /// Written so that little is held across its awaits (the `Pass` is
+    /// built at the end, a refusal's response after the charge): the
+    /// future is part of every guarded handler's, which axum boxes per
+    /// request, and one over about 1 KiB takes the allocator's slow path.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future"
+    )]
+    pub(crate) fn enforce(
         &self,
         spec: &'static RouteSpec,
         parts: &mut Parts,
-    ) -> Result<Pass, Response> {
-        let mut pass = Pass::default();
-        let ip = match &self.0.rate {
-            Some(rate) => {
-                let (_, ip) =
-                    client_rate_key(&parts.extensions).map_err(IntoResponse::into_response)?;
-                rate.precheck(ip)
-                    .await
-                    .map_err(IntoResponse::into_response)?;
-                Some((rate, ip))
+    ) -> impl Future<Output = Result<Pass, Response>> {
+        // `async` blocks rather than `async fn`s here and below: an
+        // `async fn` keeps its arguments twice in its future.
+        async move {
+            let ip = match &self.0.rate {
+                Some(rate) => {
+                    let (_, ip) =
+                        client_rate_key(&parts.extensions).map_err(IntoResponse::into_response)?;
+                    rate.precheck(ip)
+                        .await
+                        .map_err(IntoResponse::into_response)?;
+                    Some((rate, ip))
+                }
+                None => None,
+            };
+            if let Some(csrf) = &self.0.csrf
+                && let Err(refusal) = csrf.check(&parts.method, &parts.uri, &parts.headers)
+            {
+                // Before authentication: a forged request never reaches the
+                // session store. Not charged to the client's budget: the client
+                // is the victim's browser.
+                tracing::info!(reason = %refusal, "cross-site request refused");
+                return Err(GuardError::forbidden().into_response());
             }
-            None => None,
-        };
-        if let Some(csrf) = &self.0.csrf
-            && let Err(refusal) = csrf.check(&parts.method, &parts.uri, &parts.headers)
-        {
-            // Before authentication: a forged request never reaches the
-            // session store. Not charged to the client's budget: the client
-            // is the victim's browser.
-            tracing::info!(reason = %refusal, "cross-site request refused");
-            return Err(GuardError::forbidden().into_response());
-        }
-        if spec.requires_auth() {
-            let principal = match authenticate(self.0.authenticator.as_deref(), parts).await {
-                Ok(principal) => principal,
-                Err(refusal) => {
-                    let mut response = refusal.into_response();
-                    // A failed login attempt still costs the client.
-                    if let Some((rate, ip)) = &ip
-                        && let Some(headers) = rate.charge(*ip).await
-                    {
-                        headers.apply(response.headers_mut());
+            let pass = if spec.requires_auth() {
+                self.enforce_auth(spec, parts, ip).await?
+            } else {
+                match ip {
+                    Some((rate, ip)) if rate.limits().identifier.is_some() => {
+                        let limit = IdentifierLimit {
+                            guard: rate.clone(),
+                            ip,
+                            spent: Arc::default(),
+                        };
+                        parts.extensions.insert(limit.clone());
+                        Pass {
+                            identifier: Some(limit),
+                            ..Pass::default()
+                        }
                     }
-                    return Err(response);
+                    Some((rate, ip)) => Pass {
+                        rate_headers: rate
+                            .check(ip, None, None)
+                            .await
+                            .map_err(IntoResponse::into_response)?,
+                        ..Pass::default()
+                    },
+                    None => Pass::default(),
                 }
             };
-            if let Some((rate, ip)) = &ip {
-                let account = Some(rate.account_key(principal.id()));
+            if !self.0.extensions.is_empty() {
+                parts.extensions.extend(self.0.extensions.clone());
+            }
+            Ok(pass)
+        }
+    }
+
+    /// Authentication, the per-account limit and quota, authorization.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future"
+    )]
+    fn enforce_auth(
+        &self,
+        spec: &'static RouteSpec,
+        parts: &mut Parts,
+        ip: Option<(&Arc<RateGuard>, RateKey)>,
+    ) -> impl Future<Output = Result<Pass, Response>> {
+        async move {
+            let principal = match authenticate(self.0.authenticator.as_deref(), parts).await {
+                Ok(principal) => principal,
+                // A failed login attempt still costs the client.
+                Err(refusal) => return Err(charged(refusal, ip).await),
+            };
+            let rate_headers = match ip {
                 // The per-account limit and quota come before authorization
                 // (the design's order), so a principal probing routes its
                 // roles forbid spends its budget like any other request.
-                pass.rate_headers = rate
-                    .check(*ip, account, None)
+                Some((rate, ip)) => rate
+                    .check(ip, Some(rate.principal_key(&principal)), None)
                     .await
-                    .map_err(IntoResponse::into_response)?;
-            }
+                    .map_err(IntoResponse::into_response)?,
+                None => None,
+            };
             if let Err(refusal) = spec.authorize(&principal) {
                 let mut response = refusal.into_response();
-                if let Some(headers) = pass.rate_headers.take() {
+                if let Some(headers) = rate_headers {
                     headers.apply(response.headers_mut());
                 }
                 return Err(response);
             }
             parts.extensions.insert(principal);
-            pass.authenticated = true;
+            Ok(Pass {
+                authenticated: true,
+                rate_headers,
+                identifier: None,
+            })
         }
-        if let Some((rate, ip)) = ip
-            && !spec.requires_auth()
-        {
-            if rate.limits().identifier.is_some() {
-                let limit = IdentifierLimit {
-                    guard: rate.clone(),
-                    ip,
-                    spent: Arc::default(),
-                };
-                parts.extensions.insert(limit.clone());
-                pass.identifier = Some(limit);
-            } else {
-                pass.rate_headers = rate
-                    .check(ip, None, None)
-                    .await
-                    .map_err(IntoResponse::into_response)?;
-            }
-        }
-        if !self.0.extensions.is_empty() {
-            parts.extensions.extend(self.0.extensions.clone());
-        }
-        Ok(pass)
     }
 
     /// Applies what holds for every response of a guarded handler: a 5xx the
     /// handler built itself is replaced by the generic 500 (its body may
     /// carry internals), rate headers are added, and authenticated responses
     /// are `no-store`.
-    pub async fn finish(
-        &self,
-        spec: &'static RouteSpec,
-        pass: Pass,
-        response: Response,
-    ) -> Response {
+    ///
+    /// Done at once, in the call, unless the per-IP budget of a route whose
+    /// handler never checked its identifier limit is still to be spent:
+    /// only that waits on the limiter, in a boxed future (a rare path), so
+    /// the future returned is small where the handler future holds it.
+    pub fn finish(&self, spec: &'static RouteSpec, pass: Pass, response: Response) -> Finish {
         let mut response = if response.status().is_server_error()
             && response.extensions().get::<GenericBody>().is_none()
         {
@@ -236,24 +269,98 @@ impl Guards {
         } else {
             response
         };
+        let Pass {
+            authenticated,
+            rate_headers,
+            identifier,
+        } = pass;
         // A handler that never asked still spends the client's per-IP
         // budget; those headers describe the client's own budget only.
-        if let Some(limit) = pass.identifier
+        if let Some(limit) = identifier
             && !limit.spent.load(Ordering::SeqCst)
-            && let Some(headers) = limit.guard.charge(limit.ip).await
         {
-            headers.apply(response.headers_mut());
+            return Finish(Some(FinishInner::Charging(Box::pin(async move {
+                if let Some(headers) = limit.guard.charge(limit.ip).await {
+                    headers.apply(response.headers_mut());
+                }
+                finish_headers(&mut response, rate_headers, authenticated);
+                response
+            }))));
         }
-        if let Some(headers) = pass.rate_headers {
+        finish_headers(&mut response, rate_headers, authenticated);
+        Finish(Some(FinishInner::Ready(response)))
+    }
+}
+
+/// `refusal`, counted against the client's per-IP limit, with the headers.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` keeps its arguments twice in its future"
+)]
+fn charged(
+    refusal: GuardError,
+    ip: Option<(&Arc<RateGuard>, RateKey)>,
+) -> impl Future<Output = Response> {
+    async move {
+        let headers = match ip {
+            Some((rate, ip)) => rate.charge(ip).await,
+            None => None,
+        };
+        let mut response = refusal.into_response();
+        if let Some(headers) = headers {
             headers.apply(response.headers_mut());
-        }
-        if pass.authenticated {
-            response
-                .headers_mut()
-                .entry(header::CACHE_CONTROL)
-                .or_insert(HeaderValue::from_static("no-store"));
         }
         response
+    }
+}
+
+/// The rate headers, then `no-store` on an authenticated response.
+fn finish_headers(response: &mut Response, rate_headers: Option<RateHeaders>, authenticated: bool) {
+    if let Some(headers) = rate_headers {
+        headers.apply(response.headers_mut());
+    }
+    if authenticated {
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
+}
+
+/// The response of [`Guards::finish`]: ready, or waiting on the limiter.
+#[must_use = "the response is in the future"]
+pub struct Finish(Option<FinishInner>);
+
+enum FinishInner {
+    Ready(Response),
+    Charging(BoxFuture<'static, Response>),
+}
+
+impl std::fmt::Debug for Finish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finish").finish_non_exhaustive()
+    }
+}
+
+impl Future for Finish {
+    type Output = Response;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        match self.0.take() {
+            Some(FinishInner::Ready(response)) => Poll::Ready(response),
+            Some(FinishInner::Charging(mut future)) => match future.as_mut().poll(cx) {
+                Poll::Ready(response) => Poll::Ready(response),
+                Poll::Pending => {
+                    self.0 = Some(FinishInner::Charging(future));
+                    Poll::Pending
+                }
+            },
+            // Polled after it completed: a bug of the caller, answered as
+            // an internal error rather than a panic.
+            None => Poll::Ready(
+                GuardError::internal("guards' finish polled after it completed").into_response(),
+            ),
+        }
     }
 }
 

@@ -172,10 +172,12 @@ pub mod __private {
     //! Used by the code `#[secure_route]` generates. Not public API.
 
     pub use crate::extract::owned::{Resource, declares};
-    pub use crate::guards::{Guards, Pass, identifier_limit};
+    pub use crate::guards::{Finish, Guards, Pass, identifier_limit};
     pub use crate::handler::GuardedFn;
     pub use crate::handler::sealed::Sealed;
-    pub use crate::handler::{Admitted, BoxFuture, Incoming, SecureHandler};
+    pub use crate::handler::{
+        Admitted, BoxFuture, Incoming, LastArgument, SecureHandler, ViaParts, ViaRequest,
+    };
     pub use axum::extract::{FromRequest, FromRequestParts, Request};
     pub use axum::response::{IntoResponse, Response};
     pub use guard_core::RouteSpec;

@@ -7,9 +7,14 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
+
+use crate::rate::RateKey;
+
+/// The namespace of account keys ([`Principal::account_key`]).
+pub const ACCOUNT_NAMESPACE: &str = "account";
 
 /// Who is asking. Cheap to clone (one reference count).
 ///
@@ -21,8 +26,36 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(alice.owner_scope(), OwnerScope::Tenant("acme"));
 /// assert!(alice.has_role("admin"));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Principal(Arc<PrincipalData>);
+#[derive(Clone)]
+pub struct Principal(Arc<Shared>);
+
+/// The data, and what is derived from it once per principal rather than
+/// once per request.
+#[derive(Clone)]
+struct Shared {
+    data: PrincipalData,
+    /// [`Principal::account_key`], computed on first use. An authenticator
+    /// that keeps its principals (API keys) hands out clones of one `Arc`,
+    /// so its requests share the one computation.
+    account_key: OnceLock<RateKey>,
+}
+
+impl Shared {
+    fn new(data: PrincipalData) -> Self {
+        Self {
+            data,
+            account_key: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for Principal {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.data == other.0.data
+    }
+}
+
+impl Eq for Principal {}
 
 /// The serialized form of a [`Principal`], as an authenticator stores it in
 /// a session or a token verifier builds it.
@@ -80,16 +113,19 @@ impl Principal {
     /// A principal with this user id, no tenant, no roles.
     #[must_use]
     pub fn new(id: impl Into<String>) -> Self {
-        Self(Arc::new(PrincipalData {
+        Self::from(PrincipalData {
             id: id.into(),
             tenant: None,
             roles: BTreeSet::new(),
             permissions: BTreeSet::new(),
-        }))
+        })
     }
 
     fn data_mut(&mut self) -> &mut PrincipalData {
-        Arc::make_mut(&mut self.0)
+        let shared = Arc::make_mut(&mut self.0);
+        // What was derived from the old data may not hold for the new.
+        shared.account_key = OnceLock::new();
+        &mut shared.data
     }
 
     /// Sets the tenant whose resources this principal may reach.
@@ -128,40 +164,40 @@ impl Principal {
     /// The user id.
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.0.id
+        &self.0.data.id
     }
 
     /// The tenant, if any.
     #[must_use]
     pub fn tenant(&self) -> Option<&str> {
-        self.0.tenant.as_deref()
+        self.0.data.tenant.as_deref()
     }
 
     /// The scope owned lookups are restricted to.
     #[must_use]
     pub fn owner_scope(&self) -> OwnerScope<'_> {
-        match &self.0.tenant {
+        match &self.0.data.tenant {
             Some(tenant) => OwnerScope::Tenant(tenant),
-            None => OwnerScope::User(&self.0.id),
+            None => OwnerScope::User(&self.0.data.id),
         }
     }
 
     /// The role names.
     #[must_use]
     pub fn roles(&self) -> &BTreeSet<String> {
-        &self.0.roles
+        &self.0.data.roles
     }
 
     /// The permission names.
     #[must_use]
     pub fn permissions(&self) -> &BTreeSet<String> {
-        &self.0.permissions
+        &self.0.data.permissions
     }
 
     /// Whether the principal holds this role.
     #[must_use]
     pub fn has_role(&self, role: &str) -> bool {
-        self.0.roles.contains(role)
+        self.0.data.roles.contains(role)
     }
 
     /// Whether the principal holds at least one of these roles.
@@ -173,36 +209,50 @@ impl Principal {
     /// Whether the principal holds this permission.
     #[must_use]
     pub fn has_permission(&self, permission: &str) -> bool {
-        self.0.permissions.contains(permission)
+        self.0.data.permissions.contains(permission)
     }
 
     /// The serializable data, for storing in a session.
     #[must_use]
     pub fn data(&self) -> &PrincipalData {
-        &self.0
+        &self.0.data
+    }
+
+    /// The in-process rate-limit key of this principal's account:
+    /// [`RateKey::for_identifier`]`("account", self.id())`, hashed on the
+    /// first call and kept with the principal (and its clones) after that.
+    ///
+    /// In-process only, as that key is: a limiter whose state is shared
+    /// between processes derives its own keys from a shared secret.
+    #[must_use]
+    pub fn account_key(&self) -> RateKey {
+        *self
+            .0
+            .account_key
+            .get_or_init(|| RateKey::for_identifier(ACCOUNT_NAMESPACE, self.id()))
     }
 }
 
 impl From<PrincipalData> for Principal {
     fn from(data: PrincipalData) -> Self {
-        Self(Arc::new(data))
+        Self(Arc::new(Shared::new(data)))
     }
 }
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Principal")
-            .field("id", &self.0.id)
-            .field("tenant", &self.0.tenant)
-            .field("roles", &self.0.roles)
-            .field("permissions", &self.0.permissions)
+            .field("id", &self.0.data.id)
+            .field("tenant", &self.0.data.tenant)
+            .field("roles", &self.0.data.roles)
+            .field("permissions", &self.0.data.permissions)
             .finish()
     }
 }
 
 impl Serialize for Principal {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        self.0.data.serialize(serializer)
     }
 }
 
@@ -282,5 +332,25 @@ mod tests {
         assert_eq!(json, r#"{"id":"1","tenant":"t","roles":["a","b"]}"#);
         let back: Principal = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn the_account_key_is_the_identifier_key_of_the_id_and_shared_by_clones() {
+        let alice = Principal::new("alice");
+        let expected = RateKey::for_identifier(ACCOUNT_NAMESPACE, "alice");
+        assert_eq!(alice.account_key(), expected);
+        let clone = alice.clone();
+        assert!(Arc::ptr_eq(&alice.0, &clone.0));
+        assert_eq!(clone.account_key(), expected);
+        assert_ne!(
+            Principal::new("bob").account_key(),
+            expected,
+            "another id, another key"
+        );
+        // Changed after the key was cached: the data is copied, the key
+        // computed again from the new data (still the same id).
+        let member = clone.with_tenant("acme");
+        assert_eq!(member.account_key(), expected);
+        assert_eq!(alice.tenant(), None);
     }
 }

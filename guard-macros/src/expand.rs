@@ -8,10 +8,12 @@
 //! * `SPEC` / `name().spec()`, the static `RouteSpec` the router reports;
 //! * an impl of `SecureHandler`, the only kind of handler `guard_axum::routing`
 //!   accepts. Its `call` receives an `Incoming` request whose parts only
-//!   `Incoming::admit` hands out, after running the guards, so the guards
-//!   always run before any of the handler's extractors. It then extracts the
-//!   arguments in axum's order (the `FromRequestParts` ones, then the last,
-//!   `FromRequest`, one), except that with `body = T` the `Owned<T>` lookups
+//!   `Incoming::serve` (`Incoming::admit`'s work, in the same future) hands
+//!   out, after running the guards, so the guards always run before any of
+//!   the handler's extractors. It then extracts the arguments in axum's
+//!   order (the `FromRequestParts` ones, then the last, through
+//!   `LastArgument`: from the parts in place for a parts extractor, else as
+//!   `FromRequest`), except that with `body = T` the `Owned<T>` lookups
 //!   run after the body is read and validated; every refusal goes out
 //!   through `Guards::finish`, as the handler's response does;
 //! * `const` checks of the user's types (`bounds`), spanned at each type.
@@ -223,13 +225,13 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
         quote! {
             // The rejection becomes a response before the next await: its
             // own type need not be `Send`.
-            let #arg = <#ty as #p::FromRequestParts<__S>>::from_request_parts(&mut parts, &state)
+            let #arg = <#ty as #p::FromRequestParts<__S>>::from_request_parts(&mut admitted.parts, &admitted.state)
                 .await
                 .map_err(#p::rejection);
             let #arg = match #arg {
                 ::core::result::Result::Ok(value) => value,
                 ::core::result::Result::Err(refusal) => {
-                    return guards.finish(&#name::SPEC, pass, refusal).await;
+                    return admitted.guards.finish(&#name::SPEC, admitted.pass, refusal).await;
                 }
             };
         }
@@ -248,32 +250,32 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
         .partition(|(ty, _)| !(body_first && valid::outer_name(ty).as_deref() == Some("Owned")));
     let parts_before_body = before_body.iter().map(|(ty, arg)| parts_extract(ty, arg));
     let parts_after_body = after_body.iter().map(|(ty, arg)| parts_extract(ty, arg));
-    let body_parts = if after_body.is_empty() {
-        quote! { parts }
-    } else {
-        quote! { ::core::clone::Clone::clone(&parts) }
-    };
+    // Later arguments read the parts: the body extractor gets a copy.
+    let keep_parts = !after_body.is_empty();
     let (marker, last_bound, last_extract) = match &last_ty {
         Some(ty) => {
             let arg = &args[n - 1];
             (
                 quote! { __M },
-                quote_spanned! {ty.span()=> #ty: #p::FromRequest<__S, __M> + ::core::marker::Send, },
+                quote_spanned! {ty.span()=> #ty: #p::LastArgument<__S, __M> + ::core::marker::Send, },
                 quote! {
-                    let request = #p::Request::from_parts(#body_parts, body);
-                    let #arg = <#ty as #p::FromRequest<__S, __M>>::from_request(request, &state)
-                        .await
-                        .map_err(#p::rejection);
+                    let #arg = <#ty as #p::LastArgument<__S, __M>>::extract(
+                        &mut admitted.parts,
+                        admitted.body,
+                        &admitted.state,
+                        #keep_parts,
+                    )
+                    .await;
                     let #arg = match #arg {
                         ::core::result::Result::Ok(value) => value,
                         ::core::result::Result::Err(refusal) => {
-                            return guards.finish(&#name::SPEC, pass, refusal).await;
+                            return admitted.guards.finish(&#name::SPEC, admitted.pass, refusal).await;
                         }
                     };
                 },
             )
         }
-        None => (quote! { () }, quote! {}, quote! { let _ = body; }),
+        None => (quote! { () }, quote! {}, quote! {}),
     };
     let impl_generics = if last_ty.is_some() {
         quote! { <__S, __M> }
@@ -325,18 +327,16 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                 self,
                 incoming: #p::Incoming<__S>,
             ) -> #p::BoxFuture<'static, #p::Response> {
-                ::std::boxed::Box::pin(async move {
-                    let #p::Admitted { mut parts, body, state, guards, pass, .. } =
-                        match incoming.admit().await {
-                            ::core::result::Result::Ok(admitted) => admitted,
-                            ::core::result::Result::Err(refusal) => return refusal,
-                        };
+                // The admitted request's fields are used where they lie, not
+                // bound to locals: the future stays small (see
+                // `Incoming::serve`).
+                ::std::boxed::Box::pin(incoming.serve(move |mut admitted: #p::Admitted<__S>| async move {
                     #(#parts_before_body)*
                     #last_extract
                     #(#parts_after_body)*
                     let response = #p::IntoResponse::into_response(self.call_unguarded(#(#args),*).await);
-                    guards.finish(&#name::SPEC, pass, response).await
-                })
+                    admitted.guards.finish(&#name::SPEC, admitted.pass, response).await
+                }))
             }
         }
     }

@@ -2,14 +2,16 @@
 //! the guards `#[secure_route]` wires.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use guard_core::GuardError;
+use guard_core::principal::ACCOUNT_NAMESPACE;
 use guard_core::rate::{
-    DecideResult, Decision, Policy, PolicyLimit, PolicySet, RateBackend, RateKey, ResolvedLimits,
-    Verdict,
+    Decide, DecideResult, Decision, Policy, PolicyLimit, PolicySet, RateBackend, RateKey,
+    ResolvedLimits, Verdict,
 };
+use guard_core::{GuardError, Principal};
 
 use super::headers::{HeaderPlan, RateHeaders};
 use super::layer::{FailMode, fail};
@@ -55,6 +57,14 @@ struct Slots {
     quota: Option<usize>,
     route: Option<usize>,
     len: usize,
+}
+
+/// Whether a decision counts the request ([`PolicySet::check`]) or only
+/// looks ([`PolicySet::peek`]).
+#[derive(Clone, Copy)]
+enum Ask {
+    Check,
+    Peek,
 }
 
 /// Policies per route: ip, ip48, account, identifier, quota, route.
@@ -199,7 +209,15 @@ impl RateGuard {
     /// The key for an authenticated account id.
     #[must_use]
     pub fn account_key(&self, account_id: &str) -> RateKey {
-        self.backend.identifier_key("account", account_id)
+        self.backend.identifier_key(ACCOUNT_NAMESPACE, account_id)
+    }
+
+    /// [`Self::account_key`] of `principal`'s id, which the in-process
+    /// backend does not hash again for every request: the principal keeps
+    /// it ([`Principal::account_key`]).
+    #[must_use]
+    pub fn principal_key(&self, principal: &Principal) -> RateKey {
+        self.backend.account_key(principal)
     }
 
     /// The key for an identifier the route names (a login e-mail), already
@@ -228,58 +246,73 @@ impl RateGuard {
     }
 
     /// Whether policy `i` takes part in the request's `RateLimit` headers:
-    /// it applies, and it is not the route-wide ceiling (whose state is
-    /// every client's, not this one's).
-    fn in_headers(&self, keys: &[Option<RateKey>], i: usize) -> bool {
-        self.slots.route != Some(i) && keys.get(i).is_some_and(Option::is_some)
+    /// it applies (`applied`, a bit per policy with a key), and it is not
+    /// the route-wide ceiling (whose state is every client's, not this
+    /// one's).
+    fn in_headers(&self, applied: u8, i: usize) -> bool {
+        self.slots.route != Some(i) && applied & (1 << i) != 0
     }
 
-    fn headers(&self, verdict: &Verdict, keys: &[Option<RateKey>]) -> Option<RateHeaders> {
+    fn headers(&self, verdict: &Verdict, applied: u8) -> Option<RateHeaders> {
         if verdict.binding.is_some() && verdict.binding == self.slots.route {
             return None;
         }
-        self.plan.headers(verdict, |i| self.in_headers(keys, i))
+        self.plan.headers(verdict, |i| self.in_headers(applied, i))
     }
 
     /// Step 1, before authentication: refuses a client already over its
     /// per-IP limit (429 with `Retry-After` and `RateLimit` headers; 503 if
     /// the backend fails closed). Counts nothing.
     ///
+    /// The keys are laid out and the backend asked in the call; the future
+    /// holds only the decision (it is part of every guarded handler's).
+    ///
     /// # Errors
     ///
     /// [`RateRefused`] as above.
-    pub async fn precheck(&self, ip: RateKey) -> Result<(), RateRefused> {
-        if self.slots.ip.is_none() {
-            return Ok(());
+    pub fn precheck(
+        &self,
+        ip: RateKey,
+    ) -> impl Future<Output = Result<(), RateRefused>> + Send + '_ {
+        let decide = self.slots.ip.map(|_| {
+            let mut keys = [None; MAX_SLOTS];
+            self.put_ip(&mut keys, ip);
+            self.decide(&keys, Ask::Peek)
+        });
+        async move {
+            let Some((decide, applied)) = decide else {
+                return Ok(());
+            };
+            let result = decide.await;
+            // A peek that allows adds no headers (the check that follows
+            // does), so they are built only for a refusal.
+            if let Ok(verdict) = &result
+                && verdict.decision.is_allowed()
+            {
+                return Ok(());
+            }
+            self.outcome(result, applied).map(drop)
         }
-        let mut keys = [None; MAX_SLOTS];
-        self.put_ip(&mut keys, ip);
-        let keys = keys.get(..self.slots.len).unwrap_or_default();
-        let result = self.set.peek(keys).await;
-        // A peek that allows adds no headers (the check that follows
-        // does), so they are built only for a refusal.
-        if let Ok(verdict) = &result
-            && verdict.decision.is_allowed()
-        {
-            return Ok(());
-        }
-        self.outcome(result, keys).map(drop)
     }
 
     /// Counts a request that was refused before [`RateGuard::check`] (a 401,
     /// a 400) against the per-IP limit, and returns the headers to add to
     /// that refusal. A backend failure is logged and otherwise ignored: the
     /// request is already refused.
-    pub async fn charge(&self, ip: RateKey) -> Option<RateHeaders> {
-        self.slots.ip?;
-        let mut keys = [None; MAX_SLOTS];
-        self.put_ip(&mut keys, ip);
-        let keys = keys.get(..self.slots.len).unwrap_or_default();
-        match self.set.check(keys).await {
-            Ok(verdict) => self.headers(&verdict, keys),
-            Err(error) => {
-                tracing::warn!(route = %self.route, %error, "could not count a refused request");
-                None
+    pub fn charge(&self, ip: RateKey) -> impl Future<Output = Option<RateHeaders>> + Send + '_ {
+        let decide = self.slots.ip.map(|_| {
+            let mut keys = [None; MAX_SLOTS];
+            self.put_ip(&mut keys, ip);
+            self.decide(&keys, Ask::Check)
+        });
+        async move {
+            let (decide, applied) = decide?;
+            match decide.await {
+                Ok(verdict) => self.headers(&verdict, applied),
+                Err(error) => {
+                    tracing::warn!(route = %self.route, %error, "could not count a refused request");
+                    None
+                }
             }
         }
     }
@@ -295,35 +328,55 @@ impl RateGuard {
     ///
     /// [`RateRefused`]: 429 with `Retry-After` and `RateLimit` headers when
     /// a limit refuses; 503 when the backend fails and the guard fails closed.
-    pub async fn check(
+    pub fn check(
         &self,
         ip: RateKey,
         account: Option<RateKey>,
         identifier: Option<RateKey>,
-    ) -> Result<Option<RateHeaders>, RateRefused> {
-        if self.is_empty() {
-            return Ok(None);
+    ) -> impl Future<Output = Result<Option<RateHeaders>, RateRefused>> + Send + '_ {
+        let decide = (!self.is_empty()).then(|| {
+            let mut keys = [None; MAX_SLOTS];
+            self.put_ip(&mut keys, ip);
+            let mut put = |slot: Option<usize>, key: Option<RateKey>| {
+                if let Some(k) = slot.and_then(|s| keys.get_mut(s)) {
+                    *k = key;
+                }
+            };
+            put(self.slots.account, account);
+            put(self.slots.identifier, identifier);
+            put(self.slots.quota, Some(account.unwrap_or(ip)));
+            put(self.slots.route, Some(ROUTE_KEY));
+            self.decide(&keys, Ask::Check)
+        });
+        async move {
+            let Some((decide, applied)) = decide else {
+                return Ok(None);
+            };
+            let result = decide.await;
+            self.outcome(result, applied)
         }
-        let mut keys = [None; MAX_SLOTS];
-        self.put_ip(&mut keys, ip);
-        let mut put = |slot: Option<usize>, key: Option<RateKey>| {
-            if let Some(k) = slot.and_then(|s| keys.get_mut(s)) {
-                *k = key;
-            }
-        };
-        put(self.slots.account, account);
-        put(self.slots.identifier, identifier);
-        put(self.slots.quota, Some(account.unwrap_or(ip)));
-        put(self.slots.route, Some(ROUTE_KEY));
+    }
+
+    /// Asks the backend about the route's keys (`keys`, a slot per kind of
+    /// limit), and which of them apply, a bit each.
+    fn decide(&self, keys: &[Option<RateKey>; MAX_SLOTS], ask: Ask) -> (Decide, u8) {
         let keys = keys.get(..self.slots.len).unwrap_or_default();
-        let result = self.set.check(keys).await;
-        self.outcome(result, keys)
+        let applied = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| key.is_some())
+            .fold(0_u8, |applied, (i, _)| applied | (1 << i));
+        let decide = match ask {
+            Ask::Check => self.set.check(keys),
+            Ask::Peek => self.set.peek(keys),
+        };
+        (decide, applied)
     }
 
     fn outcome(
         &self,
         result: DecideResult,
-        keys: &[Option<RateKey>],
+        applied: u8,
     ) -> Result<Option<RateHeaders>, RateRefused> {
         let verdict = match result {
             Ok(verdict) => verdict,
@@ -334,7 +387,7 @@ impl RateGuard {
                 };
             }
         };
-        let headers = self.headers(&verdict, keys);
+        let headers = self.headers(&verdict, applied);
         match verdict.decision {
             Decision::Allowed { .. } => Ok(headers),
             Decision::Denied { retry_after } => {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{BackendError, Decide, Policy, PolicyLimit, PolicySet, RateBackend};
+use crate::Principal;
 use crate::rate::clock::duration_to_ns;
 use crate::rate::{
     Clock, Limit, QuotaLimiter, RateKey, RateLimiter, StoreConfig, SystemClock, Verdict, check_all,
@@ -108,6 +109,12 @@ impl RateBackend for MemoryBackend {
 
     fn identifier_key(&self, namespace: &str, identifier: &str) -> RateKey {
         RateKey::for_identifier(namespace, identifier)
+    }
+
+    fn account_key(&self, principal: &Principal) -> RateKey {
+        // `RateKey::for_identifier(ACCOUNT_NAMESPACE, id)`, as
+        // `identifier_key` gives it, but kept with the principal.
+        principal.account_key()
     }
 
     fn describe(&self) -> String {

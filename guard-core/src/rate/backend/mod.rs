@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{QuotaSpec, RateKey, RateSpec, Verdict};
+use crate::principal::{ACCOUNT_NAMESPACE, Principal};
 
 /// What one policy limits: a rate (GCRA) or a usage ceiling (fixed window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -237,6 +238,15 @@ pub trait RateBackend: Send + Sync + fmt::Debug + 'static {
     /// computes the same key and nobody without the secret can.
     fn identifier_key(&self, namespace: &str, identifier: &str) -> RateKey;
 
+    /// The key of `principal`'s account: [`Self::identifier_key`] of its id
+    /// in [`ACCOUNT_NAMESPACE`]. The in-process backend takes the key the
+    /// principal keeps ([`Principal::account_key`]) instead of hashing the
+    /// id on every request; a backend with keys of its own must leave this
+    /// as it is or return exactly that key.
+    fn account_key(&self, principal: &Principal) -> RateKey {
+        self.identifier_key(ACCOUNT_NAMESPACE, principal.id())
+    }
+
     /// A short description for the route report (`"memory"`, `"redis"`).
     fn describe(&self) -> String;
 }
@@ -250,6 +260,10 @@ impl<T: RateBackend + ?Sized> RateBackend for Arc<T> {
 
     fn identifier_key(&self, namespace: &str, identifier: &str) -> RateKey {
         (**self).identifier_key(namespace, identifier)
+    }
+
+    fn account_key(&self, principal: &Principal) -> RateKey {
+        (**self).account_key(principal)
     }
 
     fn describe(&self) -> String {
