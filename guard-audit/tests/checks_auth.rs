@@ -336,3 +336,27 @@ fn optional_extractors_and_token_middleware() {
         reason(&s, "POST", "/ctrl/drain", AUTH)
     );
 }
+
+#[test]
+fn extractors_letting_an_anonymous_variant_through_are_optional() {
+    let s = scan("auth_variants");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // Reads the Authorization header and answers 401 for a malformed one,
+    // but `Ok(Self::Anonymous)` without it: no guard (it was `guarded`).
+    assert_eq!(state(&s, "GET", "/feed", AUTH), "unguarded");
+    assert!(
+        reason(&s, "GET", "/feed", AUTH).contains("lets a caller without it through"),
+        "{}",
+        reason(&s, "GET", "/feed", AUTH)
+    );
+    // Negative: the same reading that refuses a caller without the header.
+    assert_eq!(state(&s, "GET", "/account", AUTH), "guarded");
+    // A header of its own name (`Blind-auth`) and `Ok(Token::None)`: an
+    // optional token, said so, and no guard.
+    assert_eq!(state(&s, "POST", "/swap", AUTH), "unguarded");
+    assert!(
+        reason(&s, "POST", "/swap", AUTH).contains("reads an auth header"),
+        "{}",
+        reason(&s, "POST", "/swap", AUTH)
+    );
+}

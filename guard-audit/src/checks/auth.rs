@@ -409,8 +409,17 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
             "extractor `{name}` never rejects (Rejection = Infallible)"
         )));
     }
+    // A header of its own name (`Blind-auth`, `X-Auth-Token`) is no
+    // credential to `reads_credentials`, but an extractor that names auth
+    // and lets a caller without it through is optional auth all the same.
     if let Some(f) = lets_anonymous.first()
-        && let Some(c) = reads_credentials(&texts.join("\n"))
+        && let Some(c) = reads_credentials(&texts.join("\n")).or_else(|| {
+            texts
+                .join("\n")
+                .to_ascii_lowercase()
+                .contains("auth")
+                .then_some("an auth header")
+        })
     {
         return Some(Ext::Optional(format!(
             "extractor `{name}` reads {c} but lets a caller without it through (its `{f}` returns `Ok(..None..)`)"
