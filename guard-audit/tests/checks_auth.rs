@@ -360,3 +360,21 @@ fn extractors_letting_an_anonymous_variant_through_are_optional() {
         reason(&s, "POST", "/swap", AUTH)
     );
 }
+
+#[test]
+fn login_and_logout_bodies_are_no_in_body_guard() {
+    let s = scan("auth_variants");
+    // A login handler handing the cookie jar to `create_session_jar(..)?`
+    // writes credentials; it checks none (it was `guarded`).
+    assert_eq!(state(&s, "POST", "/login", AUTH), "unguarded");
+    // A logout handler whose `None => return Ok(..)` arm succeeds without
+    // a session cookie refuses nobody (it was `guarded`).
+    assert_eq!(state(&s, "POST", "/logout", AUTH), "unguarded");
+    // Negative: the same cookie read whose `None` arm returns 401 guards.
+    assert_eq!(state(&s, "GET", "/settings", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/settings", AUTH).contains("jar.get(COOKIE_SESSION_ID)"),
+        "{}",
+        reason(&s, "GET", "/settings", AUTH)
+    );
+}

@@ -542,6 +542,22 @@ fn extractor(
     }
 }
 
+/// Whether a branch ends the body early with a refusal: a 401/403, or a
+/// `return` of anything but `Ok(..)`. A logout handler's `None => return
+/// Ok(..)` (no session, nothing to end) succeeds: it refuses nobody.
+fn refuses(branch: &str) -> bool {
+    let mut returns = branch.split("return").skip(1).peekable();
+    let refusing_return =
+        returns.peek().is_some() && returns.any(|rest| !rest.trim_start().starts_with("Ok"));
+    refusing_return || rejects(branch).is_some()
+}
+
+/// The names of calls that make credentials (a login handler's
+/// `create_session_token`): such a call does not check the caller's.
+const MAKES: [&str; 7] = [
+    "create", "new", "issue", "generate", "make", "insert", "hash",
+];
+
 /// Expressions whose failure ends the body early.
 #[derive(Default)]
 struct Guards<'w> {
@@ -556,7 +572,7 @@ impl<'w> Visit<'w> for Guards<'w> {
 
     fn visit_expr_if(&mut self, i: &'w syn::ExprIf) {
         let then = code::text(&i.then_branch);
-        if then.contains("return") || rejects(&then).is_some() {
+        if refuses(&then) {
             self.exprs.push((&i.cond, "if"));
         }
         syn::visit::visit_expr_if(self, i);
@@ -572,10 +588,7 @@ impl<'w> Visit<'w> for Guards<'w> {
     }
 
     fn visit_expr_match(&mut self, m: &'w syn::ExprMatch) {
-        if m.arms.iter().any(|a| {
-            let t = code::text(&a.body);
-            t.contains("return") || rejects(&t).is_some()
-        }) {
+        if m.arms.iter().any(|a| refuses(&code::text(&a.body))) {
             self.exprs.push((&m.expr, "match"));
         }
         syn::visit::visit_expr_match(self, m);
@@ -592,12 +605,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
             let Some(path) = call.path else { continue };
             // A fn that makes credentials (a login handler's
             // `create_session_token`) does not check the caller's.
-            if [
-                "create", "new", "issue", "generate", "make", "insert", "hash",
-            ]
-            .iter()
-            .any(|p| call.name.starts_with(p))
-            {
+            if MAKES.iter().any(|p| call.name.starts_with(p)) {
                 continue;
             }
             let Some(callee) =
@@ -624,9 +632,14 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
     // (`headers.get(AUTHORIZATION).ok_or(StatusCode::UNAUTHORIZED)?`).
     for (expr, how) in &g.exprs {
         let t = code::text(*expr);
+        // Handing the cookie jar to a fn that makes a session
+        // (`create_session_jar(cookies, ..)?`) writes credentials.
         let write = ["insert(", "set(", "remove(", "add(", "flush(", "cycle_id("]
             .iter()
-            .any(|w| t.contains(w));
+            .any(|w| t.contains(w))
+            || calls(Code::Expr(expr))
+                .iter()
+                .any(|c| MAKES.iter().any(|p| c.name.starts_with(p)));
         // Here a bare "session" or "token" in a name (`db.get_user_session(..)`
         // in a login handler) is not enough: it must read a header or
         // cookie, or get a value out of a session.
