@@ -377,4 +377,10 @@ fn login_and_logout_bodies_are_no_in_body_guard() {
         "{}",
         reason(&s, "GET", "/settings", AUTH)
     );
+    // An OAuth2 callback's `take_state_cookie(..)?` reads a cookie but
+    // answers only 400: input validation, no guard (it was `guarded`).
+    assert_eq!(state(&s, "POST", "/oauth2/callback", AUTH), "unguarded");
+    // Negative: a cookie check answering 401 guards.
+    assert_eq!(state(&s, "GET", "/profile", AUTH), "guarded");
+    assert!(reason(&s, "GET", "/profile", AUTH).contains("require_session"));
 }

@@ -600,6 +600,9 @@ impl<'w> Visit<'w> for Guards<'w> {
 pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
     let mut g = Guards::default();
     body.code.visit(&mut g);
+    // Expressions whose callee only validates input: not read again below
+    // for a credential word in their text (`take_state_cookie(jar, ..)`).
+    let mut validating: Vec<&syn::Expr> = Vec::new();
     for (expr, how) in &g.exprs {
         for call in calls(Code::Expr(expr)) {
             let Some(path) = call.path else { continue };
@@ -618,7 +621,16 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
                 .map(|(b, _)| b.code.text())
                 .collect::<Vec<_>>()
                 .join("\n");
-            if reads_credentials(&text).is_some() || code::rejects_unauthenticated(&text) {
+            // A callee whose only refusal is a 400 validates input (an
+            // OAuth2 callback's state-cookie match), even if it reads a
+            // cookie: authentication answers 401/403 or sends to login.
+            let validates_only = rejects(&text).is_none() && text.contains("BAD_REQUEST");
+            if validates_only {
+                validating.push(expr);
+            }
+            if !validates_only
+                && (reads_credentials(&text).is_some() || code::rejects_unauthenticated(&text))
+            {
                 let shown = if *how == "?" {
                     format!("{}(..)?", call.name)
                 } else {
@@ -631,6 +643,9 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
     // Then an expression that reads credentials itself
     // (`headers.get(AUTHORIZATION).ok_or(StatusCode::UNAUTHORIZED)?`).
     for (expr, how) in &g.exprs {
+        if validating.iter().any(|v| std::ptr::eq(*v, *expr)) {
+            continue;
+        }
         let t = code::text(*expr);
         // Handing the cookie jar to a fn that makes a session
         // (`create_session_jar(cookies, ..)?`) writes credentials.
