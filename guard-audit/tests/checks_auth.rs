@@ -384,3 +384,21 @@ fn login_and_logout_bodies_are_no_in_body_guard() {
     assert_eq!(state(&s, "GET", "/profile", AUTH), "guarded");
     assert!(reason(&s, "GET", "/profile", AUTH).contains("require_session"));
 }
+
+#[test]
+fn a_middleware_with_a_run_time_pass_through_guards_only_conditionally() {
+    let s = scan("auth_variants");
+    // `if !settings.auth_required { return Ok(next.run(req).await); }`
+    // before the check: authenticated only when the setting asks for it
+    // (it was `guarded`).
+    assert_eq!(state(&s, "GET", "/registry/crates", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/registry/crates", AUTH)
+            .contains("lets every request through when `!settings.auth_required`"),
+        "{}",
+        reason(&s, "GET", "/registry/crates", AUTH)
+    );
+    // Negative: an early pass-through on the request's path is a route
+    // exemption, not a switch; the other routes stay guarded.
+    assert_eq!(state(&s, "GET", "/vault/secrets", AUTH), "guarded");
+}

@@ -157,6 +157,36 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
     }
 }
 
+/// A run-time switch that lets every request through a middleware before
+/// it checks anything: a top-level `if cond { return next.run(..) }`
+/// whose condition reads no credential and nothing of the request
+/// (kellnr's `if !state.settings.registry.auth_required { return
+/// next.run(request).await; }`). The condition's text, if there is one.
+fn bypass(code: Code<'_>) -> Option<String> {
+    let block = match code {
+        Code::Block(b) => b,
+        Code::Expr(syn::Expr::Async(a)) => &a.block,
+        Code::Expr(syn::Expr::Block(b)) => &b.block,
+        Code::Expr(_) => return None,
+    };
+    block.stmts.iter().find_map(|stmt| {
+        let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
+            return None;
+        };
+        let then = code::text(&i.then_branch);
+        if !(then.contains("return") && then.contains("next.run(")) {
+            return None;
+        }
+        let cond = code::text(&i.cond);
+        let lower = cond.to_ascii_lowercase();
+        let about_request = ["header", "uri", "path", "method", "extensions", "request"]
+            .iter()
+            .any(|w| lower.contains(w));
+        (!about_request && reads_credentials(&cond).is_none() && !code::reads_token(&cond))
+            .then_some(cond)
+    })
+}
+
 /// What a middleware fn given to `from_fn` does.
 fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth {
     let shown = code::text(arg);
@@ -168,10 +198,16 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 code: Code::Expr(arg),
             };
             match code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i)) {
-                Some(body) => match authenticates(ctx, body) {
-                    Some(why) => LayerAuth::Auth(format!("middleware `{shown}` {why}")),
-                    None => LayerAuth::No,
-                },
+                Some(body) => {
+                    let code = body.code;
+                    match (authenticates(ctx, body), bypass(code)) {
+                        (Some(why), Some(cond)) => LayerAuth::Maybe(format!(
+                            "middleware `{shown}` {why}, but lets every request through when `{cond}`"
+                        )),
+                        (Some(why), None) => LayerAuth::Auth(format!("middleware `{shown}` {why}")),
+                        (None, _) => LayerAuth::No,
+                    }
+                }
                 None if auth_ish(&shown) => LayerAuth::Maybe(format!(
                     "middleware `{shown}` does not resolve; it may authenticate"
                 )),
