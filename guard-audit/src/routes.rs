@@ -144,14 +144,18 @@ fn str_lit(e: &syn::Expr) -> Option<String> {
     }
 }
 
+/// A nested route's full path, as axum's `path_for_nested_route` makes
+/// it: under a prefix ending in `/` the path's leading `/` is dropped (so
+/// `nest("/web/", ..)`'s `/` is `/web/`, not `/web`); otherwise a nested
+/// `/` is the prefix itself.
 fn join(prefix: &str, path: &str) -> String {
-    let prefix = prefix.trim_end_matches('/');
-    if path == "/" || path.is_empty() {
-        if prefix.is_empty() {
-            "/".to_owned()
-        } else {
-            prefix.to_owned()
-        }
+    if prefix.is_empty() {
+        return if path.is_empty() { "/" } else { path }.to_owned();
+    }
+    if prefix.ends_with('/') {
+        format!("{prefix}{}", path.trim_start_matches('/'))
+    } else if path == "/" || path.is_empty() {
+        prefix.to_owned()
     } else {
         format!("{prefix}{path}")
     }
@@ -215,6 +219,10 @@ enum Val {
     /// A string known statically (a path prefix held by a local or a
     /// parameter).
     Str(String),
+    /// A workspace fn passed as a value: a parameter bound to a handler
+    /// at the call site (`register(router, "/x", handler)` whose body does
+    /// `router.route(path, get(func))`).
+    Fn(Item),
     Other,
 }
 
@@ -737,6 +745,25 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 bound.push((name, Val::Str(v)));
                 continue;
             }
+            if let syn::Expr::Path(p) = arg {
+                // A fn handed over as a value: the handler a helper
+                // registers. A local holding one is passed on as is.
+                let held = p
+                    .path
+                    .get_ident()
+                    .and_then(|id| frame.locals.get(&id.to_string()));
+                if let Some(v @ Val::Fn(_)) = held {
+                    bound.push((name, v.clone()));
+                    continue;
+                }
+                if held.is_none()
+                    && let Some(item @ (Item::Fn(..) | Item::ImplFn(..))) =
+                        self.resolve(frame, &p.path)
+                {
+                    bound.push((name, Val::Fn(item)));
+                    continue;
+                }
+            }
             if !matches!(
                 arg,
                 syn::Expr::Path(_) | syn::Expr::MethodCall(_) | syn::Expr::Call(_)
@@ -805,6 +832,13 @@ impl<'s, 'w> Discovery<'s, 'w> {
     fn handler(&self, frame: &Frame, h: &syn::Expr) -> Handler {
         match h {
             syn::Expr::Closure(_) => Handler::Closure,
+            // A parameter bound to the fn its caller passed.
+            syn::Expr::Path(p)
+                if let Some(id) = p.path.get_ident()
+                    && let Some(Val::Fn(item)) = frame.locals.get(&id.to_string()) =>
+            {
+                Handler::Resolved(item.clone())
+            }
             syn::Expr::Path(p) => match self.resolve(frame, &p.path) {
                 Some(item @ (Item::Fn(..) | Item::ImplFn(..))) => Handler::Resolved(item),
                 Some(_) => Handler::Unknown(format!("`{}` is not a fn", text(&p.path))),

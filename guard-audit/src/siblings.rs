@@ -101,11 +101,45 @@ pub fn manifests_in(package: &Package, dirs: &[PathBuf]) -> Vec<PathBuf> {
                     .is_some_and(|v| v == repo)
             })
         });
-        if same {
+        if same || same_release(package, &manifest) {
             out.push(manifest);
         }
     }
     out
+}
+
+/// A sibling that names no `repository` at all (a workspace member
+/// published without one) still is the same project's code when it is the
+/// same release: the same version as `package` and the same non-empty
+/// `authors`. A crate that names another repository is never taken.
+fn same_release(package: &Package, manifest: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(manifest) else {
+        return false;
+    };
+    let value = |key: &str| {
+        text.lines().find_map(|line| {
+            line.trim()
+                .strip_prefix(key)
+                .map(str::trim_start)
+                .and_then(|l| l.strip_prefix('='))
+                .map(str::trim)
+        })
+    };
+    if value("repository").is_some() || package.authors.is_empty() {
+        return false;
+    }
+    let version = value("version").map(|v| v.trim_matches('"'));
+    let authors: Vec<&str> = value("authors")
+        .map(|v| {
+            v.trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .map(|a| a.trim().trim_matches('"'))
+                .filter(|a| !a.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    version == Some(package.version.to_string().as_str()) && authors == package.authors
 }
 
 #[cfg(test)]

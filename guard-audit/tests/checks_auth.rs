@@ -336,3 +336,69 @@ fn optional_extractors_and_token_middleware() {
         reason(&s, "POST", "/ctrl/drain", AUTH)
     );
 }
+
+#[test]
+fn extractors_letting_an_anonymous_variant_through_are_optional() {
+    let s = scan("auth_variants");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // Reads the Authorization header and answers 401 for a malformed one,
+    // but `Ok(Self::Anonymous)` without it: no guard (it was `guarded`).
+    assert_eq!(state(&s, "GET", "/feed", AUTH), "unguarded");
+    assert!(
+        reason(&s, "GET", "/feed", AUTH).contains("lets a caller without it through"),
+        "{}",
+        reason(&s, "GET", "/feed", AUTH)
+    );
+    // Negative: the same reading that refuses a caller without the header.
+    assert_eq!(state(&s, "GET", "/account", AUTH), "guarded");
+    // A header of its own name (`Blind-auth`) and `Ok(Token::None)`: an
+    // optional token, said so, and no guard.
+    assert_eq!(state(&s, "POST", "/swap", AUTH), "unguarded");
+    assert!(
+        reason(&s, "POST", "/swap", AUTH).contains("reads an auth header"),
+        "{}",
+        reason(&s, "POST", "/swap", AUTH)
+    );
+}
+
+#[test]
+fn login_and_logout_bodies_are_no_in_body_guard() {
+    let s = scan("auth_variants");
+    // A login handler handing the cookie jar to `create_session_jar(..)?`
+    // writes credentials; it checks none (it was `guarded`).
+    assert_eq!(state(&s, "POST", "/login", AUTH), "unguarded");
+    // A logout handler whose `None => return Ok(..)` arm succeeds without
+    // a session cookie refuses nobody (it was `guarded`).
+    assert_eq!(state(&s, "POST", "/logout", AUTH), "unguarded");
+    // Negative: the same cookie read whose `None` arm returns 401 guards.
+    assert_eq!(state(&s, "GET", "/settings", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/settings", AUTH).contains("jar.get(COOKIE_SESSION_ID)"),
+        "{}",
+        reason(&s, "GET", "/settings", AUTH)
+    );
+    // An OAuth2 callback's `take_state_cookie(..)?` reads a cookie but
+    // answers only 400: input validation, no guard (it was `guarded`).
+    assert_eq!(state(&s, "POST", "/oauth2/callback", AUTH), "unguarded");
+    // Negative: a cookie check answering 401 guards.
+    assert_eq!(state(&s, "GET", "/profile", AUTH), "guarded");
+    assert!(reason(&s, "GET", "/profile", AUTH).contains("require_session"));
+}
+
+#[test]
+fn a_middleware_with_a_run_time_pass_through_guards_only_conditionally() {
+    let s = scan("auth_variants");
+    // `if !settings.auth_required { return Ok(next.run(req).await); }`
+    // before the check: authenticated only when the setting asks for it
+    // (it was `guarded`).
+    assert_eq!(state(&s, "GET", "/registry/crates", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/registry/crates", AUTH)
+            .contains("lets every request through when `!settings.auth_required`"),
+        "{}",
+        reason(&s, "GET", "/registry/crates", AUTH)
+    );
+    // Negative: an early pass-through on the request's path is a route
+    // exemption, not a switch; the other routes stay guarded.
+    assert_eq!(state(&s, "GET", "/vault/secrets", AUTH), "guarded");
+}

@@ -394,3 +394,67 @@ fn sibling_router_roots_only_where_the_app_reaches_them() {
         s.roots
     );
 }
+
+/// The GA-AUTH-001 verdict on a route of any method.
+fn auth_state(report: &RouteReport, method: &str, path: &str) -> &'static str {
+    route(report, method, path)
+        .checks
+        .iter()
+        .find(|c| c.rule == "GA-AUTH-001")
+        .map_or("none", |c| c.verdict)
+}
+
+#[test]
+fn helper_fns_register_the_path_and_handler_they_are_handed() {
+    let registry = fixture("sibling_registry").join("index.example-0000");
+    let s = scan_with_registry("route_helpers", vec![registry]);
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `register_get(HEALTH, health, router)` whose body is
+    // `router.route(route, get(func))`: the path and the handler are the
+    // caller's, also through a helper that hands them on.
+    assert_eq!(
+        route(&s.report, "GET", "/health").handler,
+        "helpers::health"
+    );
+    assert_eq!(route(&s.report, "GET", "/stock").handler, "helpers::stock");
+    // A handler passed to a helper and put behind the router's auth layer
+    // is read (guarded by the layer), not unknown.
+    let orders = route(&s.report, "POST", "/orders");
+    assert_eq!(orders.handler, "helpers::orders");
+    assert!(orders.unknown.is_none(), "{:?}", orders.unknown);
+    assert_eq!(auth_state(&s.report, "POST", "/orders"), "guarded");
+    assert_eq!(auth_state(&s.report, "GET", "/health"), "unguarded");
+    // `STOCK` and `ORDERS` are consts of `helper-consts`, published without
+    // a `repository` but from the same release (same version, same
+    // authors): loaded. `loose-consts` (other authors) is not, so `AUDIT`
+    // is not folded and no `/audit` is made up.
+    assert_eq!(s.crates, 2, "the app and helper-consts, not loose-consts");
+    assert!(
+        s.report.route("POST", "/audit").is_none(),
+        "{:?}",
+        paths(&s.report)
+    );
+    assert!(
+        s.report.route("POST", "{route}").is_some(),
+        "{:?}",
+        paths(&s.report)
+    );
+    // A prefix ending in `/` keeps it: the nested `/` is `/web/` ...
+    assert_eq!(route(&s.report, "GET", "/web/").handler, "helpers::index");
+    assert_eq!(
+        route(&s.report, "GET", "/web/app.js").handler,
+        "helpers::asset"
+    );
+    assert!(
+        s.report.route("GET", "/web").is_none(),
+        "{:?}",
+        paths(&s.report)
+    );
+    // ... and without one the nested `/` is the prefix itself.
+    assert_eq!(route(&s.report, "GET", "/docs").handler, "helpers::index");
+    assert!(
+        s.report.route("GET", "/docs/").is_none(),
+        "{:?}",
+        paths(&s.report)
+    );
+}

@@ -157,6 +157,36 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
     }
 }
 
+/// A run-time switch that lets every request through a middleware before
+/// it checks anything: a top-level `if cond { return next.run(..) }`
+/// whose condition reads no credential and nothing of the request
+/// (kellnr's `if !state.settings.registry.auth_required { return
+/// next.run(request).await; }`). The condition's text, if there is one.
+fn bypass(code: Code<'_>) -> Option<String> {
+    let block = match code {
+        Code::Block(b) => b,
+        Code::Expr(syn::Expr::Async(a)) => &a.block,
+        Code::Expr(syn::Expr::Block(b)) => &b.block,
+        Code::Expr(_) => return None,
+    };
+    block.stmts.iter().find_map(|stmt| {
+        let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
+            return None;
+        };
+        let then = code::text(&i.then_branch);
+        if !(then.contains("return") && then.contains("next.run(")) {
+            return None;
+        }
+        let cond = code::text(&i.cond);
+        let lower = cond.to_ascii_lowercase();
+        let about_request = ["header", "uri", "path", "method", "extensions", "request"]
+            .iter()
+            .any(|w| lower.contains(w));
+        (!about_request && reads_credentials(&cond).is_none() && !code::reads_token(&cond))
+            .then_some(cond)
+    })
+}
+
 /// What a middleware fn given to `from_fn` does.
 fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth {
     let shown = code::text(arg);
@@ -168,10 +198,16 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 code: Code::Expr(arg),
             };
             match code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i)) {
-                Some(body) => match authenticates(ctx, body) {
-                    Some(why) => LayerAuth::Auth(format!("middleware `{shown}` {why}")),
-                    None => LayerAuth::No,
-                },
+                Some(body) => {
+                    let code = body.code;
+                    match (authenticates(ctx, body), bypass(code)) {
+                        (Some(why), Some(cond)) => LayerAuth::Maybe(format!(
+                            "middleware `{shown}` {why}, but lets every request through when `{cond}`"
+                        )),
+                        (Some(why), None) => LayerAuth::Auth(format!("middleware `{shown}` {why}")),
+                        (None, _) => LayerAuth::No,
+                    }
+                }
                 None if auth_ish(&shown) => LayerAuth::Maybe(format!(
                     "middleware `{shown}` does not resolve; it may authenticate"
                 )),
@@ -409,8 +445,17 @@ fn workspace_extractor(ctx: &Ctx<'_, '_>, m: ModId, name: &str) -> Option<Ext> {
             "extractor `{name}` never rejects (Rejection = Infallible)"
         )));
     }
+    // A header of its own name (`Blind-auth`, `X-Auth-Token`) is no
+    // credential to `reads_credentials`, but an extractor that names auth
+    // and lets a caller without it through is optional auth all the same.
     if let Some(f) = lets_anonymous.first()
-        && let Some(c) = reads_credentials(&texts.join("\n"))
+        && let Some(c) = reads_credentials(&texts.join("\n")).or_else(|| {
+            texts
+                .join("\n")
+                .to_ascii_lowercase()
+                .contains("auth")
+                .then_some("an auth header")
+        })
     {
         return Some(Ext::Optional(format!(
             "extractor `{name}` reads {c} but lets a caller without it through (its `{f}` returns `Ok(..None..)`)"
@@ -533,6 +578,22 @@ fn extractor(
     }
 }
 
+/// Whether a branch ends the body early with a refusal: a 401/403, or a
+/// `return` of anything but `Ok(..)`. A logout handler's `None => return
+/// Ok(..)` (no session, nothing to end) succeeds: it refuses nobody.
+fn refuses(branch: &str) -> bool {
+    let mut returns = branch.split("return").skip(1).peekable();
+    let refusing_return =
+        returns.peek().is_some() && returns.any(|rest| !rest.trim_start().starts_with("Ok"));
+    refusing_return || rejects(branch).is_some()
+}
+
+/// The names of calls that make credentials (a login handler's
+/// `create_session_token`): such a call does not check the caller's.
+const MAKES: [&str; 7] = [
+    "create", "new", "issue", "generate", "make", "insert", "hash",
+];
+
 /// Expressions whose failure ends the body early.
 #[derive(Default)]
 struct Guards<'w> {
@@ -547,7 +608,7 @@ impl<'w> Visit<'w> for Guards<'w> {
 
     fn visit_expr_if(&mut self, i: &'w syn::ExprIf) {
         let then = code::text(&i.then_branch);
-        if then.contains("return") || rejects(&then).is_some() {
+        if refuses(&then) {
             self.exprs.push((&i.cond, "if"));
         }
         syn::visit::visit_expr_if(self, i);
@@ -563,10 +624,7 @@ impl<'w> Visit<'w> for Guards<'w> {
     }
 
     fn visit_expr_match(&mut self, m: &'w syn::ExprMatch) {
-        if m.arms.iter().any(|a| {
-            let t = code::text(&a.body);
-            t.contains("return") || rejects(&t).is_some()
-        }) {
+        if m.arms.iter().any(|a| refuses(&code::text(&a.body))) {
             self.exprs.push((&m.expr, "match"));
         }
         syn::visit::visit_expr_match(self, m);
@@ -578,17 +636,15 @@ impl<'w> Visit<'w> for Guards<'w> {
 pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
     let mut g = Guards::default();
     body.code.visit(&mut g);
+    // Expressions whose callee only validates input: not read again below
+    // for a credential word in their text (`take_state_cookie(jar, ..)`).
+    let mut validating: Vec<&syn::Expr> = Vec::new();
     for (expr, how) in &g.exprs {
         for call in calls(Code::Expr(expr)) {
             let Some(path) = call.path else { continue };
             // A fn that makes credentials (a login handler's
             // `create_session_token`) does not check the caller's.
-            if [
-                "create", "new", "issue", "generate", "make", "insert", "hash",
-            ]
-            .iter()
-            .any(|p| call.name.starts_with(p))
-            {
+            if MAKES.iter().any(|p| call.name.starts_with(p)) {
                 continue;
             }
             let Some(callee) =
@@ -601,7 +657,16 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
                 .map(|(b, _)| b.code.text())
                 .collect::<Vec<_>>()
                 .join("\n");
-            if reads_credentials(&text).is_some() || code::rejects_unauthenticated(&text) {
+            // A callee whose only refusal is a 400 validates input (an
+            // OAuth2 callback's state-cookie match), even if it reads a
+            // cookie: authentication answers 401/403 or sends to login.
+            let validates_only = rejects(&text).is_none() && text.contains("BAD_REQUEST");
+            if validates_only {
+                validating.push(expr);
+            }
+            if !validates_only
+                && (reads_credentials(&text).is_some() || code::rejects_unauthenticated(&text))
+            {
                 let shown = if *how == "?" {
                     format!("{}(..)?", call.name)
                 } else {
@@ -614,10 +679,18 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
     // Then an expression that reads credentials itself
     // (`headers.get(AUTHORIZATION).ok_or(StatusCode::UNAUTHORIZED)?`).
     for (expr, how) in &g.exprs {
+        if validating.iter().any(|v| std::ptr::eq(*v, *expr)) {
+            continue;
+        }
         let t = code::text(*expr);
+        // Handing the cookie jar to a fn that makes a session
+        // (`create_session_jar(cookies, ..)?`) writes credentials.
         let write = ["insert(", "set(", "remove(", "add(", "flush(", "cycle_id("]
             .iter()
-            .any(|w| t.contains(w));
+            .any(|w| t.contains(w))
+            || calls(Code::Expr(expr))
+                .iter()
+                .any(|c| MAKES.iter().any(|p| c.name.starts_with(p)));
         // Here a bare "session" or "token" in a name (`db.get_user_session(..)`
         // in a login handler) is not enough: it must read a header or
         // cookie, or get a value out of a session.

@@ -44,7 +44,7 @@ impl Discovery<'_, '_> {
                 self.router_method(frame, &mut r, &name, &args, line);
                 Val::Router(r)
             }
-            Val::Other | Val::Str(_) => {
+            Val::Other | Val::Str(_) | Val::Fn(_) => {
                 if let Some(v) = self.typed_method_router(frame, mc) {
                     return v;
                 }

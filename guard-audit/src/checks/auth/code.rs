@@ -93,9 +93,10 @@ pub(crate) fn rejects_unauthenticated(text: &str) -> bool {
 }
 
 /// Whether a fn body has an exit (`return` or tail) `Ok(..)` whose
-/// argument holds a bare `None`: an extractor that yields `Ok(Self { auth:
-/// None })` when no credentials came lets an anonymous caller through,
-/// even if it rejects bad ones.
+/// argument holds a bare `None` or a no-caller variant: an extractor that
+/// yields `Ok(Self { auth: None })` or `Ok(Caller::Anonymous)` when no
+/// credentials came lets an anonymous caller through, even if it rejects
+/// bad ones.
 pub(crate) fn ok_none_exit(block: &syn::Block) -> bool {
     struct OkNone(bool);
     impl<'w> Visit<'w> for OkNone {
@@ -112,7 +113,14 @@ pub(crate) fn ok_none_exit(block: &syn::Block) -> bool {
     }
     fn holds_none(e: &syn::Expr) -> bool {
         match e {
-            syn::Expr::Path(p) => p.path.is_ident("None"),
+            // `None`, or a variant that means "no caller": `Self::None`,
+            // `AuthHeader::None`, `Caller::Anonymous`, `Identity::Guest`.
+            syn::Expr::Path(p) => p.path.segments.last().is_some_and(|s| {
+                matches!(
+                    s.ident.to_string().as_str(),
+                    "None" | "Anonymous" | "Anon" | "Guest" | "Unauthenticated"
+                )
+            }),
             syn::Expr::Struct(s) => s.fields.iter().any(|f| holds_none(&f.expr)),
             syn::Expr::Call(c) => c.args.iter().any(holds_none),
             syn::Expr::Paren(p) => holds_none(&p.expr),
