@@ -224,15 +224,15 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
     let parts_extract = |ty: &syn::Type, arg: &syn::Ident| {
         quote! {
             // The rejection becomes a response before the next await: its
-            // own type need not be `Send`.
-            let #arg = <#ty as #p::FromRequestParts<__S>>::from_request_parts(&mut admitted.parts, &admitted.state)
+            // own type need not be `Send`. The result is matched where it
+            // is made, not bound first: a binding (128 bytes, the size of a
+            // response) would stay in the future across every later await.
+            let #arg = match <#ty as #p::FromRequestParts<__S>>::from_request_parts(&mut admitted.parts, &admitted.state)
                 .await
-                .map_err(#p::rejection);
-            let #arg = match #arg {
+                .map_err(#p::rejection)
+            {
                 ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(refusal) => {
-                    return admitted.guards.finish(&#name::SPEC, admitted.pass, refusal).await;
-                }
+                ::core::result::Result::Err(refusal) => break '__answer refusal,
             };
         }
     };
@@ -259,18 +259,16 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                 quote! { __M },
                 quote_spanned! {ty.span()=> #ty: #p::LastArgument<__S, __M> + ::core::marker::Send, },
                 quote! {
-                    let #arg = <#ty as #p::LastArgument<__S, __M>>::extract(
+                    let #arg = match <#ty as #p::LastArgument<__S, __M>>::extract(
                         &mut admitted.parts,
                         admitted.body,
                         &admitted.state,
                         #keep_parts,
                     )
-                    .await;
-                    let #arg = match #arg {
+                    .await
+                    {
                         ::core::result::Result::Ok(value) => value,
-                        ::core::result::Result::Err(refusal) => {
-                            return admitted.guards.finish(&#name::SPEC, admitted.pass, refusal).await;
-                        }
+                        ::core::result::Result::Err(refusal) => break '__answer refusal,
                     };
                 },
             )
@@ -330,11 +328,17 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                 // The admitted request's fields are used where they lie, not
                 // bound to locals: the future stays small (see
                 // `Incoming::serve`).
+                //
+                // A refusal leaves the labelled block as the handler's
+                // response does, so one `finish` future serves both and no
+                // extraction's result is held while it runs.
                 ::std::boxed::Box::pin(incoming.serve(move |mut admitted: #p::Admitted<__S>| async move {
-                    #(#parts_before_body)*
-                    #last_extract
-                    #(#parts_after_body)*
-                    let response = #p::IntoResponse::into_response(self.call_unguarded(#(#args),*).await);
+                    let response = '__answer: {
+                        #(#parts_before_body)*
+                        #last_extract
+                        #(#parts_after_body)*
+                        #p::IntoResponse::into_response(self.call_unguarded(#(#args),*).await)
+                    };
                     admitted.guards.finish(&#name::SPEC, admitted.pass, response).await
                 }))
             }
