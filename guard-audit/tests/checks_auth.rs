@@ -402,3 +402,35 @@ fn a_middleware_with_a_run_time_pass_through_guards_only_conditionally() {
     // exemption, not a switch; the other routes stay guarded.
     assert_eq!(state(&s, "GET", "/vault/secrets", AUTH), "guarded");
 }
+
+#[test]
+fn a_middleware_passing_every_request_on_and_a_login_call_are_no_guard() {
+    let s = scan("auth_passing");
+    // A metrics middleware that reads the session kind and returns
+    // `next.run(..)` early and at its end refuses nobody (it was `guarded`:
+    // "reads a cookie and returns early").
+    assert_eq!(state(&s, "GET", "/files/{*path}", AUTH), "unguarded");
+    // The same for a closure given to `from_fn` (it was `guarded`).
+    assert_eq!(state(&s, "GET", "/tapped", AUTH), "unguarded");
+    // Negative: a middleware whose early pass-through is a path exemption
+    // and which then answers 401 without the cookie still guards.
+    assert_eq!(state(&s, "GET", "/vault/secret", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/vault/secret", AUTH).contains("require_cookie"),
+        "{}",
+        reason(&s, "GET", "/vault/secret", AUTH)
+    );
+    // A login handler's `service.signin(&body)?` and a grant login's
+    // `service.create_grant_session(..)?` make the session; they check
+    // nobody's (both were `guarded`).
+    assert_eq!(state(&s, "POST", "/session", AUTH), "unguarded");
+    assert_eq!(state(&s, "POST", "/auth/grant/session", AUTH), "unguarded");
+    // Negative: the same service's `check(&headers)?`, which reads the
+    // Authorization header and answers 401, guards.
+    assert_eq!(state(&s, "PUT", "/upload/{*path}", AUTH), "guarded");
+    assert!(
+        reason(&s, "PUT", "/upload/{*path}", AUTH).contains("check"),
+        "{}",
+        reason(&s, "PUT", "/upload/{*path}", AUTH)
+    );
+}

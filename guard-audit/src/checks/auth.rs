@@ -163,12 +163,7 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
 /// (kellnr's `if !state.settings.registry.auth_required { return
 /// next.run(request).await; }`). The condition's text, if there is one.
 fn bypass(code: Code<'_>) -> Option<String> {
-    let block = match code {
-        Code::Block(b) => b,
-        Code::Expr(syn::Expr::Async(a)) => &a.block,
-        Code::Expr(syn::Expr::Block(b)) => &b.block,
-        Code::Expr(_) => return None,
-    };
+    let block = outer_block(code)?;
     block.stmts.iter().find_map(|stmt| {
         let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
             return None;
@@ -187,6 +182,21 @@ fn bypass(code: Code<'_>) -> Option<String> {
     })
 }
 
+/// A body's outermost block: the fn's, or a closure's `async` / block body.
+fn outer_block(code: Code<'_>) -> Option<&syn::Block> {
+    match code {
+        Code::Block(b) => Some(b),
+        Code::Expr(syn::Expr::Async(a)) => Some(&a.block),
+        Code::Expr(syn::Expr::Block(b)) => Some(&b.block),
+        Code::Expr(_) => None,
+    }
+}
+
+/// Whether a middleware body hands every request on (`code::always_passes`).
+fn passes_all(code: Code<'_>) -> bool {
+    outer_block(code).is_some_and(code::always_passes)
+}
+
 /// What a middleware fn given to `from_fn` does.
 fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth {
     let shown = code::text(arg);
@@ -198,6 +208,8 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 code: Code::Expr(arg),
             };
             match code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i)) {
+                // Every exit is `next.run(..)`: it refuses nobody.
+                Some(body) if passes_all(body.code) => LayerAuth::No,
                 Some(body) => {
                     let code = body.code;
                     match (authenticates(ctx, body), bypass(code)) {
@@ -220,6 +232,9 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 self_ty: None,
                 code: Code::Expr(&c.body),
             };
+            if passes_all(body.code) {
+                return LayerAuth::No;
+            }
             match authenticates(ctx, body) {
                 Some(why) => LayerAuth::Auth(format!("middleware closure {why}")),
                 None => LayerAuth::No,
@@ -594,6 +609,24 @@ const MAKES: [&str; 7] = [
     "create", "new", "issue", "generate", "make", "insert", "hash",
 ];
 
+/// Whether a call makes credentials: a `MAKES` name, or a login or
+/// sign-up call (`signin(&body)`, `sign_up(..)`, `login(..)`), which takes
+/// the credentials the caller submits and answers with a session: the
+/// handler that makes it is the way in, not a route behind a check.
+/// `login_required(..)` is a check, not a login.
+fn makes_credentials(name: &str) -> bool {
+    const LOGS_IN: [&str; 7] = [
+        "signin", "sign_in", "signup", "sign_up", "login", "log_in", "register",
+    ];
+    MAKES.iter().any(|p| name.starts_with(p))
+        || LOGS_IN.iter().any(|l| {
+            name == *l
+                || name
+                    .strip_prefix(l)
+                    .is_some_and(|rest| rest.starts_with("_with"))
+        })
+}
+
 /// Expressions whose failure ends the body early.
 #[derive(Default)]
 struct Guards<'w> {
@@ -644,7 +677,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
             let Some(path) = call.path else { continue };
             // A fn that makes credentials (a login handler's
             // `create_session_token`) does not check the caller's.
-            if MAKES.iter().any(|p| call.name.starts_with(p)) {
+            if makes_credentials(&call.name) {
                 continue;
             }
             let Some(callee) =
@@ -690,7 +723,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
             .any(|w| t.contains(w))
             || calls(Code::Expr(expr))
                 .iter()
-                .any(|c| MAKES.iter().any(|p| c.name.starts_with(p)));
+                .any(|c| makes_credentials(&c.name));
         // Here a bare "session" or "token" in a name (`db.get_user_session(..)`
         // in a login handler) is not enough: it must read a header or
         // cookie, or get a value out of a session.
@@ -830,6 +863,11 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
                 continue;
             };
             let method = m.method.to_string();
+            // A service's `create_grant_session(..)?` or `signin(..)?`
+            // makes the caller's credentials; it checks none.
+            if makes_credentials(&method) {
+                continue;
+            }
             if ctx.syms.impl_fn(m_def, &name, &method).is_none() {
                 continue;
             }

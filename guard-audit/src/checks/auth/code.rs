@@ -363,6 +363,38 @@ pub(crate) fn type_head(ty: &syn::Type) -> Option<(&syn::Path, String, Vec<&syn:
 /// body never rejects, whatever its `Rejection` type says (an optional
 /// user extractor that yields `Ok(Self(None))` without credentials).
 pub(crate) fn never_errs(block: &syn::Block) -> bool {
+    every_exit(block, &|e| {
+        matches!(e, syn::Expr::Call(c)
+            if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok")))
+    })
+}
+
+/// Whether a middleware body passes every request on: it has no `?` and
+/// every value it can return is `next.run(..)` (awaited, or in `Ok(..)`).
+/// Such a middleware refuses nobody, whatever it reads on the way (a
+/// metrics layer that looks at which session kind the request carries
+/// and `return next.run(request).await`s early when it has no tenant).
+pub(crate) fn always_passes(block: &syn::Block) -> bool {
+    fn runs(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Await(a) => runs(&a.base),
+            syn::Expr::Paren(p) => runs(&p.expr),
+            syn::Expr::Call(c) if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok")) => {
+                c.args.len() == 1 && c.args.first().is_some_and(runs)
+            }
+            syn::Expr::MethodCall(m) => {
+                m.method == "run"
+                    && matches!(&*m.receiver, syn::Expr::Path(p) if p.path.get_ident().is_some())
+            }
+            _ => false,
+        }
+    }
+    every_exit(block, &runs)
+}
+
+/// Whether a fn body has no `?` and every value it can return (each
+/// `return` and each tail, through `if`/`match`/blocks) is a `leaf`.
+fn every_exit(block: &syn::Block, leaf: &dyn Fn(&syn::Expr) -> bool) -> bool {
     struct Exits<'w> {
         tried: bool,
         returns: Vec<&'w syn::Expr>,
@@ -375,7 +407,7 @@ pub(crate) fn never_errs(block: &syn::Block) -> bool {
         fn visit_expr_return(&mut self, r: &'w syn::ExprReturn) {
             match &r.expr {
                 Some(e) => self.returns.push(e),
-                None => self.tried = true, // `return;` is no `Ok`: not judged
+                None => self.tried = true, // `return;` is no exit value: not judged
             }
             syn::visit::visit_expr_return(self, r);
         }
@@ -383,30 +415,32 @@ pub(crate) fn never_errs(block: &syn::Block) -> bool {
         fn visit_expr_closure(&mut self, _: &'w syn::ExprClosure) {}
         fn visit_item_fn(&mut self, _: &'w syn::ItemFn) {}
     }
-    fn tail_ok(e: &syn::Expr) -> bool {
+    fn tail_ok(e: &syn::Expr, leaf: &dyn Fn(&syn::Expr) -> bool) -> bool {
         match e {
-            syn::Expr::Call(c) => {
-                matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok"))
-            }
-            syn::Expr::Paren(p) => tail_ok(&p.expr),
-            syn::Expr::Block(b) => block_ok(&b.block),
-            syn::Expr::Unsafe(b) => block_ok(&b.block),
+            syn::Expr::Paren(p) => tail_ok(&p.expr, leaf),
+            syn::Expr::Block(b) => block_ok(&b.block, leaf),
+            syn::Expr::Unsafe(b) => block_ok(&b.block, leaf),
             syn::Expr::If(i) => {
-                block_ok(&i.then_branch) && i.else_branch.as_ref().is_some_and(|(_, e)| tail_ok(e))
+                block_ok(&i.then_branch, leaf)
+                    && i.else_branch
+                        .as_ref()
+                        .is_some_and(|(_, e)| tail_ok(e, leaf))
             }
-            syn::Expr::Match(m) => !m.arms.is_empty() && m.arms.iter().all(|a| tail_ok(&a.body)),
+            syn::Expr::Match(m) => {
+                !m.arms.is_empty() && m.arms.iter().all(|a| tail_ok(&a.body, leaf))
+            }
             // `return x` as a tail is judged with the other returns; a
             // diverging tail (`panic!`, `unreachable!`) returns nothing.
             syn::Expr::Return(_) => true,
             syn::Expr::Macro(m) => ["panic", "unreachable", "todo", "unimplemented"]
                 .iter()
                 .any(|n| m.mac.path.is_ident(n)),
-            _ => false,
+            _ => leaf(e),
         }
     }
-    fn block_ok(b: &syn::Block) -> bool {
+    fn block_ok(b: &syn::Block, leaf: &dyn Fn(&syn::Expr) -> bool) -> bool {
         match b.stmts.last() {
-            Some(syn::Stmt::Expr(e, None)) => tail_ok(e),
+            Some(syn::Stmt::Expr(e, None)) => tail_ok(e, leaf),
             Some(syn::Stmt::Expr(syn::Expr::Return(_), Some(_))) => true,
             _ => false,
         }
@@ -416,5 +450,5 @@ pub(crate) fn never_errs(block: &syn::Block) -> bool {
         returns: Vec::new(),
     };
     exits.visit_block(block);
-    !exits.tried && block_ok(block) && exits.returns.iter().all(|e| tail_ok(e))
+    !exits.tried && block_ok(block, leaf) && exits.returns.iter().all(|e| tail_ok(e, leaf))
 }
