@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use guard_core::GuardError;
 use guard_core::headers::PreparedSecurityHeaders;
 use http::Method;
-use http::header::{CONTENT_LENGTH, HeaderName};
+use http::header::CONTENT_LENGTH;
 use tower::{Layer, Service};
 use tracing::Span;
 
@@ -36,7 +36,8 @@ use super::length::content_length;
 use crate::headers::{SecurityHeaders, prepare};
 use crate::rate_limit::ClientIpLayer;
 use crate::trace::{
-    RequestSpanLayer, SensitiveHeaders, generic_timeout, mark_sensitive, timeout_response,
+    RequestSpanLayer, SensitiveHeaders, SensitiveNames, generic_timeout, mark_sensitive,
+    timeout_response,
 };
 
 /// The outer part of the default stack; see the [module docs](self).
@@ -52,7 +53,7 @@ pub(crate) struct FrontLayer {
 
 struct FrontConfig {
     headers: PreparedSecurityHeaders,
-    sensitive: Arc<[HeaderName]>,
+    sensitive: Arc<SensitiveNames>,
     span: RequestSpanLayer,
 }
 
@@ -180,7 +181,7 @@ struct BackConfig {
     body_limit: usize,
     /// Set when `Set-Cookie` and the other names are marked here (no user
     /// layer sits inside the stack).
-    sensitive: Option<Arc<[HeaderName]>>,
+    sensitive: Option<Arc<SensitiveNames>>,
 }
 
 impl BackLayer {

@@ -47,10 +47,10 @@ mod timeout;
 
 use http::header::HeaderName;
 
-pub(crate) use sensitive::mark_sensitive;
 pub use sensitive::{
     ALWAYS_SENSITIVE, MarkSensitive, MarkSensitiveFuture, MarkSensitiveLayer, SensitiveHeaders,
 };
+pub(crate) use sensitive::{SensitiveNames, mark_sensitive};
 pub use span::{REQUEST_ID_HEADER, RequestSpan, RequestSpanLayer};
 pub use timeout::{RequestTimeout, RequestTimeoutLayer, TimeoutFuture};
 pub(crate) use timeout::{generic_timeout, timeout_response};

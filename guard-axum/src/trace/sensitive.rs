@@ -86,9 +86,37 @@ impl SensitiveHeaders {
         }
     }
 
-    pub(crate) fn shared(&self) -> Arc<[HeaderName]> {
-        Arc::from(self.names.as_slice())
+    pub(crate) fn shared(&self) -> Arc<SensitiveNames> {
+        Arc::new(SensitiveNames::new(&self.names))
     }
+}
+
+/// The names to mark, with a mask of their lengths: a header whose name's
+/// length no listed name has (most of them: `Content-Type`, `Host`,
+/// `Accept`) is passed over without comparing it to each name.
+#[derive(Debug)]
+pub(crate) struct SensitiveNames {
+    names: Box<[HeaderName]>,
+    /// Bit `len` set when a listed name is `len` bytes long; names of 63
+    /// bytes or more share bit 63.
+    lengths: u64,
+}
+
+impl SensitiveNames {
+    fn new(names: &[HeaderName]) -> Self {
+        Self {
+            names: names.into(),
+            lengths: names.iter().fold(0, |mask, name| mask | length_bit(name)),
+        }
+    }
+
+    fn contains(&self, name: &HeaderName) -> bool {
+        self.lengths & length_bit(name) != 0 && self.names.contains(name)
+    }
+}
+
+fn length_bit(name: &HeaderName) -> u64 {
+    1 << name.as_str().len().min(63)
 }
 
 /// Marks the [`SensitiveHeaders`] on requests or on responses (see
@@ -101,7 +129,7 @@ impl SensitiveHeaders {
 /// handful, and compares names, which costs a fraction of that.
 #[derive(Clone, Debug)]
 pub struct MarkSensitiveLayer {
-    names: Arc<[HeaderName]>,
+    names: Arc<SensitiveNames>,
     side: Side,
 }
 
@@ -127,7 +155,7 @@ impl<S> Layer<S> for MarkSensitiveLayer {
 #[derive(Clone, Debug)]
 pub struct MarkSensitive<S> {
     inner: S,
-    names: Arc<[HeaderName]>,
+    names: Arc<SensitiveNames>,
     side: Side,
 }
 
@@ -164,7 +192,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         // Set when the response is to be marked.
-        names: Option<Arc<[HeaderName]>>,
+        names: Option<Arc<SensitiveNames>>,
     }
 }
 
@@ -192,7 +220,7 @@ where
 }
 
 /// Marks every value of every header in `names`.
-pub(crate) fn mark_sensitive(headers: &mut http::HeaderMap, names: &[HeaderName]) {
+pub(crate) fn mark_sensitive(headers: &mut http::HeaderMap, names: &SensitiveNames) {
     for (name, value) in headers.iter_mut() {
         if names.contains(name) {
             value.set_sensitive(true);
@@ -211,6 +239,39 @@ mod tests {
 
     use super::*;
     use crate::trace::RequestSpanLayer;
+
+    #[test]
+    fn the_length_mask_passes_over_no_listed_name() {
+        let long_a = format!("x-{}", "a".repeat(70));
+        let long_b = format!("x-{}", "b".repeat(80));
+        let names = SensitiveHeaders::new()
+            .with_header("X-Csrf-Token")
+            .unwrap()
+            .with_header(&long_a)
+            .unwrap()
+            .shared();
+        let name = |s: &str| HeaderName::try_from(s).unwrap();
+        for listed in [
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "set-cookie",
+            "x-csrf-token",
+        ] {
+            assert!(names.contains(&name(listed)), "{listed}");
+        }
+        assert!(names.contains(&name(&long_a)));
+        // The same length as a listed name, or past 63 bytes like one: compared, not marked.
+        for other in [
+            "cache-control",
+            "set-cookies",
+            "content-type",
+            "host",
+            &long_b,
+        ] {
+            assert!(!names.contains(&name(other)), "{other}");
+        }
+    }
 
     #[test]
     fn sensitive_headers_always_include_credentials() {

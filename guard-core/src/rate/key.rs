@@ -91,10 +91,14 @@ impl RateKey {
     /// ```
     #[must_use]
     pub fn ipv6_network(self, bits: u8) -> Option<Self> {
-        let addr = std::net::Ipv6Addr::from(self.0);
-        if self.0[0] == IDENTIFIER_TAG || addr.to_ipv4_mapped().is_some() {
+        // An IPv4 client is stored as `::ffff:a.b.c.d`: tested on the bytes
+        // (two compares) rather than through `Ipv6Addr`, as every request
+        // of a route with a per-IP limit asks.
+        let ipv4_mapped = self.0[..12] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+        if self.0[0] == IDENTIFIER_TAG || ipv4_mapped {
             return None;
         }
+        let addr = std::net::Ipv6Addr::from(self.0);
         let mask = u128::MAX
             .checked_shl(128 - u32::from(bits.min(128)))
             .unwrap_or(0);
