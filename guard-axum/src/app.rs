@@ -127,7 +127,10 @@ where
     }
 }
 
-/// `axum::serve(listener, app)` works as with a router.
+/// `axum::serve(listener, app)` works as with a router, but hands no
+/// connection info: a route with a rate limit (or a `ClientIp` argument) then
+/// answers 500, as with [`GuardedApp::into_make_service`]. Serve with
+/// [`GuardedApp::into_make_service_with_connect_info`] instead.
 impl<L> Service<IncomingStream<'_, L>> for GuardedApp<()>
 where
     L: Listener,

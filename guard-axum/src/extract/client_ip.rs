@@ -32,14 +32,14 @@ use tower::{Layer, Service};
 /// ```
 /// use axum::{Router, routing::get};
 /// use guard_axum::extract::{ClientIp, ClientIpLayer};
-/// use guard_core::client_ip::ClientIpConfig;
+/// use guard_axum::rate_limit::ClientIpConfig;
 ///
 /// let config = ClientIpConfig::new().trust_proxy("10.0.0.0/8")?.from_x_forwarded_for();
 /// let app: Router = Router::new()
 ///     .route("/ip", get(|ClientIp(ip): ClientIp| async move { ip.to_string() }))
 ///     .layer(ClientIpLayer::new(config));
 /// // Serve with `app.into_make_service_with_connect_info::<std::net::SocketAddr>()`.
-/// # Ok::<(), guard_core::client_ip::ClientIpConfigError>(())
+/// # Ok::<(), guard_axum::rate_limit::ClientIpConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub IpAddr);
