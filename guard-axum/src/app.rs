@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use axum::extract::connect_info::{ConnectInfo, IntoMakeServiceWithConnectInfo};
 use axum::response::Response;
 use axum::routing::IntoMakeService;
 use axum::routing::future::RouteFuture;
@@ -36,10 +36,12 @@ use tower::Service;
 /// let app = app.route("/admin", axum::routing::get(|| async { "everything" }));
 /// ```
 ///
-/// Serve it with [`axum::serve()`](fn@axum::serve), directly or through
-/// [`GuardedApp::into_make_service_with_connect_info`] (which the client-IP
-/// guard needs for the socket peer); it is also a [`tower::Service`], for
-/// tests with `oneshot` and for mounting under an outer router.
+/// Serve it with [`axum::serve()`](fn@axum::serve), directly (each
+/// connection's peer address then reaches the client-IP guard, see
+/// [`ConnectedApp`]) or through
+/// [`GuardedApp::into_make_service_with_connect_info`]; it is also a
+/// [`tower::Service`], for tests with `oneshot` and for mounting under an
+/// outer router (which must then hand the connection info itself).
 #[must_use]
 pub struct GuardedApp<S = ()> {
     router: Router<S>,
@@ -127,28 +129,77 @@ where
     }
 }
 
-/// `axum::serve(listener, app)` works as with a router, but hands no
-/// connection info: a route with a rate limit (or a `ClientIp` argument) then
-/// answers 500, as with [`GuardedApp::into_make_service`]. Serve with
-/// [`GuardedApp::into_make_service_with_connect_info`] instead.
+/// `axum::serve(listener, app)` serves each connection with its peer
+/// address as [`ConnectInfo`] (see [`ConnectedApp`]), so the client-IP
+/// guard and rate limits work without
+/// [`GuardedApp::into_make_service_with_connect_info`]. A plain
+/// [`axum::Router`] served this way has no connection info; a guarded app
+/// would otherwise answer every rate-limited route with 500.
 impl<L> Service<IncomingStream<'_, L>> for GuardedApp<()>
 where
     L: Listener,
+    L::Addr: Clone + Send + Sync + 'static,
 {
-    type Response = Self;
+    type Response = ConnectedApp<L::Addr>;
     type Error = Infallible;
-    type Future = std::future::Ready<Result<Self, Infallible>>;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _stream: IncomingStream<'_, L>) -> Self::Future {
+    fn call(&mut self, stream: IncomingStream<'_, L>) -> Self::Future {
         // As axum does: turn every route into its final form once per
         // connection rather than per request.
-        std::future::ready(Ok(Self {
-            router: self.router.clone().with_state(()),
-            report: self.report.clone(),
+        std::future::ready(Ok(ConnectedApp {
+            app: Self {
+                router: self.router.clone().with_state(()),
+                report: self.report.clone(),
+            },
+            peer: ConnectInfo(stream.remote_addr().clone()),
         }))
+    }
+}
+
+/// The service `axum::serve(listener, app)` runs for one connection of a
+/// [`GuardedApp`]: the app, with the connection's peer address inserted
+/// into every request as [`ConnectInfo`] (a `ConnectInfo` already there,
+/// from an outer make-service, is kept).
+#[derive(Clone)]
+pub struct ConnectedApp<A> {
+    app: GuardedApp<()>,
+    peer: ConnectInfo<A>,
+}
+
+impl<A> fmt::Debug for ConnectedApp<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectedApp")
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, B> Service<http::Request<B>> for ConnectedApp<A>
+where
+    A: Clone + Send + Sync + 'static,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture<Infallible>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        <GuardedApp as Service<http::Request<B>>>::poll_ready(&mut self.app, cx)
+    }
+
+    #[inline]
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let extensions = request.extensions_mut();
+        if extensions.get::<ConnectInfo<A>>().is_none() {
+            extensions.insert(self.peer.clone());
+        }
+        self.app.call(request)
     }
 }

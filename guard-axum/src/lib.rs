@@ -90,7 +90,7 @@ pub mod testing;
 pub mod trace;
 pub mod upload;
 
-pub use app::GuardedApp;
+pub use app::{ConnectedApp, GuardedApp};
 pub use extract::{Owned, OwnedResource, Owner, Resource};
 pub use extract::{Valid, ValidPath, ValidQuery};
 pub use guard_core::report::{ReportFormat, RouteReport};

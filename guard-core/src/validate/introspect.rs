@@ -82,7 +82,9 @@ pub fn body_type_problems<T: DeserializeOwned>(options: &StrictOptions) -> Vec<S
         .map(|name| {
             format!(
                 "`{ty}` declares the identity field `{name}`; the principal and its scope come \
-                 from the session: remove the field, or opt in with `allow_identity = [\"{name}\"]`"
+                 from the session: remove the field, or opt in on the route with \
+                 `allow_identity({name} = \"<why this route may set it>\")` \
+                 (`StrictOptions::allow_identity_field` for a plain extractor)"
             )
         })
         .collect();
