@@ -392,6 +392,7 @@ fn build_lists_every_problem_at_once() {
         .route("/files/:id", get(health))
         .route("/a/{x}", get(health))
         .route("/a/{y}", post(health))
+        .route("/b/{id}/{*id}", get(health))
         .build()
         .unwrap_err();
     assert_eq!(
@@ -403,11 +404,12 @@ fn build_lists_every_problem_at_once() {
             "route path `items/{id}` must start with `/`",
             "route path `/files/:id` uses the old `:id` syntax; axum 0.8 writes parameters as `{name}` and wildcards as `{*name}`",
             "route paths `/a/{x}` and `/a/{y}` match the same requests; use one parameter name",
+            "route path `/b/{id}/{*id}` names the parameter `id` twice; give each its own name",
         ]
     );
     assert!(
         err.to_string()
-            .starts_with("the router has 6 problems:\n  - GET /me (me) requires auth")
+            .starts_with("the router has 7 problems:\n  - GET /me (me) requires auth")
     );
 }
 

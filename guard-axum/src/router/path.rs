@@ -49,7 +49,22 @@ pub(super) fn path_problem(path: &str) -> Option<String> {
     if !path.starts_with('/') {
         return Some(format!("route path `{path}` must start with `/`"));
     }
+    let mut names: Vec<&str> = Vec::new();
     for segment in path.split('/') {
+        if let Some(name) = segment
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+            .map(|name| name.trim_start_matches('*'))
+        {
+            // axum accepts it, and `Path` then sees one value under two
+            // fields or refuses every request to the route.
+            if names.contains(&name) {
+                return Some(format!(
+                    "route path `{path}` names the parameter `{name}` twice; give each its own name"
+                ));
+            }
+            names.push(name);
+        }
         if segment.starts_with(':') || segment.starts_with('*') {
             return Some(format!(
                 "route path `{path}` uses the old `{segment}` syntax; axum 0.8 writes parameters as `{{name}}` and wildcards as `{{*name}}`"
