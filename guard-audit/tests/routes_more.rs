@@ -485,3 +485,45 @@ fn method_routers_in_struct_fields_and_cfg_alternative_modules() {
     assert!(cond.contains("not(target_env"), "{cond}");
     assert!(!cond.contains("cfg(target_env = \"msvc\")"), "{cond}");
 }
+
+#[test]
+fn a_router_returned_inside_ok_keeps_its_merged_groups() {
+    let s = scan("route_results");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // The groups merged under `if`s reach the service only through
+    // `Ok(browser.merge(api)..)`: all of them are found, in one root
+    // (before, `/oauth/token` was missing and `static_routes` a root).
+    for (m, p) in [
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/settings"),
+        ("GET", "/oauth/token"),
+        ("GET", "/static/app.js"),
+    ] {
+        route(&s, m, p);
+    }
+    assert_eq!(
+        s.roots,
+        vec!["route_results::Builder::build_inner".to_owned()],
+        "{}",
+        s.to_text()
+    );
+    // The groups merged under `if` carry their condition.
+    let settings = route(&s, "GET", "/settings");
+    assert!(
+        settings.layers.iter().any(|l| l.contains("only if")),
+        "{:?}",
+        settings.layers
+    );
+    // Negative: an external crate's router nested at a prefix is not
+    // dropped: its mount point is one unknown endpoint.
+    let vendor = route(&s, "ANY", "/vendor");
+    assert!(
+        vendor
+            .unknown
+            .as_deref()
+            .is_some_and(|u| u.contains("vendor_ui::asset_router()")),
+        "{:?}",
+        vendor.unknown
+    );
+}
