@@ -482,3 +482,29 @@ fn a_check_letting_an_anonymous_caller_through_and_csrf_cors_layers_are_no_guard
     let text = s.to_text();
     assert!(text.contains("GET     /browse"), "{text}");
 }
+
+#[test]
+fn an_auth_middleware_exempting_routes_by_path_guards_only_the_others() {
+    let s = scan("route_macros");
+    // `request.uri().path() == "/status"` passes before the check: the
+    // layer does not guard `/status` (it was `guarded`) ...
+    assert_eq!(state(&s, "GET", "/status", AUTH), "unguarded");
+    assert!(
+        reason(&s, "GET", "/status", AUTH).contains("lets `/status` through"),
+        "{}",
+        reason(&s, "GET", "/status", AUTH)
+    );
+    // ... and still guards the route it does not exempt (negative).
+    assert_eq!(state(&s, "GET", "/account", AUTH), "guarded");
+    // A middleware that exempts by `MatchedPath` against a table of
+    // consts guards some of its routes only: `unknown` for each (they were
+    // all `guarded`, `GET /api/books` an open one).
+    for p in ["/api/books", "/api/books/{id}", "/api/admin"] {
+        assert_eq!(state(&s, "GET", p, AUTH), "unknown", "{p}");
+        assert!(
+            reason(&s, "GET", p, AUTH).contains("MatchedPath"),
+            "{}",
+            reason(&s, "GET", p, AUTH)
+        );
+    }
+}

@@ -527,3 +527,25 @@ fn a_router_returned_inside_ok_keeps_its_merged_groups() {
         vendor.unknown
     );
 }
+
+#[test]
+fn path_consts_defined_by_the_crates_own_macro_rules_table_fold() {
+    let s = scan("route_macros");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `api_routes! { ROUTE_BOOKS / MATCHED_BOOKS => "/books", .. }`: the
+    // consts it defines are the paths (they were `/api{ROUTE_BOOKS}`).
+    for p in ["/api/books", "/api/books/{id}", "/api/admin"] {
+        route(&s, "GET", p);
+    }
+    // Negative: nothing is left symbolic, and an invocation no rule
+    // matches (`pair! { 42 }`) adds nothing.
+    assert!(
+        s.report
+            .routes
+            .iter()
+            .all(|r| !r.path.contains('{') || r.path.ends_with("{id}")),
+        "{}",
+        s.to_text()
+    );
+    assert_eq!(s.report.routes.len(), 5, "{}", s.to_text());
+}

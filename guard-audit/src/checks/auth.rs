@@ -327,6 +327,87 @@ fn layer_code(ctx: &Ctx<'_, '_>, module: ModId, code: Code<'_>, depth: usize) ->
     result
 }
 
+/// Which routes an auth middleware lets through before it checks anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exempt {
+    /// None found.
+    None,
+    /// This route's path: it compares the request path with it.
+    This(String),
+    /// It decides by the route's `MatchedPath` against values not read
+    /// here (a table of consts).
+    Unread(String),
+}
+
+/// The string literals a text compares a request path with:
+/// `req.uri().path() == "/health"` (exact) and
+/// `path.starts_with("/public/")` (prefix).
+fn compared_paths(text: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("\"/") {
+        let before = &text[..at];
+        let window = &before[before.len().saturating_sub(60)..];
+        let Some(end) = text[at + 1..].find('"') else {
+            continue;
+        };
+        let lit = text[at + 1..at + 1 + end].to_owned();
+        let lower = window.to_ascii_lowercase();
+        if !lower.contains("path") {
+            continue;
+        }
+        if window.trim_end().ends_with("starts_with(") {
+            out.push((lit, true));
+        } else if window.trim_end().ends_with("==") {
+            out.push((lit, false));
+        }
+    }
+    out
+}
+
+/// What the middleware fns of an auth layer exempt, for a route's path.
+fn exemption(ctx: &Ctx<'_, '_>, layer: &Layer, path: &str) -> Exempt {
+    for arg in from_fn_args(Code::Expr(&layer.expr)) {
+        let body = match arg {
+            syn::Expr::Path(p) => {
+                let b = Body {
+                    module: layer.module,
+                    self_ty: None,
+                    code: Code::Expr(arg),
+                };
+                code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i))
+            }
+            syn::Expr::Closure(c) => Some(Body {
+                module: layer.module,
+                self_ty: None,
+                code: Code::Expr(&c.body),
+            }),
+            _ => None,
+        };
+        let Some(body) = body else { continue };
+        let text: String = reach(ctx, body, 2)
+            .iter()
+            .map(|(b, _)| b.code.text())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if let Some((lit, _)) = compared_paths(&text).into_iter().find(|(lit, prefix)| {
+            if *prefix {
+                path.starts_with(lit.as_str())
+            } else {
+                path == lit
+            }
+        }) {
+            return Exempt::This(lit);
+        }
+        if text.contains("MatchedPath") {
+            return Exempt::Unread(format!(
+                "middleware `{}` lets some routes through by their `MatchedPath` (against values not read here)",
+                code::text(arg)
+            ));
+        }
+    }
+    Exempt::None
+}
+
 /// What one layer does for authentication (ignoring its condition).
 pub(crate) fn layer_auth(ctx: &Ctx<'_, '_>, layer: &Layer) -> LayerAuth {
     if NOT_AUTH_LAYERS.iter().any(|n| layer.text.contains(n)) && !layer.text.contains("from_fn") {
@@ -1136,8 +1217,26 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
     let mut conditional = None;
     let mut maybe = Vec::new();
     let mut auth_layer = None;
+    let mut exempted = Vec::new();
     for layer in &ep.layers {
-        match layer_auth(ctx, layer) {
+        let auth = match layer_auth(ctx, layer) {
+            LayerAuth::Auth(why) => match exemption(ctx, layer, &ep.path) {
+                Exempt::None => LayerAuth::Auth(why),
+                Exempt::This(lit) => {
+                    exempted.push(format!(
+                        "auth layer `{}` lets `{lit}` through before it checks anyone",
+                        layer.text
+                    ));
+                    LayerAuth::No
+                }
+                Exempt::Unread(how) => LayerAuth::Maybe(format!(
+                    "auth layer `{}`: {why}, but {how}: whether it lets this route's caller through without credentials is not known",
+                    layer.text
+                )),
+            },
+            other => other,
+        };
+        match auth {
             LayerAuth::Auth(why) => match &layer.condition {
                 Some(c) => {
                     conditional.get_or_insert((c.clone(), layer.text.clone(), why));
@@ -1272,6 +1371,10 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
         "no auth extractor in `{}`, no auth layer before the route, no guard call in its body",
         h.name
     );
+    for e in &exempted {
+        reason.push_str("; ");
+        reason.push_str(e);
+    }
     for n in &notes {
         reason.push_str("; ");
         reason.push_str(n);
