@@ -12,6 +12,7 @@ pub mod config;
 pub mod findings;
 pub mod grouping;
 pub mod load;
+pub mod macros;
 pub mod markdown;
 pub mod output;
 pub mod routes;

@@ -223,7 +223,7 @@ fn add_module(
     items: Vec<syn::Item>,
     dir: &Path,
 ) {
-    let items = target_alternatives(items);
+    let items = crate::macros::expand_items(target_alternatives(items));
     for item in &items {
         let syn::Item::Mod(m) = item else { continue };
         if is_cfg_test(&m.attrs) {

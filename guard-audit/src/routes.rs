@@ -677,6 +677,14 @@ impl<'s, 'w> Discovery<'s, 'w> {
         }
         let line = c.span().start().line;
         let args: Vec<&syn::Expr> = c.args.iter().collect();
+        // `Ok(router)` / `Some(router)`: a fn returning `Result<Router, E>`
+        // builds its router inside the variant.
+        if let [inner] = args.as_slice()
+            && matches!(last, "Ok" | "Some")
+            && (segs.len() == 1 || matches!(prev, Some("Result" | "Option")))
+        {
+            return self.expr(frame, inner);
+        }
         // Method-router constructors are known by name (`get(h)`,
         // `routing::get(h)`, a re-export of them, aide's `get_with(h, docs)`).
         if let Some((method, with)) = method_name(last)

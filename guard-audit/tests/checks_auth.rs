@@ -434,3 +434,77 @@ fn a_middleware_passing_every_request_on_and_a_login_call_are_no_guard() {
         reason(&s, "PUT", "/upload/{*path}", AUTH)
     );
 }
+
+#[test]
+fn a_check_letting_an_anonymous_caller_through_and_csrf_cors_layers_are_no_guard() {
+    let s = scan("auth_anonymous");
+    // `resolve(..)` answers `Ok(Principal::Anyone)` without the header:
+    // its let-else refuses only a bad credential (both were `guarded`).
+    assert_eq!(state(&s, "GET", "/browse", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/browse", AUTH).contains("lets a caller without credentials through"),
+        "{}",
+        reason(&s, "GET", "/browse", AUTH)
+    );
+    assert_eq!(state(&s, "GET", "/feed", AUTH), "unknown");
+    // Negative: the handler refuses the no-caller outcome itself
+    // (`Ok(Principal::Anyone) => return unauthorized()`,
+    // `Ok(None) => return login_redirect()`).
+    assert_eq!(state(&s, "GET", "/account", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/account", AUTH).contains("no-caller outcome the handler refuses"),
+        "{}",
+        reason(&s, "GET", "/account", AUTH)
+    );
+    assert_eq!(state(&s, "GET", "/consent", AUTH), "guarded");
+    // `Err(redirect) => return Ok(redirect)` hands the helper's login
+    // redirect on: a refusal (it was `unguarded`).
+    assert_eq!(state(&s, "GET", "/settings", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/settings", AUTH).contains("require_browser_user"),
+        "{}",
+        reason(&s, "GET", "/settings", AUTH)
+    );
+    // Negative: the same shape around a call that checks no caller.
+    assert_eq!(state(&s, "POST", "/prefs", AUTH), "unguarded");
+    // A CSRF middleware and a CORS middleware answering 403 are no auth
+    // layer (both were `guarded`: "reads a cookie / the Authorization
+    // header and answers 403").
+    assert_eq!(state(&s, "GET", "/login", AUTH), "unguarded");
+    assert_eq!(state(&s, "POST", "/login", AUTH), "unguarded");
+    assert_eq!(
+        state(&s, "GET", "/.well-known/jwks.json", AUTH),
+        "unguarded"
+    );
+    // Negative: a middleware reading the session cookie and answering 403
+    // without it still guards.
+    assert_eq!(state(&s, "GET", "/admin", AUTH), "guarded");
+    let text = s.to_text();
+    assert!(text.contains("GET     /browse"), "{text}");
+}
+
+#[test]
+fn an_auth_middleware_exempting_routes_by_path_guards_only_the_others() {
+    let s = scan("route_macros");
+    // `request.uri().path() == "/status"` passes before the check: the
+    // layer does not guard `/status` (it was `guarded`) ...
+    assert_eq!(state(&s, "GET", "/status", AUTH), "unguarded");
+    assert!(
+        reason(&s, "GET", "/status", AUTH).contains("lets `/status` through"),
+        "{}",
+        reason(&s, "GET", "/status", AUTH)
+    );
+    // ... and still guards the route it does not exempt (negative).
+    assert_eq!(state(&s, "GET", "/account", AUTH), "guarded");
+    // A middleware that exempts by `MatchedPath` against a table of
+    // consts guards some of its routes only: `unknown` for each (they were
+    // all `guarded`, `GET /api/books` an open one).
+    for p in ["/api/books", "/api/books/{id}", "/api/admin"] {
+        assert_eq!(state(&s, "GET", p, AUTH), "unknown", "{p}");
+        assert!(
+            reason(&s, "GET", p, AUTH).contains("MatchedPath"),
+            "{}",
+            reason(&s, "GET", p, AUTH)
+        );
+    }
+}

@@ -485,3 +485,67 @@ fn method_routers_in_struct_fields_and_cfg_alternative_modules() {
     assert!(cond.contains("not(target_env"), "{cond}");
     assert!(!cond.contains("cfg(target_env = \"msvc\")"), "{cond}");
 }
+
+#[test]
+fn a_router_returned_inside_ok_keeps_its_merged_groups() {
+    let s = scan("route_results");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // The groups merged under `if`s reach the service only through
+    // `Ok(browser.merge(api)..)`: all of them are found, in one root
+    // (before, `/oauth/token` was missing and `static_routes` a root).
+    for (m, p) in [
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/settings"),
+        ("GET", "/oauth/token"),
+        ("GET", "/static/app.js"),
+    ] {
+        route(&s, m, p);
+    }
+    assert_eq!(
+        s.roots,
+        vec!["route_results::Builder::build_inner".to_owned()],
+        "{}",
+        s.to_text()
+    );
+    // The groups merged under `if` carry their condition.
+    let settings = route(&s, "GET", "/settings");
+    assert!(
+        settings.layers.iter().any(|l| l.contains("only if")),
+        "{:?}",
+        settings.layers
+    );
+    // Negative: an external crate's router nested at a prefix is not
+    // dropped: its mount point is one unknown endpoint.
+    let vendor = route(&s, "ANY", "/vendor");
+    assert!(
+        vendor
+            .unknown
+            .as_deref()
+            .is_some_and(|u| u.contains("vendor_ui::asset_router()")),
+        "{:?}",
+        vendor.unknown
+    );
+}
+
+#[test]
+fn path_consts_defined_by_the_crates_own_macro_rules_table_fold() {
+    let s = scan("route_macros");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `api_routes! { ROUTE_BOOKS / MATCHED_BOOKS => "/books", .. }`: the
+    // consts it defines are the paths (they were `/api{ROUTE_BOOKS}`).
+    for p in ["/api/books", "/api/books/{id}", "/api/admin"] {
+        route(&s, "GET", p);
+    }
+    // Negative: nothing is left symbolic, and an invocation no rule
+    // matches (`pair! { 42 }`) adds nothing.
+    assert!(
+        s.report
+            .routes
+            .iter()
+            .all(|r| !r.path.contains('{') || r.path.ends_with("{id}")),
+        "{}",
+        s.to_text()
+    );
+    assert_eq!(s.report.routes.len(), 5, "{}", s.to_text());
+}

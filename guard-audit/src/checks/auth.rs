@@ -140,6 +140,24 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
     // A 403 alone is not authentication (a middleware refusing
     // service-worker scripts answers 403): it must read credentials too,
     // unless it answers 401 or sends the client to a login page.
+    // A middleware that refuses only with 403 and checks a CSRF token is
+    // CSRF protection: the session cookie it reads is what the token is
+    // bound to, and a caller without a session passes it (a login form).
+    // One that answers CORS (`Access-Control-Allow-*`) refuses an origin,
+    // and the `Authorization` it names is an allowed header, not a read.
+    let lower = text.to_ascii_lowercase();
+    if rejects(&text) == Some("403")
+        && [
+            "csrf",
+            "xsrf",
+            "access_control_allow",
+            "access-control-allow",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return None;
+    }
     match (reads_credentials(&text), rejects(&text)) {
         (_, Some(r @ "a redirect to login")) => Some(format!("answers {r}")),
         (Some(c), Some(r)) => Some(format!("reads {c} and answers {r}")),
@@ -307,6 +325,87 @@ fn layer_code(ctx: &Ctx<'_, '_>, module: ModId, code: Code<'_>, depth: usize) ->
         }
     }
     result
+}
+
+/// Which routes an auth middleware lets through before it checks anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exempt {
+    /// None found.
+    None,
+    /// This route's path: it compares the request path with it.
+    This(String),
+    /// It decides by the route's `MatchedPath` against values not read
+    /// here (a table of consts).
+    Unread(String),
+}
+
+/// The string literals a text compares a request path with:
+/// `req.uri().path() == "/health"` (exact) and
+/// `path.starts_with("/public/")` (prefix).
+fn compared_paths(text: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("\"/") {
+        let before = &text[..at];
+        let window = &before[before.len().saturating_sub(60)..];
+        let Some(end) = text[at + 1..].find('"') else {
+            continue;
+        };
+        let lit = text[at + 1..at + 1 + end].to_owned();
+        let lower = window.to_ascii_lowercase();
+        if !lower.contains("path") {
+            continue;
+        }
+        if window.trim_end().ends_with("starts_with(") {
+            out.push((lit, true));
+        } else if window.trim_end().ends_with("==") {
+            out.push((lit, false));
+        }
+    }
+    out
+}
+
+/// What the middleware fns of an auth layer exempt, for a route's path.
+fn exemption(ctx: &Ctx<'_, '_>, layer: &Layer, path: &str) -> Exempt {
+    for arg in from_fn_args(Code::Expr(&layer.expr)) {
+        let body = match arg {
+            syn::Expr::Path(p) => {
+                let b = Body {
+                    module: layer.module,
+                    self_ty: None,
+                    code: Code::Expr(arg),
+                };
+                code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i))
+            }
+            syn::Expr::Closure(c) => Some(Body {
+                module: layer.module,
+                self_ty: None,
+                code: Code::Expr(&c.body),
+            }),
+            _ => None,
+        };
+        let Some(body) = body else { continue };
+        let text: String = reach(ctx, body, 2)
+            .iter()
+            .map(|(b, _)| b.code.text())
+            .collect::<Vec<_>>()
+            .join("\n");
+        if let Some((lit, _)) = compared_paths(&text).into_iter().find(|(lit, prefix)| {
+            if *prefix {
+                path.starts_with(lit.as_str())
+            } else {
+                path == lit
+            }
+        }) {
+            return Exempt::This(lit);
+        }
+        if text.contains("MatchedPath") {
+            return Exempt::Unread(format!(
+                "middleware `{}` lets some routes through by their `MatchedPath` (against values not read here)",
+                code::text(arg)
+            ));
+        }
+    }
+    Exempt::None
 }
 
 /// What one layer does for authentication (ignoring its condition).
@@ -631,6 +730,37 @@ fn makes_credentials(name: &str) -> bool {
 #[derive(Default)]
 struct Guards<'w> {
     exprs: Vec<(&'w syn::Expr, &'static str)>,
+    /// Those of them whose no-caller outcome (`Ok(None) => return
+    /// login_redirect(..)`, `let Ok(Some(user)) = .. else { return .. }`)
+    /// the handler refuses itself.
+    none_refused: Vec<&'w syn::Expr>,
+}
+
+/// Whether a pattern names a no-caller value (`None`, `Anonymous`, ...).
+fn no_caller_pattern(pat: &str) -> bool {
+    pat.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| {
+            matches!(
+                w,
+                "None" | "Anonymous" | "Anon" | "Anyone" | "Nobody" | "Guest" | "Unauthenticated"
+            )
+        })
+}
+
+/// Whether a match arm `Err(e) => return Ok(e)` hands the matched call's
+/// own refusal on (a helper's login redirect, returned as the response).
+fn err_passed_on(arm: &syn::Arm) -> bool {
+    let syn::Pat::TupleStruct(ts) = &arm.pat else {
+        return false;
+    };
+    if !ts.path.is_ident("Err") {
+        return false;
+    }
+    let Some(syn::Pat::Ident(name)) = ts.elems.first() else {
+        return false;
+    };
+    let body = code::text(&*arm.body);
+    body.contains("return") && mentions(&body, &name.ident.to_string())
 }
 
 impl<'w> Visit<'w> for Guards<'w> {
@@ -652,21 +782,70 @@ impl<'w> Visit<'w> for Guards<'w> {
             && init.diverge.is_some()
         {
             self.exprs.push((&init.expr, "let-else"));
+            // `let Ok(Some(user)) = .. else { .. }`: no caller diverges.
+            if code::text(&l.pat).contains("Some(") {
+                self.none_refused.push(&init.expr);
+            }
         }
         syn::visit::visit_local(self, l);
     }
 
     fn visit_expr_match(&mut self, m: &'w syn::ExprMatch) {
-        if m.arms.iter().any(|a| refuses(&code::text(&a.body))) {
+        if m.arms
+            .iter()
+            .any(|a| refuses(&code::text(&a.body)) || err_passed_on(a))
+        {
             self.exprs.push((&m.expr, "match"));
+        }
+        if m.arms
+            .iter()
+            .any(|a| no_caller_pattern(&code::text(&a.pat)) && refuses(&code::text(&a.body)))
+        {
+            self.none_refused.push(&m.expr);
         }
         syn::visit::visit_expr_match(self, m);
     }
 }
 
+/// What the in-body reader found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BodyGuard {
+    /// A check that refuses a caller without credentials.
+    Checks(String),
+    /// A short-circuiting expression that hands the request's headers to
+    /// code outside the scanned crates: it may refuse a caller without
+    /// credentials, or only a bad credential.
+    Delegated(String),
+}
+
+/// Whether a callee has an `Ok(..)` exit holding no caller
+/// (`Ok(Principal::Anyone)` when no Authorization header came): it
+/// refuses only a bad credential, and lets a caller without one through.
+fn lets_anonymous(callee: &Body<'_>) -> bool {
+    matches!(callee.code, Code::Block(b) if code::ok_none_exit(b))
+}
+
+fn anonymous_through(shown: &str) -> BodyGuard {
+    BodyGuard::Delegated(format!(
+        "in-body {shown} lets a caller without credentials through (an `Ok` exit with no caller): whether the handler then refuses one is not read"
+    ))
+}
+
+/// Whether an argument is the request's headers (or parts) whole:
+/// `headers`, `&headers`, `req.headers()`, `&parts.headers`.
+fn whole_headers(arg: &syn::Expr) -> bool {
+    let t = code::text(arg).replace([' ', '&'], "");
+    let t = t.strip_prefix("mut").unwrap_or(&t);
+    t == "headers"
+        || t == "parts"
+        || t.ends_with(".headers()")
+        || t.ends_with(".headers")
+        || t.ends_with("headers_mut()")
+}
+
 /// The in-body guard of a handler: a short-circuiting expression that
 /// reads credentials or calls a workspace fn that does (2-3 levels).
-pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
+pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard> {
     let mut g = Guards::default();
     body.code.visit(&mut g);
     // Expressions whose callee only validates input: not read again below
@@ -685,6 +864,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
             else {
                 continue;
             };
+            let anon = lets_anonymous(&callee);
             let text: String = reach(ctx, callee, 2)
                 .iter()
                 .map(|(b, _)| b.code.text())
@@ -705,7 +885,17 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
                 } else {
                     format!("{}(..)", call.name)
                 };
-                return Some(format!("in-body check `{shown}`"));
+                let shown = format!("`{shown}`");
+                let refused = g.none_refused.iter().any(|r| std::ptr::eq(*r, *expr));
+                if anon && !refused {
+                    return Some(anonymous_through(&shown));
+                }
+                if anon {
+                    return Some(BodyGuard::Checks(format!(
+                        "in-body check {shown}, whose no-caller outcome the handler refuses"
+                    )));
+                }
+                return Some(BodyGuard::Checks(format!("in-body check {shown}")));
             }
         }
     }
@@ -733,7 +923,26 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<String> {
             .any(|w| lower.contains(w))
             || (lower.contains("session.get(") || lower.contains("session.get::<")) && *how != "?";
         if !write && reads {
-            return Some(format!("in-body check `{}` ({how})", short(&t)));
+            // The expression does not read a credential itself but hands
+            // the request's headers to a call outside the scanned crates
+            // (`state.authenticator.resolve(req.headers(), Schemes::Bearer)`,
+            // whose `Ok` may be an anonymous principal): the check may
+            // refuse only a bad credential.
+            let handed = calls(Code::Expr(expr)).into_iter().find(|c| {
+                c.args.iter().any(|a| whole_headers(a))
+                    && c.path
+                        .is_none_or(|p| code::resolve_call(ctx, body, p).is_none())
+            });
+            if let Some(c) = handed {
+                return Some(BodyGuard::Delegated(format!(
+                    "in-body `{}(..)` ({how}) hands the request's headers to code outside the scanned crates: whether it refuses a caller without credentials, or only a bad credential, is not read",
+                    c.name
+                )));
+            }
+            return Some(BodyGuard::Checks(format!(
+                "in-body check `{}` ({how})",
+                short(&t)
+            )));
         }
     }
     None
@@ -811,7 +1020,7 @@ fn binding_type<'w>(h: &HandlerCode<'w>, name: &str) -> Option<&'w syn::Type> {
 /// (in the type's module); it guards if it short-circuits and the method
 /// (2 levels of calls) rejects or reads credentials. A receiver whose type
 /// cannot be followed is not guessed from the method's name.
-fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
+fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
     let mut g = Guards::default();
     h.body.code.visit(&mut g);
     struct Methods<'a>(Vec<&'a syn::ExprMethodCall>);
@@ -875,6 +1084,7 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
             else {
                 continue;
             };
+            let anon = lets_anonymous(&callee);
             let text: String = reach(ctx, callee, 2)
                 .iter()
                 .map(|(b, _)| b.code.text())
@@ -886,10 +1096,17 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<String> {
                     .collect::<Vec<_>>()
                     .join(".");
                 let q = if *how == "?" { "?" } else { "" };
-                return Some(format!(
-                    "in-body check `{recv}.{}(..){q}` (`{name}::{}`)",
-                    m.method, m.method
-                ));
+                let shown = format!("`{recv}.{}(..){q}` (`{name}::{}`)", m.method, m.method);
+                let refused = g.none_refused.iter().any(|r| std::ptr::eq(*r, *expr));
+                if anon && !refused {
+                    return Some(anonymous_through(&shown));
+                }
+                if anon {
+                    return Some(BodyGuard::Checks(format!(
+                        "in-body check {shown}, whose no-caller outcome the handler refuses"
+                    )));
+                }
+                return Some(BodyGuard::Checks(format!("in-body check {shown}")));
             }
         }
     }
@@ -1000,8 +1217,26 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
     let mut conditional = None;
     let mut maybe = Vec::new();
     let mut auth_layer = None;
+    let mut exempted = Vec::new();
     for layer in &ep.layers {
-        match layer_auth(ctx, layer) {
+        let auth = match layer_auth(ctx, layer) {
+            LayerAuth::Auth(why) => match exemption(ctx, layer, &ep.path) {
+                Exempt::None => LayerAuth::Auth(why),
+                Exempt::This(lit) => {
+                    exempted.push(format!(
+                        "auth layer `{}` lets `{lit}` through before it checks anyone",
+                        layer.text
+                    ));
+                    LayerAuth::No
+                }
+                Exempt::Unread(how) => LayerAuth::Maybe(format!(
+                    "auth layer `{}`: {why}, but {how}: whether it lets this route's caller through without credentials is not known",
+                    layer.text
+                )),
+            },
+            other => other,
+        };
+        match auth {
             LayerAuth::Auth(why) => match &layer.condition {
                 Some(c) => {
                     conditional.get_or_insert((c.clone(), layer.text.clone(), why));
@@ -1062,7 +1297,19 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
         let guard = if request_free {
             None
         } else {
-            body_guard(ctx, &h.body).or_else(|| method_guard(ctx, h))
+            match body_guard(ctx, &h.body) {
+                Some(BodyGuard::Checks(why)) => Some(BodyGuard::Checks(why)),
+                // A workspace method it calls may still be the check.
+                delegated => method_guard(ctx, h).or(delegated),
+            }
+        };
+        let guard = match guard {
+            Some(BodyGuard::Delegated(why)) => {
+                maybe.push(why);
+                None
+            }
+            Some(BodyGuard::Checks(why)) => Some(why),
+            None => None,
         };
         if let Some(why) = guard {
             // A check handed an identity that may be absent decides by a
@@ -1124,6 +1371,10 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
         "no auth extractor in `{}`, no auth layer before the route, no guard call in its body",
         h.name
     );
+    for e in &exempted {
+        reason.push_str("; ");
+        reason.push_str(e);
+    }
     for n in &notes {
         reason.push_str("; ");
         reason.push_str(n);

@@ -118,7 +118,13 @@ pub(crate) fn ok_none_exit(block: &syn::Block) -> bool {
             syn::Expr::Path(p) => p.path.segments.last().is_some_and(|s| {
                 matches!(
                     s.ident.to_string().as_str(),
-                    "None" | "Anonymous" | "Anon" | "Guest" | "Unauthenticated"
+                    "None"
+                        | "Anonymous"
+                        | "Anon"
+                        | "Anyone"
+                        | "Nobody"
+                        | "Guest"
+                        | "Unauthenticated"
                 )
             }),
             syn::Expr::Struct(s) => s.fields.iter().any(|f| holds_none(&f.expr)),
