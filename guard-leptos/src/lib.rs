@@ -167,4 +167,46 @@ pub mod __private {
     }
 
     impl<T> NoRules for &Arg<'_, T> {}
+
+    /// A server function's protocol, for the media type its input codec
+    /// decodes (autoref specialization: [`HttpInput`] for `Http<I, O>`,
+    /// [`OtherInput`] for any other protocol, whose codec is left alone).
+    #[derive(Debug)]
+    pub struct Protocol<P>(core::marker::PhantomData<P>);
+
+    impl<P> Protocol<P> {
+        /// The marker.
+        #[must_use]
+        pub const fn new() -> Self {
+            Self(core::marker::PhantomData)
+        }
+    }
+
+    impl<P> Default for Protocol<P> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// The input codec's `Content-Type` of an HTTP protocol.
+    pub trait HttpInput {
+        /// `Some(media type)`.
+        fn input_media(&self) -> Option<&'static str>;
+    }
+
+    impl<I: server_fn::codec::Encoding, O> HttpInput for Protocol<server_fn::Http<I, O>> {
+        fn input_media(&self) -> Option<&'static str> {
+            Some(<I as server_fn::ContentType>::CONTENT_TYPE)
+        }
+    }
+
+    /// A protocol whose input media type is not known.
+    pub trait OtherInput {
+        /// Always `None`.
+        fn input_media(&self) -> Option<&'static str> {
+            None
+        }
+    }
+
+    impl<P> OtherInput for &Protocol<P> {}
 }

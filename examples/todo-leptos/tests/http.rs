@@ -407,3 +407,84 @@ async fn the_page_renders_the_callers_todos_through_a_direct_call() {
     let anonymous = app.get("/", None).await;
     assert!(anonymous.body.contains("log in"), "{}", anonymous.body);
 }
+
+#[tokio::test]
+async fn a_body_in_another_content_type_than_the_codecs_is_415_and_runs_nothing() {
+    const UNSUPPORTED: &str = r#"{"error":"unsupported_media_type"}"#;
+    let (app, alice, _) = alice_and_bob().await;
+    let id = app.add(&alice, "keep").await;
+    let origin = [("origin", app.origin.as_str())];
+    // A form the strict check refuses (an identity and an unknown name),
+    // labelled as something else: the codec would decode it all the same.
+    let form = "title=smuggled&owner_id=2&debug=1";
+    for content_type in [
+        "text/plain",
+        "",
+        "application/octet-stream",
+        "multipart/form-data; boundary=x",
+        "application/json",
+        "application/x-www-form-urlencodedx",
+    ] {
+        let answer = app
+            .send(paths::ADD, Some(&alice), content_type, form.into(), &origin)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (415, UNSUPPORTED),
+            "add_todo as {content_type:?}"
+        );
+    }
+    // The same for the JSON codec: nested and top-level identity fields.
+    let document =
+        json!({"todo": id, "changes": {"title": "smuggled", "role": "admin"}, "user_id": 2})
+            .to_string();
+    for content_type in [
+        "text/plain",
+        "",
+        "application/x-www-form-urlencoded",
+        "application/vnd.api+json",
+    ] {
+        let answer = app
+            .send(
+                paths::RENAME,
+                Some(&alice),
+                content_type,
+                document.clone(),
+                &origin,
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (415, UNSUPPORTED),
+            "rename_todo as {content_type:?}"
+        );
+    }
+    // Nothing was added or renamed behind the refusals.
+    let list = app.form(paths::LIST, Some(&alice), &[]).await;
+    assert_eq!(
+        list.json(),
+        json!([{"id": id, "title": "keep", "done": false}]),
+        "{list:?}"
+    );
+    // The codec's own type passes in any case and with parameters.
+    let fine = app
+        .send(
+            paths::ADD,
+            Some(&alice),
+            "Application/X-WWW-Form-URLEncoded; charset=UTF-8",
+            "title=fine".into(),
+            &origin,
+        )
+        .await;
+    assert_eq!(fine.status, 200, "{fine:?}");
+    let renamed = app
+        .send(
+            paths::RENAME,
+            Some(&alice),
+            "application/json; charset=utf-8",
+            json!({"todo": id, "changes": {"title": "renamed"}}).to_string(),
+            &origin,
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{renamed:?}");
+}
