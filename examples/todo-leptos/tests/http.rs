@@ -488,3 +488,51 @@ async fn a_body_in_another_content_type_than_the_codecs_is_415_and_runs_nothing(
         .await;
     assert_eq!(renamed.status, 200, "{renamed:?}");
 }
+
+#[tokio::test]
+async fn an_email_is_one_account_whatever_its_spaces_and_capitals() {
+    let app = start(None).await;
+    let credentials =
+        |email: &'static str, password: &'static str| [("email", email), ("password", password)];
+    // Signed up with stray spaces and capitals: the account logs in by
+    // its plain address, as the login's per-e-mail limit folds it.
+    let signup = app
+        .form(
+            paths::SIGNUP,
+            None,
+            &credentials(" Carol@Example.com ", common::PASSWORD),
+        )
+        .await;
+    assert_eq!((signup.status, signup.body.as_str()), (200, "null"));
+    let login = app
+        .form(
+            paths::LOGIN,
+            None,
+            &credentials("carol@example.com", common::PASSWORD),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    // A look-alike with another password is not a second account: the
+    // same answer as any sign-up, and its password opens nothing.
+    let other = "another password entirely";
+    let look_alike = app
+        .form(
+            paths::SIGNUP,
+            None,
+            &credentials("carol@example.com  ", other),
+        )
+        .await;
+    assert_eq!((look_alike.status, look_alike.body.as_str()), (200, "null"));
+    let refused = app
+        .form(paths::LOGIN, None, &credentials("carol@example.com", other))
+        .await;
+    assert_eq!(
+        (refused.status, refused.body.as_str()),
+        (401, UNAUTHENTICATED)
+    );
+    let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users")
+        .fetch_all(&app.built.db.0)
+        .await
+        .unwrap();
+    assert_eq!(emails, ["carol@example.com"]);
+}
