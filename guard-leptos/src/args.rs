@@ -8,7 +8,7 @@
 //! would otherwise reach the function without the check of its names.
 
 use guard_core::GuardError;
-use guard_core::validate::{InputError, StrictOptions, check_names};
+use guard_core::validate::{InputError, StrictOptions, check_form_utf8, check_names};
 use http::request::Parts;
 use http::{Method, header};
 
@@ -71,8 +71,11 @@ pub(crate) fn check_keys(reg: &Registered, parts: &Parts, body: &[u8]) -> Result
         None => request_media(parts).ok().flatten().unwrap_or_default(),
     };
     let keys: Vec<String> = if parts.method == Method::GET {
-        form_keys(parts.uri.query().unwrap_or_default().as_bytes())
+        let query = parts.uri.query().unwrap_or_default().as_bytes();
+        check_form_utf8(query)?;
+        form_keys(query)
     } else if media == FORM {
+        check_form_utf8(body)?;
         form_keys(body)
     } else if media == JSON {
         // The whole document, decoded strictly into the argument struct:

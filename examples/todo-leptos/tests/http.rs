@@ -536,3 +536,43 @@ async fn an_email_is_one_account_whatever_its_spaces_and_capitals() {
         .unwrap();
     assert_eq!(emails, ["carol@example.com"]);
 }
+
+#[tokio::test]
+async fn a_form_value_that_decodes_to_invalid_utf8_is_400_and_adds_nothing() {
+    let (app, alice, _) = alice_and_bob().await;
+    let origin = [("origin", app.origin.as_str())];
+    let form = "application/x-www-form-urlencoded";
+    // Percent-encoded bytes that are not UTF-8: the codec would store them
+    // as U+FFFD, silently, instead of the title that was sent.
+    for body in [
+        "title=%FF%FE",
+        "title=caf%E9",
+        "title=ok&%C3=1",
+        "title=%F0%9F%98",
+    ] {
+        let answer = app
+            .send(paths::ADD, Some(&alice), form, body.into(), &origin)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (400, r#"{"error":"invalid_input"}"#),
+            "{body}"
+        );
+    }
+    let list = app.form(paths::LIST, Some(&alice), &[]).await;
+    assert_eq!(list.json(), json!([]), "{list:?}");
+    // Percent-encoded UTF-8 and a `+` are the text they encode.
+    let fine = app
+        .send(
+            paths::ADD,
+            Some(&alice),
+            form,
+            "title=caf%C3%A9+%F0%9F%98%80".into(),
+            &origin,
+        )
+        .await;
+    assert_eq!(
+        (fine.status, fine.json()["title"].as_str()),
+        (200, Some("café 😀"))
+    );
+}
