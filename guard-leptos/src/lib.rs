@@ -130,6 +130,43 @@ pub async fn limit_identifier(identifier: &str) -> Result<String, GuardedError> 
     Ok(limit.check(identifier).await?)
 }
 
+/// Refuses a call of a public server function that another site's page
+/// made the browser send: a login or sign-up form posted cross-site signs
+/// the victim's browser in to the attacker's account (login CSRF), and the
+/// route's own check covers `auth` functions only. The app's own pages
+/// (`Origin` of this host, or `Sec-Fetch-Site: same-origin`) and clients
+/// that are no browser (neither header) pass; see
+/// [`CsrfPolicy::check_public`](guard_core::csrf::CsrfPolicy::check_public).
+/// Call it first in the body of a public function that starts a session.
+///
+/// ```ignore
+/// #[secure_server_fn(public = "the login form", rate = "10/min")]
+/// #[server]
+/// pub async fn login(email: String, password: String) -> Result<(), GuardedError> {
+///     guard_leptos::refuse_cross_site()?;
+///     // ...
+/// }
+/// ```
+///
+/// # Errors
+///
+/// 403 `{"error":"forbidden"}` for a cross-site call; 500 outside a
+/// request's Leptos context.
+pub fn refuse_cross_site() -> Result<(), GuardedError> {
+    let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() else {
+        return Err(guard_core::GuardError::internal(
+            "refuse_cross_site called without a request in the Leptos context",
+        )
+        .into());
+    };
+    guard_core::csrf::CsrfPolicy::new()
+        .check_public(&parts.method, &parts.uri, &parts.headers)
+        .map_err(|refusal| {
+            tracing::info!(%refusal, "cross-site call of a public server function refused");
+            guard_core::GuardError::forbidden().into()
+        })
+}
+
 #[doc(hidden)]
 pub mod __private {
     //! Used by the code `#[secure_server_fn]` generates. Not public API.

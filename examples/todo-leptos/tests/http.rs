@@ -576,3 +576,55 @@ async fn a_form_value_that_decodes_to_invalid_utf8_is_400_and_adds_nothing() {
         (200, Some("café 😀"))
     );
 }
+
+#[tokio::test]
+async fn a_cross_site_login_form_is_403_and_starts_no_session() {
+    let app = start(None).await;
+    let _mallory = app.user("mallory@example.com").await;
+    // Login CSRF: another site's page posts the attacker's credentials to
+    // the login form, and the victim's browser is signed in as the attacker
+    // (what the victim then writes lands in the attacker's account). The
+    // form codec takes a plain HTML form; a `SameSite=Lax` cookie set by a
+    // top-level navigation is kept.
+    let form = "application/x-www-form-urlencoded";
+    let body = format!(
+        "email=mallory%40example.com&password={}",
+        common::PASSWORD.replace(' ', "+")
+    );
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ][..],
+        &[("origin", "null")][..],
+        &[("sec-fetch-site", "cross-site")][..],
+    ] {
+        let answer = app
+            .send(paths::LOGIN, None, form, body.clone(), headers)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (403, FORBIDDEN),
+            "{headers:?}"
+        );
+        assert!(
+            answer.headers.get("set-cookie").is_none(),
+            "{headers:?}: {answer:?}"
+        );
+    }
+    // The app's own page, and a client that is no browser, still log in.
+    let own = app
+        .send(
+            paths::LOGIN,
+            None,
+            form,
+            body.clone(),
+            &[("origin", &app.origin)],
+        )
+        .await;
+    assert_eq!(own.status, 200, "{own:?}");
+    assert!(own.headers.get("set-cookie").is_some(), "{own:?}");
+    let script = app.send(paths::LOGIN, None, form, body, &[]).await;
+    assert_eq!(script.status, 200, "{script:?}");
+}
