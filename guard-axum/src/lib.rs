@@ -182,7 +182,7 @@ pub mod __private {
     pub use axum::response::{IntoResponse, Response};
     pub use guard_core::RouteSpec;
     pub use guard_core::rate::{QuotaSpec, RateSpec};
-    pub use guard_core::spec::{BodySpec, QuerySpec, RateLimits, UploadSpec};
+    pub use guard_core::spec::{BodySpec, DeclaredAs, QuerySpec, RateLimits, UploadSpec};
 
     use guard_core::{ErrorKind, GenericBody, GuardError};
 

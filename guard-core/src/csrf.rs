@@ -135,6 +135,55 @@ impl CsrfPolicy {
         {
             return Ok(());
         }
+        self.check_origin(uri, headers)
+    }
+
+    /// Decides a request that needs no credential but may create one: a
+    /// login or sign-up form, which a page on another site can post so that
+    /// the victim's browser is signed in to the attacker's account (login
+    /// CSRF; a `SameSite=Lax` cookie set by a top-level navigation is kept).
+    /// Unlike [`Self::check`], a request without `Cookie` is checked too;
+    /// and one that shows no sign of a browser (neither `Origin` nor
+    /// `Sec-Fetch-Site`) passes, since a script has no victim's browser to
+    /// borrow. Anything else is decided as by [`Self::check`].
+    ///
+    /// ```
+    /// use guard_core::csrf::CsrfPolicy;
+    /// use http::{HeaderMap, HeaderValue, Method, Uri};
+    ///
+    /// let policy = CsrfPolicy::new();
+    /// let uri = Uri::from_static("/login");
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("host", HeaderValue::from_static("app.example.com"));
+    /// assert!(policy.check_public(&Method::POST, &uri, &headers).is_ok());
+    /// headers.insert("origin", HeaderValue::from_static("https://evil.example"));
+    /// assert!(policy.check_public(&Method::POST, &uri, &headers).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Why the request looks cross-site; answer it with 403.
+    pub fn check_public(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<(), CsrfRefusal> {
+        if !is_unsafe_method(method) {
+            return Ok(());
+        }
+        let site = headers.get("sec-fetch-site");
+        if site.is_some_and(|site| site.as_bytes() == b"same-origin") {
+            return Ok(());
+        }
+        if site.is_none() && !headers.contains_key(header::ORIGIN) {
+            return Ok(());
+        }
+        self.check_origin(uri, headers)
+    }
+
+    /// Exactly one `Origin`, this service's own or a trusted one.
+    fn check_origin(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), CsrfRefusal> {
         let mut origins = headers.get_all(header::ORIGIN).iter();
         let (Some(origin), None) = (origins.next(), origins.next()) else {
             return Err(if headers.contains_key(header::ORIGIN) {
@@ -387,5 +436,62 @@ mod tests {
             .build()
             .unwrap();
         assert!(CsrfPolicy::new().trust_cors(&any).trusted().is_empty());
+    }
+
+    #[test]
+    fn public_check_refuses_cross_site_browsers_without_a_cookie_and_lets_scripts_pass() {
+        let policy = CsrfPolicy::new();
+        let public = |pairs: &[(&str, &str)]| {
+            policy.check_public(&Method::POST, &Uri::from_static("/login"), &headers(pairs))
+        };
+        let host = ("host", "app.example.com");
+        for pairs in [
+            &[host][..],
+            &[host, ("origin", "https://app.example.com")],
+            &[host, ("sec-fetch-site", "same-origin")],
+            &[
+                host,
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://evil.example"),
+            ],
+        ] {
+            assert_eq!(public(pairs), Ok(()), "{pairs:?}");
+        }
+        for (pairs, refusal) in [
+            (
+                &[host, ("origin", "https://evil.example")][..],
+                CsrfRefusal::CrossSite,
+            ),
+            (&[host, ("origin", "null")], CsrfRefusal::OpaqueOrigin),
+            (
+                &[host, ("sec-fetch-site", "cross-site")],
+                CsrfRefusal::MissingOrigin,
+            ),
+            (
+                &[
+                    host,
+                    ("sec-fetch-site", "same-site"),
+                    ("origin", "https://www.example.com"),
+                ],
+                CsrfRefusal::CrossSite,
+            ),
+            (
+                &[
+                    host,
+                    ("origin", "https://app.example.com"),
+                    ("origin", "https://evil.example"),
+                ],
+                CsrfRefusal::RepeatedOrigin,
+            ),
+        ] {
+            assert_eq!(public(pairs), Err(refusal), "{pairs:?}");
+        }
+        // Safe methods are never refused.
+        let get = policy.check_public(
+            &Method::GET,
+            &Uri::from_static("/login"),
+            &headers(&[host, ("origin", "https://evil.example")]),
+        );
+        assert_eq!(get, Ok(()));
     }
 }

@@ -467,6 +467,19 @@ impl RouteSpec {
     }
 }
 
+/// What `body = T` (or `query = T`) asserts of the handler's `Valid<U>`
+/// (`ValidQuery<U>`): `U` is `T`. Used by the code `#[secure_route]`
+/// generates, spanned at `U`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the handler decodes `{Self}`, but the route declares `{T}`",
+    label = "decoded as `{Self}` here",
+    note = "declare the type the handler takes (`body = {Self}` for `Valid<{Self}>`, `query = {Self}` for `ValidQuery<{Self}>`): the report and the build-time checks describe the declared type"
+)]
+pub trait DeclaredAs<T> {}
+
+impl<T> DeclaredAs<T> for T {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

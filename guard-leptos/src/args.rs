@@ -2,32 +2,82 @@
 //! what it declares, for each codec, before the arguments are decoded: the
 //! whole JSON document (every depth), the top-level names of a form or a
 //! query. Unknown names and identity fields (`user_id`, `role`, …) are
-//! refused with the same 400 a route's body gets.
+//! refused with the same 400 a route's body gets. A body in another media
+//! type than the codec's is refused with 415 first: the codec decodes its
+//! bytes whatever the `Content-Type` says, so a form labelled `text/plain`
+//! would otherwise reach the function without the check of its names.
 
-use guard_core::validate::{InputError, StrictOptions, check_names};
+use guard_core::GuardError;
+use guard_core::validate::{InputError, StrictOptions, check_form_utf8, check_names};
 use http::request::Parts;
 use http::{Method, header};
 
 use crate::runtime::Registered;
 
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+/// The media type of a `Content-Type` value, lowercased, without its
+/// parameters.
+fn essence(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// The request's one `Content-Type`, as its essence: `Ok(None)` when there
+/// is none, `Err(())` when it is repeated or not text.
+fn request_media(parts: &Parts) -> Result<Option<String>, ()> {
+    let mut values = parts.headers.get_all(header::CONTENT_TYPE).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(value), None) => value.to_str().map(|v| Some(essence(v))).map_err(|_| ()),
+        (Some(_), Some(_)) => Err(()),
+    }
+}
+
+/// 415 unless a call with a body (or a `Content-Type`) sends exactly the
+/// media type of the function's input codec, any case, with parameters. A
+/// `GET` codec reads the query, and a protocol whose codec is not known
+/// here is left to it.
+pub(crate) fn check_media(reg: &Registered, parts: &Parts, body: &[u8]) -> Result<(), GuardError> {
+    let Some(expected) = (reg.media)() else {
+        return Ok(());
+    };
+    if parts.method == Method::GET {
+        return Ok(());
+    }
+    match request_media(parts) {
+        Ok(None) if body.is_empty() => Ok(()),
+        Ok(Some(media)) if media == essence(expected) => Ok(()),
+        _ => Err(GuardError::unsupported_media_type()),
+    }
+}
+
 /// Checks the top-level argument names of one call: the query of a `GET`
 /// codec, the form of the default `PostUrl` codec, the object of `Json`.
-/// Other content types are left to the codec's own decoding.
+/// Other codecs are left to their own decoding.
 pub(crate) fn check_keys(reg: &Registered, parts: &Parts, body: &[u8]) -> Result<(), InputError> {
     let options = StrictOptions::new()
         .allow_identity_fields(reg.allowed_identity.iter().copied())
         .map_err(|_| InputError::Shape)?;
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    // The codec's media type (the request's was checked against it), or
+    // the request's for a protocol whose codec is not known.
+    let media = match (reg.media)() {
+        Some(expected) => essence(expected),
+        None => request_media(parts).ok().flatten().unwrap_or_default(),
+    };
     let keys: Vec<String> = if parts.method == Method::GET {
-        form_keys(parts.uri.query().unwrap_or_default().as_bytes())
-    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        let query = parts.uri.query().unwrap_or_default().as_bytes();
+        check_form_utf8(query)?;
+        form_keys(query)
+    } else if media == FORM {
+        check_form_utf8(body)?;
         form_keys(body)
-    } else if content_type.starts_with("application/json") {
+    } else if media == JSON {
         // The whole document, decoded strictly into the argument struct:
         // nested unknown and identity fields are refused as in a route's
         // JSON body, not only the top-level names.

@@ -130,6 +130,43 @@ pub async fn limit_identifier(identifier: &str) -> Result<String, GuardedError> 
     Ok(limit.check(identifier).await?)
 }
 
+/// Refuses a call of a public server function that another site's page
+/// made the browser send: a login or sign-up form posted cross-site signs
+/// the victim's browser in to the attacker's account (login CSRF), and the
+/// route's own check covers `auth` functions only. The app's own pages
+/// (`Origin` of this host, or `Sec-Fetch-Site: same-origin`) and clients
+/// that are no browser (neither header) pass; see
+/// [`CsrfPolicy::check_public`](guard_core::csrf::CsrfPolicy::check_public).
+/// Call it first in the body of a public function that starts a session.
+///
+/// ```ignore
+/// #[secure_server_fn(public = "the login form", rate = "10/min")]
+/// #[server]
+/// pub async fn login(email: String, password: String) -> Result<(), GuardedError> {
+///     guard_leptos::refuse_cross_site()?;
+///     // ...
+/// }
+/// ```
+///
+/// # Errors
+///
+/// 403 `{"error":"forbidden"}` for a cross-site call; 500 outside a
+/// request's Leptos context.
+pub fn refuse_cross_site() -> Result<(), GuardedError> {
+    let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() else {
+        return Err(guard_core::GuardError::internal(
+            "refuse_cross_site called without a request in the Leptos context",
+        )
+        .into());
+    };
+    guard_core::csrf::CsrfPolicy::new()
+        .check_public(&parts.method, &parts.uri, &parts.headers)
+        .map_err(|refusal| {
+            tracing::info!(%refusal, "cross-site call of a public server function refused");
+            guard_core::GuardError::forbidden().into()
+        })
+}
+
 #[doc(hidden)]
 pub mod __private {
     //! Used by the code `#[secure_server_fn]` generates. Not public API.
@@ -167,4 +204,46 @@ pub mod __private {
     }
 
     impl<T> NoRules for &Arg<'_, T> {}
+
+    /// A server function's protocol, for the media type its input codec
+    /// decodes (autoref specialization: [`HttpInput`] for `Http<I, O>`,
+    /// [`OtherInput`] for any other protocol, whose codec is left alone).
+    #[derive(Debug)]
+    pub struct Protocol<P>(core::marker::PhantomData<P>);
+
+    impl<P> Protocol<P> {
+        /// The marker.
+        #[must_use]
+        pub const fn new() -> Self {
+            Self(core::marker::PhantomData)
+        }
+    }
+
+    impl<P> Default for Protocol<P> {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// The input codec's `Content-Type` of an HTTP protocol.
+    pub trait HttpInput {
+        /// `Some(media type)`.
+        fn input_media(&self) -> Option<&'static str>;
+    }
+
+    impl<I: server_fn::codec::Encoding, O> HttpInput for Protocol<server_fn::Http<I, O>> {
+        fn input_media(&self) -> Option<&'static str> {
+            Some(<I as server_fn::ContentType>::CONTENT_TYPE)
+        }
+    }
+
+    /// A protocol whose input media type is not known.
+    pub trait OtherInput {
+        /// Always `None`.
+        fn input_media(&self) -> Option<&'static str> {
+            None
+        }
+    }
+
+    impl<P> OtherInput for &Protocol<P> {}
 }

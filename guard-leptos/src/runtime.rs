@@ -42,6 +42,10 @@ pub struct Registered {
     pub problems: fn(&'static [&'static str]) -> Vec<String>,
     /// Identity fields the function may take (`allow_identity(...)`).
     pub allowed_identity: &'static [&'static str],
+    /// The `Content-Type` the input codec decodes (`None` for a protocol
+    /// other than `Http`): a body sent as anything else is refused, since
+    /// the codec would decode it without the strict check of its names.
+    pub media: fn() -> Option<&'static str>,
 }
 
 inventory::collect!(Registered);
@@ -468,6 +472,9 @@ pub async fn serve<S: Send + 'static>(incoming: Incoming<S>, path: &'static str)
         .get::<FieldDetail>()
         .copied()
         .unwrap_or_default();
+    if let Err(refusal) = crate::args::check_media(reg, &parts, &bytes) {
+        return guards.finish(reg.spec, pass, refusal.into_response()).await;
+    }
     if let Err(err) = crate::args::check_keys(reg, &parts, &bytes) {
         let refusal = err.into_guard_error(detail).into_response();
         return guards.finish(reg.spec, pass, refusal).await;

@@ -351,6 +351,12 @@ fn string_list(
                 lit: Lit::Str(s), ..
             }) => {
                 non_blank(&s, key.to_string().trim_end_matches('s'), errors);
+                if names.iter().any(|n: &LitStr| n.value() == s.value()) {
+                    errors.spanned(
+                        &s,
+                        format!("`{}` is listed twice in `{key}`; list it once", s.value()),
+                    );
+                }
                 names.push(s);
             }
             other => errors.spanned(

@@ -181,6 +181,25 @@ fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
             const _: () = { fn assert_query<T: #p::StrictQuery>() {} let _ = assert_query::<#ty>; };
         });
     }
+    // The type the handler decodes is the one declared (the report and the
+    // router's build-time checks read the declared one).
+    for (option, wrapper) in [(&opts.body, "Valid"), (&opts.query, "ValidQuery")] {
+        let Some((_, declared)) = option else {
+            continue;
+        };
+        for decoded in handler
+            .arg_types
+            .iter()
+            .filter_map(|t| valid::generic_of(t, wrapper))
+        {
+            checks.extend(quote_spanned! {decoded.span()=>
+                const _: () = {
+                    fn assert_declared<U: #p::DeclaredAs<T>, T>() {}
+                    let _ = assert_declared::<#decoded, #declared>;
+                };
+            });
+        }
+    }
     checks
 }
 

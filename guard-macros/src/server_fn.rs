@@ -356,6 +356,14 @@ fn guarded(
                 json: #p::check_json_strict::<#args_struct>,
                 problems: #p::args_problems::<#args_struct>,
                 allowed_identity: &[],
+                media: {
+                    fn media() -> ::core::option::Option<&'static str> {
+                        #[allow(unused_imports)]
+                        use #p::{HttpInput as _, OtherInput as _};
+                        (&#p::Protocol::<<#args_struct as #p::ServerFn>::Protocol>::new()).input_media()
+                    }
+                    media
+                },
             }
         }
     }

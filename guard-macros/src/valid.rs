@@ -103,6 +103,14 @@ pub(crate) fn options_against_handler(opts: &Options, handler: &Handler, errors:
             ),
         );
     }
+    if let Some(identifier) = &opts.rate_identifier
+        && !takes("IdentifierLimit")
+    {
+        errors.spanned(
+            &identifier.key,
+            "`rate_identifier` is counted when the handler checks the identifier; take `limit: IdentifierLimit` and call `limit.check(&body.email).await?`",
+        );
+    }
     if let Some((key, _)) = &opts.allow_identity
         && opts.body.is_none()
     {

@@ -75,16 +75,48 @@ pub struct Service {
     pub report: RouteReport,
 }
 
+/// How long a client may take over a request's headers. `axum::serve`
+/// gives hyper no timer, and without one hyper enforces no header timeout:
+/// a client sending one header line every few seconds (slowloris) held its
+/// connection, and a task, for as long as it liked.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Service {
     /// Serves on a listener, with the socket peer available to the
-    /// client-IP guard.
+    /// client-IP guard, and closes a connection whose request headers take
+    /// longer than [`HEADER_READ_TIMEOUT`].
     pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<(), StartError> {
-        axum::serve(
-            listener,
-            self.app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .map_err(|e| StartError::new(format!("server failed: {e}")))
+        use hyper::server::conn::http1::Builder;
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        use hyper_util::service::TowerToHyperService;
+        use tower::Service as _;
+
+        let mut make = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        let mut builder = Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of descriptors, or a connection reset before
+                    // accept: wait a little rather than spin.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(service) = make.call(peer).await;
+            let builder = builder.clone();
+            tokio::spawn(async move {
+                let io = TokioIo::new(stream);
+                let service = TowerToHyperService::new(service);
+                if let Err(err) = builder.serve_connection(io, service).with_upgrades().await {
+                    tracing::debug!(error = %err, %peer, "connection ended with an error");
+                }
+            });
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Sign-up, login and logout: public server functions limited per client.
 
 use guard_axum::auth::{login as start_session, logout as end_session};
+use guard_axum::rate_limit::RateKey;
 use guard_axum::{GuardError, Principal};
 use guard_leptos::{GuardedError, secure_server_fn};
 use leptos::prelude::*;
@@ -27,15 +28,22 @@ fn check_credentials(email: &str, password: &str) -> Result<(), GuardedError> {
 }
 
 /// Creates an account (the same answer whether or not the e-mail is taken).
+/// The e-mail is stored folded (trimmed, lowercased) as `login` looks it up:
+/// `" Carol@Example.com "` is `carol@example.com`, never a second account.
 #[secure_server_fn(public = "anyone may sign up", rate_ip = "10/hour")]
 #[server]
 pub async fn signup(email: String, password: String) -> Result<(), GuardedError> {
+    guard_leptos::refuse_cross_site()?;
+    let email = RateKey::fold_identifier(&email);
     check_credentials(&email, &password)?;
     let db = Db::from_context()?;
     let hash = db.1.hash(password).await?;
-    let email = email.to_lowercase();
-    let is_admin = use_context::<crate::page::Admins>()
-        .is_some_and(|admins| admins.0.iter().any(|a| a.to_lowercase() == email));
+    let is_admin = use_context::<crate::page::Admins>().is_some_and(|admins| {
+        admins
+            .0
+            .iter()
+            .any(|a| RateKey::fold_identifier(a) == email)
+    });
     sqlx::query(
         "INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
     )
@@ -48,10 +56,12 @@ pub async fn signup(email: String, password: String) -> Result<(), GuardedError>
 }
 
 /// Logs in: a session cookie on success, the same 401 for an unknown
-/// e-mail and a wrong password.
+/// e-mail and a wrong password, 403 for a form posted from another site.
 #[secure_server_fn(public = "the login form", rate = "10/min")]
 #[server]
 pub async fn login(email: String, password: String) -> Result<(), GuardedError> {
+    // Another site's form must not sign the browser in (login CSRF).
+    guard_leptos::refuse_cross_site()?;
     // 10/min per e-mail from any client, beside 10/min per client: a
     // password guessed from many addresses is still limited.
     let email = guard_leptos::limit_identifier(&email).await?;

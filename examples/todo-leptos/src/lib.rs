@@ -138,7 +138,7 @@ pub async fn app(config: Config) -> Result<App, StartError> {
     for email in &config.admin_emails {
         // Admins are marked when they sign up, and here for existing ones.
         sqlx::query("UPDATE users SET is_admin = 1 WHERE email = ?")
-            .bind(email.to_lowercase())
+            .bind(guard_axum::rate_limit::RateKey::fold_identifier(email))
             .execute(&pool)
             .await
             .map_err(StartError::Database)?;

@@ -407,3 +407,224 @@ async fn the_page_renders_the_callers_todos_through_a_direct_call() {
     let anonymous = app.get("/", None).await;
     assert!(anonymous.body.contains("log in"), "{}", anonymous.body);
 }
+
+#[tokio::test]
+async fn a_body_in_another_content_type_than_the_codecs_is_415_and_runs_nothing() {
+    const UNSUPPORTED: &str = r#"{"error":"unsupported_media_type"}"#;
+    let (app, alice, _) = alice_and_bob().await;
+    let id = app.add(&alice, "keep").await;
+    let origin = [("origin", app.origin.as_str())];
+    // A form the strict check refuses (an identity and an unknown name),
+    // labelled as something else: the codec would decode it all the same.
+    let form = "title=smuggled&owner_id=2&debug=1";
+    for content_type in [
+        "text/plain",
+        "",
+        "application/octet-stream",
+        "multipart/form-data; boundary=x",
+        "application/json",
+        "application/x-www-form-urlencodedx",
+    ] {
+        let answer = app
+            .send(paths::ADD, Some(&alice), content_type, form.into(), &origin)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (415, UNSUPPORTED),
+            "add_todo as {content_type:?}"
+        );
+    }
+    // The same for the JSON codec: nested and top-level identity fields.
+    let document =
+        json!({"todo": id, "changes": {"title": "smuggled", "role": "admin"}, "user_id": 2})
+            .to_string();
+    for content_type in [
+        "text/plain",
+        "",
+        "application/x-www-form-urlencoded",
+        "application/vnd.api+json",
+    ] {
+        let answer = app
+            .send(
+                paths::RENAME,
+                Some(&alice),
+                content_type,
+                document.clone(),
+                &origin,
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (415, UNSUPPORTED),
+            "rename_todo as {content_type:?}"
+        );
+    }
+    // Nothing was added or renamed behind the refusals.
+    let list = app.form(paths::LIST, Some(&alice), &[]).await;
+    assert_eq!(
+        list.json(),
+        json!([{"id": id, "title": "keep", "done": false}]),
+        "{list:?}"
+    );
+    // The codec's own type passes in any case and with parameters.
+    let fine = app
+        .send(
+            paths::ADD,
+            Some(&alice),
+            "Application/X-WWW-Form-URLEncoded; charset=UTF-8",
+            "title=fine".into(),
+            &origin,
+        )
+        .await;
+    assert_eq!(fine.status, 200, "{fine:?}");
+    let renamed = app
+        .send(
+            paths::RENAME,
+            Some(&alice),
+            "application/json; charset=utf-8",
+            json!({"todo": id, "changes": {"title": "renamed"}}).to_string(),
+            &origin,
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{renamed:?}");
+}
+
+#[tokio::test]
+async fn an_email_is_one_account_whatever_its_spaces_and_capitals() {
+    let app = start(None).await;
+    let credentials =
+        |email: &'static str, password: &'static str| [("email", email), ("password", password)];
+    // Signed up with stray spaces and capitals: the account logs in by
+    // its plain address, as the login's per-e-mail limit folds it.
+    let signup = app
+        .form(
+            paths::SIGNUP,
+            None,
+            &credentials(" Carol@Example.com ", common::PASSWORD),
+        )
+        .await;
+    assert_eq!((signup.status, signup.body.as_str()), (200, "null"));
+    let login = app
+        .form(
+            paths::LOGIN,
+            None,
+            &credentials("carol@example.com", common::PASSWORD),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    // A look-alike with another password is not a second account: the
+    // same answer as any sign-up, and its password opens nothing.
+    let other = "another password entirely";
+    let look_alike = app
+        .form(
+            paths::SIGNUP,
+            None,
+            &credentials("carol@example.com  ", other),
+        )
+        .await;
+    assert_eq!((look_alike.status, look_alike.body.as_str()), (200, "null"));
+    let refused = app
+        .form(paths::LOGIN, None, &credentials("carol@example.com", other))
+        .await;
+    assert_eq!(
+        (refused.status, refused.body.as_str()),
+        (401, UNAUTHENTICATED)
+    );
+    let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users")
+        .fetch_all(&app.built.db.0)
+        .await
+        .unwrap();
+    assert_eq!(emails, ["carol@example.com"]);
+}
+
+#[tokio::test]
+async fn a_form_value_that_decodes_to_invalid_utf8_is_400_and_adds_nothing() {
+    let (app, alice, _) = alice_and_bob().await;
+    let origin = [("origin", app.origin.as_str())];
+    let form = "application/x-www-form-urlencoded";
+    // Percent-encoded bytes that are not UTF-8: the codec would store them
+    // as U+FFFD, silently, instead of the title that was sent.
+    for body in [
+        "title=%FF%FE",
+        "title=caf%E9",
+        "title=ok&%C3=1",
+        "title=%F0%9F%98",
+    ] {
+        let answer = app
+            .send(paths::ADD, Some(&alice), form, body.into(), &origin)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (400, r#"{"error":"invalid_input"}"#),
+            "{body}"
+        );
+    }
+    let list = app.form(paths::LIST, Some(&alice), &[]).await;
+    assert_eq!(list.json(), json!([]), "{list:?}");
+    // Percent-encoded UTF-8 and a `+` are the text they encode.
+    let fine = app
+        .send(
+            paths::ADD,
+            Some(&alice),
+            form,
+            "title=caf%C3%A9+%F0%9F%98%80".into(),
+            &origin,
+        )
+        .await;
+    assert_eq!(
+        (fine.status, fine.json()["title"].as_str()),
+        (200, Some("café 😀"))
+    );
+}
+
+#[tokio::test]
+async fn a_cross_site_login_form_is_403_and_starts_no_session() {
+    let app = start(None).await;
+    let _mallory = app.user("mallory@example.com").await;
+    // Login CSRF: another site's page posts the attacker's credentials to
+    // the login form, and the victim's browser is signed in as the attacker
+    // (what the victim then writes lands in the attacker's account). The
+    // form codec takes a plain HTML form; a `SameSite=Lax` cookie set by a
+    // top-level navigation is kept.
+    let form = "application/x-www-form-urlencoded";
+    let body = format!(
+        "email=mallory%40example.com&password={}",
+        common::PASSWORD.replace(' ', "+")
+    );
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ][..],
+        &[("origin", "null")][..],
+        &[("sec-fetch-site", "cross-site")][..],
+    ] {
+        let answer = app
+            .send(paths::LOGIN, None, form, body.clone(), headers)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (403, FORBIDDEN),
+            "{headers:?}"
+        );
+        assert!(
+            answer.headers.get("set-cookie").is_none(),
+            "{headers:?}: {answer:?}"
+        );
+    }
+    // The app's own page, and a client that is no browser, still log in.
+    let own = app
+        .send(
+            paths::LOGIN,
+            None,
+            form,
+            body.clone(),
+            &[("origin", &app.origin)],
+        )
+        .await;
+    assert_eq!(own.status, 200, "{own:?}");
+    assert!(own.headers.get("set-cookie").is_some(), "{own:?}");
+    let script = app.send(paths::LOGIN, None, form, body, &[]).await;
+    assert_eq!(script.status, 200, "{script:?}");
+}

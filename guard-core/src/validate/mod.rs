@@ -44,4 +44,4 @@ pub use introspect::{
 };
 pub use json::{check_json_strict, decode_json_strict, validate_input};
 pub use options::{StrictConfigError, StrictOptions};
-pub use query::{check_names, check_query_keys};
+pub use query::{check_form_utf8, check_names, check_query_keys};

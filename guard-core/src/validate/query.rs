@@ -1,5 +1,5 @@
 //! Strict query strings and argument names: [`check_query_keys`],
-//! [`check_names`].
+//! [`check_names`], [`check_form_utf8`].
 
 use std::borrow::Cow;
 
@@ -42,6 +42,7 @@ pub fn check_query_keys<T: DeserializeOwned>(
     if query.is_empty() {
         return Ok(());
     }
+    check_form_utf8(query.as_bytes())?;
     let Some(declared) = top_level_fields::<T>() else {
         return Err(InputError::Unverifiable {
             type_name: std::any::type_name::<T>(),
@@ -52,6 +53,51 @@ pub fn check_query_keys<T: DeserializeOwned>(
         declared,
         options,
     )
+}
+
+/// Refuses a query string or URL-encoded form whose names or values,
+/// percent-decoded, are not UTF-8 (`caf%E9`): the usual decoders replace
+/// such bytes with U+FFFD, silently storing text the caller never sent.
+///
+/// ```
+/// use guard_core::validate::{InputError, check_form_utf8};
+///
+/// assert!(check_form_utf8(b"title=caf%C3%A9+ok&done=1").is_ok());
+/// assert!(matches!(check_form_utf8(b"title=caf%E9"), Err(InputError::Syntax)));
+/// ```
+///
+/// # Errors
+///
+/// [`InputError::Syntax`] (400 `{"error":"invalid_input"}`).
+pub fn check_form_utf8(input: &[u8]) -> Result<(), InputError> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut decoded = Vec::new();
+    for part in input.split(|&b| b == b'&') {
+        decoded.clear();
+        let mut at = 0;
+        while let Some(&byte) = part.get(at) {
+            // `%` and two hex digits is a byte; anything else, a stray `%`
+            // included, is itself, as `form_urlencoded` decodes it.
+            let escaped = (byte == b'%')
+                .then(|| Some((hex(*part.get(at + 1)?)?, hex(*part.get(at + 2)?)?)))
+                .flatten();
+            if let Some((high, low)) = escaped {
+                decoded.push(high << 4 | low);
+                at += 3;
+            } else {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(InputError::Syntax);
+        }
+    }
+    Ok(())
 }
 
 /// Refuses the `names` a caller sent that are not in `declared`
@@ -104,5 +150,40 @@ where
         Ok(())
     } else {
         Err(InputError::Fields(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_utf8_accepts_text_and_refuses_decoded_bytes_that_are_not() {
+        for ok in [
+            &b""[..],
+            b"a=1&b=2",
+            b"title=caf%C3%A9",
+            b"t=%F0%9F%98%80+x",
+            b"t=100%",
+            b"t=%zz&u=%4",
+            b"t=%41%42",
+            "t=caf\u{e9}".as_bytes(),
+        ] {
+            assert!(check_form_utf8(ok).is_ok(), "{}", ok.escape_ascii());
+        }
+        for bad in [
+            &b"t=%FF"[..],
+            b"t=caf%E9",
+            b"%C3=1",
+            b"a=1&t=%F0%9F%98",
+            b"t=%ED%A0%80",
+            b"t=\xff",
+        ] {
+            assert!(
+                matches!(check_form_utf8(bad), Err(InputError::Syntax)),
+                "{}",
+                bad.escape_ascii()
+            );
+        }
     }
 }

@@ -233,3 +233,49 @@ fn run_bounded(command: &mut std::process::Command) -> std::process::Output {
     }
     child.wait_with_output().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_header_lines_is_cut_off() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    bounded(async {
+        let app = App::start().await;
+        // Slowloris: a request line, then one more header line a second,
+        // never the blank line that ends the headers. Without a header read
+        // timeout the connection stays open for as long as the client likes.
+        let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut answer = Vec::new();
+        let closed_after = loop {
+            let mut buf = [0_u8; 1024];
+            match tokio::time::timeout(Duration::from_secs(1), conn.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => break started.elapsed(),
+                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(40),
+                        "still open after {:?}",
+                        started.elapsed()
+                    );
+                    if conn.write_all(b"X-Slow: 1\r\n").await.is_err() {
+                        break started.elapsed();
+                    }
+                }
+            }
+        };
+        assert!(
+            closed_after < Duration::from_secs(15),
+            "closed after {closed_after:?}"
+        );
+        // Nothing but, at most, hyper's bare timeout answer.
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
+    })
+    .await;
+}
