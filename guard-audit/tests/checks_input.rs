@@ -258,3 +258,27 @@ fn security_headers() {
     assert!(f[0].message.contains("2 endpoint(s)"));
     assert!(!f.iter().any(|f| f.message.contains("/full")));
 }
+
+#[test]
+fn a_plain_router_beside_a_guarded_app_gets_none_of_its_headers() {
+    let s = scan("hdr_outer");
+    let r = "GA-HDR-011";
+    // The guarded app, mounted as the fallback service, keeps its headers.
+    assert_eq!(
+        verdict(&s, "ANY", "(fallback)", r),
+        (
+            "guarded".to_owned(),
+            "all security headers (GuardedRouter)".to_owned()
+        ),
+        "{}",
+        s.to_text()
+    );
+    for (method, path) in [("POST", "/login"), ("POST", "/hook")] {
+        assert_eq!(
+            verdict(&s, method, path, r).0,
+            "unguarded",
+            "{method} {path}\n{}",
+            s.to_text()
+        );
+    }
+}

@@ -5,6 +5,7 @@
 use super::Ctx;
 use super::input::common::{fn_at, layer_tokens, route, text};
 use crate::findings::{Finding, Results, Severity, Verdict};
+use crate::routes::Handler;
 
 const RULE: &str = "GA-HDR-011";
 
@@ -21,7 +22,17 @@ fn headers(ctx: &Ctx<'_, '_>, endpoint: usize) -> ([bool; 4], Vec<String>, Optio
     let ep = ctx.endpoints[endpoint];
     let mut set = [false; 4];
     let mut opaque = Vec::new();
-    if fn_at(ctx, ep.module, ep.line).is_some_and(|f| text(f.block).contains("GuardedRouter")) {
+    // A `GuardedRouter` routes only `#[secure_route]` handlers (and the
+    // services it mounts); a plain fn or a closure in the same fn is on a
+    // plain router beside it, which its headers do not cover.
+    let on_guarded_router = match &ep.handler {
+        Handler::Resolved(item) => crate::secure::declared(ctx.syms, item).is_some(),
+        Handler::Closure => false,
+        _ => true,
+    };
+    if on_guarded_router
+        && fn_at(ctx, ep.module, ep.line).is_some_and(|f| text(f.block).contains("GuardedRouter"))
+    {
         return ([true; 4], opaque, Some("GuardedRouter"));
     }
     for layer in &ep.layers {
