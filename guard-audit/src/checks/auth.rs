@@ -825,6 +825,22 @@ fn lets_anonymous(callee: &Body<'_>) -> bool {
     matches!(callee.code, Code::Block(b) if code::ok_none_exit(b))
 }
 
+impl Guards<'_> {
+    /// The verdict of an in-body check `shown` at `expr`: a check that can
+    /// let a caller without credentials through (`anon`) guards only where
+    /// the handler refuses that outcome itself.
+    fn check(&self, expr: &syn::Expr, anon: bool, shown: &str) -> BodyGuard {
+        let refused = self.none_refused.iter().any(|r| std::ptr::eq(*r, expr));
+        match (anon, refused) {
+            (true, false) => anonymous_through(shown),
+            (true, true) => BodyGuard::Checks(format!(
+                "in-body check {shown}, whose no-caller outcome the handler refuses"
+            )),
+            (false, _) => BodyGuard::Checks(format!("in-body check {shown}")),
+        }
+    }
+}
+
 fn anonymous_through(shown: &str) -> BodyGuard {
     BodyGuard::Delegated(format!(
         "in-body {shown} lets a caller without credentials through (an `Ok` exit with no caller): whether the handler then refuses one is not read"
@@ -886,16 +902,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
                     format!("{}(..)", call.name)
                 };
                 let shown = format!("`{shown}`");
-                let refused = g.none_refused.iter().any(|r| std::ptr::eq(*r, *expr));
-                if anon && !refused {
-                    return Some(anonymous_through(&shown));
-                }
-                if anon {
-                    return Some(BodyGuard::Checks(format!(
-                        "in-body check {shown}, whose no-caller outcome the handler refuses"
-                    )));
-                }
-                return Some(BodyGuard::Checks(format!("in-body check {shown}")));
+                return Some(g.check(expr, anon, &shown));
             }
         }
     }
@@ -1097,16 +1104,7 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
                     .join(".");
                 let q = if *how == "?" { "?" } else { "" };
                 let shown = format!("`{recv}.{}(..){q}` (`{name}::{}`)", m.method, m.method);
-                let refused = g.none_refused.iter().any(|r| std::ptr::eq(*r, *expr));
-                if anon && !refused {
-                    return Some(anonymous_through(&shown));
-                }
-                if anon {
-                    return Some(BodyGuard::Checks(format!(
-                        "in-body check {shown}, whose no-caller outcome the handler refuses"
-                    )));
-                }
-                return Some(BodyGuard::Checks(format!("in-body check {shown}")));
+                return Some(g.check(expr, anon, &shown));
             }
         }
     }
