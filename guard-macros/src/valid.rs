@@ -65,6 +65,13 @@ pub(crate) fn options_against_handler(opts: &Options, handler: &Handler, errors:
             .iter()
             .any(|t| outer_name(t).as_deref() == Some(name))
     };
+    // The argument of that extractor, where the error points.
+    let taken = |name: &str| {
+        handler
+            .arg_types
+            .iter()
+            .find(|t| outer_name(t).as_deref() == Some(name))
+    };
     for ty in &handler.arg_types {
         let fix = match outer_name(ty).as_deref() {
             Some("Json") => "an unvalidated JSON body; declare `body = T` and take `Valid<T>`",
@@ -119,21 +126,27 @@ pub(crate) fn options_against_handler(opts: &Options, handler: &Handler, errors:
             "`allow_identity` applies to a body; declare `body = T` or remove it",
         );
     }
-    if takes("Valid") && opts.body.is_none() {
-        errors.at(
-            Span::call_site(),
+    if opts.body.is_none()
+        && let Some(ty) = taken("Valid")
+    {
+        errors.spanned(
+            ty,
             "the handler takes `Valid<T>`; declare its type with `body = T`",
         );
     }
-    if takes("ValidQuery") && opts.query.is_none() {
-        errors.at(
-            Span::call_site(),
+    if opts.query.is_none()
+        && let Some(ty) = taken("ValidQuery")
+    {
+        errors.spanned(
+            ty,
             "the handler takes `ValidQuery<T>`; declare its type with `query = T`",
         );
     }
-    if takes("Owned") && opts.owner.is_none() {
-        errors.at(
-            Span::call_site(),
+    if opts.owner.is_none()
+        && let Some(ty) = taken("Owned")
+    {
+        errors.spanned(
+            ty,
             "the handler takes `Owned<T>`; name its path parameter with `owner = \"...\"`",
         );
     }
