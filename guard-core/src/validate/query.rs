@@ -70,34 +70,16 @@ pub fn check_query_keys<T: DeserializeOwned>(
 ///
 /// [`InputError::Syntax`] (400 `{"error":"invalid_input"}`).
 pub fn check_form_utf8(input: &[u8]) -> Result<(), InputError> {
-    let hex = |b: u8| {
-        char::from(b)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    let mut decoded = Vec::new();
-    for part in input.split(|&b| b == b'&') {
-        decoded.clear();
-        let mut at = 0;
-        while let Some(&byte) = part.get(at) {
-            // `%` and two hex digits is a byte; anything else, a stray `%`
-            // included, is itself, as `form_urlencoded` decodes it.
-            let escaped = (byte == b'%')
-                .then(|| Some((hex(*part.get(at + 1)?)?, hex(*part.get(at + 2)?)?)))
-                .flatten();
-            if let Some((high, low)) = escaped {
-                decoded.push(high << 4 | low);
-                at += 3;
-            } else {
-                decoded.push(byte);
-                at += 1;
-            }
-        }
-        if std::str::from_utf8(&decoded).is_err() {
-            return Err(InputError::Syntax);
-        }
+    // `percent_decode` keeps a stray `%` (or one without two hex digits)
+    // as itself, as `form_urlencoded` decodes it; `+` is ASCII either way.
+    let all_text = input
+        .split(|&b| b == b'&')
+        .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok());
+    if all_text {
+        Ok(())
+    } else {
+        Err(InputError::Syntax)
     }
-    Ok(())
 }
 
 /// Refuses the `names` a caller sent that are not in `declared`
