@@ -8,7 +8,7 @@
 //! would otherwise reach the function without the check of its names.
 
 use guard_core::GuardError;
-use guard_core::validate::{InputError, StrictOptions, check_form_utf8, check_names};
+use guard_core::validate::{InputError, StrictOptions, check_form_utf8, check_names, media_type};
 use http::request::Parts;
 use http::{Method, header};
 
@@ -20,12 +20,7 @@ const JSON: &str = "application/json";
 /// The media type of a `Content-Type` value, lowercased, without its
 /// parameters.
 fn essence(value: &str) -> String {
-    value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
+    media_type(value).to_ascii_lowercase()
 }
 
 /// The request's one `Content-Type`, as its essence: `Ok(None)` when there

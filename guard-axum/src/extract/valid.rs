@@ -105,7 +105,7 @@ pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), GuardError> {
 /// `application/json` or `application/<anything>+json`, any case, with
 /// parameters.
 fn is_json_media_type(value: &str) -> bool {
-    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = guard_core::validate::media_type(value);
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
     };

@@ -218,8 +218,9 @@ fn precheck(headers: &HeaderMap, limits: &UploadLimits) -> Result<(), GuardError
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("multipart/form-data"));
+        .is_some_and(|v| {
+            guard_core::validate::media_type(v).eq_ignore_ascii_case("multipart/form-data")
+        });
     if !is_form {
         tracing::debug!("upload refused: the body is not multipart/form-data");
         return Err(GuardError::unsupported_media_type());

@@ -45,3 +45,15 @@ pub use introspect::{
 pub use json::{check_json_strict, decode_json_strict, validate_input};
 pub use options::{StrictConfigError, StrictOptions};
 pub use query::{check_form_utf8, check_names, check_query_keys};
+
+/// The media type of a `Content-Type` value: what comes before its
+/// parameters, trimmed, case as sent (media types compare without case).
+///
+/// ```
+/// assert_eq!(guard_core::validate::media_type(" Application/JSON ; charset=utf-8"), "Application/JSON");
+/// assert_eq!(guard_core::validate::media_type(""), "");
+/// ```
+#[must_use]
+pub fn media_type(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or_default().trim()
+}
