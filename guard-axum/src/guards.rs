@@ -135,21 +135,119 @@ impl Guards {
     /// Runs the guards a route declared. On refusal the response is ready
     /// (generic body, `Retry-After` and rate headers where they apply).
     ///
-    /// Written so that little is held across its awaits (the `Pass` is
-    /// built at the end, a refusal's response after the charge): the
-    /// future is part of every guarded handler's, which axum boxes per
-    /// request, and one over about 1 KiB takes the allocator's slow path.
-    #[expect(
-        clippy::manual_async_fn,
-        reason = "an `async fn` keeps its arguments twice in its future"
-    )]
+    /// Decided in the call ([`Self::enforce_now`]) when the limiter is in
+    /// memory and the authenticator answers at once; the future then only
+    /// hands the decision over.
     pub(crate) fn enforce(
         &self,
         spec: &'static RouteSpec,
         parts: &mut Parts,
     ) -> impl Future<Output = Result<Pass, Response>> {
-        // `async` blocks rather than `async fn`s here and below: an
-        // `async fn` keeps its arguments twice in its future.
+        let step = self.enforce_now(spec, parts);
+        async move {
+            match step {
+                Ok(pass) => Ok(pass),
+                Err(Stop::Refused(refusal)) => Err(refusal),
+                Err(Stop::Wait(wait)) => self.enforce_later(spec, parts, wait).await,
+            }
+        }
+    }
+
+    /// The guards in one synchronous pass, in the order of the request
+    /// flow, as far as they can go without waiting: all the way when the
+    /// limiter's backend [decides at once](RateGuard::decides_at_once) (the
+    /// in-memory one) and the authenticator answers at once (a bearer
+    /// token, an API key); else it stops where it must wait, for
+    /// [`Self::enforce_later`].
+    ///
+    /// No future is built on that path: a guarded request then runs its
+    /// guards as plain calls, not as nested state machines, which is less
+    /// code for the instruction cache to hold under load (BENCHMARKS.md,
+    /// "Tenth step").
+    #[expect(
+        clippy::result_large_err,
+        reason = "the refusal is the response itself: boxing it would allocate for every refusal, and this is called in one place per request"
+    )]
+    pub(crate) fn enforce_now(
+        &self,
+        spec: &'static RouteSpec,
+        parts: &mut Parts,
+    ) -> Result<Pass, Stop> {
+        let ip = match &self.0.rate {
+            Some(rate) if rate.decides_at_once() => {
+                let (_, ip) =
+                    client_rate_key(&parts.extensions).map_err(IntoResponse::into_response)?;
+                rate.precheck_now(ip).map_err(IntoResponse::into_response)?;
+                Some((rate, ip))
+            }
+            Some(_) => return Err(Stop::Wait(Wait::Start)),
+            None => None,
+        };
+        self.cross_site(parts)
+            .map_err(IntoResponse::into_response)?;
+        let pass = if spec.requires_auth() {
+            let Some(authenticator) = self.0.authenticator.as_deref() else {
+                return Err(no_authenticator().into_response().into());
+            };
+            let Some(found) = authenticator.authenticate_now(parts) else {
+                return Err(Stop::Wait(Wait::Auth(ip.map(|(_, ip)| ip))));
+            };
+            self.admit_now(spec, parts, found, ip)?
+        } else {
+            match ip {
+                Some((rate, ip)) if rate.limits().identifier.is_some() => {
+                    identifier_pass(rate, ip, parts)
+                }
+                Some((rate, ip)) => Pass {
+                    rate_headers: rate
+                        .check_now(ip, None, None)
+                        .map_err(IntoResponse::into_response)?,
+                    ..Pass::default()
+                },
+                None => Pass::default(),
+            }
+        };
+        Ok(self.settle(parts, pass))
+    }
+
+    /// The rest of the guards from where [`Self::enforce_now`] stopped.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future"
+    )]
+    pub(crate) fn enforce_later<'a>(
+        &'a self,
+        spec: &'static RouteSpec,
+        parts: &'a mut Parts,
+        wait: Wait,
+    ) -> impl Future<Output = Result<Pass, Response>> + 'a {
+        async move {
+            let pass = match wait {
+                Wait::Auth(ip) => {
+                    let found = match self.0.authenticator.as_deref() {
+                        Some(authenticator) => authenticator.authenticate(parts).await,
+                        None => Err(no_authenticator()),
+                    };
+                    let ip = self.0.rate.as_ref().zip(ip);
+                    self.admit_now(spec, parts, found, ip)?
+                }
+                Wait::Start => self.enforce_async(spec, parts).await?,
+            };
+            Ok(self.settle(parts, pass))
+        }
+    }
+
+    /// The guards as futures, for a limiter whose backend answers over the
+    /// network (Redis).
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps its arguments twice in its future"
+    )]
+    fn enforce_async<'a>(
+        &'a self,
+        spec: &'static RouteSpec,
+        parts: &'a mut Parts,
+    ) -> impl Future<Output = Result<Pass, Response>> + 'a {
         async move {
             let ip = match &self.0.rate {
                 Some(rate) => {
@@ -162,49 +260,80 @@ impl Guards {
                 }
                 None => None,
             };
-            if let Some(csrf) = &self.0.csrf
-                && let Err(refusal) = csrf.check(&parts.method, &parts.uri, &parts.headers)
-            {
-                // Before authentication: a forged request never reaches the
-                // session store. Not charged to the client's budget: the client
-                // is the victim's browser.
-                tracing::info!(reason = %refusal, "cross-site request refused");
-                return Err(GuardError::forbidden().into_response());
+            self.cross_site(parts)
+                .map_err(IntoResponse::into_response)?;
+            if spec.requires_auth() {
+                return self.enforce_auth(spec, parts, ip).await;
             }
-            let pass = if spec.requires_auth() {
-                self.enforce_auth(spec, parts, ip).await?
-            } else {
-                match ip {
-                    Some((rate, ip)) if rate.limits().identifier.is_some() => {
-                        let limit = IdentifierLimit {
-                            guard: rate.clone(),
-                            ip,
-                            spent: Arc::default(),
-                        };
-                        parts.extensions.insert(limit.clone());
-                        Pass {
-                            identifier: Some(limit),
-                            ..Pass::default()
-                        }
-                    }
-                    Some((rate, ip)) => Pass {
-                        rate_headers: rate
-                            .check(ip, None, None)
-                            .await
-                            .map_err(IntoResponse::into_response)?,
-                        ..Pass::default()
-                    },
-                    None => Pass::default(),
+            Ok(match ip {
+                Some((rate, ip)) if rate.limits().identifier.is_some() => {
+                    identifier_pass(rate, ip, parts)
                 }
-            };
-            if !self.0.extensions.is_empty() {
-                parts.extensions.extend(self.0.extensions.clone());
-            }
-            Ok(pass)
+                Some((rate, ip)) => Pass {
+                    rate_headers: rate
+                        .check(ip, None, None)
+                        .await
+                        .map_err(IntoResponse::into_response)?,
+                    ..Pass::default()
+                },
+                None => Pass::default(),
+            })
         }
     }
 
-    /// Authentication, the per-account limit and quota, authorization.
+    /// The cross-site request check, before authentication: a forged
+    /// request never reaches the session store. Not charged to the
+    /// client's budget: the client is the victim's browser.
+    fn cross_site(&self, parts: &Parts) -> Result<(), GuardError> {
+        if let Some(csrf) = &self.0.csrf
+            && let Err(refusal) = csrf.check(&parts.method, &parts.uri, &parts.headers)
+        {
+            tracing::info!(reason = %refusal, "cross-site request refused");
+            return Err(GuardError::forbidden());
+        }
+        Ok(())
+    }
+
+    /// The route's settings, for the extractors.
+    fn settle(&self, parts: &mut Parts, pass: Pass) -> Pass {
+        if !self.0.extensions.is_empty() {
+            parts.extensions.extend(self.0.extensions.clone());
+        }
+        pass
+    }
+
+    /// After authentication answered `found`, with a limiter that decides
+    /// at once: the per-account limit and quota, then authorization; a
+    /// failed authentication still costs the client.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the refusal is the response itself: boxing it would allocate for every refusal, and this is called in one place per request"
+    )]
+    fn admit_now(
+        &self,
+        spec: &'static RouteSpec,
+        parts: &mut Parts,
+        found: Result<Option<Principal>, GuardError>,
+        ip: Option<(&Arc<RateGuard>, RateKey)>,
+    ) -> Result<Pass, Response> {
+        let principal = match found.and_then(|p| p.ok_or_else(GuardError::unauthenticated)) {
+            Ok(principal) => principal,
+            Err(refusal) => {
+                let headers = ip.and_then(|(rate, ip)| rate.charge_now(ip));
+                return Err(with_rate_headers(refusal, headers));
+            }
+        };
+        let rate_headers = match ip {
+            Some((rate, ip)) => rate
+                .check_now(ip, Some(rate.principal_key(&principal)), None)
+                .map_err(IntoResponse::into_response)?,
+            None => None,
+        };
+        authorized(spec, parts, principal, rate_headers)
+    }
+
+    /// Authentication, the per-account limit and quota, authorization, as
+    /// futures.
     #[expect(
         clippy::manual_async_fn,
         reason = "an `async fn` keeps its arguments twice in its future"
@@ -231,19 +360,7 @@ impl Guards {
                     .map_err(IntoResponse::into_response)?,
                 None => None,
             };
-            if let Err(refusal) = spec.authorize(&principal) {
-                let mut response = refusal.into_response();
-                if let Some(headers) = rate_headers {
-                    headers.apply(response.headers_mut());
-                }
-                return Err(response);
-            }
-            parts.extensions.insert(principal);
-            Ok(Pass {
-                authenticated: true,
-                rate_headers,
-                identifier: None,
-            })
+            authorized(spec, parts, principal, rate_headers)
         }
     }
 
@@ -306,12 +423,87 @@ fn charged(
             Some((rate, ip)) => rate.charge(ip).await,
             None => None,
         };
-        let mut response = refusal.into_response();
-        if let Some(headers) = headers {
-            headers.apply(response.headers_mut());
-        }
-        response
+        with_rate_headers(refusal, headers)
     }
+}
+
+/// `refusal`'s response, with the `RateLimit` headers of its charge.
+fn with_rate_headers(refusal: GuardError, headers: Option<RateHeaders>) -> Response {
+    let mut response = refusal.into_response();
+    if let Some(headers) = headers {
+        headers.apply(response.headers_mut());
+    }
+    response
+}
+
+/// Authorization of an authenticated principal, after its limits allowed
+/// the request: the refusal keeps the rate headers; an admitted principal
+/// is put where the handler's extractors find it.
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself: boxing it would allocate for every refusal, and this is called in one place per request"
+)]
+fn authorized(
+    spec: &'static RouteSpec,
+    parts: &mut Parts,
+    principal: Principal,
+    rate_headers: Option<RateHeaders>,
+) -> Result<Pass, Response> {
+    if let Err(refusal) = spec.authorize(&principal) {
+        return Err(with_rate_headers(refusal, rate_headers));
+    }
+    parts.extensions.insert(principal);
+    Ok(Pass {
+        authenticated: true,
+        rate_headers,
+        identifier: None,
+    })
+}
+
+/// The pass of a public route with a per-identifier limit: the handler
+/// decides with [`IdentifierLimit::check`] once it knows the identifier.
+fn identifier_pass(rate: &Arc<RateGuard>, ip: RateKey, parts: &mut Parts) -> Pass {
+    let limit = IdentifierLimit {
+        guard: rate.clone(),
+        ip,
+        spent: Arc::default(),
+    };
+    parts.extensions.insert(limit.clone());
+    Pass {
+        identifier: Some(limit),
+        ..Pass::default()
+    }
+}
+
+/// Where [`Guards::enforce_now`] stopped: a refusal, ready, or a step that
+/// has to wait.
+pub(crate) enum Stop {
+    /// The guards refused; answer with this response unchanged.
+    Refused(Response),
+    /// A guard has to wait; [`Guards::enforce_later`] goes on from there.
+    Wait(Wait),
+}
+
+impl From<Response> for Stop {
+    fn from(refusal: Response) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+/// The step a synchronous pass could not take.
+pub(crate) enum Wait {
+    /// The limiter's backend answers over the network: every guard runs as
+    /// a future, from the start (nothing was asked of the backend yet).
+    Start,
+    /// The authenticator has to wait (a session store): the per-IP
+    /// precheck (with this client key) and the cross-site check are done.
+    Auth(Option<RateKey>),
+}
+
+/// The router refuses to build an `auth` route without an authenticator;
+/// reaching one is a wiring bug, so the request fails closed.
+fn no_authenticator() -> GuardError {
+    GuardError::internal("auth route reached without an authenticator")
 }
 
 /// The rate headers, then `no-store` on an authenticated response.
@@ -371,11 +563,7 @@ pub(crate) async fn authenticate(
     parts: &mut Parts,
 ) -> Result<Principal, GuardError> {
     let Some(authenticator) = authenticator else {
-        // The router refuses to build an `auth` route without an
-        // authenticator; reaching this is a wiring bug, so fail closed.
-        return Err(GuardError::internal(
-            "auth route reached without an authenticator",
-        ));
+        return Err(no_authenticator());
     };
     let found = match authenticator.authenticate_now(parts) {
         Some(found) => found,

@@ -6,7 +6,7 @@ use axum::extract::Request;
 use axum::handler::Handler;
 use axum::response::Response;
 
-use crate::guards::{Guards, Pass};
+use crate::guards::{Guards, Pass, Stop};
 use guard_core::RouteSpec;
 
 /// A boxed, sendable future: the core's, so a guarded handler and an
@@ -146,9 +146,22 @@ impl<S> Incoming<S> {
         Fut: Future<Output = Response>,
     {
         async move {
-            let pass = match self.guards.enforce(self.spec, &mut self.request).await {
+            // The guards' synchronous pass first: on the common path (an
+            // in-memory limiter, a token authenticator) no guard future is
+            // built or polled.
+            let pass = match self.guards.enforce_now(self.spec, &mut self.request) {
                 Ok(pass) => pass,
-                Err(refusal) => return refusal,
+                Err(Stop::Refused(refusal)) => return refusal,
+                Err(Stop::Wait(wait)) => {
+                    match self
+                        .guards
+                        .enforce_later(self.spec, &mut self.request, wait)
+                        .await
+                    {
+                        Ok(pass) => pass,
+                        Err(refusal) => return refusal,
+                    }
+                }
             };
             let handler = handler(Admitted {
                 parts: self.request,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::response::{IntoResponse, Response};
 use guard_core::principal::ACCOUNT_NAMESPACE;
 use guard_core::rate::{
-    Decide, DecideResult, Decision, Policy, PolicyLimit, PolicySet, RateBackend, RateKey,
-    ResolvedLimits, Verdict,
+    BackendError, Decide, DecideResult, Decision, Policy, PolicyLimit, PolicySet, RateBackend,
+    RateKey, ResolvedLimits, Verdict,
 };
 use guard_core::{GuardError, Principal};
 
@@ -260,6 +260,13 @@ impl RateGuard {
         self.plan.headers(verdict, |i| self.in_headers(applied, i))
     }
 
+    /// Whether the backend decides every request at once (the in-memory
+    /// one, [`PolicySet::decides_at_once`]): then the `_now` forms of the
+    /// three steps below decide in the call, with no future.
+    pub(crate) fn decides_at_once(&self) -> bool {
+        self.set.decides_at_once()
+    }
+
     /// Step 1, before authentication: refuses a client already over its
     /// per-IP limit (429 with `Retry-After` and `RateLimit` headers; 503 if
     /// the backend fails closed). Counts nothing.
@@ -274,25 +281,41 @@ impl RateGuard {
         &self,
         ip: RateKey,
     ) -> impl Future<Output = Result<(), RateRefused>> + Send + '_ {
-        let decide = self.slots.ip.map(|_| {
-            let mut keys = [None; MAX_SLOTS];
-            self.put_ip(&mut keys, ip);
-            self.decide(&keys, Ask::Peek)
-        });
+        let decide = self.precheck_decide(ip);
         async move {
             let Some((decide, applied)) = decide else {
                 return Ok(());
             };
-            let result = decide.await;
-            // A peek that allows adds no headers (the check that follows
-            // does), so they are built only for a refusal.
-            if let Ok(verdict) = &result
-                && verdict.decision.is_allowed()
-            {
-                return Ok(());
-            }
-            self.outcome(result, applied).map(drop)
+            self.precheck_outcome(decide.await, applied)
         }
+    }
+
+    /// [`Self::precheck`] decided in the call, for a backend that
+    /// [decides at once](Self::decides_at_once).
+    pub(crate) fn precheck_now(&self, ip: RateKey) -> Result<(), RateRefused> {
+        match self.precheck_decide(ip) {
+            Some((decide, applied)) => self.precheck_outcome(now(decide), applied),
+            None => Ok(()),
+        }
+    }
+
+    fn precheck_decide(&self, ip: RateKey) -> Option<(Decide, u8)> {
+        self.slots.ip.map(|_| {
+            let mut keys = [None; MAX_SLOTS];
+            self.put_ip(&mut keys, ip);
+            self.decide(&keys, Ask::Peek)
+        })
+    }
+
+    fn precheck_outcome(&self, result: DecideResult, applied: u8) -> Result<(), RateRefused> {
+        // A peek that allows adds no headers (the check that follows
+        // does), so they are built only for a refusal.
+        if let Ok(verdict) = &result
+            && verdict.decision.is_allowed()
+        {
+            return Ok(());
+        }
+        self.outcome(result, applied).map(drop)
     }
 
     /// Counts a request that was refused before [`RateGuard::check`] (a 401,
@@ -300,19 +323,34 @@ impl RateGuard {
     /// that refusal. A backend failure is logged and otherwise ignored: the
     /// request is already refused.
     pub fn charge(&self, ip: RateKey) -> impl Future<Output = Option<RateHeaders>> + Send + '_ {
-        let decide = self.slots.ip.map(|_| {
+        let decide = self.charge_decide(ip);
+        async move {
+            let (decide, applied) = decide?;
+            self.charge_outcome(decide.await, applied)
+        }
+    }
+
+    /// [`Self::charge`] decided in the call, for a backend that
+    /// [decides at once](Self::decides_at_once).
+    pub(crate) fn charge_now(&self, ip: RateKey) -> Option<RateHeaders> {
+        let (decide, applied) = self.charge_decide(ip)?;
+        self.charge_outcome(now(decide), applied)
+    }
+
+    fn charge_decide(&self, ip: RateKey) -> Option<(Decide, u8)> {
+        self.slots.ip.map(|_| {
             let mut keys = [None; MAX_SLOTS];
             self.put_ip(&mut keys, ip);
             self.decide(&keys, Ask::Check)
-        });
-        async move {
-            let (decide, applied) = decide?;
-            match decide.await {
-                Ok(verdict) => self.headers(&verdict, applied),
-                Err(error) => {
-                    tracing::warn!(route = %self.route, %error, "could not count a refused request");
-                    None
-                }
+        })
+    }
+
+    fn charge_outcome(&self, result: DecideResult, applied: u8) -> Option<RateHeaders> {
+        match result {
+            Ok(verdict) => self.headers(&verdict, applied),
+            Err(error) => {
+                tracing::warn!(route = %self.route, %error, "could not count a refused request");
+                None
             }
         }
     }
@@ -334,7 +372,36 @@ impl RateGuard {
         account: Option<RateKey>,
         identifier: Option<RateKey>,
     ) -> impl Future<Output = Result<Option<RateHeaders>, RateRefused>> + Send + '_ {
-        let decide = (!self.is_empty()).then(|| {
+        let decide = self.check_decide(ip, account, identifier);
+        async move {
+            let Some((decide, applied)) = decide else {
+                return Ok(None);
+            };
+            self.outcome(decide.await, applied)
+        }
+    }
+
+    /// [`Self::check`] decided in the call, for a backend that
+    /// [decides at once](Self::decides_at_once).
+    pub(crate) fn check_now(
+        &self,
+        ip: RateKey,
+        account: Option<RateKey>,
+        identifier: Option<RateKey>,
+    ) -> Result<Option<RateHeaders>, RateRefused> {
+        match self.check_decide(ip, account, identifier) {
+            Some((decide, applied)) => self.outcome(now(decide), applied),
+            None => Ok(None),
+        }
+    }
+
+    fn check_decide(
+        &self,
+        ip: RateKey,
+        account: Option<RateKey>,
+        identifier: Option<RateKey>,
+    ) -> Option<(Decide, u8)> {
+        (!self.is_empty()).then(|| {
             let mut keys = [None; MAX_SLOTS];
             self.put_ip(&mut keys, ip);
             let mut put = |slot: Option<usize>, key: Option<RateKey>| {
@@ -347,14 +414,7 @@ impl RateGuard {
             put(self.slots.quota, Some(account.unwrap_or(ip)));
             put(self.slots.route, Some(ROUTE_KEY));
             self.decide(&keys, Ask::Check)
-        });
-        async move {
-            let Some((decide, applied)) = decide else {
-                return Ok(None);
-            };
-            let result = decide.await;
-            self.outcome(result, applied)
-        }
+        })
     }
 
     /// Asks the backend about the route's keys (`keys`, a slot per kind of
@@ -403,4 +463,15 @@ impl RateGuard {
             }
         }
     }
+}
+
+/// The result of a decision from a backend that decides at once; one left
+/// pending breaks that promise and is failed as a backend error (the
+/// route's fail mode decides), never waited on in a synchronous pass.
+fn now(decide: Decide) -> DecideResult {
+    decide.into_ready().unwrap_or_else(|_| {
+        Err(BackendError::new(
+            "a backend that decides at once left a decision pending",
+        ))
+    })
 }

@@ -279,6 +279,10 @@ impl PolicySet for MemorySet {
     fn peek(&self, keys: &[Option<RateKey>]) -> Decide {
         self.decide(keys, false)
     }
+
+    fn decides_at_once(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

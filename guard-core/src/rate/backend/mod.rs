@@ -217,6 +217,15 @@ pub trait PolicySet: Send + Sync + fmt::Debug {
 
     /// What [`Self::check`] would decide, counting nothing.
     fn peek(&self, keys: &[Option<RateKey>]) -> Decide;
+
+    /// Whether every [`Decide`] of this set is ready when returned (the
+    /// in-memory backend): the guards then decide a request in one
+    /// synchronous pass, without a future. Default `false`, which is always
+    /// correct; a set that answers `true` and then returns a pending
+    /// decision has that decision failed as a backend error.
+    fn decides_at_once(&self) -> bool {
+        false
+    }
 }
 
 /// Where rate-limit state lives: in this process ([`MemoryBackend`],
