@@ -245,6 +245,18 @@ where
             sleep: None,
             config: Arc::clone(&self.config),
         };
+        // Two `Host` headers are a request a server must refuse (RFC 9112,
+        // 3.2): a proxy in front and this service may each read another
+        // one, and every check of the request's own origin (the CSRF
+        // check, a link built from it) would decide on the one the
+        // attacker chose. hyper passes them through.
+        if repeated_host(&request) {
+            tracing::info!("request with more than one Host header refused");
+            future.state = State::Ready {
+                response: Some(GuardError::invalid_input().into_response()),
+            };
+            return future;
+        }
         if let Some(client_ip) = &self.config.client_ip {
             match client_ip.resolve(&request) {
                 Ok(resolved) => {
@@ -270,6 +282,16 @@ where
         };
         future
     }
+}
+
+/// Whether `request` has more than one `Host` header.
+fn repeated_host(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(http::header::HOST)
+        .iter()
+        .nth(1)
+        .is_some()
 }
 
 pin_project_lite::pin_project! {

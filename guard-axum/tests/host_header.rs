@@ -1,0 +1,73 @@
+//! A request with two `Host` headers, sent over real TCP: refused with the
+//! generic 400 before any guard or handler sees it (a proxy and the
+//! service could each read another one), with the security headers; one
+//! `Host` is answered.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use guard_axum::routing::post;
+use guard_axum::{GuardedRouter, secure_route};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[secure_route(public = "test: a route that counts its calls")]
+async fn counted() -> &'static str {
+    RUNS.fetch_add(1, Ordering::SeqCst);
+    "counted"
+}
+
+async fn raw(addr: std::net::SocketAddr, head: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    String::from_utf8(response).unwrap()
+}
+
+#[tokio::test]
+async fn two_host_headers_are_refused_before_the_handler() {
+    let app = GuardedRouter::<()>::new()
+        .route("/counted", post(counted))
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let run = async {
+        for head in [
+            "POST /counted HTTP/1.1\r\nHost: app.example\r\nHost: evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "POST /counted HTTP/1.1\r\nHost: app.example\r\nhost: app.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ] {
+            let refused = raw(addr, head).await;
+            assert!(refused.starts_with("HTTP/1.1 400 "), "{refused}");
+            assert!(
+                refused.ends_with("\r\n\r\n{\"error\":\"invalid_input\"}"),
+                "{refused}"
+            );
+            assert!(
+                refused
+                    .to_ascii_lowercase()
+                    .contains("\r\nx-content-type-options: nosniff\r\n"),
+                "{refused}"
+            );
+        }
+        assert_eq!(RUNS.load(Ordering::SeqCst), 0, "the handler never ran");
+        let ok = raw(
+            addr,
+            "POST /counted HTTP/1.1\r\nHost: app.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(ok.starts_with("HTTP/1.1 200 "), "{ok}");
+        assert!(ok.ends_with("\r\n\r\ncounted"), "{ok}");
+        assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+    };
+    tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .unwrap();
+    server.abort();
+}
