@@ -388,6 +388,10 @@ async fn a_body_that_is_not_json_is_unsupported() {
         Some("application/x-www-form-urlencoded"),
         Some("multipart/form-data; boundary=x"),
         Some("text/json"),
+        // JSON is UTF-8; a body declared in another charset would be read
+        // as other text than its sender meant.
+        Some("application/json; charset=utf-16"),
+        Some("application/json; charset=\"ISO-8859-1\""),
         None,
     ];
     for content_type in table {

@@ -19,7 +19,7 @@ use super::options::{field_detail, strict_options};
 ///
 /// | what | status | body |
 /// |---|---|---|
-/// | `Content-Type` missing, or not `application/json` / `application/*+json` | 415 | `{"error":"unsupported_media_type"}` |
+/// | `Content-Type` missing, or not `application/json` / `application/*+json`, or with a `charset` other than UTF-8 | 415 | `{"error":"unsupported_media_type"}` |
 /// | body over the route's [`BodyLimit`] (default 64 KiB), cut off while streaming | 413 | `{"error":"payload_too_large"}` |
 /// | malformed JSON, wrong types, missing fields | 400 | `{"error":"invalid_input"}` |
 /// | unknown fields at any depth, identity fields (`user_id`, `role`…) not allowed by [`AllowIdentityFields`](super::AllowIdentityFields), validation failures | 400 | `{"error":"invalid_input","fields":{"title":["length"]}}` |
@@ -103,18 +103,20 @@ pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), GuardError> {
 }
 
 /// `application/json` or `application/<anything>+json`, any case, with
-/// parameters.
+/// parameters, of which a `charset` must be UTF-8: JSON exchanged between
+/// systems is UTF-8 (RFC 8259, 8.1) and the decoder reads it so.
 fn is_json_media_type(value: &str) -> bool {
     let essence = guard_core::validate::media_type(value);
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
     };
-    let subtype = subtype.to_ascii_lowercase();
-    kind.eq_ignore_ascii_case("application")
-        && (subtype == "json"
-            || subtype
-                .strip_suffix("+json")
-                .is_some_and(|prefix| !prefix.is_empty() && !prefix.contains(['/', ' '])))
+    let json = subtype.eq_ignore_ascii_case("json")
+        || subtype.len() > "+json".len()
+            && subtype
+                .get(subtype.len() - "+json".len()..)
+                .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json"))
+            && !subtype.contains(['/', ' ']);
+    kind.eq_ignore_ascii_case("application") && json && guard_core::validate::charset_is_utf8(value)
 }
 
 #[cfg(test)]
@@ -126,6 +128,15 @@ mod tests {
         let table = [
             ("application/json", true),
             ("application/json; charset=utf-8", true),
+            ("application/json;charset=UTF-8", true),
+            ("application/json; charset=\"utf-8\"", true),
+            ("application/json; CHARSET = utf-8 ; v=2", true),
+            ("application/json; charset=utf-16", false),
+            ("application/json; charset=iso-8859-1", false),
+            ("application/json; charset=utf-7", false),
+            ("application/json; charset=", false),
+            ("application/problem+json; charset=latin1", false),
+            ("application/PROBLEM+JSON", true),
             ("Application/JSON", true),
             ("application/problem+json", true),
             ("application/vnd.api+json;v=1", true),

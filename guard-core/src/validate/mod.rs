@@ -57,3 +57,33 @@ pub use query::{check_form_utf8, check_names, check_query_keys};
 pub fn media_type(content_type: &str) -> &str {
     content_type.split(';').next().unwrap_or_default().trim()
 }
+
+/// Whether a `Content-Type` value declares no charset or UTF-8 (any case,
+/// quoted or not): the only text encoding the decoders of JSON and forms
+/// read. A body declared in another charset would be read as other text
+/// than its sender meant, so the faces refuse it with 415.
+///
+/// ```
+/// use guard_core::validate::charset_is_utf8;
+/// assert!(charset_is_utf8("application/json"));
+/// assert!(charset_is_utf8("application/json; Charset=\"UTF-8\""));
+/// assert!(!charset_is_utf8("application/json; charset=utf-16"));
+/// assert!(!charset_is_utf8("application/x-www-form-urlencoded; charset="));
+/// ```
+#[must_use]
+pub fn charset_is_utf8(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .skip(1)
+        .all(|parameter| match parameter.split_once('=') {
+            Some((name, charset)) if name.trim().eq_ignore_ascii_case("charset") => {
+                let charset = charset.trim();
+                let charset = charset
+                    .strip_prefix('"')
+                    .and_then(|c| c.strip_suffix('"'))
+                    .unwrap_or(charset);
+                charset.eq_ignore_ascii_case("utf-8")
+            }
+            _ => true,
+        })
+}
