@@ -195,8 +195,8 @@ impl GuardedApp<()> {
     }
 }
 
-/// The service `axum::serve(listener, app)` runs for one connection of a
-/// [`GuardedApp`]: the app, with the connection's peer address inserted
+/// The service [`GuardedApp::serve`] and `axum::serve(listener, app)` run
+/// for one connection of a [`GuardedApp`]: the app, with the connection's peer address inserted
 /// into every request as [`ConnectInfo`] (a `ConnectInfo` already there,
 /// from an outer make-service, is kept).
 #[derive(Clone)]
