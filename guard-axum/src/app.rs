@@ -15,6 +15,8 @@ use axum::serve::{IncomingStream, Listener};
 use guard_core::report::RouteReport;
 use tower::Service;
 
+use crate::serve::Serve;
+
 /// A built guarded application: every route of it runs behind the guards
 /// and the router-wide security stack, and it takes no more routes.
 ///
@@ -36,10 +38,12 @@ use tower::Service;
 /// let app = app.route("/admin", axum::routing::get(|| async { "everything" }));
 /// ```
 ///
-/// Serve it with [`axum::serve()`](fn@axum::serve), directly (each
-/// connection's peer address then reaches the client-IP guard, see
-/// [`ConnectedApp`]) or through
-/// [`GuardedApp::into_make_service_with_connect_info`]; it is also a
+/// Serve it with [`GuardedApp::serve`], which closes connections whose
+/// headers arrive too slowly. [`axum::serve()`](fn@axum::serve) takes it
+/// too, directly (each connection's peer address then reaches the
+/// client-IP guard, see [`ConnectedApp`]) or through
+/// [`GuardedApp::into_make_service_with_connect_info`], but without a
+/// header read timeout; it is also a
 /// [`tower::Service`], for tests with `oneshot` and for mounting under an
 /// outer router (which must then hand the connection info itself).
 #[must_use]
@@ -92,6 +96,29 @@ where
 }
 
 impl GuardedApp<()> {
+    /// Serves the app on `listener` with the hardened HTTP/1 server of
+    /// [`crate::serve`]: a header read timeout (10 s), capped request
+    /// headers (16 KiB, 100 fields), each connection's peer address as
+    /// [`ConnectInfo`], accept errors backed off; add
+    /// [`Serve::with_graceful_shutdown`] to drain on a signal.
+    ///
+    /// Prefer it to [`axum::serve()`](fn@axum::serve), which sets no header
+    /// read timeout: a client trickling header lines (slowloris) keeps its
+    /// connection and task for as long as it likes.
+    ///
+    /// ```no_run
+    /// # async fn run(app: guard_axum::GuardedApp) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+    /// app.serve(listener).await
+    /// # }
+    /// ```
+    pub fn serve<L>(self, listener: L) -> Serve<L>
+    where
+        L: Listener,
+    {
+        Serve::new(self, listener)
+    }
+
     /// A make-service for [`axum::serve()`](fn@axum::serve) without connection info (the
     /// client-IP guard then refuses to guess and answers 500; prefer
     /// [`GuardedApp::into_make_service_with_connect_info`]).
@@ -149,20 +176,27 @@ where
     }
 
     fn call(&mut self, stream: IncomingStream<'_, L>) -> Self::Future {
+        std::future::ready(Ok(self.connected(stream.remote_addr().clone())))
+    }
+}
+
+impl GuardedApp<()> {
+    /// The service for one connection from `peer`.
+    pub(crate) fn connected<A>(&self, peer: A) -> ConnectedApp<A> {
         // As axum does: turn every route into its final form once per
         // connection rather than per request.
-        std::future::ready(Ok(ConnectedApp {
+        ConnectedApp {
             app: Self {
                 router: self.router.clone().with_state(()),
                 report: self.report.clone(),
             },
-            peer: ConnectInfo(stream.remote_addr().clone()),
-        }))
+            peer: ConnectInfo(peer),
+        }
     }
 }
 
-/// The service `axum::serve(listener, app)` runs for one connection of a
-/// [`GuardedApp`]: the app, with the connection's peer address inserted
+/// The service [`GuardedApp::serve`] and `axum::serve(listener, app)` run
+/// for one connection of a [`GuardedApp`]: the app, with the connection's peer address inserted
 /// into every request as [`ConnectInfo`] (a `ConnectInfo` already there,
 /// from an outer make-service, is kept).
 #[derive(Clone)]

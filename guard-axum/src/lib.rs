@@ -33,6 +33,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Serve it with [`GuardedApp::serve`], hyper's HTTP/1 server with a header
+//! read timeout (10 s: slowloris clients are disconnected), request heads
+//! capped (16 KiB, 100 fields), the peer address handed to the client-IP
+//! guard, and graceful shutdown; see [`serve`]:
+//!
+//! ```no_run
+//! # async fn run(app: guard_axum::GuardedApp) -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+//! app.serve(listener).await
+//! # }
+//! ```
+//!
 //! # What a guarded route does
 //!
 //! Before any of the handler's extractors run: the per-IP rate limit (429),
@@ -64,6 +76,9 @@
 //!   not put internals in them (return [`GuardError`] instead).
 //! * `Router::layer` calls made on the *built* router wrap it whole; prefer
 //!   [`GuardedRouter::layer`], which cannot miss a route.
+//! * [`axum::serve()`](fn@axum::serve) accepts a [`GuardedApp`] but sets no
+//!   header read timeout: a client that never finishes its headers keeps
+//!   its connection. [`GuardedApp::serve`] closes it (see [`serve`]).
 
 // Lets the macro's absolute `::guard_axum::` paths resolve inside this
 // crate's own tests and doc tests.
@@ -85,6 +100,7 @@ pub mod password;
 pub mod rate_limit;
 mod router;
 pub mod routing;
+pub mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
