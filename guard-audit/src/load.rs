@@ -237,7 +237,7 @@ fn add_module(
             Some((_, inner)) => {
                 let inner_dir = match path_attr(&m.attrs) {
                     Some(p) => dir.join(p),
-                    None => dir.join(&name),
+                    None => dir.join(syn::ext::IdentExt::unraw(&m.ident).to_string()),
                 };
                 add_module(ws, krate, child, file, inner.clone(), &inner_dir);
             }
@@ -259,8 +259,11 @@ fn add_module(
                     load_file(ws, krate, child, &target, false);
                     continue;
                 }
-                let flat = dir.join(format!("{name}.rs"));
-                let nested = dir.join(&name).join("mod.rs");
+                // `mod r#in;` is the file `in.rs`; the module path keeps
+                // the raw spelling, as `use` paths write it.
+                let file_name = syn::ext::IdentExt::unraw(&m.ident).to_string();
+                let flat = dir.join(format!("{file_name}.rs"));
+                let nested = dir.join(&file_name).join("mod.rs");
                 if flat.exists() {
                     load_file(ws, krate, child, &flat, false);
                 } else if nested.exists() {
@@ -269,7 +272,7 @@ fn add_module(
                     ws.gaps.push(Gap {
                         file: flat,
                         error: format!(
-                            "read: `mod {name};` has neither {name}.rs nor {name}/mod.rs"
+                            "read: `mod {name};` has neither {file_name}.rs nor {file_name}/mod.rs"
                         ),
                     });
                 }

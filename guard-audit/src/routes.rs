@@ -177,6 +177,8 @@ fn is_router_type(ty: &syn::Type) -> bool {
             }
             false
         }),
+        // `(Router, State)`: a builder returning its router beside a handle.
+        syn::Type::Tuple(t) => t.elems.iter().any(is_router_type),
         _ => false,
     }
 }
@@ -627,6 +629,14 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 None => Val::Other,
             },
             syn::Expr::Tuple(t) => {
+                // A fn returning `(router, state)`: the router is what it
+                // builds (`let (app, keeper) = builder.build()` binds it).
+                if let Some(r) = t.elems.iter().find_map(|el| match self.expr(frame, el) {
+                    Val::Router(r) => Some(r),
+                    _ => None,
+                }) {
+                    return Val::Router(r);
+                }
                 // A layer tuple `(a, b)`: `a` is the outermost.
                 let mut layers = Vec::new();
                 for el in &t.elems {

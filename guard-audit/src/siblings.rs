@@ -113,31 +113,25 @@ pub fn manifests_in(package: &Package, dirs: &[PathBuf]) -> Vec<PathBuf> {
 /// same release: the same version as `package` and the same non-empty
 /// `authors`. A crate that names another repository is never taken.
 fn same_release(package: &Package, manifest: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(manifest) else {
+    let Some(table) = std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+    else {
         return false;
     };
-    let value = |key: &str| {
-        text.lines().find_map(|line| {
-            line.trim()
-                .strip_prefix(key)
-                .map(str::trim_start)
-                .and_then(|l| l.strip_prefix('='))
-                .map(str::trim)
-        })
+    let Some(pkg) = table.get("package").and_then(toml::Value::as_table) else {
+        return false;
     };
-    if value("repository").is_some() || package.authors.is_empty() {
+    if pkg.contains_key("repository") || package.authors.is_empty() {
         return false;
     }
-    let version = value("version").map(|v| v.trim_matches('"'));
-    let authors: Vec<&str> = value("authors")
-        .map(|v| {
-            v.trim_start_matches('[')
-                .trim_end_matches(']')
-                .split(',')
-                .map(|a| a.trim().trim_matches('"'))
-                .filter(|a| !a.is_empty())
-                .collect()
-        })
+    // Read as TOML: cargo writes a published manifest's arrays one
+    // element a line (`authors = [\n    "A <a@x>",\n]`).
+    let version = pkg.get("version").and_then(toml::Value::as_str);
+    let authors: Vec<&str> = pkg
+        .get("authors")
+        .and_then(toml::Value::as_array)
+        .map(|a| a.iter().filter_map(toml::Value::as_str).collect())
         .unwrap_or_default();
     version == Some(package.version.to_string().as_str()) && authors == package.authors
 }

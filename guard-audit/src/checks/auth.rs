@@ -215,6 +215,35 @@ fn passes_all(code: Code<'_>) -> bool {
     outer_block(code).is_some_and(code::always_passes)
 }
 
+/// Whether a middleware runs the inner service first (`code::runs_first`),
+/// itself or through a fn it hands its whole work to
+/// (`audit::audit_requests(state, request, next).await`).
+fn runs_inner_first(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> bool {
+    let Some(block) = outer_block(body.code) else {
+        return false;
+    };
+    if code::runs_first(block) {
+        return true;
+    }
+    let [syn::Stmt::Expr(tail, None)] = block.stmts.as_slice() else {
+        return false;
+    };
+    let mut call = tail;
+    while let syn::Expr::Await(a) = call {
+        call = &a.base;
+    }
+    let syn::Expr::Call(c) = call else {
+        return false;
+    };
+    let syn::Expr::Path(p) = &*c.func else {
+        return false;
+    };
+    code::resolve_call(ctx, body, &p.path)
+        .and_then(|i| code::body_of(ctx, &i))
+        .and_then(|b| outer_block(b.code))
+        .is_some_and(code::runs_first)
+}
+
 /// What a middleware fn given to `from_fn` does.
 fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth {
     let shown = code::text(arg);
@@ -226,8 +255,11 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 code: Code::Expr(arg),
             };
             match code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i)) {
-                // Every exit is `next.run(..)`: it refuses nobody.
-                Some(body) if passes_all(body.code) => LayerAuth::No,
+                // Every exit is `next.run(..)`, or the handler runs before
+                // anything else: it refuses nobody.
+                Some(body) if passes_all(body.code) || runs_inner_first(ctx, &body) => {
+                    LayerAuth::No
+                }
                 Some(body) => {
                     let code = body.code;
                     match (authenticates(ctx, body), bypass(code)) {
@@ -250,7 +282,7 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 self_ty: None,
                 code: Code::Expr(&c.body),
             };
-            if passes_all(body.code) {
+            if passes_all(body.code) || runs_inner_first(ctx, &body) {
                 return LayerAuth::No;
             }
             match authenticates(ctx, body) {

@@ -68,11 +68,14 @@ impl Discovery<'_, '_> {
     ) {
         match (name, args) {
             ("route" | "api_route", [p, m]) | ("api_route_with", [p, m, _]) => {
-                let path = self.path_arg(frame, p);
+                let (path, cond) = self.path_arg_cond(frame, p);
                 if let Val::Method(new) = self.expr(frame, m) {
                     for mut ep in new {
                         ep.path.clone_from(&path);
                         ep.line = line;
+                        if let Some(c) = &cond {
+                            ep.condition = Some(and(ep.condition.as_deref(), c));
+                        }
                         Self::add(frame, r, ep);
                     }
                 } else {
@@ -120,9 +123,16 @@ impl Discovery<'_, '_> {
                 Self::add(frame, r, ep);
             }
             ("nest" | "nest_api_service", [p, inner]) => {
-                let prefix = self.path_arg(frame, p);
+                let (prefix, cond) = self.path_arg_cond(frame, p);
                 match self.expr(frame, inner) {
-                    Val::Router(i) => Self::absorb(frame, r, i, Some(&prefix)),
+                    Val::Router(mut i) => {
+                        if let Some(c) = &cond {
+                            for ep in i.eps.iter_mut().filter(|e| !e.path.starts_with('(')) {
+                                ep.condition = Some(and(ep.condition.as_deref(), c));
+                            }
+                        }
+                        Self::absorb(frame, r, i, Some(&prefix));
+                    }
                     _ => {
                         let reason = match inner {
                             syn::Expr::Macro(m) => {
@@ -259,9 +269,20 @@ impl Discovery<'_, '_> {
     }
 
     pub(super) fn path_arg(&self, frame: &Frame, p: &syn::Expr) -> String {
-        self.str_expr(frame, p)
-            .or_else(|| str_lit(p))
-            .unwrap_or_else(|| format!("{{{}}}", text(p)))
+        self.path_arg_cond(frame, p).0
+    }
+
+    /// The path, and the condition a run-time prefix puts on it
+    /// (``under the run-time prefix `cfg.base_path` ``): the known rest is
+    /// the route the service answers under that prefix.
+    pub(super) fn path_arg_cond(&self, frame: &Frame, p: &syn::Expr) -> (String, Option<String>) {
+        if let Some(s) = self.str_expr(frame, p).or_else(|| str_lit(p)) {
+            return (s, None);
+        }
+        match self.runtime_prefixed(frame, p) {
+            Some((path, prefix)) => (path, Some(format!("under the run-time prefix `{prefix}`"))),
+            None => (format!("{{{}}}", text(p)), None),
+        }
     }
 
     pub(super) fn add(frame: &Frame, r: &mut RouterVal, mut ep: Endpoint) {

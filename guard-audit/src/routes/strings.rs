@@ -35,7 +35,7 @@ impl Discovery<'_, '_> {
                 self.syms.str_value(frame.module, e, 0)
             }
             syn::Expr::Macro(m) if m.mac.path.is_ident("format") => {
-                self.format(frame, &m.mac, depth)
+                self.format(frame, &m.mac, depth, false).map(|(_, s)| s)
             }
             // `s.to_string()`, `s.to_owned()`, `s.into()`, `s.as_str()`.
             syn::Expr::MethodCall(mc)
@@ -66,9 +66,39 @@ impl Discovery<'_, '_> {
         }
     }
 
+    /// A path whose leading piece is read at run time and the rest known:
+    /// `format!("{}api/v1", cfg.base_path)` is `("/api/v1", "cfg.base_path")`,
+    /// the path under that prefix and the prefix's expression. The rest is
+    /// what the service answers under whatever the prefix is set to.
+    pub(super) fn runtime_prefixed(
+        &self,
+        frame: &Frame,
+        e: &syn::Expr,
+    ) -> Option<(String, String)> {
+        match e {
+            syn::Expr::Reference(r) => self.runtime_prefixed(frame, &r.expr),
+            syn::Expr::Paren(p) => self.runtime_prefixed(frame, &p.expr),
+            syn::Expr::Group(g) => self.runtime_prefixed(frame, &g.expr),
+            syn::Expr::Macro(m) if m.mac.path.is_ident("format") => {
+                let (lead, rest) = self.format(frame, &m.mac, 0, true)?;
+                let path = format!("/{}", rest.trim_start_matches('/'));
+                Some((path, lead?))
+            }
+            _ => None,
+        }
+    }
+
     /// `format!("lit", args..)` with `{}`, `{0}`, `{name}` pieces and no
-    /// format specs, every argument itself a known string.
-    fn format(&self, frame: &Frame, mac: &syn::Macro, depth: usize) -> Option<String> {
+    /// format specs, every argument itself a known string. With `lead`,
+    /// the first piece may be unknown when the string starts with it: it
+    /// is then left out and its expression returned beside the rest.
+    fn format(
+        &self,
+        frame: &Frame,
+        mac: &syn::Macro,
+        depth: usize,
+        lead: bool,
+    ) -> Option<(Option<String>, String)> {
         use syn::parse::Parser as _;
         let args = syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated
             .parse2(mac.tokens.clone())
@@ -96,6 +126,7 @@ impl Discovery<'_, '_> {
         }
         let fmt = fmt.value();
         let mut out = String::new();
+        let mut lead_piece = None;
         let mut next = 0;
         let mut chars = fmt.chars().peekable();
         while let Some(c) = chars.next() {
@@ -119,25 +150,29 @@ impl Discovery<'_, '_> {
                     if piece.contains(':') {
                         return None; // a format spec: not a plain string
                     }
-                    let value = if piece.is_empty() {
-                        let a = positional.get(next)?;
+                    let first = out.is_empty() && lead_piece.is_none();
+                    let arg = if piece.is_empty() {
+                        let a = (*positional.get(next)?).clone();
                         next += 1;
-                        self.str_at(frame, a, depth + 1)?
+                        a
                     } else if let Ok(i) = piece.parse::<usize>() {
-                        self.str_at(frame, positional.get(i)?, depth + 1)?
+                        (*positional.get(i)?).clone()
                     } else if let Some(a) = named.get(&piece) {
-                        self.str_at(frame, a, depth + 1)?
+                        (*a).clone()
                     } else {
                         // An inline `{name}`: a local, a parameter or a const.
-                        let ident = syn::parse_str::<syn::Expr>(&piece).ok()?;
-                        self.str_at(frame, &ident, depth + 1)?
+                        syn::parse_str::<syn::Expr>(&piece).ok()?
                     };
-                    out.push_str(&value);
+                    match self.str_at(frame, &arg, depth + 1) {
+                        Some(value) => out.push_str(&value),
+                        None if lead && first => lead_piece = Some(text(&arg)),
+                        None => return None,
+                    }
                 }
                 '}' => return None,
                 ch => out.push(ch),
             }
         }
-        Some(out)
+        Some((lead_piece, out))
     }
 }

@@ -398,6 +398,61 @@ pub(crate) fn always_passes(block: &syn::Block) -> bool {
     every_exit(block, &runs)
 }
 
+/// Whether a middleware body runs the inner service before anything that
+/// could refuse: a top-level `let response = next.run(request).await;`
+/// (or such a statement) with no `return` and no `?` before it. Whatever
+/// it does with the response afterwards (an audit log that reads the
+/// `Authorization` header and looks for a 401 in the response), the
+/// handler has already run for every caller: it keeps nobody out.
+pub(crate) fn runs_first(block: &syn::Block) -> bool {
+    fn run_call(e: &syn::Expr) -> bool {
+        match e {
+            syn::Expr::Await(a) => run_call(&a.base),
+            syn::Expr::Paren(p) => run_call(&p.expr),
+            syn::Expr::MethodCall(m) => {
+                m.method == "run"
+                    && matches!(&*m.receiver, syn::Expr::Path(p) if p.path.get_ident().is_some())
+            }
+            _ => false,
+        }
+    }
+    #[derive(Default)]
+    struct Exits {
+        found: bool,
+    }
+    impl<'w> Visit<'w> for Exits {
+        fn visit_expr_try(&mut self, _: &'w syn::ExprTry) {
+            self.found = true;
+        }
+        fn visit_expr_return(&mut self, _: &'w syn::ExprReturn) {
+            self.found = true;
+        }
+        fn visit_expr_method_call(&mut self, m: &'w syn::ExprMethodCall) {
+            // A `run` inside a branch: not every request reaches it first.
+            self.found |= m.method == "run";
+            syn::visit::visit_expr_method_call(self, m);
+        }
+        fn visit_expr_closure(&mut self, _: &'w syn::ExprClosure) {}
+        fn visit_item_fn(&mut self, _: &'w syn::ItemFn) {}
+    }
+    for stmt in &block.stmts {
+        let first = match stmt {
+            syn::Stmt::Local(l) => l.init.as_ref().is_some_and(|i| run_call(&i.expr)),
+            syn::Stmt::Expr(e, _) => run_call(e),
+            _ => false,
+        };
+        if first {
+            return true;
+        }
+        let mut v = Exits::default();
+        v.visit_stmt(stmt);
+        if v.found {
+            return false;
+        }
+    }
+    false
+}
+
 /// Whether a fn body has no `?` and every value it can return (each
 /// `return` and each tail, through `if`/`match`/blocks) is a `leaf`.
 fn every_exit(block: &syn::Block, leaf: &dyn Fn(&syn::Expr) -> bool) -> bool {
