@@ -24,7 +24,6 @@ mod secret;
 mod state;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::str::FromStr as _;
 
 use std::sync::Arc;
@@ -75,48 +74,26 @@ pub struct Service {
     pub report: RouteReport,
 }
 
-/// How long a client may take over a request's headers. `axum::serve`
-/// gives hyper no timer, and without one hyper enforces no header timeout:
-/// a client sending one header line every few seconds (slowloris) held its
-/// connection, and a task, for as long as it liked.
+/// How long a client may take over a request's headers: a client sending
+/// one header line every few seconds (slowloris) is disconnected once it
+/// has taken this long. guard-axum's default, spelled out so that the
+/// service's setting is read here and does not move with the library.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Service {
-    /// Serves on a listener, with the socket peer available to the
-    /// client-IP guard, and closes a connection whose request headers take
-    /// longer than [`HEADER_READ_TIMEOUT`].
+    /// Serves on a listener with guard-axum's hardened server: the socket
+    /// peer reaches the client-IP guard, and a connection whose request
+    /// headers take longer than [`HEADER_READ_TIMEOUT`] is closed.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: accept errors are retried, not returned.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<(), StartError> {
-        use hyper::server::conn::http1::Builder;
-        use hyper_util::rt::{TokioIo, TokioTimer};
-        use hyper_util::service::TowerToHyperService;
-        use tower::Service as _;
-
-        let mut make = self.app.into_make_service_with_connect_info::<SocketAddr>();
-        let mut builder = Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT);
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of descriptors, or a connection reset before
-                    // accept: wait a little rather than spin.
-                    tracing::warn!(error = %err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(service) = make.call(peer).await;
-            let builder = builder.clone();
-            tokio::spawn(async move {
-                let io = TokioIo::new(stream);
-                let service = TowerToHyperService::new(service);
-                if let Err(err) = builder.serve_connection(io, service).with_upgrades().await {
-                    tracing::debug!(error = %err, %peer, "connection ended with an error");
-                }
-            });
-        }
+        self.app
+            .serve(listener)
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .await
+            .map_err(|e| StartError::new(format!("server: {e}")))
     }
 }
 

@@ -1,7 +1,5 @@
 //! `cargo run -p todo-leptos -- [--insecure-cookies] [--admin EMAIL]`
 
-use std::net::SocketAddr;
-
 use todo_leptos::{Config, app};
 
 #[tokio::main]
@@ -29,12 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", built.app.report().to_text());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://127.0.0.1:3000");
-    axum::serve(
-        listener,
-        built
-            .app
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
+    // guard-axum's server rather than `axum::serve`: it closes connections
+    // whose headers take over 10 s (slowloris) and hands the socket peer to
+    // the client-IP guard.
+    built.app.serve(listener).await?;
     Ok(())
 }
