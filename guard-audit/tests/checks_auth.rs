@@ -508,3 +508,21 @@ fn an_auth_middleware_exempting_routes_by_path_guards_only_the_others() {
         );
     }
 }
+
+#[test]
+fn a_tuple_router_a_raw_module_and_middleware_that_runs_the_handler_first() {
+    let s = scan("ga5_shapes");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // The router returned first in `(Router, Handle)` is the service, and
+    // `mod r#in;` is read from `in.rs`.
+    for (m, p) in [("GET", "/audited"), ("GET", "/locked"), ("GET", "/inbox")] {
+        assert!(s.report.route(m, p).is_some(), "{m} {p}: {}", s.to_text());
+    }
+    assert_eq!(s.report.routes.len(), 3, "{}", s.to_text());
+    // A middleware that runs the handler before anything that could
+    // refuse keeps nobody out, whatever it reads afterwards.
+    assert_eq!(state(&s, "GET", "/audited", AUTH), "unguarded");
+    // Negative: one that refuses before `next.run` is auth.
+    assert_eq!(state(&s, "GET", "/locked", AUTH), "guarded");
+    assert_eq!(state(&s, "GET", "/inbox", AUTH), "unguarded");
+}
