@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/tcp.rs"]
+mod tcp_support;
+
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use guard_axum::extract::ClientIp;
 use guard_axum::routing::get;
 use guard_axum::serve::Serve;
 use guard_axum::{GuardedApp, GuardedRouter, secure_route};
+use tcp_support::{get_raw, read_until_closed, send_raw};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -88,34 +92,6 @@ async fn start(
     let addr = listener.local_addr().unwrap();
     let serve = configure(app().serve(listener));
     (addr, tokio::spawn(serve.into_future()))
-}
-
-/// One request on its own connection; the whole raw response.
-async fn get_raw(addr: SocketAddr, path: &str) -> String {
-    send_raw(
-        addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
-    )
-    .await
-}
-
-/// Raw bytes on their own connection; everything read until it closes.
-async fn send_raw(addr: SocketAddr, request: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    String::from_utf8(read_until_closed(&mut stream).await).unwrap()
-}
-
-/// Everything until the server closes (a reset counts as closed).
-async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    let mut read = Vec::new();
-    let mut buf = [0_u8; 4096];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return read,
-            Ok(n) => read.extend_from_slice(&buf[..n]),
-        }
-    }
 }
 
 /// One response on a kept-alive connection: its head and `Content-Length`

@@ -5,13 +5,16 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/tcp.rs"]
+mod tcp_support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use guard_axum::routing::post;
 use guard_axum::{GuardedRouter, secure_route};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tcp_support::send_raw;
+use tokio::net::TcpListener;
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
@@ -19,14 +22,6 @@ static RUNS: AtomicUsize = AtomicUsize::new(0);
 async fn counted() -> &'static str {
     RUNS.fetch_add(1, Ordering::SeqCst);
     "counted"
-}
-
-async fn raw(addr: std::net::SocketAddr, head: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    String::from_utf8(response).unwrap()
 }
 
 #[tokio::test]
@@ -43,7 +38,7 @@ async fn two_host_headers_are_refused_before_the_handler() {
             "POST /counted HTTP/1.1\r\nHost: app.example\r\nHost: evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             "POST /counted HTTP/1.1\r\nHost: app.example\r\nhost: app.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         ] {
-            let refused = raw(addr, head).await;
+            let refused = send_raw(addr, head).await;
             assert!(refused.starts_with("HTTP/1.1 400 "), "{refused}");
             assert!(
                 refused.ends_with("\r\n\r\n{\"error\":\"invalid_input\"}"),
@@ -57,7 +52,7 @@ async fn two_host_headers_are_refused_before_the_handler() {
             );
         }
         assert_eq!(RUNS.load(Ordering::SeqCst), 0, "the handler never ran");
-        let ok = raw(
+        let ok = send_raw(
             addr,
             "POST /counted HTTP/1.1\r\nHost: app.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         )

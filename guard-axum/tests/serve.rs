@@ -5,13 +5,16 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+#[path = "support/tcp.rs"]
+mod tcp_support;
+
 use std::time::Duration;
 
 use guard_axum::extract::ClientIp;
 use guard_axum::routing::get;
 use guard_axum::{GuardedRouter, secure_route};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tcp_support::get_raw;
+use tokio::net::TcpListener;
 
 #[secure_route(public = "test: a limited public route", rate = "2/min")]
 async fn limited() -> &'static str {
@@ -21,16 +24,6 @@ async fn limited() -> &'static str {
 #[secure_route(public = "test: the caller's address")]
 async fn whoami(ClientIp(ip): ClientIp) -> String {
     ip.to_string()
-}
-
-/// One request on its own connection; the whole raw response.
-async fn get_raw(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    String::from_utf8(response).unwrap()
 }
 
 #[tokio::test]
