@@ -3,12 +3,15 @@
 //! whole JSON document (every depth), the top-level names of a form or a
 //! query. Unknown names and identity fields (`user_id`, `role`, …) are
 //! refused with the same 400 a route's body gets. A body in another media
-//! type than the codec's is refused with 415 first: the codec decodes its
+//! type than the codec's, or in a charset other than UTF-8, is refused with
+//! 415 first (the same rule as a route's `Valid<T>`): the codec decodes its
 //! bytes whatever the `Content-Type` says, so a form labelled `text/plain`
 //! would otherwise reach the function without the check of its names.
 
 use guard_core::GuardError;
-use guard_core::validate::{InputError, StrictOptions, check_form_utf8, check_names, media_type};
+use guard_core::validate::{
+    InputError, StrictOptions, charset_is_utf8, check_form_utf8, check_names, media_type,
+};
 use http::request::Parts;
 use http::{Method, header};
 
@@ -24,12 +27,17 @@ fn essence(value: &str) -> String {
 }
 
 /// The request's one `Content-Type`, as its essence: `Ok(None)` when there
-/// is none, `Err(())` when it is repeated or not text.
+/// is none, `Err(())` when it is repeated, not text, or declares a charset
+/// other than UTF-8 (the codecs read UTF-8 whatever the label says, so a
+/// body labelled `utf-16` would be read as other text than its sender's).
 fn request_media(parts: &Parts) -> Result<Option<String>, ()> {
     let mut values = parts.headers.get_all(header::CONTENT_TYPE).iter();
     match (values.next(), values.next()) {
         (None, _) => Ok(None),
-        (Some(value), None) => value.to_str().map(|v| Some(essence(v))).map_err(|_| ()),
+        (Some(value), None) => match value.to_str() {
+            Ok(value) if charset_is_utf8(value) => Ok(Some(essence(value))),
+            _ => Err(()),
+        },
         (Some(_), Some(_)) => Err(()),
     }
 }

@@ -424,6 +424,8 @@ async fn a_body_in_another_content_type_than_the_codecs_is_415_and_runs_nothing(
         "multipart/form-data; boundary=x",
         "application/json",
         "application/x-www-form-urlencodedx",
+        "application/x-www-form-urlencoded; charset=utf-16",
+        "application/x-www-form-urlencoded; charset=iso-8859-1",
     ] {
         let answer = app
             .send(paths::ADD, Some(&alice), content_type, form.into(), &origin)
@@ -443,6 +445,8 @@ async fn a_body_in_another_content_type_than_the_codecs_is_415_and_runs_nothing(
         "",
         "application/x-www-form-urlencoded",
         "application/vnd.api+json",
+        "application/json; charset=utf-16",
+        "application/json; charset=\"ISO-8859-1\"",
     ] {
         let answer = app
             .send(
