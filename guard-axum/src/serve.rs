@@ -7,14 +7,14 @@
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
 //! app.serve(listener)
 //!     .header_read_timeout(Duration::from_secs(5))
-//!     .with_graceful_shutdown(shutdown_signal())
+//!     .with_graceful_shutdown(guard_axum::serve::shutdown_signal())
 //!     .shutdown_timeout(Duration::from_secs(30))
 //!     .await
 //! # }
-//! async fn shutdown_signal() {
-//!     // For example `tokio::signal::ctrl_c()` (tokio's `signal` feature).
-//! }
 //! ```
+//!
+//! [`shutdown_signal`] (feature `signal`) completes on Ctrl-C or `SIGTERM`;
+//! any other future can be the signal.
 //!
 //! What it does that [`axum::serve()`](fn@axum::serve) does not:
 //!
@@ -408,5 +408,36 @@ fn log_task_end(ended: Result<(), JoinError>) {
         && err.is_panic()
     {
         tracing::error!(error = %err, "a connection's task panicked");
+    }
+}
+
+/// Completes on Ctrl-C (`SIGINT`) or, on Unix, on the `SIGTERM` that a
+/// container runtime or systemd sends before it kills the process: the
+/// signal for [`Serve::with_graceful_shutdown`]. Each handler is installed
+/// when the future is first polled, and from then on the signal no longer
+/// ends the process by itself. A handler that cannot be installed is left
+/// out (the signal keeps its default action), never an error.
+///
+/// Logged at `info` when it fires.
+#[cfg(feature = "signal")]
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => drop(term.recv().await),
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: shutting down, finishing the requests in flight"),
+        () = terminate => tracing::info!("SIGTERM: shutting down, finishing the requests in flight"),
     }
 }

@@ -80,6 +80,10 @@ pub struct Service {
 /// service's setting is read here and does not move with the library.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a shutdown waits for the requests in flight before it closes
+/// their connections.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Service {
     /// Serves on a listener with guard-axum's hardened server: the socket
     /// peer reaches the client-IP guard, and a connection whose request
@@ -89,9 +93,29 @@ impl Service {
     ///
     /// None in practice: accept errors are retried, not returned.
     pub async fn serve(self, listener: tokio::net::TcpListener) -> Result<(), StartError> {
+        self.serve_until(listener, std::future::pending()).await
+    }
+
+    /// [`Service::serve`] until `signal` completes: then it stops
+    /// accepting, lets the requests in flight finish for up to
+    /// [`SHUTDOWN_TIMEOUT`], and returns.
+    ///
+    /// # Errors
+    ///
+    /// None in practice: accept errors are retried, not returned.
+    pub async fn serve_until<F>(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: F,
+    ) -> Result<(), StartError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         self.app
             .serve(listener)
             .header_read_timeout(HEADER_READ_TIMEOUT)
+            .with_graceful_shutdown(signal)
+            .shutdown_timeout(SHUTDOWN_TIMEOUT)
             .await
             .map_err(|e| StartError::new(format!("server: {e}")))
     }

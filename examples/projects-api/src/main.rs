@@ -33,5 +33,9 @@ async fn run(config: Config) -> Result<(), projects_api::StartError> {
             projects_api::StartError::new(format!("cannot listen on {}: {e}", config.addr))
         })?;
     tracing::info!(addr = %config.addr, "listening");
-    service.serve(listener).await
+    service
+        .serve_until(listener, guard_axum::serve::shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
 }

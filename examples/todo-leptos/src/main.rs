@@ -29,7 +29,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on http://127.0.0.1:3000");
     // guard-axum's server rather than `axum::serve`: it closes connections
     // whose headers take over 10 s (slowloris) and hands the socket peer to
-    // the client-IP guard.
-    built.app.serve(listener).await?;
+    // the client-IP guard. Ctrl-C or SIGTERM stops it accepting and lets the
+    // requests in flight finish for up to 30 s.
+    built
+        .app
+        .serve(listener)
+        .with_graceful_shutdown(guard_axum::serve::shutdown_signal())
+        .shutdown_timeout(std::time::Duration::from_secs(30))
+        .await?;
     Ok(())
 }
