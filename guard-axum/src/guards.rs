@@ -28,8 +28,8 @@ pub struct Guards(Arc<Inner>);
 struct Inner {
     authenticator: Option<Arc<dyn Authenticator>>,
     rate: Option<Arc<RateGuard>>,
-    /// The cross-site request check, on `auth` routes under a cookie
-    /// authenticator that did not opt out.
+    /// The cross-site request check, on the routes of unsafe methods under
+    /// a cookie authenticator that did not opt out, public ones included.
     csrf: Option<Arc<CsrfPolicy>>,
     extensions: http::Extensions,
 }
@@ -183,7 +183,7 @@ impl Guards {
             Some(_) => return Err(Stop::Wait(Wait::Start)),
             None => None,
         };
-        self.cross_site(parts)
+        self.cross_site(spec, parts)
             .map_err(IntoResponse::into_response)?;
         let pass = if spec.requires_auth() {
             let Some(authenticator) = self.0.authenticator.as_deref() else {
@@ -260,7 +260,7 @@ impl Guards {
                 }
                 None => None,
             };
-            self.cross_site(parts)
+            self.cross_site(spec, parts)
                 .map_err(IntoResponse::into_response)?;
             if spec.requires_auth() {
                 return self.enforce_auth(spec, parts, ip).await;
@@ -282,11 +282,13 @@ impl Guards {
     }
 
     /// The cross-site request check, before authentication: a forged
-    /// request never reaches the session store. Not charged to the
-    /// client's budget: the client is the victim's browser.
-    fn cross_site(&self, parts: &Parts) -> Result<(), GuardError> {
+    /// request never reaches the session store, nor a public handler (a
+    /// login form posted from another site). Not charged to the client's
+    /// budget: the client is the victim's browser.
+    fn cross_site(&self, spec: &RouteSpec, parts: &Parts) -> Result<(), GuardError> {
         if let Some(csrf) = &self.0.csrf
-            && let Err(refusal) = csrf.check(&parts.method, &parts.uri, &parts.headers)
+            && let Err(refusal) =
+                spec.check_cross_site(csrf, &parts.method, &parts.uri, &parts.headers)
         {
             tracing::info!(reason = %refusal, "cross-site request refused");
             return Err(GuardError::forbidden());

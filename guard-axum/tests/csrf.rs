@@ -254,9 +254,12 @@ fn the_report_shows_which_routes_are_checked() {
         report.route("DELETE", "/account").unwrap().csrf.as_deref(),
         Some("origin")
     );
-    // Safe methods and public routes are not checked.
+    // Safe methods are not checked; a public unsafe route is (login CSRF).
     assert_eq!(report.route("GET", "/me").unwrap().csrf, None);
-    assert_eq!(report.route("POST", "/login").unwrap().csrf, None);
+    assert_eq!(
+        report.route("POST", "/login").unwrap().csrf.as_deref(),
+        Some("origin")
+    );
     assert_eq!(
         report.route("POST", "/webhook").unwrap().csrf.as_deref(),
         Some("none: called by the provider's servers with a signed cookie")

@@ -25,12 +25,23 @@
 //! is not checked: it cannot be a forgery of the user's session (and its
 //! authentication fails on its own if the route needs one).
 //!
+//! A public route needs no credential but may create one: a login or
+//! sign-up form that another site's page posts signs the victim's browser
+//! in to the attacker's account (login CSRF). Under a cookie authenticator
+//! public routes are checked too, by [`CsrfPolicy::check_public`]: a
+//! request without `Cookie` is checked as well, and one that shows no sign
+//! of a browser (neither `Origin` nor `Sec-Fetch-Site`: curl, a server)
+//! passes. [`RouteSpec::check_cross_site`](crate::RouteSpec::check_cross_site)
+//! picks the variant by the route's access; a route no browser calls opts
+//! out with `csrf = "none: <reason>"`.
+//!
 //! This is the algorithm of Go's `http.CrossOriginProtection` and of the
 //! Fetch Metadata guidance, made stricter on a missing `Origin`; no
 //! maintained Rust crate implements it for tower (`axum_csrf` is a
 //! double-submit token scheme that needs the page's cooperation), which is
 //! why it is written here. It is framework-agnostic: the faces call
-//! [`CsrfPolicy::check`] with the request's method, URI and headers.
+//! [`RouteSpec::check_cross_site`](crate::RouteSpec::check_cross_site)
+//! with the policy and the request's method, URI and headers.
 
 use http::{HeaderMap, Method, Uri, header};
 

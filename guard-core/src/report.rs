@@ -59,9 +59,13 @@ pub struct RouteEntry {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub fetch: bool,
     /// The cross-site request check: `"origin"` where unsafe requests
-    /// must come from the service's own or a trusted origin (an `auth`
-    /// route under a cookie authenticator), `"none: <reason>"` where the
-    /// route opted out; absent where no cookie carries the credential.
+    /// must come from the service's own or a trusted origin (an unsafe
+    /// method under a cookie authenticator: an `auth` route by
+    /// [`CsrfPolicy::check`](crate::csrf::CsrfPolicy::check), a public one
+    /// by [`CsrfPolicy::check_public`](crate::csrf::CsrfPolicy::check_public),
+    /// which also lets clients with no browser headers through),
+    /// `"none: <reason>"` where the route opted out; absent where no cookie
+    /// carries the credential or the method is safe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
     /// Where a static scan found the route (`src/lib.rs:42`); absent in

@@ -5,6 +5,9 @@
 //! macro can emit it as a `static` and the router can gather every route's
 //! spec into the report without running anything.
 
+use http::{HeaderMap, Method, Uri};
+
+use crate::csrf::{CsrfPolicy, CsrfRefusal};
 use crate::error::GuardError;
 use crate::principal::Principal;
 use crate::rate::{QuotaSpec, RateSpec};
@@ -263,10 +266,38 @@ impl RouteSpec {
     }
 
     /// Whether the route gets the cross-site request check under a cookie
-    /// authenticator: an `auth` route that did not opt out.
+    /// authenticator: every route that did not opt out, public ones too (a
+    /// public login or sign-up form posted from another site would sign the
+    /// victim's browser in to the attacker's account). Safe methods are
+    /// never refused by either check.
     #[must_use]
     pub const fn csrf_checked_under_cookies(&self) -> bool {
-        self.requires_auth() && self.csrf_none.is_none()
+        self.csrf_none.is_none()
+    }
+
+    /// Decides one request of this route by the check its access calls for:
+    /// [`CsrfPolicy::check`] for an `auth` route (the cookie is the
+    /// credential), [`CsrfPolicy::check_public`] for a public one (no
+    /// credential is needed, but one may be created: a request with no
+    /// `Cookie` is checked too, and one showing no sign of a browser, with
+    /// neither `Origin` nor `Sec-Fetch-Site`, passes). Whether the route is
+    /// checked at all is [`Self::csrf_checked_under_cookies`].
+    ///
+    /// # Errors
+    ///
+    /// Why the request looks cross-site; answer it with 403.
+    pub fn check_cross_site(
+        &self,
+        policy: &CsrfPolicy,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<(), CsrfRefusal> {
+        if self.requires_auth() {
+            policy.check(method, uri, headers)
+        } else {
+            policy.check_public(method, uri, headers)
+        }
     }
 
     /// Marks the handler as a server function (`#[secure_server_fn]`)
@@ -558,5 +589,49 @@ mod tests {
         for (method, bodiless) in table {
             assert_eq!(method_has_no_body(method), bodiless, "{method}");
         }
+    }
+
+    #[test]
+    fn public_routes_are_checked_by_the_public_variant_unless_exempt() {
+        use crate::csrf::CsrfRefusal;
+        use http::HeaderValue;
+
+        let login = RouteSpec::public("login", "m", "the login form");
+        let logout = RouteSpec::authenticated("logout", "m");
+        let webhook = RouteSpec::public("hook", "m", "webhook").csrf_none("signed, no browser");
+        assert!(login.csrf_checked_under_cookies());
+        assert!(logout.csrf_checked_under_cookies());
+        assert!(!webhook.csrf_checked_under_cookies());
+
+        let policy = CsrfPolicy::new();
+        let uri = Uri::from_static("/login");
+        let decide = |spec: &RouteSpec, method: Method, pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static("app.example.com"));
+            for (name, value) in pairs {
+                headers.insert(*name, HeaderValue::from_static(value));
+            }
+            spec.check_cross_site(&policy, &method, &uri, &headers)
+        };
+        let evil = [
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ];
+        // A cookie-less cross-site form post: the login CSRF the public
+        // check exists for; the auth check lets it by (no ambient cookie).
+        assert_eq!(
+            decide(&login, Method::POST, &evil),
+            Err(CsrfRefusal::CrossSite)
+        );
+        assert_eq!(decide(&logout, Method::POST, &evil), Ok(()));
+        // A script with a cookie and no browser headers: a public route lets
+        // it in, an auth route does not (every browser sends `Origin`).
+        let script = [("cookie", "id=abc")];
+        assert_eq!(decide(&login, Method::POST, &script), Ok(()));
+        assert_eq!(
+            decide(&logout, Method::POST, &script),
+            Err(CsrfRefusal::MissingOrigin)
+        );
+        assert_eq!(decide(&login, Method::GET, &evil), Ok(()));
     }
 }

@@ -43,9 +43,13 @@
 //! * **Generic errors**: the function returns [`GuardedError`]; `?` on any
 //!   error gives the generic 500 with an error id, the detail logged
 //!   scrubbed under it.
-//! * **CSRF**: under a cookie authenticator, an `auth` server function
-//!   refuses cross-site calls (`Sec-Fetch-Site` / `Origin`), unless it says
-//!   `csrf = "none: <reason>"`.
+//! * **CSRF**: under a cookie authenticator, every server function called
+//!   over HTTP refuses cross-site calls (`Sec-Fetch-Site` / `Origin`) with
+//!   403, unless it says `csrf = "none: <reason>"`: an `auth` one by
+//!   [`CsrfPolicy::check`](guard_core::csrf::CsrfPolicy::check), a public
+//!   one (login, sign-up: login CSRF) by
+//!   [`CsrfPolicy::check_public`](guard_core::csrf::CsrfPolicy::check_public),
+//!   which lets clients with no browser headers through.
 //!
 //! # Two paths, one set of checks
 //!
@@ -131,16 +135,19 @@ pub async fn limit_identifier(identifier: &str) -> Result<String, GuardedError> 
 }
 
 /// Refuses a call of a public server function that another site's page
-/// made the browser send: a login or sign-up form posted cross-site signs
-/// the victim's browser in to the attacker's account (login CSRF), and the
-/// route's own check covers `auth` functions only. The app's own pages
-/// (`Origin` of this host, or `Sec-Fetch-Site: same-origin`) and clients
-/// that are no browser (neither header) pass; see
-/// [`CsrfPolicy::check_public`](guard_core::csrf::CsrfPolicy::check_public).
-/// Call it first in the body of a public function that starts a session.
+/// made the browser send (login CSRF), by
+/// [`CsrfPolicy::check_public`](guard_core::csrf::CsrfPolicy::check_public):
+/// the app's own pages (`Origin` of this host, or `Sec-Fetch-Site:
+/// same-origin`) and clients that are no browser (neither header) pass.
+///
+/// A server function called through the route [`ServerFns::install`]
+/// gives it needs no call: that route runs this check already, public or
+/// `auth`, under a cookie authenticator. This is for one reached another
+/// way over HTTP (a `leptos_axum` handler mounted by hand), where its body
+/// runs the checks of a direct call, which have no cross-site check; call
+/// it first in that body.
 ///
 /// ```ignore
-/// #[secure_server_fn(public = "the login form", rate = "10/min")]
 /// #[server]
 /// pub async fn login(email: String, password: String) -> Result<(), GuardedError> {
 ///     guard_leptos::refuse_cross_site()?;

@@ -180,12 +180,6 @@ pub(crate) fn combinations(opts: &Options, options_were_clean: bool, errors: &mu
         _ => {}
     }
     if opts.auth.is_none() {
-        if let Some((key, _)) = &opts.csrf_none {
-            errors.spanned(
-                key,
-                "`csrf` opts an `auth` route out of the cross-site request check; a public route is not checked, so remove it",
-            );
-        }
         let needs_auth = [
             opts.roles.as_ref().map(|(k, _)| k),
             opts.permission.as_ref().map(|(k, _)| k),

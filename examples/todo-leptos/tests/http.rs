@@ -377,6 +377,12 @@ async fn the_report_lists_every_server_fn_as_a_server_fn_row() {
     assert_eq!(delete.owner, ["todo"]);
     assert_eq!(delete.codec.as_deref(), Some("PostUrl"));
     assert_eq!(delete.csrf.as_deref(), Some("origin"));
+    // Public server functions are checked too (login CSRF).
+    for path in [paths::LOGIN, paths::SIGNUP] {
+        let row = rows.iter().find(|r| r.path == path).unwrap();
+        assert_eq!(row.access, "public", "{path}");
+        assert_eq!(row.csrf.as_deref(), Some("origin"), "{path}");
+    }
     let rename = rows.iter().find(|r| r.path == paths::RENAME).unwrap();
     assert_eq!(rename.codec.as_deref(), Some("Json"));
     // The page is a route, not a server function.
@@ -631,4 +637,47 @@ async fn a_cross_site_login_form_is_403_and_starts_no_session() {
     assert!(own.headers.get("set-cookie").is_some(), "{own:?}");
     let script = app.send(paths::LOGIN, None, form, body, &[]).await;
     assert_eq!(script.status, 200, "{script:?}");
+}
+
+#[tokio::test]
+async fn a_cross_site_sign_up_form_is_403_and_creates_no_account() {
+    let app = start(None).await;
+    // Another site's page signs the victim's browser up with the
+    // attacker's address: the route's own check refuses it, as for login,
+    // without any call in the function's body.
+    let form = "application/x-www-form-urlencoded";
+    let body = format!(
+        "email=mallory%40example.com&password={}",
+        common::PASSWORD.replace(' ', "+")
+    );
+    for headers in [
+        &[
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ][..],
+        &[("origin", "https://evil.example")][..],
+        &[("sec-fetch-site", "cross-site")][..],
+    ] {
+        let answer = app
+            .send(paths::SIGNUP, None, form, body.clone(), headers)
+            .await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (403, FORBIDDEN),
+            "{headers:?}"
+        );
+    }
+    let accounts = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
+            .fetch_one(&app.built.db.0)
+            .await
+            .unwrap()
+    };
+    assert_eq!(accounts().await, 0, "a forged sign-up created an account");
+    // The app's own page signs up.
+    let own = app
+        .send(paths::SIGNUP, None, form, body, &[("origin", &app.origin)])
+        .await;
+    assert_eq!((own.status, own.body.as_str()), (200, "null"), "{own:?}");
+    assert_eq!(accounts().await, 1);
 }

@@ -22,7 +22,7 @@ use guard_core::report::RateEntry;
 
 use super::path::{path_problem, service_path, shape};
 use super::stack::{BackLayer, FrontLayer};
-use super::{BuildError, FALLBACK_METHOD, FALLBACK_PATH, GuardedRouter};
+use super::{BuildError, FALLBACK_METHOD, FALLBACK_PATH, GuardedRouter, csrf_checked};
 
 impl<S> GuardedRouter<S>
 where
@@ -199,9 +199,10 @@ where
             .clone()
             .unwrap_or_else(|| Arc::new(MemoryBackend::new()));
         let csrf = self.csrf_policy();
-        // `csrf` is `Some` only under a cookie authenticator.
+        // `csrf` is `Some` only under a cookie authenticator; a route of a
+        // safe method would pass every request, so it gets no check to run.
         let csrf_for =
-            |spec: &RouteSpec| csrf.clone().filter(|_| spec.csrf_checked_under_cookies());
+            |method: &str, spec: &RouteSpec| csrf.clone().filter(|_| csrf_checked(method, spec));
         let mut router = Router::new();
         for (path, entries) in std::mem::take(&mut self.routes) {
             let mut methods = MethodRouter::new();
@@ -215,7 +216,7 @@ where
                 let guards = Guards::new(
                     self.authenticator.clone(),
                     rate,
-                    csrf_for(entry.spec),
+                    csrf_for(method, entry.spec),
                     self.route_extensions(method, entry.spec),
                 );
                 methods = (entry.attach)(methods, guards);
@@ -239,7 +240,7 @@ where
                 let guards = Guards::new(
                     self.authenticator.clone(),
                     rate,
-                    csrf_for(fallback.spec),
+                    csrf_for(FALLBACK_METHOD, fallback.spec),
                     self.route_extensions(FALLBACK_METHOD, fallback.spec),
                 );
                 (fallback.attach)(router, guards)

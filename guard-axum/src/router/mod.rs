@@ -109,6 +109,18 @@ struct FallbackEntry<S> {
 const FALLBACK_METHOD: &str = "ANY";
 const FALLBACK_PATH: &str = "/{*fallback}";
 
+/// Whether requests of `method` to a route of `spec` get the cross-site
+/// request check under a cookie authenticator: every route that did not
+/// opt out, public or `auth`, of an unsafe method (the fallback's `ANY`
+/// included; its safe requests pass the check itself). One rule for the
+/// build and the report, so a row says `csrf: origin checked` exactly where
+/// the check runs.
+fn csrf_checked(method: &str, spec: &RouteSpec) -> bool {
+    let unsafe_method = http::Method::from_bytes(method.as_bytes())
+        .map_or(true, |method| is_unsafe_method(&method));
+    unsafe_method && spec.csrf_checked_under_cookies()
+}
+
 impl<S> fmt::Debug for GuardedRouter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GuardedRouter")
@@ -194,10 +206,10 @@ where
     }
 
     /// Trusts these origins (`https://app.example.com`) for unsafe requests
-    /// to `auth` routes under a cookie authenticator, besides the service's
-    /// own origin (the request's `Host`) and the CORS policy's exact
-    /// origins: for a front end on another origin, or for the public origin
-    /// when a proxy rewrites `Host`. A request from any other origin gets
+    /// under a cookie authenticator (to `auth` and public routes alike),
+    /// besides the service's own origin (the request's `Host`) and the CORS
+    /// policy's exact origins: for a front end on another origin, or for
+    /// the public origin when a proxy rewrites `Host`. A request from any other origin gets
     /// 403 `{"error":"forbidden"}` before authentication (see
     /// [`guard_core::csrf`]). An origin that is not exactly
     /// `scheme://host[:port]` is a build problem.
@@ -220,8 +232,8 @@ where
         self
     }
 
-    /// The cross-site request check every `auth` route of this router runs,
-    /// if its authenticator uses cookies.
+    /// The cross-site request check every route of an unsafe method of this
+    /// router runs (unless it opted out), if its authenticator uses cookies.
     fn csrf_policy(&self) -> Option<Arc<CsrfPolicy>> {
         let cookies = self.authenticator.as_ref()?.uses_cookies();
         cookies.then(|| {
@@ -234,15 +246,14 @@ where
     }
 
     /// Marks a report row whose unsafe requests are checked for cross-site
-    /// forgery; an exempt row already says why (`RouteEntry::new`).
+    /// forgery, public or `auth` (the build attaches the check to exactly
+    /// these rows); an exempt row already says why (`RouteEntry::new`).
     fn mark_csrf(&self, entry: &mut RouteEntry, spec: &RouteSpec) {
         let cookies = self
             .authenticator
             .as_ref()
             .is_some_and(|auth| auth.uses_cookies());
-        let unsafe_method = http::Method::from_bytes(entry.method.as_bytes())
-            .map_or(true, |method| is_unsafe_method(&method));
-        if cookies && spec.csrf_checked_under_cookies() && unsafe_method {
+        if cookies && csrf_checked(&entry.method, spec) {
             entry.csrf = Some(CSRF_ORIGIN.to_owned());
         }
     }

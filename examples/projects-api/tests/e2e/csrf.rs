@@ -81,3 +81,86 @@ async fn cross_site_requests_with_the_session_cookie_are_refused_and_change_noth
         .await
         .expect(401, UNAUTHENTICATED);
 }
+
+/// Login CSRF: another site's page posts the attacker's credentials to the
+/// public sign-up and login routes, so that the victim's browser is signed
+/// in to the attacker's account (what the victim then uploads lands
+/// there). Both are 403 with the generic body before the handler runs: no
+/// account is created and no session cookie is set. The service's own page
+/// and a client that is no browser (neither `Origin` nor `Sec-Fetch-Site`)
+/// still sign up and log in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_sign_up_and_login_are_refused_and_start_nothing() {
+    let app = App::start().await;
+    let credentials = |email: &str| {
+        Some((
+            "application/json",
+            format!(r#"{{"email":"{email}","password":"the attacker's long password"}}"#)
+                .into_bytes(),
+        ))
+    };
+    let cross_site = [
+        vec![
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+    ];
+    for headers in &cross_site {
+        for path in ["/api/signup", "/api/login"] {
+            let reply = app
+                .send(
+                    Method::POST,
+                    path,
+                    None,
+                    credentials("mallory@example.com"),
+                    headers,
+                )
+                .await;
+            reply.expect(403, FORBIDDEN);
+            assert_eq!(reply.header("set-cookie"), None, "{path} {headers:?}");
+        }
+    }
+    // No account was created: the credentials open nothing.
+    app.send(
+        Method::POST,
+        "/api/login",
+        None,
+        credentials("mallory@example.com"),
+        &[("sec-fetch-site", "same-origin")],
+    )
+    .await
+    .expect(401, UNAUTHENTICATED);
+
+    // From the service's own page (`send` adds its Origin), and from a
+    // script that sends neither header, sign-up and login work.
+    app.send(
+        Method::POST,
+        "/api/signup",
+        None,
+        credentials("carol@example.com"),
+        &[],
+    )
+    .await
+    .expect(201, r#"{"status":"created"}"#);
+    let script = app
+        .send_raw(
+            "POST",
+            "/api/login",
+            None,
+            "application/json",
+            br#"{"email":"carol@example.com","password":"the attacker's long password"}"#,
+            false,
+        )
+        .await;
+    script.expect_status(200);
+    assert!(
+        script
+            .header("set-cookie")
+            .is_some_and(|cookie| cookie.starts_with("sid=")),
+        "{:?}",
+        script.header("set-cookie")
+    );
+}

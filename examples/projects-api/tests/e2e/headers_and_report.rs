@@ -132,7 +132,7 @@ async fn the_route_report_lists_every_route_with_its_guards() {
                 "POST",
                 "/api/login",
                 "public: login",
-                "body: Credentials; body limit: 65536 B; rate_ip: 20/min; rate_identifier: 5/min; rate_route: 600/min, burst = 60 (override)",
+                "body: Credentials; body limit: 65536 B; rate_ip: 20/min; rate_identifier: 5/min; rate_route: 600/min, burst = 60 (override); csrf: origin checked",
                 "login"
             ]
         );
@@ -188,6 +188,9 @@ async fn the_route_report_lists_every_route_with_its_guards() {
         // The GET rows of cookie routes are not checked (safe methods).
         assert!(!row("GET", "/api/projects/{project}/files/{file}")[3].contains("csrf"));
         assert!(row("POST", "/api/logout")[3].contains("csrf: origin checked"));
+        // Public unsafe routes are checked too (login CSRF); their GETs not.
+        assert!(row("POST", "/api/signup")[3].contains("csrf: origin checked"));
+        assert!(!row("GET", "/healthz")[3].contains("csrf"));
 
         // `projects-api --print-routes` prints the same report and exits.
         let bin_dir = TempDir::new("print-routes");
