@@ -133,7 +133,7 @@ pub use upload::Upload;
 /// | `quota = "1000/day"` | a hard ceiling per account per period |
 /// | `upload(max = "5MiB", types = ["png"])` | the handler takes [`Upload`] |
 /// | `fetch` | the route fetches user-supplied URLs (reported as an outbound surface) |
-/// | `csrf = "none: <reason>"` | on an `auth` route under a cookie authenticator: skip the cross-site request check (see below) |
+/// | `csrf = "none: <reason>"` | under a cookie authenticator: skip the cross-site request check (see below) |
 ///
 /// Under an authenticator whose credential is a cookie
 /// ([`auth::SessionAuth`]), every POST, PUT, PATCH and DELETE to an `auth`
@@ -141,8 +141,12 @@ pub use upload::Upload;
 /// (`Sec-Fetch-Site: same-origin`, or an `Origin` whose host and port are the
 /// request's `Host`) or a trusted one (the CORS policy's exact origins and
 /// [`GuardedRouter::csrf_trusted_origins`]); anything else is 403
-/// `{"error":"forbidden"}` before authentication. `csrf = "none: …"` is for
-/// a route no browser calls; the report shows it.
+/// `{"error":"forbidden"}` before authentication. A public route's unsafe
+/// requests get the same check whenever a browser says where they come from
+/// (`Origin` or `Sec-Fetch-Site`), so another site cannot post a login or
+/// sign-up form (login CSRF); a client that sends neither, such as curl,
+/// passes. `csrf = "none: …"` is for a route no browser calls; the report
+/// shows it.
 ///
 /// The handler's name stays a function: `name()` returns the guarded
 /// handler (`name().spec()`, `name().call_unguarded(…)` in unit tests), and

@@ -48,8 +48,9 @@ pub trait Authenticator: Send + Sync + 'static {
 
     /// Whether the credential is a cookie, which a browser attaches on its
     /// own to requests any site makes it send. Then every unsafe request
-    /// (POST, PUT, PATCH, DELETE) to an `auth` route is checked for
-    /// cross-site forgery ([`crate::csrf`]) unless the route opts out with
+    /// (POST, PUT, PATCH, DELETE) is checked for cross-site forgery
+    /// ([`crate::csrf`]; on a public route only a browser's request, which
+    /// says where it comes from) unless the route opts out with
     /// `csrf = "none: <reason>"`. Default `false` (a bearer token or API key
     /// is sent only by code that holds it).
     fn uses_cookies(&self) -> bool {
