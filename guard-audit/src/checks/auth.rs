@@ -4,9 +4,11 @@
 //! method call on a handler argument whose type is followed through struct
 //! fields to a workspace impl fn, `state.auth.check(&headers)?`), unguarded (none of them: a
 //! finding), or unknown (an opaque extractor or layer, a service, a
-//! layer only present under a condition).
+//! layer only present under a condition, an auth middleware a configured
+//! value switches off: `checks/auth/switch.rs`).
 
 pub(crate) mod code;
+mod switch;
 
 use syn::visit::Visit;
 
@@ -177,12 +179,16 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
 
 /// A run-time switch that lets every request through a middleware before
 /// it checks anything: a top-level `if cond { return next.run(..) }`
-/// whose condition reads no credential and nothing of the request
-/// (kellnr's `if !state.settings.registry.auth_required { return
-/// next.run(request).await; }`). The condition's text, if there is one.
-fn bypass(code: Code<'_>) -> Option<String> {
+/// one of whose `||` alternatives reads nothing of the request: no
+/// credential, or only the service's state (`state` are the names the
+/// fn's `State(..)` parameters bind). kellnr's `if
+/// !state.settings.registry.auth_required { return next.run(..) }`;
+/// `let key = &state.config.api_key; if key.is_empty() { .. }`; `if
+/// !auth.is_required() || path == "/health" { .. }` (the path is an
+/// exemption, read by [`exemption`]). The alternative's text, if there is one.
+fn bypass(code: Code<'_>, state: &[String]) -> Option<String> {
     let block = outer_block(code)?;
-    block.stmts.iter().find_map(|stmt| {
+    block.stmts.iter().enumerate().find_map(|(at, stmt)| {
         let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
             return None;
         };
@@ -190,14 +196,58 @@ fn bypass(code: Code<'_>) -> Option<String> {
         if !(then.contains("return") && then.contains("next.run(")) {
             return None;
         }
-        let cond = code::text(&i.cond);
-        let lower = cond.to_ascii_lowercase();
-        let about_request = ["header", "uri", "path", "method", "extensions", "request"]
-            .iter()
-            .any(|w| lower.contains(w));
-        (!about_request && reads_credentials(&cond).is_none() && !code::reads_token(&cond))
+        switch::disjuncts(&i.cond).into_iter().find_map(|d| {
+            let cond = code::text(d);
+            let lower = cond.to_ascii_lowercase();
+            let about_request = ["header", "uri", "path", "method", "extensions", "request"]
+                .iter()
+                .any(|w| lower.contains(w));
+            let no_credential = reads_credentials(&cond).is_none() && !code::reads_token(&cond);
+            (!about_request
+                && (no_credential || switch::reads_only_state(&block.stmts[..at], d, state)))
             .then_some(cond)
+        })
     })
+}
+
+/// A middleware's bypass (see [`bypass`]), in its own body or in the fn
+/// it hands its whole work to (`inner(State(..), req, next).await`).
+fn bypass_of(ctx: &Ctx<'_, '_>, item: &Item, body: &Body<'_>) -> Option<String> {
+    let state = ctx
+        .function(item)
+        .map(|f| switch::state_names(f.sig))
+        .unwrap_or_default();
+    if let Some(cond) = bypass(body.code, &state) {
+        return Some(cond);
+    }
+    let (callee_item, callee) = delegate(ctx, body)?;
+    let state = ctx
+        .function(&callee_item)
+        .map(|f| switch::state_names(f.sig))
+        .unwrap_or_default();
+    bypass(callee.code, &state)
+}
+
+/// The workspace fn a body hands its whole work to: its only statement
+/// is a call of it (awaited or not).
+fn delegate<'w>(ctx: &Ctx<'_, 'w>, body: &Body<'w>) -> Option<(Item, Body<'w>)> {
+    let block = outer_block(body.code)?;
+    let [syn::Stmt::Expr(tail, None)] = block.stmts.as_slice() else {
+        return None;
+    };
+    let mut call = tail;
+    while let syn::Expr::Await(a) = call {
+        call = &a.base;
+    }
+    let syn::Expr::Call(c) = call else {
+        return None;
+    };
+    let syn::Expr::Path(p) = &*c.func else {
+        return None;
+    };
+    let item = code::resolve_call(ctx, body, &p.path)?;
+    let callee = code::body_of(ctx, &item)?;
+    Some((item, callee))
 }
 
 /// A body's outermost block: the fn's, or a closure's `async` / block body.
@@ -222,26 +272,10 @@ fn runs_inner_first(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> bool {
     let Some(block) = outer_block(body.code) else {
         return false;
     };
-    if code::runs_first(block) {
-        return true;
-    }
-    let [syn::Stmt::Expr(tail, None)] = block.stmts.as_slice() else {
-        return false;
-    };
-    let mut call = tail;
-    while let syn::Expr::Await(a) = call {
-        call = &a.base;
-    }
-    let syn::Expr::Call(c) = call else {
-        return false;
-    };
-    let syn::Expr::Path(p) = &*c.func else {
-        return false;
-    };
-    code::resolve_call(ctx, body, &p.path)
-        .and_then(|i| code::body_of(ctx, &i))
-        .and_then(|b| outer_block(b.code))
-        .is_some_and(code::runs_first)
+    code::runs_first(block)
+        || delegate(ctx, body)
+            .and_then(|(_, callee)| outer_block(callee.code))
+            .is_some_and(code::runs_first)
 }
 
 /// What a middleware fn given to `from_fn` does.
@@ -254,15 +288,19 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 self_ty: None,
                 code: Code::Expr(arg),
             };
-            match code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i)) {
+            let item = code::resolve_call(ctx, &b, &p.path);
+            match item
+                .as_ref()
+                .and_then(|i| code::body_of(ctx, i).map(|b| (i, b)))
+            {
                 // Every exit is `next.run(..)`, or the handler runs before
                 // anything else: it refuses nobody.
-                Some(body) if passes_all(body.code) || runs_inner_first(ctx, &body) => {
+                Some((_, body)) if passes_all(body.code) || runs_inner_first(ctx, &body) => {
                     LayerAuth::No
                 }
-                Some(body) => {
-                    let code = body.code;
-                    match (authenticates(ctx, body), bypass(code)) {
+                Some((item, body)) => {
+                    let bypassed = bypass_of(ctx, item, &body);
+                    match (authenticates(ctx, body), bypassed) {
                         (Some(why), Some(cond)) => LayerAuth::Maybe(format!(
                             "middleware `{shown}` {why}, but lets every request through when `{cond}`"
                         )),
@@ -1263,6 +1301,18 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
                     "auth layer `{}`: {why}, but {how}: whether it lets this route's caller through without credentials is not known",
                     layer.text
                 )),
+            },
+            // A middleware that is off by configuration and also lets this
+            // path through: the path's exemption holds either way.
+            LayerAuth::Maybe(why) => match exemption(ctx, layer, &ep.path) {
+                Exempt::This(lit) => {
+                    exempted.push(format!(
+                        "auth layer `{}` lets `{lit}` through before it checks anyone",
+                        layer.text
+                    ));
+                    LayerAuth::No
+                }
+                _ => LayerAuth::Maybe(why),
             },
             other => other,
         };

@@ -1,0 +1,117 @@
+//! Run-time switches in a middleware: a condition that reads only the
+//! service's own state (`State(..)` parameters, `self`, and locals built
+//! from them), never the request. When it lets a request through before
+//! any check, the guard is on or off by configuration, not by the caller.
+
+use syn::visit::Visit;
+
+use super::code::bindings;
+
+/// The names a fn's `State(..)` parameters bind
+/// (`State(state): State<AppState>`, `State((auth, limiter))`).
+pub(crate) fn state_names(sig: &syn::Signature) -> Vec<String> {
+    let mut out = vec!["self".to_owned()];
+    for input in &sig.inputs {
+        let syn::FnArg::Typed(t) = input else {
+            continue;
+        };
+        if let syn::Pat::TupleStruct(ts) = &*t.pat
+            && ts.path.segments.last().is_some_and(|s| s.ident == "State")
+        {
+            ts.elems.iter().for_each(|p| bindings(p, &mut out));
+        }
+    }
+    out
+}
+
+/// The `||` alternatives of a condition (`a || (b || c)` is `a`, `b`, `c`).
+pub(crate) fn disjuncts(e: &syn::Expr) -> Vec<&syn::Expr> {
+    match e {
+        syn::Expr::Binary(b) if matches!(b.op, syn::BinOp::Or(_)) => {
+            let mut out = disjuncts(&b.left);
+            out.extend(disjuncts(&b.right));
+            out
+        }
+        syn::Expr::Paren(p) => match &*p.expr {
+            syn::Expr::Binary(b) if matches!(b.op, syn::BinOp::Or(_)) => disjuncts(&p.expr),
+            _ => vec![e],
+        },
+        _ => vec![e],
+    }
+}
+
+/// The variables an expression reads (not fn names, consts or paths
+/// with `::`); `None` when it holds code whose names are not read here
+/// (a macro, a closure with its own parameters).
+fn roots(e: &syn::Expr) -> Option<Vec<String>> {
+    struct Roots {
+        names: Vec<String>,
+        opaque: bool,
+    }
+    impl<'a> Visit<'a> for Roots {
+        fn visit_expr_path(&mut self, p: &'a syn::ExprPath) {
+            if let Some(id) = p.path.get_ident() {
+                let n = id.to_string();
+                if n.chars()
+                    .next()
+                    .is_some_and(|c| c.is_lowercase() || c == '_')
+                {
+                    self.names.push(n);
+                }
+            }
+        }
+        fn visit_expr_call(&mut self, c: &'a syn::ExprCall) {
+            // `f(x)`: `f` is a fn, not a variable.
+            c.args.iter().for_each(|a| self.visit_expr(a));
+        }
+        fn visit_expr_closure(&mut self, _: &'a syn::ExprClosure) {
+            self.opaque = true;
+        }
+        fn visit_macro(&mut self, _: &'a syn::Macro) {
+            self.opaque = true;
+        }
+    }
+    let mut v = Roots {
+        names: Vec::new(),
+        opaque: false,
+    };
+    v.visit_expr(e);
+    (!v.opaque).then_some(v.names)
+}
+
+/// Whether `e`, read in the statements `stmts` that come before it, reads
+/// only the service's state: every variable in it is one of `state` or a
+/// local whose initialiser (an earlier `let`) reads only the state.
+pub(crate) fn reads_only_state(stmts: &[syn::Stmt], e: &syn::Expr, state: &[String]) -> bool {
+    fn go(stmts: &[syn::Stmt], e: &syn::Expr, state: &[String], depth: usize) -> bool {
+        let Some(names) = roots(e) else {
+            return false;
+        };
+        !names.is_empty()
+            && names.iter().all(|n| {
+                if state.contains(n) {
+                    return true;
+                }
+                if depth == 0 {
+                    return false;
+                }
+                // The latest `let` binding `n` before `e`.
+                stmts
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .find_map(|(i, s)| {
+                        let syn::Stmt::Local(l) = s else { return None };
+                        let mut bound = Vec::new();
+                        bindings(&l.pat, &mut bound);
+                        bound.contains(n).then_some((i, l))
+                    })
+                    .is_some_and(|(i, l)| {
+                        l.init
+                            .as_ref()
+                            .is_some_and(|init| go(&stmts[..i], &init.expr, state, depth - 1))
+                    })
+            })
+    }
+    go(stmts, e, state, 4)
+}
