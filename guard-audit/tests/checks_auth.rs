@@ -579,4 +579,14 @@ fn a_run_time_nest_prefix_an_early_return_and_auth_switched_off_by_configuration
     // Negative: comparing the caller's key with the configured one is the
     // check itself.
     assert_eq!(state(&s, "GET", "/strict", AUTH), "guarded");
+    // A check method of the state (`state.gate.check(header)`) that answers
+    // `true` when no token is configured lets everyone in then.
+    assert_eq!(state(&s, "GET", "/gated", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/gated", AUTH).contains("`&self.token` matches `None`"),
+        "{}",
+        reason(&s, "GET", "/gated", AUTH)
+    );
+    // Negative: one that answers `false` then refuses everyone: auth.
+    assert_eq!(state(&s, "GET", "/gated-strict", AUTH), "guarded");
 }

@@ -217,7 +217,7 @@ fn bypass_of(ctx: &Ctx<'_, '_>, item: &Item, body: &Body<'_>) -> Option<String> 
         .function(item)
         .map(|f| switch::state_names(f.sig))
         .unwrap_or_default();
-    if let Some(cond) = bypass(body.code, &state) {
+    if let Some(cond) = bypass(body.code, &state).or_else(|| config_grant(ctx, item, body)) {
         return Some(cond);
     }
     let (callee_item, callee) = delegate(ctx, body)?;
@@ -226,6 +226,63 @@ fn bypass_of(ctx: &Ctx<'_, '_>, item: &Item, body: &Body<'_>) -> Option<String> 
         .map(|f| switch::state_names(f.sig))
         .unwrap_or_default();
     bypass(callee.code, &state)
+}
+
+/// A check method the middleware asks about its state that lets everyone
+/// in by configuration: `state.auth.check(header)` where `check` is the
+/// workspace impl fn of `state.auth`'s type (followed from the
+/// `State(state): State<T>` parameter) and opens with `match &self.token
+/// { None => true, .. }` (`switch::grants_when`).
+fn config_grant(ctx: &Ctx<'_, '_>, item: &Item, body: &Body<'_>) -> Option<String> {
+    let f = ctx.function(item)?;
+    let states: Vec<(String, &syn::Type)> = f
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| {
+            let syn::FnArg::Typed(t) = input else {
+                return None;
+            };
+            let syn::Pat::TupleStruct(ts) = &*t.pat else {
+                return None;
+            };
+            let [syn::Pat::Ident(id)] = ts.elems.iter().collect::<Vec<_>>().as_slice() else {
+                return None;
+            };
+            let (_, head, args) = type_head(&t.ty)?;
+            if head != "State" {
+                return None;
+            }
+            Some((id.ident.to_string(), *args.first()?))
+        })
+        .collect();
+    struct Methods<'a>(Vec<&'a syn::ExprMethodCall>);
+    impl<'a> Visit<'a> for Methods<'a> {
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            self.0.push(m);
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    let mut ms = Methods(Vec::new());
+    body.code.visit(&mut ms);
+    ms.0.into_iter().find_map(|m| {
+        let (root, fields) = receiver_chain(&m.receiver)?;
+        let (_, ty) = states.iter().find(|(n, _)| *n == root)?;
+        let Item::Type(m_def, name) = field_type(ctx, f.module, ty, &fields)? else {
+            return None;
+        };
+        let method = m.method.to_string();
+        ctx.syms.impl_fn(m_def, &name, &method)?;
+        let callee = code::body_of(ctx, &Item::ImplFn(m_def, name.clone(), method.clone()))?;
+        let Code::Block(block) = callee.code else {
+            return None;
+        };
+        let when = switch::grants_when(block)?;
+        Some(format!(
+            "`{}.{method}(..)` (`{name}::{method}`) is `true`: {when}",
+            code::text(&*m.receiver)
+        ))
+    })
 }
 
 /// The workspace fn a body hands its whole work to: its only statement
@@ -301,9 +358,18 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 Some((item, body)) => {
                     let bypassed = bypass_of(ctx, item, &body);
                     match (authenticates(ctx, body), bypassed) {
-                        (Some(why), Some(cond)) => LayerAuth::Maybe(format!(
-                            "middleware `{shown}` {why}, but lets every request through when `{cond}`"
-                        )),
+                        (Some(why), Some(cond)) => {
+                            // A condition already quoted (a check method's
+                            // own switch) is shown as it comes.
+                            let cond = if cond.starts_with('`') {
+                                cond
+                            } else {
+                                format!("`{cond}`")
+                            };
+                            LayerAuth::Maybe(format!(
+                                "middleware `{shown}` {why}, but lets every request through when {cond}"
+                            ))
+                        }
                         (Some(why), None) => LayerAuth::Auth(format!("middleware `{shown}` {why}")),
                         (None, _) => LayerAuth::No,
                     }
@@ -1067,6 +1133,38 @@ fn peeled(ty: &syn::Type) -> &syn::Type {
     }
 }
 
+/// The workspace type a value of type `ty` (written in `module`) has after
+/// the field accesses `fields` (`state.auth` of `State<ApiState>`), each
+/// step a struct field of a workspace type; `None` where one is not.
+fn field_type<'w>(
+    ctx: &Ctx<'_, 'w>,
+    mut module: ModId,
+    mut ty: &'w syn::Type,
+    fields: &[String],
+) -> Option<Item> {
+    let mut item = None;
+    for step in 0..=fields.len() {
+        let syn::Type::Path(p) = peeled(ty) else {
+            return None;
+        };
+        let found @ Item::Type(m_def, _) = ctx.syms.resolve(module, &p.path)? else {
+            return None;
+        };
+        module = m_def;
+        item = Some(found.clone());
+        let Some(field) = fields.get(step) else { break };
+        let Some(syn::Item::Struct(def)) = ctx.type_def(&found) else {
+            return None;
+        };
+        ty = &def
+            .fields
+            .iter()
+            .find(|f| f.ident.as_ref().is_some_and(|i| i == field))?
+            .ty;
+    }
+    item
+}
+
 /// The workspace type a handler argument binding has: `x: T`, or
 /// `State(x): State<T>` / `Extension(x): Extension<T>`.
 fn binding_type<'w>(h: &HandlerCode<'w>, name: &str) -> Option<&'w syn::Type> {
@@ -1114,38 +1212,10 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
             let Some((root, fields)) = receiver_chain(&m.receiver) else {
                 continue;
             };
-            let Some(mut ty) = binding_type(h, &root) else {
+            let Some(ty) = binding_type(h, &root) else {
                 continue;
             };
-            let mut module = h.body.module;
-            let mut item = None;
-            for step in 0..=fields.len() {
-                let syn::Type::Path(p) = peeled(ty) else {
-                    item = None;
-                    break;
-                };
-                let Some(found @ Item::Type(m_def, _)) = ctx.syms.resolve(module, &p.path) else {
-                    item = None;
-                    break;
-                };
-                module = m_def;
-                item = Some(found.clone());
-                let Some(field) = fields.get(step) else { break };
-                let Some(syn::Item::Struct(def)) = ctx.type_def(&found) else {
-                    item = None;
-                    break;
-                };
-                let Some(f) = def
-                    .fields
-                    .iter()
-                    .find(|f| f.ident.as_ref().is_some_and(|i| i == field))
-                else {
-                    item = None;
-                    break;
-                };
-                ty = &f.ty;
-            }
-            let Some(Item::Type(m_def, name)) = item else {
+            let Some(Item::Type(m_def, name)) = field_type(ctx, h.body.module, ty, &fields) else {
                 continue;
             };
             let method = m.method.to_string();

@@ -115,3 +115,69 @@ pub(crate) fn reads_only_state(stmts: &[syn::Stmt], e: &syn::Expr, state: &[Stri
     }
     go(stmts, e, state, 4)
 }
+
+/// Whether an expression is the literal `true`, alone or as a block's
+/// value or a `return`.
+fn is_true(e: &syn::Expr) -> bool {
+    match e {
+        syn::Expr::Lit(l) => matches!(&l.lit, syn::Lit::Bool(b) if b.value),
+        syn::Expr::Return(r) => r.expr.as_deref().is_some_and(is_true),
+        syn::Expr::Block(b) => block_true(&b.block),
+        syn::Expr::Paren(p) => is_true(&p.expr),
+        _ => false,
+    }
+}
+
+fn block_true(b: &syn::Block) -> bool {
+    match b.stmts.last() {
+        Some(syn::Stmt::Expr(e, _)) => is_true(e),
+        _ => false,
+    }
+}
+
+/// Where a check method (its body `block`) answers `true` on the
+/// service's own state alone, before it looks at what it was given:
+/// `match &self.token { None => true, .. }`, `if self.token.is_none() {
+/// return true; }`, `let Some(t) = &self.token else { return true };`.
+/// The condition, as text.
+pub(crate) fn grants_when(block: &syn::Block) -> Option<String> {
+    let me = ["self".to_owned()];
+    block.stmts.iter().enumerate().find_map(|(at, stmt)| {
+        let before = &block.stmts[..at];
+        match stmt {
+            syn::Stmt::Expr(syn::Expr::Match(m), _) if reads_only_state(before, &m.expr, &me) => {
+                m.arms.iter().find_map(|arm| {
+                    (arm.guard.is_none() && is_true(&arm.body)).then(|| {
+                        format!(
+                            "`{}` matches `{}`",
+                            crate::routes::text(&*m.expr),
+                            crate::routes::text(&arm.pat)
+                        )
+                    })
+                })
+            }
+            syn::Stmt::Expr(syn::Expr::If(i), _)
+                if reads_only_state(before, &i.cond, &me)
+                    && (block_true(&i.then_branch)
+                        || i.then_branch.stmts.iter().any(|s| {
+                            matches!(s, syn::Stmt::Expr(syn::Expr::Return(_), _))
+                                && matches!(s, syn::Stmt::Expr(e, _) if is_true(e))
+                        })) =>
+            {
+                Some(format!("`{}`", crate::routes::text(&*i.cond)))
+            }
+            syn::Stmt::Local(l) => {
+                let init = l.init.as_ref()?;
+                let (_, els) = init.diverge.as_ref()?;
+                (reads_only_state(before, &init.expr, &me) && is_true(els)).then(|| {
+                    format!(
+                        "`{}` does not match `{}`",
+                        crate::routes::text(&*init.expr),
+                        crate::routes::text(&l.pat)
+                    )
+                })
+            }
+            _ => None,
+        }
+    })
+}
