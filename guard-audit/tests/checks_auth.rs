@@ -589,4 +589,15 @@ fn a_run_time_nest_prefix_an_early_return_and_auth_switched_off_by_configuration
     );
     // Negative: one that answers `false` then refuses everyone: auth.
     assert_eq!(state(&s, "GET", "/gated-strict", AUTH), "guarded");
+    // An in-body check whose chain of methods (a local from `self`'s
+    // method, then a field) reaches `if self.api_token.is_empty() {
+    // return Ok(()); }` guards only where a token is configured.
+    assert_eq!(state(&s, "GET", "/stored", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/stored", AUTH).contains("`TokenAuth::check` lets everyone on"),
+        "{}",
+        reason(&s, "GET", "/stored", AUTH)
+    );
+    // Negative: the strict check has no such switch.
+    assert_eq!(state(&s, "GET", "/stored-strict", AUTH), "guarded");
 }

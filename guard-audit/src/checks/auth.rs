@@ -1244,6 +1244,13 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
                     .join(".");
                 let q = if *how == "?" { "?" } else { "" };
                 let shown = format!("`{recv}.{}(..){q}` (`{name}::{}`)", m.method, m.method);
+                // A check that configuration switches off guards only
+                // when it is configured.
+                if let Some(why) = switch::switch_in(ctx, m_def, &name, &m.method.to_string()) {
+                    return Some(BodyGuard::Delegated(format!(
+                        "in-body check {shown}, but {why}: it guards only where that is configured"
+                    )));
+                }
                 return Some(g.check(expr, anon, &shown));
             }
         }

@@ -5,7 +5,10 @@
 
 use syn::visit::Visit;
 
-use super::code::bindings;
+use super::super::Ctx;
+use super::code::{bindings, type_head};
+use super::{field_type, peeled, receiver_chain};
+use crate::symbols::{Item, ModId};
 
 /// The names a fn's `State(..)` parameters bind
 /// (`State(state): State<AppState>`, `State((auth, limiter))`).
@@ -116,11 +119,13 @@ pub(crate) fn reads_only_state(stmts: &[syn::Stmt], e: &syn::Expr, state: &[Stri
     go(stmts, e, state, 4)
 }
 
-/// Whether an expression is the literal `true`, alone or as a block's
-/// value or a `return`.
+/// Whether an expression lets the caller on: the literal `true` or an
+/// `Ok(..)`, alone or as a block's value or a `return`.
 fn is_true(e: &syn::Expr) -> bool {
     match e {
         syn::Expr::Lit(l) => matches!(&l.lit, syn::Lit::Bool(b) if b.value),
+        // A check returning `Result`: `Ok(..)` lets the caller on.
+        syn::Expr::Call(c) => matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok")),
         syn::Expr::Return(r) => r.expr.as_deref().is_some_and(is_true),
         syn::Expr::Block(b) => block_true(&b.block),
         syn::Expr::Paren(p) => is_true(&p.expr),
@@ -135,10 +140,10 @@ fn block_true(b: &syn::Block) -> bool {
     }
 }
 
-/// Where a check method (its body `block`) answers `true` on the
+/// Where a check method (its body `block`) answers `true` (or `Ok`) on the
 /// service's own state alone, before it looks at what it was given:
-/// `match &self.token { None => true, .. }`, `if self.token.is_none() {
-/// return true; }`, `let Some(t) = &self.token else { return true };`.
+/// `match &self.token { None => true, .. }`, `if self.api_token.is_empty()
+/// { return Ok(()); }`, `let Some(t) = &self.token else { return true };`.
 /// The condition, as text.
 pub(crate) fn grants_when(block: &syn::Block) -> Option<String> {
     let me = ["self".to_owned()];
@@ -180,4 +185,92 @@ pub(crate) fn grants_when(block: &syn::Block) -> Option<String> {
             _ => None,
         }
     })
+}
+
+/// How deep [`switch_in`] follows method calls.
+const DEPTH: usize = 3;
+
+/// A configuration switch in an impl fn a handler's in-body check calls,
+/// or in the methods it calls on `self`'s fields and on locals it gets
+/// from `self`'s methods (`let c = self.components().await?;
+/// c.auth.check(..)`), each followed by its declared type:
+/// [`grants_when`] of the first that has one, with the method named.
+pub(crate) fn switch_in(ctx: &Ctx<'_, '_>, m: ModId, ty: &str, method: &str) -> Option<String> {
+    go(ctx, m, ty, method, DEPTH)
+}
+
+fn go(ctx: &Ctx<'_, '_>, m: ModId, ty: &str, method: &str, depth: usize) -> Option<String> {
+    let f = ctx.syms.impl_fn(m, ty, method)?;
+    if let Some(when) = grants_when(&f.block) {
+        return Some(format!("`{ty}::{method}` lets everyone on when {when}"));
+    }
+    if depth == 0 {
+        return None;
+    }
+    struct Methods<'a>(Vec<&'a syn::ExprMethodCall>);
+    impl<'a> Visit<'a> for Methods<'a> {
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            self.0.push(m);
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    let mut ms = Methods(Vec::new());
+    ms.visit_block(&f.block);
+    let self_ty: syn::Type = syn::parse_str(ty).ok()?;
+    ms.0.into_iter().find_map(|call| {
+        let (root, fields) = receiver_chain(&call.receiver)?;
+        let (base_module, base): (ModId, syn::Type) = if root == "self" {
+            (m, self_ty.clone())
+        } else {
+            local_type(ctx, m, ty, &f.block, &root)?
+        };
+        let Item::Type(m_def, name) = field_type(ctx, base_module, &base, &fields)? else {
+            return None;
+        };
+        go(ctx, m_def, &name, &call.method.to_string(), depth - 1)
+    })
+}
+
+/// The declared type of a local bound from a method of `self`
+/// (`let c = self.wait_components().await?;`): that impl fn's return type,
+/// with `Result`/`Option` unwrapped, and the module it is written in.
+fn local_type(
+    ctx: &Ctx<'_, '_>,
+    m: ModId,
+    ty: &str,
+    block: &syn::Block,
+    name: &str,
+) -> Option<(ModId, syn::Type)> {
+    let init = block.stmts.iter().rev().find_map(|s| {
+        let syn::Stmt::Local(l) = s else { return None };
+        let syn::Pat::Ident(id) = &l.pat else {
+            return None;
+        };
+        (id.ident == name).then_some(l.init.as_ref()?)
+    })?;
+    let mut e = &*init.expr;
+    loop {
+        match e {
+            syn::Expr::Try(t) => e = &t.expr,
+            syn::Expr::Await(a) => e = &a.base,
+            syn::Expr::Paren(p) => e = &p.expr,
+            _ => break,
+        }
+    }
+    let syn::Expr::MethodCall(call) = e else {
+        return None;
+    };
+    let (root, fields) = receiver_chain(&call.receiver)?;
+    if root != "self" || !fields.is_empty() {
+        return None;
+    }
+    let f = ctx.syms.impl_fn(m, ty, &call.method.to_string())?;
+    let syn::ReturnType::Type(_, out) = &f.sig.output else {
+        return None;
+    };
+    let out = match type_head(out) {
+        Some((_, head, args)) if matches!(head.as_str(), "Result" | "Option") => *args.first()?,
+        _ => &**out,
+    };
+    Some((m, peeled(out).clone()))
 }
