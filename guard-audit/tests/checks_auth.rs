@@ -600,4 +600,14 @@ fn a_run_time_nest_prefix_an_early_return_and_auth_switched_off_by_configuration
     );
     // Negative: the strict check has no such switch.
     assert_eq!(state(&s, "GET", "/stored-strict", AUTH), "guarded");
+    // An in-body check fn that lets everyone on when a fn of no arguments
+    // (an environment switch) says so.
+    assert_eq!(state(&s, "GET", "/create", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/create", AUTH).contains("when `!creation_locked()`"),
+        "{}",
+        reason(&s, "GET", "/create", AUTH)
+    );
+    // Negative: one whose early `Ok` depends on the request's header.
+    assert_eq!(state(&s, "GET", "/create-strict", AUTH), "guarded");
 }

@@ -1017,6 +1017,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
                 continue;
             };
             let anon = lets_anonymous(&callee);
+            let callee_code = callee.code;
             let text: String = reach(ctx, callee, 2)
                 .iter()
                 .map(|(b, _)| b.code.text())
@@ -1038,6 +1039,16 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
                     format!("{}(..)", call.name)
                 };
                 let shown = format!("`{shown}`");
+                // A check that configuration switches off guards only
+                // when it is configured (`if !required() { return Ok(()) }`).
+                if let Code::Block(block) = callee_code
+                    && let Some(when) = switch::grants_when(block)
+                {
+                    return Some(BodyGuard::Delegated(format!(
+                        "in-body check {shown}, but `{}` lets everyone on when {when}: it guards only where that is configured",
+                        call.name
+                    )));
+                }
                 return Some(g.check(expr, anon, &shown));
             }
         }
