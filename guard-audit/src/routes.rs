@@ -297,6 +297,9 @@ struct Frame {
     types: HashMap<String, String>,
     /// Routers held by locals or served, in order of creation.
     served: Vec<RouterVal>,
+    /// Routers a `return` hands back before the fn's tail
+    /// (`if let Some(dir) = cfg.dir { return router.nest_service(..); }`).
+    returned: Vec<RouterVal>,
     /// The conditions the code being read runs under.
     cond: Vec<Cond>,
     /// The type of the `impl` the fn being read is in, for `Self::x`.
@@ -463,6 +466,7 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 locals: bound.into_iter().collect(),
                 types,
                 served: Vec::new(),
+                returned: Vec::new(),
                 cond: cfgs.into_iter().map(Cond::Cfg).collect(),
                 self_ty: match item {
                     Item::ImplFn(_, t, _) => Some(t.clone()),
@@ -482,6 +486,15 @@ impl<'s, 'w> Discovery<'s, 'w> {
                 }
                 (ret, _) => ret,
             };
+            // An early `return` of another router: its routes are served
+            // too, under the condition they were added with.
+            let ret = std::mem::take(&mut frame.returned)
+                .into_iter()
+                .fold(ret, |acc, early| match acc {
+                    Val::Router(r) => Val::Router(branches::with_early(r, early)),
+                    _ if returns_router => Val::Router(early),
+                    other => other,
+                });
             let mut out = match ret {
                 Val::Router(r) if returns_router || frame.served.is_empty() => Some(r),
                 _ => {
@@ -606,8 +619,20 @@ impl<'s, 'w> Discovery<'s, 'w> {
             // A router built inside `block_on(async { .. })` or a closure
             // is still built: interpret the body in the same frame.
             syn::Expr::Async(a) => self.block(frame, &a.block),
-            syn::Expr::Closure(c) => self.expr(frame, &c.body),
-            syn::Expr::Return(r) => r.expr.as_ref().map_or(Val::Other, |x| self.expr(frame, x)),
+            // A `return` in a closure leaves the closure, not the fn.
+            syn::Expr::Closure(c) => {
+                let n = frame.returned.len();
+                let v = self.expr(frame, &c.body);
+                frame.returned.truncate(n);
+                v
+            }
+            syn::Expr::Return(r) => {
+                let v = r.expr.as_ref().map_or(Val::Other, |x| self.expr(frame, x));
+                if let Val::Router(router) = &v {
+                    frame.returned.push(router.clone());
+                }
+                v
+            }
             syn::Expr::Assign(a) => {
                 let v = self.expr(frame, &a.right);
                 if let syn::Expr::Path(p) = &*a.left

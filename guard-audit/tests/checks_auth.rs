@@ -526,3 +526,88 @@ fn a_tuple_router_a_raw_module_and_middleware_that_runs_the_handler_first() {
     assert_eq!(state(&s, "GET", "/locked", AUTH), "guarded");
     assert_eq!(state(&s, "GET", "/inbox", AUTH), "unguarded");
 }
+
+#[test]
+fn a_run_time_nest_prefix_an_early_return_and_auth_switched_off_by_configuration() {
+    let s = scan("ga6_shapes");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `.nest(&prefix, api)` with `prefix` read at run time: the nested
+    // path, the prefix named in its condition.
+    let keys = route(&s, "GET", "/keys");
+    assert!(
+        keys.layers
+            .iter()
+            .any(|l| l.contains("under the run-time prefix `&prefix`")),
+        "{:?}",
+        keys.layers
+    );
+    // Negative: a path read at run time is not made up, an imported const
+    // prefix stays visible, a literal prefix is joined.
+    for (m, p) in [
+        ("GET", "{&dynamic_path}"),
+        ("GET", "{API_PREFIX}/imported"),
+        ("GET", "/v1/fixed"),
+    ] {
+        assert!(s.report.route(m, p).is_some(), "{m} {p}: {}", s.to_text());
+    }
+    // The router an early `return` hands back is served too, and
+    // `get_service` answers `GET` only.
+    let files = route(&s, "GET", "/");
+    assert!(
+        files.layers.iter().any(|l| l.contains("cfg.dir")),
+        "{:?}",
+        files.layers
+    );
+    // Negative: a bare service answers every method.
+    assert!(s.report.route("ANY", "/raw").is_some(), "{}", s.to_text());
+    assert!(s.report.route("ANY", "/").is_none(), "{}", s.to_text());
+    // Auth a configured value switches off: a key left empty (read from
+    // the state through two locals), a flag beside a path exemption, and
+    // the same switch in the fn a middleware hands its work to.
+    for p in ["/open", "/data", "/delegated"] {
+        assert_eq!(state(&s, "GET", p, AUTH), "unknown", "{p}");
+        assert!(
+            reason(&s, "GET", p, AUTH).contains("lets every request through when"),
+            "{p}: {}",
+            reason(&s, "GET", p, AUTH)
+        );
+    }
+    assert!(reason(&s, "GET", "/open", AUTH).contains("`api_key.is_empty()`"));
+    assert!(reason(&s, "GET", "/data", AUTH).contains("`!state.required`"));
+    // The exempted path is open whatever the switch says.
+    assert_eq!(state(&s, "GET", "/health", AUTH), "unguarded");
+    // Negative: comparing the caller's key with the configured one is the
+    // check itself.
+    assert_eq!(state(&s, "GET", "/strict", AUTH), "guarded");
+    // A check method of the state (`state.gate.check(header)`) that answers
+    // `true` when no token is configured lets everyone in then.
+    assert_eq!(state(&s, "GET", "/gated", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/gated", AUTH).contains("`&self.token` matches `None`"),
+        "{}",
+        reason(&s, "GET", "/gated", AUTH)
+    );
+    // Negative: one that answers `false` then refuses everyone: auth.
+    assert_eq!(state(&s, "GET", "/gated-strict", AUTH), "guarded");
+    // An in-body check whose chain of methods (a local from `self`'s
+    // method, then a field) reaches `if self.api_token.is_empty() {
+    // return Ok(()); }` guards only where a token is configured.
+    assert_eq!(state(&s, "GET", "/stored", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/stored", AUTH).contains("`TokenAuth::check` lets everyone on"),
+        "{}",
+        reason(&s, "GET", "/stored", AUTH)
+    );
+    // Negative: the strict check has no such switch.
+    assert_eq!(state(&s, "GET", "/stored-strict", AUTH), "guarded");
+    // An in-body check fn that lets everyone on when a fn of no arguments
+    // (an environment switch) says so.
+    assert_eq!(state(&s, "GET", "/create", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/create", AUTH).contains("when `!creation_locked()`"),
+        "{}",
+        reason(&s, "GET", "/create", AUTH)
+    );
+    // Negative: one whose early `Ok` depends on the request's header.
+    assert_eq!(state(&s, "GET", "/create-strict", AUTH), "guarded");
+}

@@ -4,9 +4,11 @@
 //! method call on a handler argument whose type is followed through struct
 //! fields to a workspace impl fn, `state.auth.check(&headers)?`), unguarded (none of them: a
 //! finding), or unknown (an opaque extractor or layer, a service, a
-//! layer only present under a condition).
+//! layer only present under a condition, an auth middleware a configured
+//! value switches off: `checks/auth/switch.rs`).
 
 pub(crate) mod code;
+mod switch;
 
 use syn::visit::Visit;
 
@@ -177,12 +179,16 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
 
 /// A run-time switch that lets every request through a middleware before
 /// it checks anything: a top-level `if cond { return next.run(..) }`
-/// whose condition reads no credential and nothing of the request
-/// (kellnr's `if !state.settings.registry.auth_required { return
-/// next.run(request).await; }`). The condition's text, if there is one.
-fn bypass(code: Code<'_>) -> Option<String> {
+/// one of whose `||` alternatives reads nothing of the request: no
+/// credential, or only the service's state (`state` are the names the
+/// fn's `State(..)` parameters bind). kellnr's `if
+/// !state.settings.registry.auth_required { return next.run(..) }`;
+/// `let key = &state.config.api_key; if key.is_empty() { .. }`; `if
+/// !auth.is_required() || path == "/health" { .. }` (the path is an
+/// exemption, read by [`exemption`]). The alternative's text, if there is one.
+fn bypass(code: Code<'_>, state: &[String]) -> Option<String> {
     let block = outer_block(code)?;
-    block.stmts.iter().find_map(|stmt| {
+    block.stmts.iter().enumerate().find_map(|(at, stmt)| {
         let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
             return None;
         };
@@ -190,14 +196,115 @@ fn bypass(code: Code<'_>) -> Option<String> {
         if !(then.contains("return") && then.contains("next.run(")) {
             return None;
         }
-        let cond = code::text(&i.cond);
-        let lower = cond.to_ascii_lowercase();
-        let about_request = ["header", "uri", "path", "method", "extensions", "request"]
-            .iter()
-            .any(|w| lower.contains(w));
-        (!about_request && reads_credentials(&cond).is_none() && !code::reads_token(&cond))
+        switch::disjuncts(&i.cond).into_iter().find_map(|d| {
+            let cond = code::text(d);
+            let lower = cond.to_ascii_lowercase();
+            let about_request = ["header", "uri", "path", "method", "extensions", "request"]
+                .iter()
+                .any(|w| lower.contains(w));
+            let no_credential = reads_credentials(&cond).is_none() && !code::reads_token(&cond);
+            (!about_request
+                && (no_credential || switch::reads_only_state(&block.stmts[..at], d, state)))
             .then_some(cond)
+        })
     })
+}
+
+/// A middleware's bypass (see [`bypass`]), in its own body or in the fn
+/// it hands its whole work to (`inner(State(..), req, next).await`).
+fn bypass_of(ctx: &Ctx<'_, '_>, item: &Item, body: &Body<'_>) -> Option<String> {
+    let state = ctx
+        .function(item)
+        .map(|f| switch::state_names(f.sig))
+        .unwrap_or_default();
+    if let Some(cond) = bypass(body.code, &state).or_else(|| config_grant(ctx, item, body)) {
+        return Some(cond);
+    }
+    let (callee_item, callee) = delegate(ctx, body)?;
+    let state = ctx
+        .function(&callee_item)
+        .map(|f| switch::state_names(f.sig))
+        .unwrap_or_default();
+    bypass(callee.code, &state)
+}
+
+/// A check method the middleware asks about its state that lets everyone
+/// in by configuration: `state.auth.check(header)` where `check` is the
+/// workspace impl fn of `state.auth`'s type (followed from the
+/// `State(state): State<T>` parameter) and opens with `match &self.token
+/// { None => true, .. }` (`switch::grants_when`).
+fn config_grant(ctx: &Ctx<'_, '_>, item: &Item, body: &Body<'_>) -> Option<String> {
+    let f = ctx.function(item)?;
+    let states: Vec<(String, &syn::Type)> = f
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| {
+            let syn::FnArg::Typed(t) = input else {
+                return None;
+            };
+            let syn::Pat::TupleStruct(ts) = &*t.pat else {
+                return None;
+            };
+            let [syn::Pat::Ident(id)] = ts.elems.iter().collect::<Vec<_>>().as_slice() else {
+                return None;
+            };
+            let (_, head, args) = type_head(&t.ty)?;
+            if head != "State" {
+                return None;
+            }
+            Some((id.ident.to_string(), *args.first()?))
+        })
+        .collect();
+    struct Methods<'a>(Vec<&'a syn::ExprMethodCall>);
+    impl<'a> Visit<'a> for Methods<'a> {
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            self.0.push(m);
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    let mut ms = Methods(Vec::new());
+    body.code.visit(&mut ms);
+    ms.0.into_iter().find_map(|m| {
+        let (root, fields) = receiver_chain(&m.receiver)?;
+        let (_, ty) = states.iter().find(|(n, _)| *n == root)?;
+        let Item::Type(m_def, name) = field_type(ctx, f.module, ty, &fields)? else {
+            return None;
+        };
+        let method = m.method.to_string();
+        ctx.syms.impl_fn(m_def, &name, &method)?;
+        let callee = code::body_of(ctx, &Item::ImplFn(m_def, name.clone(), method.clone()))?;
+        let Code::Block(block) = callee.code else {
+            return None;
+        };
+        let when = switch::grants_when(block)?;
+        Some(format!(
+            "`{}.{method}(..)` (`{name}::{method}`) is `true`: {when}",
+            code::text(&*m.receiver)
+        ))
+    })
+}
+
+/// The workspace fn a body hands its whole work to: its only statement
+/// is a call of it (awaited or not).
+fn delegate<'w>(ctx: &Ctx<'_, 'w>, body: &Body<'w>) -> Option<(Item, Body<'w>)> {
+    let block = outer_block(body.code)?;
+    let [syn::Stmt::Expr(tail, None)] = block.stmts.as_slice() else {
+        return None;
+    };
+    let mut call = tail;
+    while let syn::Expr::Await(a) = call {
+        call = &a.base;
+    }
+    let syn::Expr::Call(c) = call else {
+        return None;
+    };
+    let syn::Expr::Path(p) = &*c.func else {
+        return None;
+    };
+    let item = code::resolve_call(ctx, body, &p.path)?;
+    let callee = code::body_of(ctx, &item)?;
+    Some((item, callee))
 }
 
 /// A body's outermost block: the fn's, or a closure's `async` / block body.
@@ -222,26 +329,10 @@ fn runs_inner_first(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> bool {
     let Some(block) = outer_block(body.code) else {
         return false;
     };
-    if code::runs_first(block) {
-        return true;
-    }
-    let [syn::Stmt::Expr(tail, None)] = block.stmts.as_slice() else {
-        return false;
-    };
-    let mut call = tail;
-    while let syn::Expr::Await(a) = call {
-        call = &a.base;
-    }
-    let syn::Expr::Call(c) = call else {
-        return false;
-    };
-    let syn::Expr::Path(p) = &*c.func else {
-        return false;
-    };
-    code::resolve_call(ctx, body, &p.path)
-        .and_then(|i| code::body_of(ctx, &i))
-        .and_then(|b| outer_block(b.code))
-        .is_some_and(code::runs_first)
+    code::runs_first(block)
+        || delegate(ctx, body)
+            .and_then(|(_, callee)| outer_block(callee.code))
+            .is_some_and(code::runs_first)
 }
 
 /// What a middleware fn given to `from_fn` does.
@@ -254,18 +345,31 @@ fn middleware_fn(ctx: &Ctx<'_, '_>, module: ModId, arg: &syn::Expr) -> LayerAuth
                 self_ty: None,
                 code: Code::Expr(arg),
             };
-            match code::resolve_call(ctx, &b, &p.path).and_then(|i| code::body_of(ctx, &i)) {
+            let item = code::resolve_call(ctx, &b, &p.path);
+            match item
+                .as_ref()
+                .and_then(|i| code::body_of(ctx, i).map(|b| (i, b)))
+            {
                 // Every exit is `next.run(..)`, or the handler runs before
                 // anything else: it refuses nobody.
-                Some(body) if passes_all(body.code) || runs_inner_first(ctx, &body) => {
+                Some((_, body)) if passes_all(body.code) || runs_inner_first(ctx, &body) => {
                     LayerAuth::No
                 }
-                Some(body) => {
-                    let code = body.code;
-                    match (authenticates(ctx, body), bypass(code)) {
-                        (Some(why), Some(cond)) => LayerAuth::Maybe(format!(
-                            "middleware `{shown}` {why}, but lets every request through when `{cond}`"
-                        )),
+                Some((item, body)) => {
+                    let bypassed = bypass_of(ctx, item, &body);
+                    match (authenticates(ctx, body), bypassed) {
+                        (Some(why), Some(cond)) => {
+                            // A condition already quoted (a check method's
+                            // own switch) is shown as it comes.
+                            let cond = if cond.starts_with('`') {
+                                cond
+                            } else {
+                                format!("`{cond}`")
+                            };
+                            LayerAuth::Maybe(format!(
+                                "middleware `{shown}` {why}, but lets every request through when {cond}"
+                            ))
+                        }
                         (Some(why), None) => LayerAuth::Auth(format!("middleware `{shown}` {why}")),
                         (None, _) => LayerAuth::No,
                     }
@@ -913,6 +1017,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
                 continue;
             };
             let anon = lets_anonymous(&callee);
+            let callee_code = callee.code;
             let text: String = reach(ctx, callee, 2)
                 .iter()
                 .map(|(b, _)| b.code.text())
@@ -934,6 +1039,16 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
                     format!("{}(..)", call.name)
                 };
                 let shown = format!("`{shown}`");
+                // A check that configuration switches off guards only
+                // when it is configured (`if !required() { return Ok(()) }`).
+                if let Code::Block(block) = callee_code
+                    && let Some(when) = switch::grants_when(block)
+                {
+                    return Some(BodyGuard::Delegated(format!(
+                        "in-body check {shown}, but `{}` lets everyone on when {when}: it guards only where that is configured",
+                        call.name
+                    )));
+                }
                 return Some(g.check(expr, anon, &shown));
             }
         }
@@ -1029,6 +1144,38 @@ fn peeled(ty: &syn::Type) -> &syn::Type {
     }
 }
 
+/// The workspace type a value of type `ty` (written in `module`) has after
+/// the field accesses `fields` (`state.auth` of `State<ApiState>`), each
+/// step a struct field of a workspace type; `None` where one is not.
+fn field_type<'w>(
+    ctx: &Ctx<'_, 'w>,
+    mut module: ModId,
+    mut ty: &'w syn::Type,
+    fields: &[String],
+) -> Option<Item> {
+    let mut item = None;
+    for step in 0..=fields.len() {
+        let syn::Type::Path(p) = peeled(ty) else {
+            return None;
+        };
+        let found @ Item::Type(m_def, _) = ctx.syms.resolve(module, &p.path)? else {
+            return None;
+        };
+        module = m_def;
+        item = Some(found.clone());
+        let Some(field) = fields.get(step) else { break };
+        let Some(syn::Item::Struct(def)) = ctx.type_def(&found) else {
+            return None;
+        };
+        ty = &def
+            .fields
+            .iter()
+            .find(|f| f.ident.as_ref().is_some_and(|i| i == field))?
+            .ty;
+    }
+    item
+}
+
 /// The workspace type a handler argument binding has: `x: T`, or
 /// `State(x): State<T>` / `Extension(x): Extension<T>`.
 fn binding_type<'w>(h: &HandlerCode<'w>, name: &str) -> Option<&'w syn::Type> {
@@ -1076,38 +1223,10 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
             let Some((root, fields)) = receiver_chain(&m.receiver) else {
                 continue;
             };
-            let Some(mut ty) = binding_type(h, &root) else {
+            let Some(ty) = binding_type(h, &root) else {
                 continue;
             };
-            let mut module = h.body.module;
-            let mut item = None;
-            for step in 0..=fields.len() {
-                let syn::Type::Path(p) = peeled(ty) else {
-                    item = None;
-                    break;
-                };
-                let Some(found @ Item::Type(m_def, _)) = ctx.syms.resolve(module, &p.path) else {
-                    item = None;
-                    break;
-                };
-                module = m_def;
-                item = Some(found.clone());
-                let Some(field) = fields.get(step) else { break };
-                let Some(syn::Item::Struct(def)) = ctx.type_def(&found) else {
-                    item = None;
-                    break;
-                };
-                let Some(f) = def
-                    .fields
-                    .iter()
-                    .find(|f| f.ident.as_ref().is_some_and(|i| i == field))
-                else {
-                    item = None;
-                    break;
-                };
-                ty = &f.ty;
-            }
-            let Some(Item::Type(m_def, name)) = item else {
+            let Some(Item::Type(m_def, name)) = field_type(ctx, h.body.module, ty, &fields) else {
                 continue;
             };
             let method = m.method.to_string();
@@ -1136,6 +1255,13 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
                     .join(".");
                 let q = if *how == "?" { "?" } else { "" };
                 let shown = format!("`{recv}.{}(..){q}` (`{name}::{}`)", m.method, m.method);
+                // A check that configuration switches off guards only
+                // when it is configured.
+                if let Some(why) = switch::switch_in(ctx, m_def, &name, &m.method.to_string()) {
+                    return Some(BodyGuard::Delegated(format!(
+                        "in-body check {shown}, but {why}: it guards only where that is configured"
+                    )));
+                }
                 return Some(g.check(expr, anon, &shown));
             }
         }
@@ -1263,6 +1389,18 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
                     "auth layer `{}`: {why}, but {how}: whether it lets this route's caller through without credentials is not known",
                     layer.text
                 )),
+            },
+            // A middleware that is off by configuration and also lets this
+            // path through: the path's exemption holds either way.
+            LayerAuth::Maybe(why) => match exemption(ctx, layer, &ep.path) {
+                Exempt::This(lit) => {
+                    exempted.push(format!(
+                        "auth layer `{}` lets `{lit}` through before it checks anyone",
+                        layer.text
+                    ));
+                    LayerAuth::No
+                }
+                _ => LayerAuth::Maybe(why),
             },
             other => other,
         };

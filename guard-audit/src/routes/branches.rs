@@ -238,3 +238,26 @@ pub(super) fn and(a: Option<&str>, b: &str) -> String {
         _ => b.to_owned(),
     }
 }
+
+/// A fn's router and one an early `return` hands back: the routes and
+/// layer calls the early one adds beside those both hold.
+pub(super) fn with_early(mut out: RouterVal, early: RouterVal) -> RouterVal {
+    for ep in early.eps {
+        let same = |x: &Endpoint| {
+            (x.module, x.line, &x.method, &x.path) == (ep.module, ep.line, &ep.method, &ep.path)
+        };
+        if !out.eps.iter().any(same) {
+            out.eps.push(ep);
+        }
+    }
+    for c in early.calls {
+        if !out
+            .calls
+            .iter()
+            .any(|(x, _)| x.layer.line == c.0.layer.line)
+        {
+            out.calls.push(c);
+        }
+    }
+    out
+}

@@ -84,6 +84,7 @@ impl Discovery<'_, '_> {
             locals: HashMap::new(),
             types: HashMap::new(),
             served: Vec::new(),
+            returned: Vec::new(),
             cond: frame.cond.clone(),
             self_ty: Some(ty.to_owned()),
         };

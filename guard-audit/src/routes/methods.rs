@@ -109,6 +109,11 @@ impl Discovery<'_, '_> {
             ("route_service" | "nest_service", [p, s]) => {
                 let path = self.path_arg(frame, p);
                 let mut ep = Self::unknown(frame, path, String::new(), line);
+                // `get_service(svc)` answers one method (and `HEAD` with
+                // `GET`): the service is registered for it alone.
+                if let Some(method) = service_method(s) {
+                    ep.method = method;
+                }
                 ep.handler = Handler::Service(text(*s));
                 Self::add(frame, r, ep);
             }
@@ -123,7 +128,17 @@ impl Discovery<'_, '_> {
                 Self::add(frame, r, ep);
             }
             ("nest" | "nest_api_service", [p, inner]) => {
-                let (prefix, cond) = self.path_arg_cond(frame, p);
+                let (mut prefix, mut cond) = self.path_arg_cond(frame, p);
+                let shown = prefix.clone();
+                // A prefix read wholly at run time (`.nest(&prefix, r)`):
+                // the nested routes keep their paths, under that prefix.
+                if cond.is_none()
+                    && prefix.starts_with('{')
+                    && let Some(value) = self.runtime_value(frame, p)
+                {
+                    prefix = String::new();
+                    cond = Some(format!("under the run-time prefix `{value}`"));
+                }
                 match self.expr(frame, inner) {
                     Val::Router(mut i) => {
                         if let Some(c) = &cond {
@@ -140,7 +155,7 @@ impl Discovery<'_, '_> {
                             }
                             _ => format!("nested router `{}` not understood", text(*inner)),
                         };
-                        Self::add(frame, r, Self::unknown(frame, prefix, reason, line));
+                        Self::add(frame, r, Self::unknown(frame, shown, reason, line));
                     }
                 }
             }
@@ -259,6 +274,7 @@ impl Discovery<'_, '_> {
             locals: HashMap::from([("self".to_owned(), Val::Router(r.clone()))]),
             types: HashMap::new(),
             served: Vec::new(),
+            returned: Vec::new(),
             cond: frame.cond.clone(),
             self_ty: None,
         };
@@ -329,5 +345,29 @@ impl Discovery<'_, '_> {
             line,
             condition: None,
         }
+    }
+}
+
+/// The method a `get_service(..)`-style constructor restricts a service to
+/// (`routing::post_service(svc).layer(..)` too); `None` for a bare service.
+fn service_method(e: &syn::Expr) -> Option<String> {
+    match e {
+        syn::Expr::MethodCall(m) if m.method == "layer" || m.method == "route_layer" => {
+            service_method(&m.receiver)
+        }
+        syn::Expr::Paren(p) => service_method(&p.expr),
+        syn::Expr::Call(c) => {
+            let syn::Expr::Path(f) = &*c.func else {
+                return None;
+            };
+            let name = f.path.segments.last()?.ident.to_string();
+            let method = name.strip_suffix("_service")?;
+            matches!(
+                method,
+                "get" | "post" | "put" | "delete" | "patch" | "head" | "options" | "trace"
+            )
+            .then(|| method.to_ascii_uppercase())
+        }
+        _ => None,
     }
 }

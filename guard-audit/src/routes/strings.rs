@@ -88,6 +88,35 @@ impl Discovery<'_, '_> {
         }
     }
 
+    /// A nest prefix read wholly at run time: a local or parameter
+    /// (`&prefix`), a field (`cfg.api_prefix`) or a method call on one
+    /// (`prefix.as_str()`), never a const or a fn call. Its text, as
+    /// written: the nested routes are answered under whatever it holds.
+    pub(super) fn runtime_value(&self, frame: &Frame, e: &syn::Expr) -> Option<String> {
+        fn root(e: &syn::Expr) -> Option<&syn::Ident> {
+            match e {
+                syn::Expr::Reference(r) => root(&r.expr),
+                syn::Expr::Paren(p) => root(&p.expr),
+                syn::Expr::Group(g) => root(&g.expr),
+                syn::Expr::Field(f) => root(&f.base),
+                syn::Expr::MethodCall(m) => root(&m.receiver),
+                syn::Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+                _ => None,
+            }
+        }
+        let id = root(e)?.to_string();
+        let lower = id
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_lowercase() || c == '_');
+        let known = match frame.locals.get(&id) {
+            Some(Val::Str(_)) => true,
+            Some(_) => false,
+            None => self.syms.str_value(frame.module, e, 0).is_some(),
+        };
+        (lower && !known).then(|| text(e))
+    }
+
     /// `format!("lit", args..)` with `{}`, `{0}`, `{name}` pieces and no
     /// format specs, every argument itself a known string. With `lead`,
     /// the first piece may be unknown when the string starts with it: it
