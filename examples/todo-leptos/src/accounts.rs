@@ -17,8 +17,16 @@ fn session() -> Result<Session, GuardedError> {
         })
 }
 
-fn check_credentials(email: &str, password: &str) -> Result<(), GuardedError> {
-    let email_ok = email.len() <= 254 && email.contains('@');
+/// What an account's e-mail and password must be, for startup's errors.
+pub(crate) const CREDENTIAL_RULES: &str =
+    "the e-mail must be an address of at most 254 bytes and the password 10 to 256 characters";
+
+/// A well-formed address (validator's HTML5 e-mail rule, which refuses
+/// `@`, spaces and control characters) and a password of 10 to 256
+/// characters; 400 otherwise.
+pub(crate) fn check_credentials(email: &str, password: &str) -> Result<(), GuardedError> {
+    use validator::ValidateEmail as _;
+    let email_ok = email.len() <= 254 && email.validate_email();
     let password_ok = (10..=256).contains(&password.chars().count());
     if email_ok && password_ok {
         Ok(())
@@ -37,18 +45,12 @@ pub async fn signup(email: String, password: String) -> Result<(), GuardedError>
     check_credentials(&email, &password)?;
     let db = Db::from_context()?;
     let hash = db.1.hash(password).await?;
-    let is_admin = use_context::<crate::page::Admins>().is_some_and(|admins| {
-        admins
-            .0
-            .iter()
-            .any(|a| RateKey::fold_identifier(a) == email)
-    });
+    // Never an admin: that role is the operator's list alone (`Config`).
     sqlx::query(
-        "INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING",
+        "INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, 0) ON CONFLICT (email) DO NOTHING",
     )
     .bind(email)
     .bind(hash)
-    .bind(is_admin)
     .execute(&db.0)
     .await?;
     Ok(())

@@ -49,8 +49,16 @@ pub struct Config {
     pub database: String,
     /// Drop the cookie's `Secure` attribute (plain HTTP on localhost only).
     pub insecure_cookies: bool,
-    /// Accounts created with these e-mails are admins.
+    /// The admins' e-mails: the accounts that have the `admin` role, and
+    /// no other. Sign-up never grants it (an e-mail address is not
+    /// verified here, so whoever signed up first with an address would
+    /// own its role): a listed account is made at startup, with
+    /// [`Config::admin_password`], when it does not exist yet.
     pub admin_emails: Vec<String>,
+    /// The password of a listed admin account made at startup
+    /// (`TODO_LEPTOS_ADMIN_PASSWORD`); startup fails without it when such
+    /// an account has to be made.
+    pub admin_password: Option<String>,
     /// Where rate limits count (memory when `None`; Redis to share them).
     pub rate_backend: Option<Arc<dyn RateBackend>>,
     /// Operator overrides of the server functions' rates and quotas, keyed
@@ -64,6 +72,7 @@ impl Default for Config {
             database: "sqlite://todo-leptos.db".to_owned(),
             insecure_cookies: false,
             admin_emails: Vec::new(),
+            admin_password: None,
             rate_backend: None,
             rate_limits: LimitsConfig::new(),
         }
@@ -81,6 +90,8 @@ pub enum StartError {
     ServerFns(ServerFnsError),
     /// The router refused its configuration.
     Router(guard_axum::BuildError),
+    /// An admin account could not be made.
+    Admin(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -90,6 +101,7 @@ impl std::fmt::Display for StartError {
             Self::Migrate(e) => write!(f, "migrations: {e}"),
             Self::ServerFns(e) => write!(f, "{e}"),
             Self::Router(e) => write!(f, "{e}"),
+            Self::Admin(e) => write!(f, "admin account: {e}"),
         }
     }
 }
@@ -135,15 +147,9 @@ pub async fn app(config: Config) -> Result<App, StartError> {
         .map_err(StartError::Migrate)?;
     let sessions = SqliteStore::new(pool.clone());
     sessions.migrate().await.map_err(StartError::Database)?;
-    for email in &config.admin_emails {
-        // Admins are marked when they sign up, and here for existing ones.
-        sqlx::query("UPDATE users SET is_admin = 1 WHERE email = ?")
-            .bind(guard_axum::rate_limit::RateKey::fold_identifier(email))
-            .execute(&pool)
-            .await
-            .map_err(StartError::Database)?;
-    }
-    let db = Db(pool.clone(), PasswordHasher::new());
+    let hasher = PasswordHasher::new();
+    grant_admins(&pool, &hasher, &config).await?;
+    let db = Db(pool.clone(), hasher);
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("sid")
         .with_secure(!config.insecure_cookies)
@@ -153,10 +159,8 @@ pub async fn app(config: Config) -> Result<App, StartError> {
             tower_sessions::cookie::time::Duration::hours(12),
         ));
     let context_db = db.clone();
-    let admins = Arc::new(config.admin_emails.clone());
     let mut server_fns = ServerFns::new(SessionAuth::new()).context(move || {
         leptos::prelude::provide_context(context_db.clone());
-        leptos::prelude::provide_context(page::Admins(admins.clone()));
     });
     if let Some(backend) = config.rate_backend.clone() {
         server_fns = server_fns.rate_backend(backend);
@@ -173,4 +177,65 @@ pub async fn app(config: Config) -> Result<App, StartError> {
         db,
         server_fns,
     })
+}
+
+/// Gives the `admin` role to the listed e-mails' accounts and takes it from
+/// every other one (an address dropped from the list is no admin after the
+/// restart), making a listed account that does not exist yet. When an
+/// account loses the role, every session ends: a session carries its roles,
+/// and which session is whose is not stored apart from them.
+async fn grant_admins(
+    pool: &sqlx::SqlitePool,
+    hasher: &PasswordHasher,
+    config: &Config,
+) -> Result<(), StartError> {
+    let listed: Vec<String> = config
+        .admin_emails
+        .iter()
+        .map(|email| guard_axum::rate_limit::RateKey::fold_identifier(email))
+        .collect();
+    let mut tx = pool.begin().await.map_err(StartError::Database)?;
+    let were: Vec<(String,)> = sqlx::query_as("SELECT email FROM users WHERE is_admin = 1")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StartError::Database)?;
+    if were.iter().any(|(email,)| !listed.contains(email)) {
+        // tower-sessions-sqlx-store's table (`SqliteStore::new`'s default).
+        sqlx::query("DELETE FROM tower_sessions")
+            .execute(&mut *tx)
+            .await
+            .map_err(StartError::Database)?;
+    }
+    sqlx::query("UPDATE users SET is_admin = 0")
+        .execute(&mut *tx)
+        .await
+        .map_err(StartError::Database)?;
+    for email in listed {
+        let marked = sqlx::query("UPDATE users SET is_admin = 1 WHERE email = ?")
+            .bind(&email)
+            .execute(&mut *tx)
+            .await
+            .map_err(StartError::Database)?;
+        if marked.rows_affected() > 0 {
+            continue;
+        }
+        let Some(password) = config.admin_password.clone() else {
+            return Err(StartError::Admin(format!(
+                "{email} has no account yet; set TODO_LEPTOS_ADMIN_PASSWORD to make it"
+            )));
+        };
+        accounts::check_credentials(&email, &password)
+            .map_err(|_| StartError::Admin(format!("{email}: {}", accounts::CREDENTIAL_RULES)))?;
+        let hash = hasher
+            .hash(password)
+            .await
+            .map_err(|e| StartError::Admin(e.to_string()))?;
+        sqlx::query("INSERT INTO users (email, password_hash, is_admin) VALUES (?, ?, 1)")
+            .bind(&email)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(StartError::Database)?;
+    }
+    tx.commit().await.map_err(StartError::Database)
 }

@@ -1,4 +1,4 @@
-//! `cargo run -p todo-leptos -- [--insecure-cookies] [--admin EMAIL]`
+//! `[TODO_LEPTOS_ADMIN_PASSWORD=…] cargo run -p todo-leptos -- [--insecure-cookies] [--admin EMAIL] [--database URL]`
 
 use todo_leptos::{Config, app};
 
@@ -9,7 +9,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let mut config = Config::default();
+    let mut config = Config {
+        admin_password: std::env::var("TODO_LEPTOS_ADMIN_PASSWORD").ok(),
+        ..Config::default()
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {

@@ -1,7 +1,6 @@
 //! The page: rendered on the server, reading the todos through a direct
 //! call of the guarded `list_todos` (the same checks as over HTTP).
 
-use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::response::Html;
@@ -12,10 +11,6 @@ use server_fn::ServerFn as _;
 
 use crate::accounts::Login;
 use crate::todos::{AddTodo, DeleteTodo, Todo, ToggleTodo, list_todos};
-
-/// The admins' e-mails, in the context of each call.
-#[derive(Clone, Debug)]
-pub struct Admins(pub Arc<Vec<String>>);
 
 #[component]
 fn TodoList(todos: Vec<Todo>) -> impl IntoView {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ADMIN, Running, paths, start};
+use common::{ADMIN, PASSWORD, Running, paths, start, start_with, test_config};
 use guard_leptos::{GuardedError, secure_server_fn};
 use leptos::prelude::*;
 use serde_json::json;
@@ -540,7 +540,8 @@ async fn an_email_is_one_account_whatever_its_spaces_and_capitals() {
         (refused.status, refused.body.as_str()),
         (401, UNAUTHENTICATED)
     );
-    let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users")
+    // Besides the admin account made at startup.
+    let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users WHERE is_admin = 0")
         .fetch_all(&app.built.db.0)
         .await
         .unwrap();
@@ -668,7 +669,8 @@ async fn a_cross_site_sign_up_form_is_403_and_creates_no_account() {
         );
     }
     let accounts = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
+        // Besides the admin account made at startup.
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE is_admin = 0")
             .fetch_one(&app.built.db.0)
             .await
             .unwrap()
@@ -680,4 +682,138 @@ async fn a_cross_site_sign_up_form_is_403_and_creates_no_account() {
         .await;
     assert_eq!((own.status, own.body.as_str()), (200, "null"), "{own:?}");
     assert_eq!(accounts().await, 1);
+}
+
+/// Signs up with `password`, then logs in; the session cookie, or the
+/// login's answer when it failed.
+async fn sign_up_and_log_in(app: &Running, email: &str, password: &str) -> Result<String, String> {
+    let signup = app
+        .form(
+            paths::SIGNUP,
+            None,
+            &[("email", email), ("password", password)],
+        )
+        .await;
+    assert_eq!(signup.status, 200, "{signup:?}");
+    let login = app
+        .form(
+            paths::LOGIN,
+            None,
+            &[("email", email), ("password", password)],
+        )
+        .await;
+    if login.status != 200 {
+        return Err(format!("{} {}", login.status, login.body));
+    }
+    Ok(login
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sid="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned())
+}
+
+#[tokio::test]
+async fn signing_up_first_with_the_admins_email_gains_nothing() {
+    // The account is made at startup, so an attacker who signs up with the
+    // admin's address (in any case) gets the generic 200 and no account.
+    let app = start(None).await;
+    let attacker = sign_up_and_log_in(&app, " ADMIN@Example.com ", "attacker's password").await;
+    assert_eq!(attacker, Err(format!("401 {UNAUTHENTICATED}")));
+    // A plain user's sign-up is never an admin, and the admin is.
+    let user = sign_up_and_log_in(&app, "mallory@example.com", "mallory's password")
+        .await
+        .unwrap();
+    let refused = app.form(paths::ALL, Some(&user), &[]).await;
+    assert_eq!((refused.status, refused.body.as_str()), (403, FORBIDDEN));
+    let admin = app.user(ADMIN).await;
+    assert_eq!(app.form(paths::ALL, Some(&admin), &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_admin_dropped_from_the_list_loses_the_role_and_its_sessions_at_restart() {
+    let dir = std::env::temp_dir().join(format!(
+        "todo-leptos-admins-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = format!("sqlite://{}?mode=rwc", dir.join("todo.db").display());
+    let first = start_with(todo_leptos::Config {
+        database: database.clone(),
+        ..test_config()
+    })
+    .await;
+    let old_session = first.user(ADMIN).await;
+    assert_eq!(
+        first.form(paths::ALL, Some(&old_session), &[]).await.status,
+        200
+    );
+    drop(first);
+
+    // Restarted with no admins: the old session is gone and a new login
+    // is a plain user.
+    let second = start_with(todo_leptos::Config {
+        database,
+        admin_emails: Vec::new(),
+        ..test_config()
+    })
+    .await;
+    let stale = second.form(paths::ALL, Some(&old_session), &[]).await;
+    assert_eq!((stale.status, stale.body.as_str()), (401, UNAUTHENTICATED));
+    let login = second
+        .form(
+            paths::LOGIN,
+            None,
+            &[("email", ADMIN), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let cookie = login
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sid="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let refused = second.form(paths::ALL, Some(&cookie), &[]).await;
+    assert_eq!((refused.status, refused.body.as_str()), (403, FORBIDDEN));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_malformed_email_is_no_account() {
+    let app = start(None).await;
+    for email in [
+        "@",
+        "a@",
+        "<script>@x",
+        "a\r\nb@example.com",
+        "a\0@example.com",
+        "a b@example.com",
+    ] {
+        let signup = app
+            .form(
+                paths::SIGNUP,
+                None,
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(signup.status, 400, "{email:?}: {signup:?}");
+    }
+    let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&app.built.db.0)
+        .await
+        .unwrap();
+    // Only the admin made at startup.
+    assert_eq!(count.0, 1);
 }

@@ -73,6 +73,7 @@ pub fn test_config() -> Config {
         database: "sqlite::memory:".to_owned(),
         insecure_cookies: true,
         admin_emails: vec![ADMIN.to_owned()],
+        admin_password: Some(PASSWORD.to_owned()),
         ..Config::default()
     }
 }
