@@ -1,7 +1,6 @@
 //! The page: rendered on the server, reading the todos through a direct
 //! call of the guarded `list_todos` (the same checks as over HTTP).
 
-
 use axum::extract::Request;
 use axum::response::Html;
 use guard_axum::secure_route;
