@@ -93,7 +93,19 @@ pub async fn upload(
     .bind(file.kind.name())
     .bind(i64::try_from(file.size).unwrap_or(i64::MAX))
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    .map_err(|error| {
+        // The project was deleted while the body streamed in (it was looked
+        // up before): the same 404 as any project that is not there.
+        let gone = error
+            .as_database_error()
+            .is_some_and(sqlx::error::DatabaseError::is_foreign_key_violation);
+        if gone {
+            GuardError::not_found()
+        } else {
+            error.into()
+        }
+    })?;
     let id = file.commit().await?;
     if let Err(error) = tx.commit().await {
         if let Err(delete) = state.store.delete(id).await {

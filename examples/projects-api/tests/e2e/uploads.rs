@@ -245,3 +245,47 @@ async fn deleting_a_project_deletes_its_files_and_their_links() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_project_is_deleted_while_it_streams_is_404_and_keeps_nothing() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    bounded(async {
+        let app = App::start().await;
+        let alice = app.user("alice@example.com").await;
+        let project = app.project(&alice, "alice's").await;
+        let (content_type, body) = multipart("a.png", "image/png", &tiny_png());
+        let head = format!(
+            "POST /api/projects/{project}/files HTTP/1.1\r\nHost: {addr}\r\n\
+             Origin: http://{addr}\r\nCookie: {cookie}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {len}\r\nConnection: close\r\n\r\n",
+            addr = app.addr,
+            cookie = alice.cookie,
+            len = body.len(),
+        );
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let (first, rest) = body.split_at(body.len() / 2);
+        stream.write_all(first).await.unwrap();
+        // The project is looked up (owner-scoped) before the body is read;
+        // it goes while the body is still arriving.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.delete(&format!("/api/projects/{project}"), Some(&alice.cookie))
+            .await
+            .expect(204, "");
+        stream.write_all(rest).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404 "), "{answer}");
+        assert!(
+            answer.ends_with(&format!("\r\n\r\n{NOT_FOUND}")),
+            "{answer}"
+        );
+        assert!(
+            app.upload_dir_entries().is_empty(),
+            "{:?}",
+            app.upload_dir_entries()
+        );
+    })
+    .await;
+}
