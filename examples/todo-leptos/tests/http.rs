@@ -684,49 +684,18 @@ async fn a_cross_site_sign_up_form_is_403_and_creates_no_account() {
     assert_eq!(accounts().await, 1);
 }
 
-/// Signs up with `password`, then logs in; the session cookie, or the
-/// login's answer when it failed.
-async fn sign_up_and_log_in(app: &Running, email: &str, password: &str) -> Result<String, String> {
-    let signup = app
-        .form(
-            paths::SIGNUP,
-            None,
-            &[("email", email), ("password", password)],
-        )
-        .await;
-    assert_eq!(signup.status, 200, "{signup:?}");
-    let login = app
-        .form(
-            paths::LOGIN,
-            None,
-            &[("email", email), ("password", password)],
-        )
-        .await;
-    if login.status != 200 {
-        return Err(format!("{} {}", login.status, login.body));
-    }
-    Ok(login
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("sid="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned())
-}
-
 #[tokio::test]
 async fn signing_up_first_with_the_admins_email_gains_nothing() {
     // The account is made at startup, so an attacker who signs up with the
     // admin's address (in any case) gets the generic 200 and no account.
     let app = start(None).await;
-    let attacker = sign_up_and_log_in(&app, " ADMIN@Example.com ", "attacker's password").await;
+    let attacker = app
+        .sign_up_and_log_in(" ADMIN@Example.com ", "attacker's password")
+        .await;
     assert_eq!(attacker, Err(format!("401 {UNAUTHENTICATED}")));
     // A plain user's sign-up is never an admin, and the admin is.
-    let user = sign_up_and_log_in(&app, "mallory@example.com", "mallory's password")
+    let user = app
+        .sign_up_and_log_in("mallory@example.com", "mallory's password")
         .await
         .unwrap();
     let refused = app.form(paths::ALL, Some(&user), &[]).await;
@@ -766,25 +735,7 @@ async fn an_admin_dropped_from_the_list_loses_the_role_and_its_sessions_at_resta
     .await;
     let stale = second.form(paths::ALL, Some(&old_session), &[]).await;
     assert_eq!((stale.status, stale.body.as_str()), (401, UNAUTHENTICATED));
-    let login = second
-        .form(
-            paths::LOGIN,
-            None,
-            &[("email", ADMIN), ("password", PASSWORD)],
-        )
-        .await;
-    assert_eq!(login.status, 200, "{login:?}");
-    let cookie = login
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("sid="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = second.log_in(ADMIN, PASSWORD).await.unwrap();
     let refused = second.form(paths::ALL, Some(&cookie), &[]).await;
     assert_eq!((refused.status, refused.body.as_str()), (403, FORBIDDEN));
     let _ = std::fs::remove_dir_all(&dir);

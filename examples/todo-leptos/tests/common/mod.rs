@@ -171,22 +171,25 @@ impl Running {
 
     /// Signs up and logs in; the session cookie (`sid=…`).
     pub async fn user(&self, email: &str) -> String {
-        let signup = self
-            .form(
-                paths::SIGNUP,
-                None,
-                &[("email", email), ("password", PASSWORD)],
-            )
-            .await;
+        self.sign_up_and_log_in(email, PASSWORD).await.unwrap()
+    }
+
+    /// Signs up (asserting the generic 200) and logs in with `password`;
+    /// the session cookie (`sid=…`), or the login's status and body.
+    pub async fn sign_up_and_log_in(&self, email: &str, password: &str) -> Result<String, String> {
+        let credentials = [("email", email), ("password", password)];
+        let signup = self.form(paths::SIGNUP, None, &credentials).await;
         assert_eq!(signup.status, 200, "{signup:?}");
-        let login = self
-            .form(
-                paths::LOGIN,
-                None,
-                &[("email", email), ("password", PASSWORD)],
-            )
-            .await;
-        assert_eq!(login.status, 200, "{login:?}");
+        self.log_in(email, password).await
+    }
+
+    /// Logs in; the session cookie (`sid=…`), or the status and body.
+    pub async fn log_in(&self, email: &str, password: &str) -> Result<String, String> {
+        let credentials = [("email", email), ("password", password)];
+        let login = self.form(paths::LOGIN, None, &credentials).await;
+        if login.status != 200 {
+            return Err(format!("{} {}", login.status, login.body));
+        }
         let cookie = login
             .headers
             .get_all("set-cookie")
@@ -194,7 +197,7 @@ impl Running {
             .filter_map(|v| v.to_str().ok())
             .find(|v| v.starts_with("sid="))
             .unwrap();
-        cookie.split(';').next().unwrap().to_owned()
+        Ok(cookie.split(';').next().unwrap().to_owned())
     }
 
     /// Adds a todo as `cookie`; its id.
