@@ -12,7 +12,9 @@ mod switch;
 
 use syn::visit::Visit;
 
-use self::code::{Body, Code, bindings, calls, reach, reads_credentials, rejects, type_head};
+use self::code::{
+    Body, Code, MethodCalls, bindings, calls, reach, reads_credentials, rejects, type_head,
+};
 use super::Ctx;
 use crate::findings::{Results, Severity, Verdict};
 use crate::routes::{Endpoint, Handler, Layer};
@@ -256,14 +258,7 @@ fn config_grant(ctx: &Ctx<'_, '_>, item: &Item, body: &Body<'_>) -> Option<Strin
             Some((id.ident.to_string(), *args.first()?))
         })
         .collect();
-    struct Methods<'a>(Vec<&'a syn::ExprMethodCall>);
-    impl<'a> Visit<'a> for Methods<'a> {
-        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
-            self.0.push(m);
-            syn::visit::visit_expr_method_call(self, m);
-        }
-    }
-    let mut ms = Methods(Vec::new());
+    let mut ms = MethodCalls(Vec::new());
     body.code.visit(&mut ms);
     ms.0.into_iter().find_map(|m| {
         let (root, fields) = receiver_chain(&m.receiver)?;
@@ -1209,15 +1204,8 @@ fn binding_type<'w>(h: &HandlerCode<'w>, name: &str) -> Option<&'w syn::Type> {
 fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
     let mut g = Guards::default();
     h.body.code.visit(&mut g);
-    struct Methods<'a>(Vec<&'a syn::ExprMethodCall>);
-    impl<'a> Visit<'a> for Methods<'a> {
-        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
-            self.0.push(m);
-            syn::visit::visit_expr_method_call(self, m);
-        }
-    }
     for (expr, how) in &g.exprs {
-        let mut ms = Methods(Vec::new());
+        let mut ms = MethodCalls(Vec::new());
         ms.visit_expr(expr);
         for m in ms.0 {
             let Some((root, fields)) = receiver_chain(&m.receiver) else {

@@ -513,3 +513,14 @@ fn every_exit(block: &syn::Block, leaf: &dyn Fn(&syn::Expr) -> bool) -> bool {
     exits.visit_block(block);
     !exits.tried && block_ok(block, leaf) && exits.returns.iter().all(|e| tail_ok(e, leaf))
 }
+
+/// Every method call under the node it visits, an outer call before the
+/// calls inside it.
+pub(crate) struct MethodCalls<'a>(pub(crate) Vec<&'a syn::ExprMethodCall>);
+
+impl<'a> Visit<'a> for MethodCalls<'a> {
+    fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+        self.0.push(m);
+        syn::visit::visit_expr_method_call(self, m);
+    }
+}

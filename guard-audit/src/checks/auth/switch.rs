@@ -6,7 +6,7 @@
 use syn::visit::Visit;
 
 use super::super::Ctx;
-use super::code::{bindings, type_head};
+use super::code::{MethodCalls, bindings, type_head};
 use super::{field_type, peeled, receiver_chain};
 use crate::symbols::{Item, ModId};
 
@@ -229,14 +229,7 @@ fn go(ctx: &Ctx<'_, '_>, m: ModId, ty: &str, method: &str, depth: usize) -> Opti
     if depth == 0 {
         return None;
     }
-    struct Methods<'a>(Vec<&'a syn::ExprMethodCall>);
-    impl<'a> Visit<'a> for Methods<'a> {
-        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
-            self.0.push(m);
-            syn::visit::visit_expr_method_call(self, m);
-        }
-    }
-    let mut ms = Methods(Vec::new());
+    let mut ms = MethodCalls(Vec::new());
     ms.visit_block(&f.block);
     let self_ty: syn::Type = syn::parse_str(ty).ok()?;
     ms.0.into_iter().find_map(|call| {
