@@ -230,10 +230,25 @@ where
 
     #[inline]
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // An HTTP/1.1 request without `Host` must be refused (RFC 9112,
+        // 3.2); hyper serves it. Only a request read off a connection is
+        // judged: one built in process (a test's `Request::builder()`) has
+        // no `Host` either. The router's first service answers it, with
+        // the security headers; a request that has `Host` pays one lookup.
+        let host_missing = request.version() == http::Version::HTTP_11
+            && !request.headers().contains_key(http::header::HOST);
         let extensions = request.extensions_mut();
         if extensions.get::<ConnectInfo<A>>().is_none() {
             extensions.insert(self.peer.clone());
         }
+        if host_missing {
+            extensions.insert(HostMissing);
+        }
         self.app.call(request)
     }
 }
+
+/// Marks a request read off a connection that lacked the `Host` header
+/// HTTP/1.1 requires; see [`ConnectedApp`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HostMissing;

@@ -1,7 +1,8 @@
-//! A request with two `Host` headers, sent over real TCP: refused with the
-//! generic 400 before any guard or handler sees it (a proxy and the
-//! service could each read another one), with the security headers; one
-//! `Host` is answered.
+//! A request with two `Host` headers, or an HTTP/1.1 one with none, sent
+//! over real TCP: refused with the generic 400 before any guard or handler
+//! sees it (a proxy and the service could each read another one; RFC 9112,
+//! 3.2), with the security headers; one `Host` is answered, and so is an
+//! HTTP/1.0 request without it.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
@@ -25,7 +26,7 @@ async fn counted() -> &'static str {
 }
 
 #[tokio::test]
-async fn two_host_headers_are_refused_before_the_handler() {
+async fn two_host_headers_or_none_are_refused_before_the_handler() {
     let app = GuardedRouter::<()>::new()
         .route("/counted", post(counted))
         .build()
@@ -37,6 +38,9 @@ async fn two_host_headers_are_refused_before_the_handler() {
         for head in [
             "POST /counted HTTP/1.1\r\nHost: app.example\r\nHost: evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             "POST /counted HTTP/1.1\r\nHost: app.example\r\nhost: app.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "POST /counted HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "GET /counted HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "POST http://app.example/counted HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         ] {
             let refused = send_raw(addr, head).await;
             assert!(refused.starts_with("HTTP/1.1 400 "), "{refused}");
@@ -60,6 +64,10 @@ async fn two_host_headers_are_refused_before_the_handler() {
         assert!(ok.starts_with("HTTP/1.1 200 "), "{ok}");
         assert!(ok.ends_with("\r\n\r\ncounted"), "{ok}");
         assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+        // HTTP/1.0 has no Host requirement.
+        let ok = send_raw(addr, "POST /counted HTTP/1.0\r\nContent-Length: 0\r\n\r\n").await;
+        assert!(ok.starts_with("HTTP/1.0 200 "), "{ok}");
+        assert_eq!(RUNS.load(Ordering::SeqCst), 2);
     };
     tokio::time::timeout(Duration::from_secs(20), run)
         .await

@@ -185,6 +185,30 @@ async fn idor_matrix_answers_the_same_404_for_absent_and_not_owned() {
 }
 
 #[tokio::test]
+async fn an_alias_of_an_id_is_404_and_loads_nothing() {
+    // `u32::from_str` takes `+1` and `01` as 1: one resource, many URLs, so
+    // a cache or a WAF rule keyed by the path could be sidestepped.
+    let db = db();
+    let app = app(db.clone());
+    let before = db.lookups.load(Ordering::SeqCst);
+    for uri in [
+        "/docs/+1",
+        "/docs/01",
+        "/docs/%2B1",
+        "/docs/+0001",
+        "/docs/1/files/010",
+    ] {
+        let reply = get_as(&app, uri, Some(ALICE)).await;
+        assert_eq!(reply.0, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(reply.2, r#"{"error":"not_found"}"#, "{uri}");
+    }
+    // `/docs/1/files/010` loads the document, then refuses the file's alias.
+    assert_eq!(db.lookups.load(Ordering::SeqCst), before + 1);
+    let own = get_as(&app, "/docs/1", Some(ALICE)).await;
+    assert_eq!(own.0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn nested_resources_are_scoped_by_their_parent_and_owner() {
     let app = app(db());
     let own = get_as(&app, "/docs/1/files/10", Some(ALICE)).await;

@@ -140,10 +140,7 @@ impl CsrfPolicy {
         if !is_unsafe_method(method) || !headers.contains_key(header::COOKIE) {
             return Ok(());
         }
-        if headers
-            .get("sec-fetch-site")
-            .is_some_and(|site| site.as_bytes() == b"same-origin")
-        {
+        if fetch_site(headers) == FetchSite::SameOrigin {
             return Ok(());
         }
         self.check_origin(uri, headers)
@@ -183,14 +180,11 @@ impl CsrfPolicy {
         if !is_unsafe_method(method) {
             return Ok(());
         }
-        let site = headers.get("sec-fetch-site");
-        if site.is_some_and(|site| site.as_bytes() == b"same-origin") {
-            return Ok(());
+        match fetch_site(headers) {
+            FetchSite::SameOrigin => Ok(()),
+            FetchSite::Absent if !headers.contains_key(header::ORIGIN) => Ok(()),
+            _ => self.check_origin(uri, headers),
         }
-        if site.is_none() && !headers.contains_key(header::ORIGIN) {
-            return Ok(());
-        }
-        self.check_origin(uri, headers)
     }
 
     /// Exactly one `Origin`, this service's own or a trusted one.
@@ -204,15 +198,43 @@ impl CsrfPolicy {
             });
         };
         let origin = Origin::from_request(origin).ok_or(CsrfRefusal::OpaqueOrigin)?;
-        let own = headers
-            .get(header::HOST)
-            .and_then(|host| host.to_str().ok())
-            .or_else(|| uri.authority().map(http::uri::Authority::as_str));
+        // The request target's authority when it has one (an absolute-form
+        // target, HTTP/2's `:authority`): RFC 9112, 3.2.2 has a server use
+        // it and ignore `Host`. Otherwise `Host`.
+        let own = uri
+            .authority()
+            .map(http::uri::Authority::as_str)
+            .or_else(|| {
+                headers
+                    .get(header::HOST)
+                    .and_then(|host| host.to_str().ok())
+            });
         if own.is_some_and(|own| same_authority(&origin, own)) || self.trusted.contains(&origin) {
             Ok(())
         } else {
             Err(CsrfRefusal::CrossSite)
         }
+    }
+}
+
+/// What `Sec-Fetch-Site` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FetchSite {
+    /// Not sent.
+    Absent,
+    /// Exactly one `same-origin`.
+    SameOrigin,
+    /// Anything else: another value, or the header repeated (a browser
+    /// sends it once; which line would a proxy read?).
+    Other,
+}
+
+fn fetch_site(headers: &HeaderMap) -> FetchSite {
+    let mut sites = headers.get_all("sec-fetch-site").iter();
+    match (sites.next(), sites.next()) {
+        (None, _) => FetchSite::Absent,
+        (Some(site), None) if site.as_bytes() == b"same-origin" => FetchSite::SameOrigin,
+        _ => FetchSite::Other,
     }
 }
 
@@ -375,6 +397,26 @@ mod tests {
                 vec![COOKIE, ("origin", "https://app.example.com")],
                 CsrfRefusal::CrossSite,
             ),
+            // A repeated Sec-Fetch-Site is not a browser's: the Origin decides.
+            (
+                vec![
+                    COOKIE,
+                    host,
+                    ("sec-fetch-site", "same-origin"),
+                    ("sec-fetch-site", "same-origin"),
+                    ("origin", "https://evil.example"),
+                ],
+                CsrfRefusal::CrossSite,
+            ),
+            (
+                vec![
+                    COOKIE,
+                    host,
+                    ("sec-fetch-site", "cross-site"),
+                    ("sec-fetch-site", "same-origin"),
+                ],
+                CsrfRefusal::MissingOrigin,
+            ),
         ] {
             assert_eq!(check(&policy, Method::POST, &pairs), Err(want), "{pairs:?}");
         }
@@ -382,6 +424,36 @@ mod tests {
             let pairs = [COOKIE, host, ("origin", "https://evil.example")];
             assert!(check(&policy, method, &pairs).is_err());
         }
+    }
+
+    #[test]
+    fn an_absolute_form_target_names_the_service_not_host() {
+        // RFC 9112, 3.2.2: the target's authority wins over `Host`.
+        let policy = CsrfPolicy::new();
+        let uri = Uri::from_static("http://app.example.com/logout");
+        let own = headers(&[
+            COOKIE,
+            ("host", "evil.example"),
+            ("origin", "http://app.example.com"),
+        ]);
+        assert_eq!(policy.check(&Method::POST, &uri, &own), Ok(()));
+        let evil = headers(&[
+            COOKIE,
+            ("host", "app.example.com"),
+            ("origin", "http://evil.example"),
+        ]);
+        assert_eq!(
+            policy.check(
+                &Method::POST,
+                &Uri::from_static("http://evil.example/logout"),
+                &evil
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            policy.check(&Method::POST, &uri, &evil),
+            Err(CsrfRefusal::CrossSite)
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@
 //! 404 rather than a 400 so the id format of other tenants' resources is not
 //! a probe either.)
 
+use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
 
@@ -47,8 +48,11 @@ pub trait Resource: Sized + Send + 'static {
     /// The path parameter that holds its id (`"project"` for
     /// `/projects/{project}`); must be named in the route's `owner = …`.
     const PARAM: &'static str;
-    /// The id type; a path value that does not parse is a 404.
-    type Id: FromStr + Send;
+    /// The id type. A path value that does not parse, or that is not the
+    /// id's own spelling (its `Display`: `+1` or `01` for `1`, an upper-case
+    /// UUID), is a 404: one resource has one URL, so a cache, a WAF rule
+    /// or an audit log keyed by the path cannot be sidestepped by an alias.
+    type Id: FromStr + fmt::Display + Send;
 }
 
 /// Loads a resource only within the principal's owner scope.
@@ -167,11 +171,28 @@ impl<T> Owned<T> {
         let Ok(id) = raw.parse::<T::Id>() else {
             return Err(GuardError::not_found());
         };
+        if !spelled_as(&id, raw) {
+            return Err(GuardError::not_found());
+        }
         match T::load(state, id, &owner).await? {
             Some(resource) => Ok(Self(resource)),
             None => Err(GuardError::not_found()),
         }
     }
+}
+
+/// Whether `id` displays as exactly `raw`, compared as it is written out:
+/// no allocation on the request path.
+fn spelled_as(id: &impl fmt::Display, raw: &str) -> bool {
+    struct Rest<'a>(&'a str);
+    impl fmt::Write for Rest<'_> {
+        fn write_str(&mut self, piece: &str) -> fmt::Result {
+            self.0 = self.0.strip_prefix(piece).ok_or(fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut rest = Rest(raw);
+    fmt::write(&mut rest, format_args!("{id}")).is_ok() && rest.0.is_empty()
 }
 
 impl<T, S> FromRequestParts<S> for Owned<T>

@@ -33,6 +33,7 @@ use tower::{Layer, Service};
 use tracing::Span;
 
 use super::length::content_length;
+use crate::app::HostMissing;
 use crate::headers::{SecurityHeaders, prepare};
 use crate::rate_limit::ClientIpLayer;
 use crate::trace::{
@@ -249,9 +250,10 @@ where
         // 3.2): a proxy in front and this service may each read another
         // one, and every check of the request's own origin (the CSRF
         // check, a link built from it) would decide on the one the
-        // attacker chose. hyper passes them through.
-        if repeated_host(&request) {
-            tracing::info!("request with more than one Host header refused");
+        // attacker chose. hyper passes them through, and serves an
+        // HTTP/1.1 request with none, which the same section refuses too.
+        if bad_host(&request) {
+            tracing::info!("request with no Host header or more than one refused");
             future.state = State::Ready {
                 response: Some(GuardError::invalid_input().into_response()),
             };
@@ -284,14 +286,15 @@ where
     }
 }
 
-/// Whether `request` has more than one `Host` header.
-fn repeated_host(request: &Request) -> bool {
-    request
-        .headers()
-        .get_all(http::header::HOST)
-        .iter()
-        .nth(1)
-        .is_some()
+/// Whether `request` has more than one `Host` header, or none although it
+/// came off a connection as HTTP/1.1 ([`HostMissing`]).
+fn bad_host(request: &Request) -> bool {
+    let mut hosts = request.headers().get_all(http::header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), None) => false,
+        (Some(_), Some(_)) => true,
+        (None, _) => request.extensions().get::<HostMissing>().is_some(),
+    }
 }
 
 pin_project_lite::pin_project! {
