@@ -92,6 +92,7 @@ pub mod extract;
 // The SSRF-guarded client needs no HTTP server: it lives in guard-core.
 #[cfg(feature = "fetch")]
 pub use guard_core::fetch;
+pub use guard_core::validate::text;
 mod guards;
 mod handler;
 pub mod headers;

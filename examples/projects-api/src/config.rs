@@ -58,6 +58,16 @@ pub struct Config {
     #[arg(long, default_value = "projects-api.secret")]
     pub secret_file: PathBuf,
 
+    /// The most projects one account may own; creating one more is 403
+    /// `{"error":"quota_exceeded"}`.
+    #[arg(long, env = "PROJECTS_API_MAX_PROJECTS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_projects: u32,
+
+    /// The most bytes of uploaded files one account may keep, in MiB; an
+    /// upload past it is 403 `{"error":"quota_exceeded"}` and is not kept.
+    #[arg(long, env = "PROJECTS_API_STORAGE_QUOTA_MIB", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub storage_quota_mib: u32,
+
     /// Let link previews reach 127.0.0.1 on this port (end-to-end tests only).
     #[arg(long, hide = true)]
     pub preview_test_port: Option<u16>,
@@ -90,6 +100,8 @@ impl Config {
             limits: None,
             upload_dir: dir.join("uploads"),
             secret_file: dir.join("secret"),
+            max_projects: 1000,
+            storage_quota_mib: 1024,
             preview_test_port: None,
         }
     }

@@ -82,9 +82,16 @@ pub async fn upload(
     // visible before its object, so no link can point at nothing; the one
     // gap left, a crash between the two commits, leaves an object no one
     // can name or download.
+    //
+    // The account's storage quota is checked in the same insert (SQLite runs
+    // one write at a time): an upload past it is refused and, uncommitted,
+    // deleted as the request ends.
     let mut tx = state.db.begin().await?;
-    let stored = sqlx::query_as(
-        "INSERT INTO files (id, project_id, display_name, kind, size) VALUES (?, ?, ?, ?, ?) \
+    let stored: StoredFile = sqlx::query_as(
+        "INSERT INTO files (id, project_id, display_name, kind, size) \
+         SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?5 + (SELECT COALESCE(SUM(f.size), 0) FROM files f \
+         JOIN projects p ON p.id = f.project_id \
+         WHERE p.owner_id = (SELECT owner_id FROM projects WHERE id = ?2)) <= ?6 \
          RETURNING id, display_name, kind, size",
     )
     .bind(file.id.to_string())
@@ -92,7 +99,8 @@ pub async fn upload(
     .bind(&file.display_name)
     .bind(file.kind.name())
     .bind(i64::try_from(file.size).unwrap_or(i64::MAX))
-    .fetch_one(&mut *tx)
+    .bind(state.quotas.storage_bytes)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(|error| {
         // The project was deleted while the body streamed in (it was looked
@@ -105,7 +113,8 @@ pub async fn upload(
         } else {
             error.into()
         }
-    })?;
+    })?
+    .ok_or_else(crate::projects::quota_exceeded)?;
     let id = file.commit().await?;
     if let Err(error) = tx.commit().await {
         if let Err(delete) = state.store.delete(id).await {

@@ -7,9 +7,10 @@
 //! | `POST /api/signup` | public; per-IP rate; validated body; argon2 |
 //! | `POST /api/login` | public; per-IP rate; validated body; one answer for every failure |
 //! | `POST /api/logout`, `GET /api/me` | auth |
-//! | `GET/POST /api/projects` | auth; validated body |
+//! | `GET /api/projects` | auth; paged (`?after=&limit=`) |
+//! | `POST /api/projects` | auth; validated body; rate; per-account project quota |
 //! | `GET/PATCH/DELETE /api/projects/{project}` | auth; owner-scoped |
-//! | `POST /api/projects/{project}/files` | auth; owner-scoped; upload png/jpeg/pdf ≤ 5 MiB; rate |
+//! | `POST /api/projects/{project}/files` | auth; owner-scoped; upload png/jpeg/pdf ≤ 5 MiB; rate; per-account storage quota |
 //! | `GET /api/projects/{project}/files/{file}` | auth; owner-scoped; a signed download URL |
 //! | `GET /files/{token}` | public by signature |
 //! | `POST /api/link-preview` | auth; SSRF-guarded fetch; rate and daily quota |
@@ -189,7 +190,8 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
     };
     let signer =
         UrlSigner::new(&secret).map_err(|e| StartError::new(format!("signing secret: {e}")))?;
-    let state = AppState::new(db, store, signer, fetcher(config)?).await?;
+    let quotas = state::Quotas::new(config.max_projects, config.storage_quota_mib);
+    let state = AppState::new(db, store, signer, fetcher(config)?, quotas).await?;
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("sid")
         .with_secure(!config.insecure_cookies)

@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use guard_axum::extract::Valid;
+use guard_axum::extract::{Valid, ValidQuery};
+use guard_axum::text::{multi_line, single_line};
 use guard_axum::upload::StoreError;
 use guard_axum::upload::{ObjectId, ObjectStore as _};
 use guard_axum::{
@@ -68,54 +69,84 @@ impl OwnedResource<AppState> for Project {
     }
 }
 
-/// `{title, description?}`.
+/// `{title, description?}`: display text, so no control, invisible or
+/// bidi characters (a title is one line).
 #[derive(Debug, Deserialize, Validate)]
 pub struct NewProject {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(length(min = 1, max = 200), custom(function = "single_line"))]
     title: String,
-    #[validate(length(max = 5000))]
+    #[validate(length(max = 5000), custom(function = "multi_line"))]
     description: Option<String>,
 }
 
 /// `{title?, description?}`.
 #[derive(Debug, Deserialize, Validate)]
 pub struct ProjectChanges {
-    #[validate(length(min = 1, max = 200))]
+    #[validate(length(min = 1, max = 200), custom(function = "single_line"))]
     title: Option<String>,
-    #[validate(length(max = 5000))]
+    #[validate(length(max = 5000), custom(function = "multi_line"))]
     description: Option<String>,
 }
 
-#[secure_route(auth)]
+/// `?after=&limit=`: the projects with an id above `after`, at most
+/// `limit` of them (default and most [`PAGE_MAX`]). The next page starts
+/// after the last id of this one.
+#[derive(Debug, Deserialize, Validate)]
+pub struct Page {
+    #[validate(range(min = 0))]
+    after: Option<i64>,
+    #[validate(range(min = 1, max = PAGE_MAX))]
+    limit: Option<u32>,
+}
+
+/// The most projects one page lists.
+pub const PAGE_MAX: u32 = 100;
+
+#[secure_route(auth, query = Page)]
 pub async fn list(
     user: Principal,
     State(state): State<AppState>,
+    ValidQuery(page): ValidQuery<Page>,
 ) -> Result<Json<Vec<Project>>, GuardError> {
+    // Paged by id (the `projects_owner` index), never the whole table.
     let projects = sqlx::query_as(
-        "SELECT id, title, description FROM projects WHERE owner_id = ? ORDER BY id",
+        "SELECT id, title, description FROM projects WHERE owner_id = ? AND id > ? ORDER BY id LIMIT ?",
     )
     .bind(owner_id(&user)?)
+    .bind(page.after.unwrap_or(0))
+    .bind(page.limit.unwrap_or(PAGE_MAX))
     .fetch_all(&state.db)
     .await?;
     Ok(Json(projects))
 }
 
-#[secure_route(auth, body = NewProject)]
+#[secure_route(auth, rate = "30/min", body = NewProject)]
 pub async fn create(
     user: Principal,
     State(state): State<AppState>,
     Valid(body): Valid<NewProject>,
 ) -> Result<(StatusCode, Json<Project>), GuardError> {
-    // The owner is the session's principal; the body cannot name one.
+    let owner = owner_id(&user)?;
+    // The owner is the session's principal; the body cannot name one. The
+    // quota is checked in the insert itself: SQLite runs one write at a
+    // time, so two requests cannot both take the last place.
     let project = sqlx::query_as(
-        "INSERT INTO projects (owner_id, title, description) VALUES (?, ?, ?) RETURNING id, title, description",
+        "INSERT INTO projects (owner_id, title, description)          SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM projects WHERE owner_id = ?1) < ?4          RETURNING id, title, description",
     )
-    .bind(owner_id(&user)?)
+    .bind(owner)
     .bind(body.title)
     .bind(body.description)
-    .fetch_one(&state.db)
-    .await?;
+    .bind(state.quotas.projects)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(quota_exceeded)?;
     Ok((StatusCode::CREATED, Json(project)))
+}
+
+/// What an account past one of its quotas gets: 403
+/// `{"error":"quota_exceeded"}`.
+pub(crate) fn quota_exceeded() -> GuardError {
+    GuardError::forbidden().with_code("quota_exceeded")
 }
 
 #[secure_route(auth, owner = "project")]

@@ -26,6 +26,29 @@ pub struct AppState {
     /// `verify_dummy` makes "no such user" cost what "wrong password" does
     /// (no account enumeration by timing).
     pub hasher: PasswordHasher,
+    /// What one account may keep.
+    pub quotas: Quotas,
+}
+
+/// What one account may keep: checked in the same statement that writes,
+/// so concurrent requests cannot pass it together.
+#[derive(Clone, Copy, Debug)]
+pub struct Quotas {
+    /// Projects it may own.
+    pub projects: i64,
+    /// Bytes of uploaded files it may keep, over all its projects.
+    pub storage_bytes: i64,
+}
+
+impl Quotas {
+    /// From the configured limits.
+    #[must_use]
+    pub fn new(projects: u32, storage_mib: u32) -> Self {
+        Self {
+            projects: i64::from(projects),
+            storage_bytes: i64::from(storage_mib) * 1024 * 1024,
+        }
+    }
 }
 
 /// Calls that may wait for a hash when every core is hashing: about a
@@ -40,6 +63,7 @@ impl AppState {
         store: UploadStore,
         signer: UrlSigner,
         fetcher: SafeClient,
+        quotas: Quotas,
     ) -> Result<Self, StartError> {
         let hasher = PasswordHasher::builder()
             .queue(HASH_QUEUE, HASH_QUEUE_WAIT)
@@ -50,6 +74,7 @@ impl AppState {
             signer: Arc::new(signer),
             fetcher: Arc::new(fetcher),
             hasher,
+            quotas,
         })
     }
 }

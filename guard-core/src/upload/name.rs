@@ -197,23 +197,7 @@ fn trim_ends(name: &str) -> &str {
 /// Characters that are dropped: they are invisible, reorder what is shown,
 /// or break a header or a log line.
 fn is_removed(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'                     // Arabic letter mark
-            | '\u{200B}'..='\u{200F}'      // zero-width space/joiners, LRM, RLM
-            | '\u{2028}'..='\u{202E}'      // line/paragraph separators, bidi embeddings and overrides
-            | '\u{2060}'..='\u{2064}'      // word joiner, invisible operators
-            | '\u{2066}'..='\u{2069}'      // bidi isolates
-            | '\u{206A}'..='\u{206F}'      // deprecated format characters
-            | '\u{FEFF}'                   // zero-width no-break space (BOM)
-            | '\u{00AD}'                   // soft hyphen
-            | '\u{034F}'                   // combining grapheme joiner
-            | '\u{180E}'                   // Mongolian vowel separator
-            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
-            | '\u{FFF9}'..='\u{FFFB}'      // interlinear annotation
-            | '\u{E0000}'..='\u{E007F}' // tag characters
-        )
+    c.is_control() || crate::validate::text::is_hidden(c)
 }
 
 /// The seven characters Windows forbids in names, then their full-width

@@ -8,6 +8,7 @@
 //! | | a value of the wrong type, a missing field | (generic 400) |
 //! | | `validator::Validate` failures | validator's codes (`length`, `email`, `range`…) |
 //! | [`check_query_keys`] | unknown and identity query keys | `unknown_field`, `identity_field` |
+//! | [`text::single_line`], [`text::multi_line`] (opt-in, as `custom` validators) | control, invisible and bidi characters in display text | `text` |
 //!
 //! The 400 lists field paths (`title`, `address.city`, `items[0].name`) and
 //! codes, never a submitted value; [`FieldDetail::Generic`] drops the list.
@@ -36,6 +37,7 @@ mod introspect;
 mod json;
 mod options;
 mod query;
+pub mod text;
 
 pub use error::{FieldDetail, IDENTITY_FIELD, InputError, MAX_LISTED_FIELDS, UNKNOWN_FIELD};
 pub use identity::{IDENTITY_FIELDS, is_identity_field};

@@ -18,5 +18,6 @@ mod csrf;
 mod headers_and_report;
 mod idor;
 mod link_preview;
+mod quotas;
 mod strict_bodies;
 mod uploads;
