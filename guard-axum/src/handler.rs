@@ -399,13 +399,19 @@ mod tests {
         axum::Json(doc)
     }
 
+    /// The `{id}` path parameter.
+    #[derive(serde::Deserialize, validator::Validate)]
+    struct IdParam {
+        id: u32,
+    }
+
     /// The benchmarks' `breakdown/auth` route: the principal and two more
     /// extractors, each of which may refuse.
     #[secure_route(auth)]
     async fn titled(
         user: crate::Principal,
         axum::extract::State(()): axum::extract::State<()>,
-        axum::extract::Path(id): axum::extract::Path<u32>,
+        crate::extract::ValidPath(IdParam { id }): crate::extract::ValidPath<IdParam>,
     ) -> Result<axum::Json<Doc>, GuardError> {
         Ok(axum::Json(Doc {
             id,

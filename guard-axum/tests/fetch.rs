@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::Path;
+use guard_axum::extract::ValidPath;
 use guard_axum::fetch::{
     AddressClass, FetchError, HostFailure, SafeClient, SafeUrl, UpstreamError, UrlPolicy,
     UrlRefusal,
@@ -738,8 +738,16 @@ async fn https_goes_through_the_ring_tls_stack() {
 
 static DEMO: OnceLock<(SafeClient, String)> = OnceLock::new();
 
+/// The `{which}` path parameter.
+#[derive(serde::Deserialize, validator::Validate)]
+struct WhichParam {
+    which: String,
+}
+
 #[secure_route(public = "outbound fetch demo", fetch)]
-async fn fetch_demo(Path(which): Path<String>) -> Result<String, GuardError> {
+async fn fetch_demo(
+    ValidPath(WhichParam { which }): ValidPath<WhichParam>,
+) -> Result<String, GuardError> {
     let (client, base) = DEMO.get().ok_or_else(|| GuardError::internal("no demo"))?;
     let url = match which.as_str() {
         "metadata" => "http://169.254.169.254/latest/meta-data/iam/".to_owned(),
@@ -807,8 +815,16 @@ async fn a_route_maps_refusals_to_400_and_upstream_failures_to_502() {
 /// the table fails like NXDOMAIN; `slow.test.example` never answers.
 static LOOKUP: OnceLock<(SafeClient, u16)> = OnceLock::new();
 
+/// The `{host}` path parameter.
+#[derive(serde::Deserialize, validator::Validate)]
+struct HostParam {
+    host: String,
+}
+
 #[secure_route(public = "outbound fetch by host name", fetch)]
-async fn lookup_demo(Path(host): Path<String>) -> Result<String, GuardError> {
+async fn lookup_demo(
+    ValidPath(HostParam { host }): ValidPath<HostParam>,
+) -> Result<String, GuardError> {
     let (client, port) = LOOKUP
         .get()
         .ok_or_else(|| GuardError::internal("no demo"))?;

@@ -17,7 +17,7 @@ use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::rate_limit::{LimitOverride, LimitsConfig, MemoryBackend};
 use guard_axum::routing::{get, post};
-use guard_axum::{GuardError, GuardedRouter, IdentifierLimit, Principal, secure_route};
+use guard_axum::{GuardError, GuardedRouter, IdentifierLimit, Principal, Valid, secure_route};
 use guard_core::client_ip::ClientIpConfig;
 use guard_core::rate::{Clock as _, FakeClock};
 use http::{Request, StatusCode, header};
@@ -43,8 +43,17 @@ async fn per_ip() -> &'static str {
     "ok"
 }
 
-#[secure_route(public = "login", rate_ip = "100/min", rate_identifier = "3/min")]
-async fn login(limit: IdentifierLimit, email: String) -> Result<&'static str, GuardError> {
+/// `{"email": …}`.
+#[derive(serde::Deserialize, validator::Validate)]
+struct Email {
+    email: String,
+}
+
+#[secure_route(public = "login", rate_ip = "100/min", rate_identifier = "3/min", body = Email)]
+async fn login(
+    limit: IdentifierLimit,
+    Valid(Email { email }): Valid<Email>,
+) -> Result<&'static str, GuardError> {
     limit.check(&email).await?;
     LOGIN_RUNS.lock().unwrap().push(email.trim().to_lowercase());
     Ok("checked")
@@ -81,9 +90,15 @@ async fn send(
     key: Option<&str>,
     body: &str,
 ) -> Reply {
-    let request = request_as(method, uri, key)
-        .body(Body::from(body.to_owned()))
-        .unwrap();
+    // A POST's body is the e-mail, sent as `{"email": …}`.
+    let request = if method == "POST" {
+        request_as(method, uri, key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::json!({ "email": body }).to_string()))
+    } else {
+        request_as(method, uri, key).body(Body::from(body.to_owned()))
+    }
+    .unwrap();
     http_support::send(app, from_peer(request, peer)).await
 }
 

@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Path;
 use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
 use guard_axum::cors::CorsPolicy;
+use guard_axum::extract::ValidPath;
 use guard_axum::headers::{DEFAULT_PERMISSIONS_POLICY, SecurityHeaders};
 use guard_axum::routing::get;
 use guard_axum::{GuardError, GuardedRouter, Principal, secure_route};
@@ -66,8 +66,14 @@ struct ChargeError(#[source] UpstreamError);
 )]
 struct UpstreamError;
 
+/// The `{id}` path parameter.
+#[derive(serde::Deserialize, validator::Validate)]
+struct IdParam {
+    id: u32,
+}
+
 #[secure_route(public = "catalogue")]
-async fn show_item(Path(id): Path<u32>) -> String {
+async fn show_item(ValidPath(IdParam { id }): ValidPath<IdParam>) -> String {
     format!("item {id}")
 }
 
@@ -76,8 +82,16 @@ async fn me(user: Principal) -> String {
     format!("hello {}", user.id())
 }
 
+/// The `{kind}` path parameter.
+#[derive(serde::Deserialize, validator::Validate)]
+struct KindParam {
+    kind: String,
+}
+
 #[secure_route(public = "error paths under test")]
-async fn fail(Path(kind): Path<String>) -> Result<&'static str, GuardError> {
+async fn fail(
+    ValidPath(KindParam { kind }): ValidPath<KindParam>,
+) -> Result<&'static str, GuardError> {
     match kind.as_str() {
         "big" => Err(GuardError::payload_too_large()),
         "type" => Err(GuardError::unsupported_media_type()),

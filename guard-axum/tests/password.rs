@@ -23,7 +23,7 @@ use axum::extract::State;
 use guard_axum::password::{HashParams, PasswordHasher};
 use guard_axum::rate_limit::{LimitOverride, LimitsConfig, MemoryBackend, RateBackend};
 use guard_axum::routing::{get, post};
-use guard_axum::{GuardError, GuardedApp, GuardedRouter, IdentifierLimit, secure_route};
+use guard_axum::{GuardError, GuardedApp, GuardedRouter, IdentifierLimit, Valid, secure_route};
 use guard_core::rate::FakeClock;
 use http::{StatusCode, header};
 use http_support::{Reply, from_peer, request};
@@ -62,13 +62,18 @@ impl App {
     }
 }
 
-/// The body is the e-mail; the password is fixed (these tests are about
-/// the work, not the credential).
-#[secure_route(public = "login", rate_ip = "100/hour", rate_identifier = "2/hour")]
+/// `{"email": …}`; the password is fixed (these tests are about the work,
+/// not the credential).
+#[derive(serde::Deserialize, validator::Validate)]
+struct Email {
+    email: String,
+}
+
+#[secure_route(public = "login", rate_ip = "100/hour", rate_identifier = "2/hour", body = Email)]
 async fn login(
     State(app): State<App>,
     limit: IdentifierLimit,
-    email: String,
+    Valid(Email { email }): Valid<Email>,
 ) -> Result<&'static str, GuardError> {
     let email = limit.check(&email).await?;
     app.looked_up.lock().unwrap().push(email.clone());
@@ -85,8 +90,11 @@ async fn login(
     }
 }
 
-#[secure_route(public = "sign-up", rate_ip = "100/hour")]
-async fn signup(State(app): State<App>, email: String) -> Result<StatusCode, GuardError> {
+#[secure_route(public = "sign-up", rate_ip = "100/hour", body = Email)]
+async fn signup(
+    State(app): State<App>,
+    Valid(Email { email }): Valid<Email>,
+) -> Result<StatusCode, GuardError> {
     let phc = app.hasher.hash(PASSWORD.to_owned()).await?;
     *app.hashed.lock().unwrap() += 1;
     app.users
@@ -130,10 +138,16 @@ impl Reply {
     }
 }
 
+/// A request from `peer`; a POST's `body` is the e-mail, sent as `{"email": …}`.
 async fn send(app: &GuardedApp, method: &str, uri: &str, peer: &str, body: &str) -> Reply {
-    let request = request(method, uri)
-        .body(Body::from(body.to_owned()))
-        .unwrap();
+    let request = if method == "POST" {
+        request(method, uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(serde_json::json!({ "email": body }).to_string()))
+    } else {
+        request(method, uri).body(Body::from(body.to_owned()))
+    }
+    .unwrap();
     let ip: IpAddr = peer.parse().unwrap();
     http_support::send(app, from_peer(request, ip)).await
 }

@@ -30,6 +30,29 @@ pub(crate) fn handler(item: &ItemFn, errors: &mut Errors) -> Handler {
             "a `#[secure_route]` handler cannot be generic; use concrete extractor types",
         );
     }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.spanned(
+            unsafety,
+            "a `#[secure_route]` handler cannot be an `unsafe fn`; remove `unsafe` and put the unsafe code in an `unsafe` block inside it",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.spanned(
+            abi,
+            "a `#[secure_route]` handler uses the Rust ABI; remove the `extern` qualifier",
+        );
+    }
+    if let Some(again) = item.attrs.iter().find(|attr| {
+        attr.path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "secure_route")
+    }) {
+        errors.spanned(
+            again,
+            "`#[secure_route]` is applied twice; keep one and put all the options in it",
+        );
+    }
     if let Some(variadic) = &sig.variadic {
         errors.spanned(variadic, "a `#[secure_route]` handler cannot be variadic");
     }
@@ -73,13 +96,9 @@ pub(crate) fn options_against_handler(opts: &Options, handler: &Handler, errors:
             .find(|t| outer_name(t).as_deref() == Some(name))
     };
     for ty in &handler.arg_types {
-        let fix = match outer_name(ty).as_deref() {
-            Some("Json") => "an unvalidated JSON body; declare `body = T` and take `Valid<T>`",
-            Some("Form") => "an unvalidated form body; declare `body = T` and take `Valid<T>`",
-            Some("Query") => "an unvalidated query; declare `query = T` and take `ValidQuery<T>`",
-            _ => continue,
-        };
-        errors.spanned(ty, format!("a guarded handler takes {fix}"));
+        if let Some(fix) = unvalidated(ty) {
+            errors.spanned(ty, format!("a guarded handler takes {fix}"));
+        }
     }
     if let Some((key, _)) = &opts.owner
         && !takes("Owned")
@@ -204,6 +223,34 @@ pub(crate) fn combinations(opts: &Options, options_were_clean: bool, errors: &mu
 }
 
 /// The last path segment of a type (`Owned` for `guard_axum::Owned<Project>`).
+/// What is wrong with an argument that reads input unvalidated, and the
+/// fix; looks through `Option<…>` and `Result<…, _>`, axum's spellings of
+/// an optional or fallible extractor. The whole `Request` stays allowed:
+/// a server-rendered page hands its parts to the renderer (todo-leptos'
+/// page), and it is as visible in review as an `unsafe` block.
+fn unvalidated(ty: &Type) -> Option<&'static str> {
+    const BODY: &str = "the raw body; declare `body = T` and take `Valid<T>` (or `upload(...)` and `Upload` for a file)";
+    let name = outer_name(ty)?;
+    if name == "Option" || name == "Result" {
+        return generic_of(ty, &name).and_then(unvalidated);
+    }
+    Some(match name.as_str() {
+        "Json" => "an unvalidated JSON body; declare `body = T` and take `Valid<T>`",
+        "Form" => "an unvalidated form body; declare `body = T` and take `Valid<T>`",
+        "Query" => "an unvalidated query; declare `query = T` and take `ValidQuery<T>`",
+        "RawQuery" => "the raw query string; declare `query = T` and take `ValidQuery<T>`",
+        "Path" => {
+            "unvalidated path parameters; take `Owned<T>` with `owner = \"…\"` for a resource's id, or `ValidPath<T>` with a struct deriving `Deserialize` and `Validate`"
+        }
+        "RawPathParams" => {
+            "raw path parameters; take `Owned<T>` with `owner = \"…\"` for a resource's id, or `ValidPath<T>` with a struct deriving `Deserialize` and `Validate`"
+        }
+        "String" | "Bytes" | "Body" | "RawForm" => BODY,
+        "Multipart" => "an unchecked multipart body; declare `upload(...)` and take `Upload`",
+        _ => return None,
+    })
+}
+
 pub(crate) fn outer_name(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),

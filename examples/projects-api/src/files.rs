@@ -10,15 +10,17 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use guard_axum::extract::ValidPath;
 use guard_axum::upload::{
     ObjectId, ObjectStore as _, download_response, signed_download_url, unix_now,
 };
 use guard_axum::{GuardError, Owned, OwnedResource, Owner, Resource, Upload, secure_route};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use validator::Validate;
 
 use crate::AppState;
 use crate::projects::{Project, owner_id};
@@ -140,11 +142,18 @@ pub async fn link(
     Ok(Json(json!({"url": url, "expires_at": expires_at})))
 }
 
+/// The `{token}` of a signed download link: its signature is the check,
+/// and any token that fails it is the same 404.
+#[derive(Debug, Deserialize, Validate)]
+pub struct Token {
+    token: String,
+}
+
 /// A tampered, expired or unknown token is the same 404.
 #[secure_route(public = "download by signed, expiring URL")]
 pub async fn download(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    ValidPath(Token { token }): ValidPath<Token>,
 ) -> Result<Response, GuardError> {
     download_response(&state.store, &state.signer, &token, unix_now(), None).await
 }

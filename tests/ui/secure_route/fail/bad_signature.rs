@@ -10,4 +10,14 @@ impl Service {
     async fn method(&self) {}
 }
 
+#[secure_route(auth)]
+async unsafe fn unsafe_handler() {}
+
+#[secure_route(auth)]
+async extern "C" fn foreign_abi() {}
+
+#[secure_route(auth)]
+#[secure_route(auth)]
+async fn applied_twice() {}
+
 fn main() {}

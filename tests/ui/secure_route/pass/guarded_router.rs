@@ -1,8 +1,9 @@
 //! Every form of the attribute compiles and routes, with and without state.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+use guard_axum::extract::ValidPath;
 use guard_axum::routing::{delete, get, patch, post, put};
-use guard_axum::{GuardError, GuardedRouter, Principal, secure_route};
+use guard_axum::{GuardError, GuardedRouter, Principal, Valid, secure_route};
 
 #[derive(Clone)]
 struct AppState {
@@ -20,14 +21,27 @@ async fn me(user: Principal, State(state): State<AppState>) -> String {
     format!("{} @ {}", user.id(), state.name)
 }
 
+/// The `{id}` path parameter.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct IdParam {
+    id: u64,
+}
+
 #[secure_route(auth, roles = ["admin", "ops"], permission = "projects:write")]
-pub async fn update(Path(id): Path<u64>, user: Option<Principal>) -> Result<String, GuardError> {
+pub async fn update(ValidPath(IdParam { id }): ValidPath<IdParam>, user: Option<Principal>) -> Result<String, GuardError> {
     Ok(format!("{id} {}", user.is_some()))
 }
 
-#[secure_route(auth)]
-async fn create(_user: Principal, body: String) -> String {
-    body
+/// `{title}`.
+#[derive(serde::Deserialize, validator::Validate)]
+pub struct NewProject {
+    #[validate(length(min = 1))]
+    title: String,
+}
+
+#[secure_route(auth, body = NewProject)]
+async fn create(_user: Principal, Valid(body): Valid<NewProject>) -> String {
+    body.title
 }
 
 #[secure_route(public = "keyword options are parsed")]
