@@ -30,6 +30,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::response::{IntoResponse, Response};
 use guard_axum::GuardedApp;
 use guard_axum::auth::{ApiKeys, BearerAuth};
+use guard_axum::extract::ValidPath;
 use guard_axum::routing::get;
 use guard_axum::{
     GuardError, GuardedRouter, Owned, OwnedResource, Owner, OwnerScope, Principal, Resource,
@@ -216,10 +217,17 @@ pub(crate) fn guarded_peer_headers(db: Db) -> Result<App, guard_axum::BuildError
 // breakdown of what each costs (BENCHMARKS.md): the same map lookup, the
 // same default layers.
 
+/// The `{project}` path parameter. The guarded steps take it validated, as
+/// the macro requires; with no rules, its `validate` is an empty call.
+#[derive(Deserialize, Validate)]
+struct ProjectParam {
+    project: u32,
+}
+
 #[secure_route(public = "benchmark: the router's layers alone")]
 async fn layers_show(
     State(db): State<Db>,
-    Path(id): Path<u32>,
+    ValidPath(ProjectParam { project: id }): ValidPath<ProjectParam>,
 ) -> Result<Json<Project>, GuardError> {
     db.projects
         .get(&id)
@@ -232,7 +240,7 @@ async fn layers_show(
 async fn auth_show(
     user: Principal,
     State(db): State<Db>,
-    Path(id): Path<u32>,
+    ValidPath(ProjectParam { project: id }): ValidPath<ProjectParam>,
 ) -> Result<Json<Project>, GuardError> {
     db.owned(id, user.id())
         .map(Json)
