@@ -213,8 +213,17 @@ pub mod __private {
         label = "used as `body = …` here",
         note = "derive `serde::Deserialize` and `validator::Validate` for it"
     )]
-    pub trait StrictBody {}
-    impl<T: serde::de::DeserializeOwned + validator::Validate> StrictBody for T {}
+    pub trait StrictBody {
+        /// [`body_problems`] of `Self`: the spec reaches it through this
+        /// trait, so a type that is not a body gets this trait's message
+        /// alone, not a second bare error about `body_problems`' bound.
+        fn problems(allowed: &'static [&'static str]) -> Vec<String>;
+    }
+    impl<T: serde::de::DeserializeOwned + validator::Validate> StrictBody for T {
+        fn problems(allowed: &'static [&'static str]) -> Vec<String> {
+            body_problems::<T>(allowed)
+        }
+    }
 
     /// What `query = T` needs of `T`.
     #[diagnostic::on_unimplemented(
@@ -222,8 +231,15 @@ pub mod __private {
         label = "used as `query = …` here",
         note = "derive `serde::Deserialize` and `validator::Validate` for it"
     )]
-    pub trait StrictQuery {}
-    impl<T: serde::de::DeserializeOwned + validator::Validate> StrictQuery for T {}
+    pub trait StrictQuery {
+        /// [`query_problems`] of `Self`, as [`StrictBody::problems`].
+        fn problems() -> Vec<String>;
+    }
+    impl<T: serde::de::DeserializeOwned + validator::Validate> StrictQuery for T {
+        fn problems() -> Vec<String> {
+            query_problems::<T>()
+        }
+    }
 
     /// What the router refuses in a `body = T` type at build time: identity
     /// fields the route does not allow, fields that strict decoding cannot

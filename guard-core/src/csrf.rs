@@ -31,7 +31,7 @@
 //! public routes are checked too, by [`CsrfPolicy::check_public`]: a
 //! request without `Cookie` is checked as well, and one that shows no sign
 //! of a browser (neither `Origin` nor `Sec-Fetch-Site`: curl, a server)
-//! passes. [`RouteSpec::check_cross_site`](crate::RouteSpec::check_cross_site)
+//! passes, unless it sends a `Referer` that names another origin. [`RouteSpec::check_cross_site`](crate::RouteSpec::check_cross_site)
 //! picks the variant by the route's access; a route no browser calls opts
 //! out with `csrf = "none: <reason>"`.
 //!
@@ -153,7 +153,8 @@ impl CsrfPolicy {
     /// Unlike [`Self::check`], a request without `Cookie` is checked too;
     /// and one that shows no sign of a browser (neither `Origin` nor
     /// `Sec-Fetch-Site`) passes, since a script has no victim's browser to
-    /// borrow. Anything else is decided as by [`Self::check`].
+    /// borrow, unless its `Referer` names another origin (or is not an
+    /// http(s) URL). Anything else is decided as by [`Self::check`].
     ///
     /// ```
     /// use guard_core::csrf::CsrfPolicy;
@@ -182,7 +183,17 @@ impl CsrfPolicy {
         }
         match fetch_site(headers) {
             FetchSite::SameOrigin => Ok(()),
-            FetchSite::Absent if !headers.contains_key(header::ORIGIN) => Ok(()),
+            FetchSite::Absent if !headers.contains_key(header::ORIGIN) => {
+                // No browser sign but a `Referer`: what it names is still
+                // evidence, and a foreign one is refused.
+                match headers.get(header::REFERER) {
+                    None => Ok(()),
+                    Some(referer) => {
+                        let origin = referer_origin(referer).ok_or(CsrfRefusal::OpaqueOrigin)?;
+                        self.judge(&origin, uri, headers)
+                    }
+                }
+            }
             _ => self.check_origin(uri, headers),
         }
     }
@@ -198,6 +209,11 @@ impl CsrfPolicy {
             });
         };
         let origin = Origin::from_request(origin).ok_or(CsrfRefusal::OpaqueOrigin)?;
+        self.judge(&origin, uri, headers)
+    }
+
+    /// Whether `origin` is this service's own or a trusted one.
+    fn judge(&self, origin: &Origin, uri: &Uri, headers: &HeaderMap) -> Result<(), CsrfRefusal> {
         // The request target's authority when it has one (an absolute-form
         // target, HTTP/2's `:authority`): RFC 9112, 3.2.2 has a server use
         // it and ignore `Host`. Otherwise `Host`.
@@ -209,12 +225,22 @@ impl CsrfPolicy {
                     .get(header::HOST)
                     .and_then(|host| host.to_str().ok())
             });
-        if own.is_some_and(|own| same_authority(&origin, own)) || self.trusted.contains(&origin) {
+        if own.is_some_and(|own| same_authority(origin, own)) || self.trusted.contains(origin) {
             Ok(())
         } else {
             Err(CsrfRefusal::CrossSite)
         }
     }
+}
+
+/// The origin of a `Referer` URL (`https://evil.example/page?x` →
+/// `https://evil.example`), parsed as an `Origin` header would be; `None`
+/// for anything else.
+fn referer_origin(referer: &http::HeaderValue) -> Option<Origin> {
+    let text = referer.to_str().ok()?;
+    let (_, rest) = text.split_once("://")?;
+    let end = text.len() - rest.len() + rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Origin::from_request(&http::HeaderValue::from_str(&text[..end]).ok()?)
 }
 
 /// What `Sec-Fetch-Site` says.
@@ -537,6 +563,9 @@ mod tests {
                 ("sec-fetch-site", "same-origin"),
                 ("origin", "https://evil.example"),
             ],
+            // A Referer alone names the page the request came from.
+            &[host, ("referer", "https://app.example.com/login?next=/")],
+            &[host, ("referer", "http://app.example.com")],
         ] {
             assert_eq!(public(pairs), Ok(()), "{pairs:?}");
         }
@@ -565,6 +594,22 @@ mod tests {
                     ("origin", "https://evil.example"),
                 ],
                 CsrfRefusal::RepeatedOrigin,
+            ),
+            (
+                &[host, ("referer", "https://evil.example/app.example.com")],
+                CsrfRefusal::CrossSite,
+            ),
+            (
+                &[host, ("referer", "https://app.example.com.evil.example/")],
+                CsrfRefusal::CrossSite,
+            ),
+            (
+                &[host, ("referer", "https://app.example.com@evil.example/")],
+                CsrfRefusal::OpaqueOrigin,
+            ),
+            (
+                &[host, ("referer", "android-app://x")],
+                CsrfRefusal::OpaqueOrigin,
             ),
         ] {
             assert_eq!(public(pairs), Err(refusal), "{pairs:?}");

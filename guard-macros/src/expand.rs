@@ -90,7 +90,7 @@ pub(crate) fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
         spec = quote! {
             #spec.body(#p::BodySpec {
                 type_name: #type_name,
-                problems: #p::body_problems::<#ty>,
+                problems: <#ty as #p::StrictBody>::problems,
                 allowed_identity_fields: &[#(#allowed),*],
             })
         };
@@ -98,7 +98,7 @@ pub(crate) fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
     if let Some((_, ty)) = &opts.query {
         let type_name = LitStr::new(&quote!(#ty).to_string().replace(' ', ""), ty.span());
         spec = quote! {
-            #spec.query(#p::QuerySpec { type_name: #type_name, problems: #p::query_problems::<#ty> })
+            #spec.query(#p::QuerySpec { type_name: #type_name, problems: <#ty as #p::StrictQuery>::problems })
         };
     }
     if let Some((_, bytes)) = &opts.body_limit {
@@ -171,16 +171,9 @@ fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
             });
         }
     }
-    if let Some((_, ty)) = &opts.body {
-        checks.extend(quote_spanned! {ty.span()=>
-            const _: () = { fn assert_body<T: #p::StrictBody>() {} let _ = assert_body::<#ty>; };
-        });
-    }
-    if let Some((_, ty)) = &opts.query {
-        checks.extend(quote_spanned! {ty.span()=>
-            const _: () = { fn assert_query<T: #p::StrictQuery>() {} let _ = assert_query::<#ty>; };
-        });
-    }
+    // `body = T` and `query = T` need no assertion here: the spec names
+    // `<T as StrictBody>::problems` (`StrictQuery`), whose unmet bound is the
+    // one error, with that trait's message, on the user's type.
     // The type the handler decodes is the one declared (the report and the
     // router's build-time checks read the declared one).
     for (option, wrapper) in [(&opts.body, "Valid"), (&opts.query, "ValidQuery")] {

@@ -284,8 +284,8 @@ impl App {
     /// the security headers (a successful download its own CSP).
     ///
     /// Like a browser on the service's own page, it sends `Origin` (the
-    /// service's) with every request unless `headers` sets `origin` or
-    /// `sec-fetch-site` itself: cookie-authenticated POST, PUT, PATCH and
+    /// service's) with every request unless `headers` sets `origin`,
+    /// `sec-fetch-site` or `referer` itself: cookie-authenticated POST, PUT, PATCH and
     /// DELETE requests are refused without one.
     pub async fn send(
         &self,
@@ -307,7 +307,9 @@ impl App {
             request = request.body(bytes);
         }
         let sets_origin = headers.iter().any(|(name, _)| {
-            name.eq_ignore_ascii_case("origin") || name.eq_ignore_ascii_case("sec-fetch-site")
+            ["origin", "sec-fetch-site", "referer"]
+                .iter()
+                .any(|own| name.eq_ignore_ascii_case(own))
         });
         if !sets_origin {
             request = request.header("origin", self.base.as_str());

@@ -107,6 +107,8 @@ async fn cross_site_sign_up_and_login_are_refused_and_start_nothing() {
         vec![("origin", "https://evil.example")],
         vec![("origin", "null")],
         vec![("sec-fetch-site", "cross-site")],
+        // No Origin, but a Referer from another site.
+        vec![("referer", "https://evil.example/login.html")],
     ];
     for headers in &cross_site {
         for path in ["/api/signup", "/api/login"] {

@@ -1,4 +1,4 @@
-use guard_axum::extract::Valid;
+use guard_axum::extract::{Valid, ValidQuery};
 use guard_axum::secure_route;
 
 #[derive(serde::Deserialize, validator::Validate)]
@@ -20,6 +20,10 @@ async fn undeclared_body(Valid(_b): Valid<NewProject>) {}
 // A body type that is neither `Deserialize` nor `Validate`.
 #[secure_route(auth, body = NotValidated)]
 async fn not_validated(Valid(_b): Valid<NotValidated>) {}
+
+// A query type that is neither `Deserialize` nor `Validate`.
+#[secure_route(auth, query = NotValidated)]
+async fn query_not_validated(ValidQuery(_q): ValidQuery<NotValidated>) {}
 
 // An identity field allowed without a reason, and without a body.
 #[secure_route(auth, allow_identity(owner_id = ""))]
