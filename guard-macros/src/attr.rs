@@ -239,7 +239,7 @@ fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOpt
                 max_given = true;
                 if let Some(lit) = string(&inner, value, "max = \"5MiB\"", errors) {
                     match grammar::size::ByteSize::parse(&lit.value()) {
-                        Ok(size) => set(&mut max, &inner, size.get(), errors),
+                        Ok(size) => set_within(&mut max, &inner, size.get(), errors, "upload"),
                         Err(err) => errors.spanned(&lit, err),
                     }
                 }
@@ -261,7 +261,7 @@ fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOpt
                             );
                         }
                     }
-                    set(&mut types, &inner, names, errors);
+                    set_within(&mut types, &inner, names, errors, "upload");
                 }
             }
             other => errors.spanned(
@@ -286,10 +286,15 @@ fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOpt
 
 /// Records an option once; a repeat is an error on the repeated key.
 fn set<T>(slot: &mut Option<T>, key: &Ident, value: T, errors: &mut Errors) {
+    set_within(slot, key, value, errors, "secure_route");
+}
+
+/// As [`set`], for an option nested in `within(...)` (`upload`).
+fn set_within<T>(slot: &mut Option<T>, key: &Ident, value: T, errors: &mut Errors, within: &str) {
     if slot.is_some() {
         errors.spanned(
             key,
-            format!("duplicate `secure_route` option `{key}`; give it once"),
+            format!("duplicate `{within}` option `{key}`; give it once"),
         );
     } else {
         *slot = Some(value);

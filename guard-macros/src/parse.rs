@@ -40,9 +40,29 @@ impl Parse for RawOption {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         // Keywords (`type`, `fn`) are accepted as keys so the error can say
         // they are unknown options instead of a parser message.
+        if input.peek(Lit) {
+            let lit: Lit = input.parse()?;
+            let message = match &lit {
+                Lit::Str(name) => format!(
+                    "options are bare names, not strings: write `{0}`, not `\"{0}\"`",
+                    name.value()
+                ),
+                _ => "options are bare names (`auth`, `public = \"reason\"`), not literals"
+                    .to_owned(),
+            };
+            return Err(syn::Error::new(lit.span(), message));
+        }
         let key = Ident::parse_any(input)?;
         let value = if input.peek(Token![=]) {
-            input.parse::<Token![=]>()?;
+            let eq = input.parse::<Token![=]>()?;
+            if input.is_empty() || input.peek(Token![,]) {
+                return Err(syn::Error::new(
+                    eq.span,
+                    format!(
+                        "`{key} =` needs a value after `=` (a type, a string or a list), or remove `{key}`"
+                    ),
+                ));
+            }
             if input.peek(Lit) {
                 RawValue::Lit(input.parse()?)
             } else if input.peek(syn::token::Bracket) {
