@@ -55,6 +55,12 @@
 //!   request it is serving (idle ones close at once) and then resolves;
 //!   without [`WithGracefulShutdown::shutdown_timeout`] a response that
 //!   never ends holds it open.
+//! * An HTTP/1.1 request without `Host`, or with two, is the generic 400
+//!   (RFC 9112, 3.2), answered by the router's first layer with the
+//!   security headers. What hyper refuses itself before the app runs (a
+//!   malformed head or length, a head over the size or count caps) is its
+//!   own bare `400`/`431` with an empty body and no security headers: no
+//!   app code sees it, and an empty body renders nothing.
 //! * Dropping the future closes every connection it accepted (axum's
 //!   leaves them running). A WebSocket, once upgraded, runs on the task its
 //!   handler spawned and is not waited for.
