@@ -611,3 +611,21 @@ fn a_run_time_nest_prefix_an_early_return_and_auth_switched_off_by_configuration
     // Negative: one whose early `Ok` depends on the request's header.
     assert_eq!(state(&s, "GET", "/create-strict", AUTH), "guarded");
 }
+
+#[test]
+fn a_let_else_on_configuration_switches_auth_off() {
+    let s = scan("ga7_shapes");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `let Some(ref expected) = state.api_key else { return
+    // Ok(next.run(req).await); }`: open when no key is configured.
+    assert_eq!(state(&s, "GET", "/keyed", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/keyed", AUTH).contains(
+            "lets every request through when `state.api_key` does not match `Some(ref expected)`"
+        ),
+        "{}",
+        reason(&s, "GET", "/keyed", AUTH)
+    );
+    // Negative: the same `let .. else` refusing with 401 is the check.
+    assert_eq!(state(&s, "GET", "/keyed-strict", AUTH), "guarded");
+}

@@ -191,6 +191,9 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
 fn bypass(code: Code<'_>, state: &[String]) -> Option<String> {
     let block = outer_block(code)?;
     block.stmts.iter().enumerate().find_map(|(at, stmt)| {
+        if let syn::Stmt::Local(l) = stmt {
+            return let_else_bypass(&block.stmts[..at], l, state);
+        }
         let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
             return None;
         };
@@ -210,6 +213,27 @@ fn bypass(code: Code<'_>, state: &[String]) -> Option<String> {
             .then_some(cond)
         })
     })
+}
+
+/// The `let .. else` form of [`bypass`]: `let Some(ref expected) =
+/// state.api_key else { return Ok(next.run(req).await); };`, whose `else`
+/// runs the inner service when a value read only from the service's
+/// state (`stmts` are the statements before it) is absent. A `let .. else`
+/// on the request (a missing header let through) is not a switch.
+fn let_else_bypass(stmts: &[syn::Stmt], l: &syn::Local, state: &[String]) -> Option<String> {
+    let init = l.init.as_ref()?;
+    let (_, els) = init.diverge.as_ref()?;
+    let els = code::text(&**els);
+    if !(els.contains("return") && els.contains("next.run(")) {
+        return None;
+    }
+    let value = code::text(&*init.expr);
+    let lower = value.to_ascii_lowercase();
+    let about_request = ["header", "uri", "path", "method", "extensions", "request"]
+        .iter()
+        .any(|w| lower.contains(w));
+    (!about_request && switch::reads_only_state(stmts, &init.expr, state))
+        .then(|| format!("`{value}` does not match `{}`", crate::routes::text(&l.pat)))
 }
 
 /// A middleware's bypass (see [`bypass`]), in its own body or in the fn
