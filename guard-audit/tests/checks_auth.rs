@@ -629,3 +629,33 @@ fn a_let_else_on_configuration_switches_auth_off() {
     // Negative: the same `let .. else` refusing with 401 is the check.
     assert_eq!(state(&s, "GET", "/keyed-strict", AUTH), "guarded");
 }
+
+#[test]
+fn an_outer_layer_that_refuses_only_by_size_is_no_auth() {
+    let s = scan("ga7_shapes");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // A layer that reads every body and refuses only one over the ceiling
+    // (413) authenticates nobody, though the audit record it builds has a
+    // `session_id`: the plain constructor has no auth.
+    assert_eq!(state(&s, "GET", "/plain", AUTH), "unguarded");
+    assert!(
+        !reason(&s, "GET", "/plain", AUTH).contains("drain_body"),
+        "{}",
+        reason(&s, "GET", "/plain", AUTH)
+    );
+    // Behind it, the secure constructor's own auth layer is judged.
+    assert_eq!(state(&s, "GET", "/secure", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/secure", AUTH).contains("key_required"),
+        "{}",
+        reason(&s, "GET", "/secure", AUTH)
+    );
+    // Negative: a session layer that sends a caller without one to the
+    // sign-in page with a 303 still authenticates.
+    assert_eq!(state(&s, "GET", "/account", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/account", AUTH).contains("require_session"),
+        "{}",
+        reason(&s, "GET", "/account", AUTH)
+    );
+}

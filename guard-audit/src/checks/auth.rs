@@ -136,6 +136,7 @@ const NOT_AUTH_LAYERS: &[&str] = &[
 /// answers 401/403 or redirects to login, or reads credentials and
 /// returns early.
 fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
+    let own = body.code;
     let text: String = reach(ctx, body, 2)
         .iter()
         .map(|(b, _)| b.code.text())
@@ -172,7 +173,12 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
         // answering it decides who may pass (a forward-auth layer that
         // asks another service and answers 401 on its refusal).
         (None, Some(r @ "401")) => Some(format!("answers {r}")),
-        (Some(c), None) if code::short_circuits(&text) => {
+        // Its early exits, if it names them all, must include one that is
+        // not a refusal for another reason (a 413 for a body too large).
+        (Some(c), None)
+            if code::short_circuits(&text)
+                && !outer_block(own).is_some_and(code::refuses_for_other_reasons) =>
+        {
             Some(format!("reads {c} and returns early"))
         }
         _ => None,
