@@ -611,3 +611,51 @@ fn a_run_time_nest_prefix_an_early_return_and_auth_switched_off_by_configuration
     // Negative: one whose early `Ok` depends on the request's header.
     assert_eq!(state(&s, "GET", "/create-strict", AUTH), "guarded");
 }
+
+#[test]
+fn a_let_else_on_configuration_switches_auth_off() {
+    let s = scan("ga7_shapes");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `let Some(ref expected) = state.api_key else { return
+    // Ok(next.run(req).await); }`: open when no key is configured.
+    assert_eq!(state(&s, "GET", "/keyed", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/keyed", AUTH).contains(
+            "lets every request through when `state.api_key` does not match `Some(ref expected)`"
+        ),
+        "{}",
+        reason(&s, "GET", "/keyed", AUTH)
+    );
+    // Negative: the same `let .. else` refusing with 401 is the check.
+    assert_eq!(state(&s, "GET", "/keyed-strict", AUTH), "guarded");
+}
+
+#[test]
+fn an_outer_layer_that_refuses_only_by_size_is_no_auth() {
+    let s = scan("ga7_shapes");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // A layer that reads every body and refuses only one over the ceiling
+    // (413) authenticates nobody, though the audit record it builds has a
+    // `session_id`: the plain constructor has no auth.
+    assert_eq!(state(&s, "GET", "/plain", AUTH), "unguarded");
+    assert!(
+        !reason(&s, "GET", "/plain", AUTH).contains("drain_body"),
+        "{}",
+        reason(&s, "GET", "/plain", AUTH)
+    );
+    // Behind it, the secure constructor's own auth layer is judged.
+    assert_eq!(state(&s, "GET", "/secure", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/secure", AUTH).contains("key_required"),
+        "{}",
+        reason(&s, "GET", "/secure", AUTH)
+    );
+    // Negative: a session layer that sends a caller without one to the
+    // sign-in page with a 303 still authenticates.
+    assert_eq!(state(&s, "GET", "/account", AUTH), "guarded");
+    assert!(
+        reason(&s, "GET", "/account", AUTH).contains("require_session"),
+        "{}",
+        reason(&s, "GET", "/account", AUTH)
+    );
+}

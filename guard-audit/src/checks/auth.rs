@@ -136,6 +136,7 @@ const NOT_AUTH_LAYERS: &[&str] = &[
 /// answers 401/403 or redirects to login, or reads credentials and
 /// returns early.
 fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
+    let own = body.code;
     let text: String = reach(ctx, body, 2)
         .iter()
         .map(|(b, _)| b.code.text())
@@ -172,7 +173,12 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
         // answering it decides who may pass (a forward-auth layer that
         // asks another service and answers 401 on its refusal).
         (None, Some(r @ "401")) => Some(format!("answers {r}")),
-        (Some(c), None) if code::short_circuits(&text) => {
+        // Its early exits, if it names them all, must include one that is
+        // not a refusal for another reason (a 413 for a body too large).
+        (Some(c), None)
+            if code::short_circuits(&text)
+                && !outer_block(own).is_some_and(code::refuses_for_other_reasons) =>
+        {
             Some(format!("reads {c} and returns early"))
         }
         _ => None,
@@ -191,6 +197,9 @@ fn authenticates(ctx: &Ctx<'_, '_>, body: Body<'_>) -> Option<String> {
 fn bypass(code: Code<'_>, state: &[String]) -> Option<String> {
     let block = outer_block(code)?;
     block.stmts.iter().enumerate().find_map(|(at, stmt)| {
+        if let syn::Stmt::Local(l) = stmt {
+            return let_else_bypass(&block.stmts[..at], l, state);
+        }
         let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
             return None;
         };
@@ -210,6 +219,27 @@ fn bypass(code: Code<'_>, state: &[String]) -> Option<String> {
             .then_some(cond)
         })
     })
+}
+
+/// The `let .. else` form of [`bypass`]: `let Some(ref expected) =
+/// state.api_key else { return Ok(next.run(req).await); };`, whose `else`
+/// runs the inner service when a value read only from the service's
+/// state (`stmts` are the statements before it) is absent. A `let .. else`
+/// on the request (a missing header let through) is not a switch.
+fn let_else_bypass(stmts: &[syn::Stmt], l: &syn::Local, state: &[String]) -> Option<String> {
+    let init = l.init.as_ref()?;
+    let (_, els) = init.diverge.as_ref()?;
+    let els = code::text(&**els);
+    if !(els.contains("return") && els.contains("next.run(")) {
+        return None;
+    }
+    let value = code::text(&*init.expr);
+    let lower = value.to_ascii_lowercase();
+    let about_request = ["header", "uri", "path", "method", "extensions", "request"]
+        .iter()
+        .any(|w| lower.contains(w));
+    (!about_request && switch::reads_only_state(stmts, &init.expr, state))
+        .then(|| format!("`{value}` does not match `{}`", crate::routes::text(&l.pat)))
 }
 
 /// A middleware's bypass (see [`bypass`]), in its own body or in the fn

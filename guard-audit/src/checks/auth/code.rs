@@ -381,21 +381,58 @@ pub(crate) fn never_errs(block: &syn::Block) -> bool {
 /// metrics layer that looks at which session kind the request carries
 /// and `return next.run(request).await`s early when it has no tenant).
 pub(crate) fn always_passes(block: &syn::Block) -> bool {
-    fn runs(e: &syn::Expr) -> bool {
-        match e {
-            syn::Expr::Await(a) => runs(&a.base),
-            syn::Expr::Paren(p) => runs(&p.expr),
-            syn::Expr::Call(c) if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok")) => {
-                c.args.len() == 1 && c.args.first().is_some_and(runs)
-            }
-            syn::Expr::MethodCall(m) => {
-                m.method == "run"
-                    && matches!(&*m.receiver, syn::Expr::Path(p) if p.path.get_ident().is_some())
-            }
-            _ => false,
+    every_exit(block, &runs_next)
+}
+
+/// Whether an exit value is `next.run(..)` (awaited, or in `Ok(..)`).
+fn runs_next(e: &syn::Expr) -> bool {
+    match e {
+        syn::Expr::Await(a) => runs_next(&a.base),
+        syn::Expr::Paren(p) => runs_next(&p.expr),
+        syn::Expr::Call(c) if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok")) => {
+            c.args.len() == 1 && c.args.first().is_some_and(runs_next)
         }
+        syn::Expr::MethodCall(m) => {
+            m.method == "run"
+                && matches!(&*m.receiver, syn::Expr::Path(p) if p.path.get_ident().is_some())
+        }
+        _ => false,
     }
-    every_exit(block, &runs)
+}
+
+/// Statuses that refuse a request for its shape or the server's load,
+/// never for who sent it.
+const NOT_WHO: &[&str] = &[
+    "PAYLOAD_TOO_LARGE",
+    "TOO_MANY_REQUESTS",
+    "REQUEST_TIMEOUT",
+    "LENGTH_REQUIRED",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "URI_TOO_LONG",
+    "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    "SERVICE_UNAVAILABLE",
+    "METHOD_NOT_ALLOWED",
+];
+
+/// Whether a middleware body refuses only for reasons other than who the
+/// caller is: it has no `?`, and every value it can return is either
+/// `next.run(..)` or an answer with one of the [`NOT_WHO`] statuses (a
+/// body over a ceiling answered `PAYLOAD_TOO_LARGE`, a
+/// `TOO_MANY_REQUESTS`). Whatever credential-like words the code it calls
+/// holds (an audit record with a `session_id` field), it lets every caller
+/// with a small enough body through: no authentication.
+pub(crate) fn refuses_for_other_reasons(block: &syn::Block) -> bool {
+    fn leaf(e: &syn::Expr) -> bool {
+        if runs_next(e) {
+            return true;
+        }
+        let t = text(e);
+        rejects(&t).is_none()
+            && NOT_WHO
+                .iter()
+                .any(|s| t.contains(&format!("StatusCode::{s}")))
+    }
+    every_exit(block, &leaf)
 }
 
 /// Whether a middleware body runs the inner service before anything that
