@@ -131,7 +131,9 @@ pub async fn create(
     // quota is checked in the insert itself: SQLite runs one write at a
     // time, so two requests cannot both take the last place.
     let project = sqlx::query_as(
-        "INSERT INTO projects (owner_id, title, description)          SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM projects WHERE owner_id = ?1) < ?4          RETURNING id, title, description",
+        "INSERT INTO projects (owner_id, title, description) \
+         SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM projects WHERE owner_id = ?1) < ?4 \
+         RETURNING id, title, description",
     )
     .bind(owner)
     .bind(body.title)

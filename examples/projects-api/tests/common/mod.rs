@@ -511,6 +511,20 @@ impl App {
         .await
     }
 
+    /// The upload directory's names once they are `want`, waiting up to
+    /// 5 s: an uncommitted upload is deleted as its request's task drops
+    /// it, which can be just after the answer is written.
+    pub async fn upload_dir_settled(&self, want: &[String]) -> Vec<String> {
+        for _ in 0..100 {
+            let names = self.upload_dir_entries();
+            if names == want {
+                return names;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.upload_dir_entries()
+    }
+
     /// Names in the upload directory (objects, metadata, partial writes).
     pub fn upload_dir_entries(&self) -> Vec<String> {
         let mut names: Vec<String> = match std::fs::read_dir(&self.upload_dir) {

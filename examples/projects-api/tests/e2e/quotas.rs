@@ -3,8 +3,6 @@
 //! control or bidi characters. Every refusal is checked for its exact
 //! body and for nothing kept behind it.
 
-use std::time::Duration;
-
 use crate::common::{App, bounded, tiny_png};
 use crate::support::{TOO_MANY_REQUESTS, assert_retry_after, fields};
 
@@ -86,13 +84,8 @@ async fn an_upload_past_the_storage_quota_is_403_and_is_not_kept() {
             .await;
         listed.expect_status(200);
         // The refused object was uncommitted: it is deleted as its request's
-        // task drops it, which can be just after the answer.
-        let mut waited = Duration::ZERO;
-        while app.upload_dir_entries() != kept && waited < Duration::from_secs(5) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            waited += Duration::from_millis(20);
-        }
-        assert_eq!(app.upload_dir_entries(), kept);
+        // task drops it.
+        assert_eq!(app.upload_dir_settled(&kept).await, kept);
         // A small file still fits, and another account has its own quota.
         app.upload(&alice, two, "c.png", "image/png", &tiny_png())
             .await

@@ -281,19 +281,9 @@ async fn an_upload_whose_project_is_deleted_while_it_streams_is_404_and_keeps_no
             answer.ends_with(&format!("\r\n\r\n{NOT_FOUND}")),
             "{answer}"
         );
-        // The uncommitted upload is deleted as the request's task drops it,
-        // which may be just after the answer is written: wait for it (5 s).
-        for _ in 0..100 {
-            if app.upload_dir_entries().is_empty() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert!(
-            app.upload_dir_entries().is_empty(),
-            "{:?}",
-            app.upload_dir_entries()
-        );
+        // The uncommitted upload is deleted as the request's task drops it.
+        let left = app.upload_dir_settled(&[]).await;
+        assert!(left.is_empty(), "{left:?}");
     })
     .await;
 }
