@@ -52,7 +52,7 @@ pub trait Resource: Sized + Send + 'static {
     /// id's own spelling (its `Display`: `+1` or `01` for `1`, an upper-case
     /// UUID), is a 404: one resource has one URL, so a cache, a WAF rule
     /// or an audit log keyed by the path cannot be sidestepped by an alias.
-    type Id: FromStr + fmt::Display + Send;
+    type Id: FromStr + fmt::Display + Send + 'static;
 }
 
 /// Loads a resource only within the principal's owner scope.
@@ -181,9 +181,57 @@ impl<T> Owned<T> {
     }
 }
 
+/// Whether `raw` is `id`'s own spelling.
+///
+/// A primitive integer (or its `NonZero`) is read off the bytes: its
+/// `FromStr` accepts what its `Display` writes plus a `+`, leading zeros and
+/// `-0`, so the canonical form is "`0`, or an optional `-` (signed types)
+/// and digits without a leading zero". That skips the `Display` round trip,
+/// about 200 instructions of `route/guarded` (BENCHMARKS.md, twelfth step);
+/// `tests::the_integer_rule_agrees_with_display` holds the two equal. Any
+/// other id type is written out through `Display` and compared.
+fn spelled_as<I: fmt::Display + 'static>(id: &I, raw: &str) -> bool {
+    match integer_kind::<I>() {
+        Some(signed) => canonical_integer(raw.as_bytes(), signed),
+        None => displays_as(id, raw),
+    }
+}
+
+/// `Some(signed)` when `I` is a primitive integer or its `NonZero`. The
+/// `TypeId`s are constants, so the comparison folds away per id type.
+fn integer_kind<I: 'static>() -> Option<bool> {
+    use std::any::TypeId;
+    use std::num::NonZero;
+    macro_rules! kinds {
+        ($($t:ty),*) => { [$(TypeId::of::<$t>(), TypeId::of::<NonZero<$t>>()),*] };
+    }
+    let id = TypeId::of::<I>();
+    if kinds!(u8, u16, u32, u64, u128, usize).contains(&id) {
+        Some(false)
+    } else if kinds!(i8, i16, i32, i64, i128, isize).contains(&id) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// The integer rule of [`spelled_as`], on a value its type already parsed.
+fn canonical_integer(raw: &[u8], signed: bool) -> bool {
+    let digits = match raw {
+        [b'-', rest @ ..] if signed => rest,
+        _ => raw,
+    };
+    match digits {
+        // `0`, but not `-0`.
+        [b'0'] => raw.len() == 1,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
 /// Whether `id` displays as exactly `raw`, compared as it is written out:
 /// no allocation on the request path.
-fn spelled_as(id: &impl fmt::Display, raw: &str) -> bool {
+fn displays_as(id: &impl fmt::Display, raw: &str) -> bool {
     struct Rest<'a>(&'a str);
     impl fmt::Write for Rest<'_> {
         fn write_str(&mut self, piece: &str) -> fmt::Result {
@@ -246,4 +294,61 @@ pub const fn declares(owner: &[&str], param: &str) -> bool {
         i += 1;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Display;
+    use std::num::NonZero;
+    use std::str::FromStr;
+
+    use super::{displays_as, spelled_as};
+
+    /// Spellings an attacker would try for an integer id, and ones at the
+    /// edges of each type's range.
+    #[rustfmt::skip]
+    const SPELLINGS: &[&str] = &[
+        "0", "-0", "+0", "00", "1", "+1", "01", "-1", "-01", "+-1", "-", "+", "", "10", "010",
+        "127", "128", "-128", "-129", "255", "256", "0255", "65535", "-32768", "4294967295",
+        "+4294967295", "2147483647", "-2147483648", "9223372036854775807",
+        "-9223372036854775808", "18446744073709551615", "18446744073709551616",
+        "340282366920938463463374607431768211455", "1 ", " 1", "1_000", "1e3", "0x1", "１",
+    ];
+
+    fn agrees<I: FromStr + Display + 'static>() {
+        for raw in SPELLINGS {
+            if let Ok(id) = raw.parse::<I>() {
+                assert_eq!(
+                    spelled_as(&id, raw),
+                    displays_as(&id, raw),
+                    "{} {raw:?}",
+                    std::any::type_name::<I>()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_integer_rule_agrees_with_display() {
+        macro_rules! each {
+            ($($t:ty),*) => { $(agrees::<$t>(); agrees::<NonZero<$t>>();)* };
+        }
+        each!(
+            u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+        );
+    }
+
+    #[test]
+    fn aliases_are_refused_and_own_spellings_kept() {
+        assert!(spelled_as(&1_u32, "1"));
+        assert!(spelled_as(&0_i64, "0"));
+        assert!(spelled_as(&-7_i64, "-7"));
+        assert!(!spelled_as(&1_u32, "+1"));
+        assert!(!spelled_as(&1_u32, "01"));
+        assert!(!spelled_as(&0_i64, "-0"));
+        assert!(!spelled_as(&-7_i64, "-07"));
+        // Not an integer: the `Display` comparison.
+        assert!(spelled_as(&String::from("Ab"), "Ab"));
+        assert!(!spelled_as(&1.5_f64, "1.50"));
+    }
 }
