@@ -17,13 +17,14 @@ dir=${IR_DIR:-target/ir}/$tag
 mkdir -p "$dir"
 totals() { grep -m1 -E '^(summary|totals):' "$1" | awk '{print $2}'; }
 mallocs() {
-  # The calls to `malloc`: callgrind names a function once as `cfn=(N) name`
-  # and then as `cfn=(N)`; every `calls=` line after a `cfn` to it counts.
+  # The calls to `malloc`. callgrind names a function once, as `fn=(N) name`
+  # or `cfn=(N) name`, and then as `(N)` alone; each `calls=` line counts
+  # for the `cfn` just before it.
   awk '
-    /^cfn=\(/ {
-      id = $1; sub(/^cfn=/, "", id)
+    /^c?fn=\(/ {
+      id = $1; sub(/^c?fn=/, "", id)
       if (NF > 1) { name = $2; for (i = 3; i <= NF; i++) name = name " " $i; names[id] = name }
-      cur = (names[id] == "malloc")
+      if ($0 ~ /^cfn=/) cur = (names[id] == "malloc")
       next
     }
     /^calls=/ { if (cur) { split($1, c, "="); n += c[2] } cur = 0 }

@@ -181,52 +181,39 @@ impl<T> Owned<T> {
     }
 }
 
-/// Whether `raw` is `id`'s own spelling.
+/// Whether `raw` is `id`'s own spelling; `id` is what `raw` parsed to.
 ///
-/// A primitive integer (or its `NonZero`) is read off the bytes: its
-/// `FromStr` accepts what its `Display` writes plus a `+`, leading zeros and
-/// `-0`, so the canonical form is "`0`, or an optional `-` (signed types)
-/// and digits without a leading zero". That skips the `Display` round trip,
-/// about 200 instructions of `route/guarded` (BENCHMARKS.md, twelfth step);
-/// `tests::the_integer_rule_agrees_with_display` holds the two equal. Any
-/// other id type is written out through `Display` and compared.
+/// A primitive integer (or its `NonZero`) is judged on the bytes: its
+/// `FromStr` accepts an optional sign and digits, and its `Display` writes
+/// them without a `+` and without leading zeros (`-0` is written `0`), so
+/// a parsed value is canonical unless it starts with `+`, with `-0`, or
+/// with a `0` that is not the whole value. That skips the `Display` round
+/// trip, about 200 instructions of `route/guarded` (BENCHMARKS.md, twelfth
+/// step); `tests::the_integer_rule_agrees_with_display` holds the two
+/// equal. Any other id type is written out through `Display` and compared.
 fn spelled_as<I: fmt::Display + 'static>(id: &I, raw: &str) -> bool {
-    match integer_kind::<I>() {
-        Some(signed) => canonical_integer(raw.as_bytes(), signed),
-        None => displays_as(id, raw),
+    if is_integer::<I>() {
+        !matches!(
+            raw.as_bytes(),
+            [b'+', ..] | [b'-', b'0', ..] | [b'0', _, ..]
+        )
+    } else {
+        displays_as(id, raw)
     }
 }
 
-/// `Some(signed)` when `I` is a primitive integer or its `NonZero`. The
-/// `TypeId`s are constants, so the comparison folds away per id type.
-fn integer_kind<I: 'static>() -> Option<bool> {
+/// Whether `I` is a primitive integer or its `NonZero`. The `TypeId`s are
+/// constants, so the test folds away per id type.
+fn is_integer<I: 'static>() -> bool {
     use std::any::TypeId;
     use std::num::NonZero;
     macro_rules! kinds {
         ($($t:ty),*) => { [$(TypeId::of::<$t>(), TypeId::of::<NonZero<$t>>()),*] };
     }
-    let id = TypeId::of::<I>();
-    if kinds!(u8, u16, u32, u64, u128, usize).contains(&id) {
-        Some(false)
-    } else if kinds!(i8, i16, i32, i64, i128, isize).contains(&id) {
-        Some(true)
-    } else {
-        None
-    }
-}
-
-/// The integer rule of [`spelled_as`], on a value its type already parsed.
-fn canonical_integer(raw: &[u8], signed: bool) -> bool {
-    let digits = match raw {
-        [b'-', rest @ ..] if signed => rest,
-        _ => raw,
-    };
-    match digits {
-        // `0`, but not `-0`.
-        [b'0'] => raw.len() == 1,
-        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
-        _ => false,
-    }
+    kinds!(
+        u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+    )
+    .contains(&TypeId::of::<I>())
 }
 
 /// Whether `id` displays as exactly `raw`, compared as it is written out:
