@@ -704,8 +704,7 @@ fn an_in_body_check_under_a_configured_secret_guards_only_where_it_is_set() {
     // `if let Some(expected) = &state.secret { .. return UNAUTHORIZED .. }`.
     assert_eq!(state(&s, "POST", "/hook", AUTH), "unknown");
     assert!(
-        reason(&s, "POST", "/hook", AUTH)
-            .contains("only `if let Some(expected) = &state.secret`"),
+        reason(&s, "POST", "/hook", AUTH).contains("only `if let Some(expected) = &state.secret`"),
         "{}",
         reason(&s, "POST", "/hook", AUTH)
     );
@@ -739,4 +738,23 @@ fn a_router_module_compiled_only_into_tests_is_not_served() {
     assert!(s.report.route("GET", "/test-only").is_none());
     // Negative: `#[cfg(feature = "extra")] mod extra;` is served with it.
     assert!(s.report.route("GET", "/extra").is_some());
+}
+
+#[test]
+fn a_handler_block_ending_in_a_closure_is_that_closure() {
+    let s = scan("ga9_shapes");
+    // `get({ let spec = Arc::clone(&spec); move || { .. async move { .. } } })`.
+    assert_eq!(state(&s, "GET", "/spec.json", AUTH), "unguarded");
+    // Negative: a block ending in a fn's name is not read as one.
+    assert_eq!(state(&s, "GET", "/spec-named", AUTH), "unknown");
+}
+
+#[test]
+fn a_refusing_if_on_a_local_read_from_the_authorization_header_is_a_check() {
+    let s = scan("ga9_shapes");
+    // `let presented = headers.get("authorization")..; if
+    // !constant_time_eq(presented, &expected) { return UNAUTHORIZED; }`.
+    assert_eq!(state(&s, "POST", "/enroll", AUTH), "guarded");
+    // Negative: a local read from another header, validated with a 400.
+    assert_eq!(state(&s, "POST", "/pick", AUTH), "unguarded");
 }

@@ -637,7 +637,9 @@ fn listed_paths(ctx: &Ctx<'_, '_>, module: ModId, text: &str) -> Vec<(String, Ve
         let negated = text[..at - name.len()].trim_end().ends_with('!');
         if name.is_empty()
             || negated
-            || !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
             || !arg.to_ascii_lowercase().contains("path")
         {
             continue;
@@ -1151,13 +1153,43 @@ impl Guards<'_> {
     }
 }
 
+/// The initialisers of the handler body's top-level `let`s that bind a
+/// variable `expr` reads, as text.
+fn locals_read_from(body: &Body<'_>, expr: &syn::Expr) -> String {
+    let Code::Block(block) = body.code else {
+        return String::new();
+    };
+    let names = switch::roots(expr).unwrap_or_default();
+    block
+        .stmts
+        .iter()
+        .filter_map(|s| match s {
+            syn::Stmt::Local(l) => {
+                let mut bound = Vec::new();
+                code::bindings(&l.pat, &mut bound);
+                bound
+                    .iter()
+                    .any(|b| names.contains(b))
+                    .then(|| l.init.as_ref().map(|i| code::text(&*i.expr)))
+                    .flatten()
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The names a handler's `Extractor(..)` arguments bind
 /// (`State(state)`, `Path((owner, id))`).
 fn arg_bindings(h: &HandlerCode<'_>, extractor: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (pat, _) in &h.args {
         if let syn::Pat::TupleStruct(ts) = pat
-            && ts.path.segments.last().is_some_and(|s| s.ident == extractor)
+            && ts
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == extractor)
         {
             ts.elems.iter().for_each(|p| code::bindings(p, &mut out));
         }
@@ -1326,6 +1358,16 @@ pub(crate) fn body_guard(
             continue;
         }
         let t = code::text(*expr);
+        // What the locals it reads were read from (`let presented =
+        // headers.get(AUTHORIZATION)..; if !eq(presented, &state.token)
+        // { return UNAUTHORIZED }`), one `let` up: for the condition of
+        // an `if` that refuses, not for a call whose `?` may fail for any
+        // reason (a logout's `delete_session_token(&session_id)?`).
+        let from = if *how == "if" {
+            locals_read_from(body, expr)
+        } else {
+            String::new()
+        };
         // Handing the cookie jar to a fn that makes a session
         // (`create_session_jar(cookies, ..)?`) writes credentials.
         let write = ["insert(", "set(", "remove(", "add(", "flush(", "cycle_id("]
@@ -1337,7 +1379,7 @@ pub(crate) fn body_guard(
         // Here a bare "session" or "token" in a name (`db.get_user_session(..)`
         // in a login handler) is not enough: it must read a header or
         // cookie, or get a value out of a session.
-        let lower = t.to_ascii_lowercase();
+        let lower = format!("{t}\n{from}").to_ascii_lowercase();
         let reads = ["authorization", "cookie", "bearer", "jwt"]
             .iter()
             .any(|w| lower.contains(w))

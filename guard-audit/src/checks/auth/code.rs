@@ -109,8 +109,8 @@ pub(crate) fn without_prose(text: &str) -> String {
             "strip_prefix(",
             "starts_with(",
         ]
-            .iter()
-            .any(|w| head.ends_with(w));
+        .iter()
+        .any(|w| head.ends_with(w));
         let env = head.ends_with("var(") || head.ends_with("var_os(");
         if read_by && !env {
             out.push_str(lit);
@@ -383,7 +383,9 @@ pub(crate) fn closure_at<'w>(
     impl<'w> Visit<'w> for Find<'w> {
         fn visit_expr_closure(&mut self, c: &'w syn::ExprClosure) {
             let l = syn::spanned::Spanned::span(c).start().line;
-            if self.found.is_none() && (self.line..=self.line + 3).contains(&l) {
+            // A few lines down: the closure a handler block ends in
+            // (`get({ let spec = ..; move || .. })`) too.
+            if self.found.is_none() && (self.line..=self.line + 8).contains(&l) {
                 self.found = Some(c);
             }
             syn::visit::visit_expr_closure(self, c);
