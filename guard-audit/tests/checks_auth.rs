@@ -729,6 +729,10 @@ fn looking_up_what_the_url_names_and_calling_out_are_no_guard() {
     // Negative: a callee reading the caller's Authorization header and
     // answering 401.
     assert_eq!(state(&s, "GET", "/checked", AUTH), "guarded");
+    // `set_value(&mut settings, &key, &body.value)?`: handed the path's
+    // key, the JSON body's value and the state; the setting it writes
+    // is named `upstream.api_key`, which is no credential of the caller.
+    assert_eq!(state(&s, "PUT", "/settings/{key}", AUTH), "unguarded");
 }
 
 #[test]

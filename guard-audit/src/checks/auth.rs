@@ -1197,6 +1197,17 @@ fn arg_bindings(h: &HandlerCode<'_>, extractor: &str) -> Vec<String> {
     out
 }
 
+/// The names a handler's `Path(..)`, `Json(..)`, `Form(..)` and
+/// `Query(..)` arguments bind: what the request addresses and carries as
+/// data, not what its caller authenticates with (headers, cookies,
+/// extensions).
+fn addressed_bindings(h: &HandlerCode<'_>) -> Vec<String> {
+    ["Path", "Json", "Form", "Query"]
+        .iter()
+        .flat_map(|e| arg_bindings(h, e))
+        .collect()
+}
+
 /// Whether a call is handed only what the URL addresses (the route's
 /// `Path(..)` bindings, locals built from them) and the service's state:
 /// `state.store.get(&id)` with `let id = SessionId::from_raw(session_id)`
@@ -1545,7 +1556,7 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
                 || addressed_only(
                     &h.body,
                     &args,
-                    &arg_bindings(h, "Path"),
+                    &addressed_bindings(h),
                     &arg_bindings(h, "State"),
                 )
             {
@@ -1782,7 +1793,7 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
             None
         } else {
             let state = arg_bindings(h, "State");
-            let path = arg_bindings(h, "Path");
+            let path = addressed_bindings(h);
             match body_guard(ctx, &h.body, &state, &path) {
                 Some(BodyGuard::Checks(why)) => Some(BodyGuard::Checks(why)),
                 // A workspace method it calls may still be the check.
