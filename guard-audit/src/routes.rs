@@ -875,6 +875,16 @@ impl<'s, 'w> Discovery<'s, 'w> {
     fn handler(&self, frame: &Frame, h: &syn::Expr) -> Handler {
         match h {
             syn::Expr::Closure(_) => Handler::Closure,
+            // `get({ let spec = Arc::clone(&spec); move || .. })`: a block
+            // that clones what the closure it ends in captures.
+            syn::Expr::Block(b)
+                if matches!(
+                    b.block.stmts.last(),
+                    Some(syn::Stmt::Expr(syn::Expr::Closure(_), None))
+                ) =>
+            {
+                Handler::Closure
+            }
             // A parameter bound to the fn its caller passed.
             syn::Expr::Path(p)
                 if let Some(id) = p.path.get_ident()

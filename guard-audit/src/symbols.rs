@@ -379,6 +379,30 @@ impl<'w> Symbols<'w> {
         self.const_segments(module, &segments, path.leading_colon.is_some(), 0)
     }
 
+    /// The string values of a `const` or `static` array or slice of
+    /// strings named in `module` (`const EXEMPT: &[&str] = &["/health",
+    /// "/docs"];`), each a literal or a string const.
+    #[must_use]
+    pub fn const_str_list(&self, module: ModId, name: &str) -> Option<Vec<String>> {
+        let scope = self.scopes.get(module)?;
+        let &index = scope.consts.get(name)?;
+        let mut expr = match self.ws.modules[module].items.get(index)? {
+            syn::Item::Const(c) => &*c.expr,
+            syn::Item::Static(s) => &*s.expr,
+            _ => return None,
+        };
+        while let syn::Expr::Reference(r) = expr {
+            expr = &r.expr;
+        }
+        let syn::Expr::Array(a) = expr else {
+            return None;
+        };
+        a.elems
+            .iter()
+            .map(|e| self.str_value(module, e, 0))
+            .collect()
+    }
+
     /// The string value of an expression: a literal, `&lit`, or a const path.
     #[must_use]
     pub fn str_value(&self, module: ModId, expr: &syn::Expr, depth: usize) -> Option<String> {

@@ -659,3 +659,106 @@ fn an_outer_layer_that_refuses_only_by_size_is_no_auth() {
         reason(&s, "GET", "/account", AUTH)
     );
 }
+
+#[test]
+fn configuration_handed_on_in_a_request_extension_switches_auth_off() {
+    let s = scan("ga9_shapes");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `let keys = match keys.as_ref().and_then(..) { Some(k) => .., None
+    // => return next.run(req).await }` with `keys` read from
+    // `req.extensions().get::<Keys>()`, which `inject_keys` fills from its
+    // `State`: open when no key is configured.
+    assert_eq!(state(&s, "GET", "/ext/models", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/ext/models", AUTH)
+            .contains("lets every request through when `the request extension `Keys` is absent`"),
+        "{}",
+        reason(&s, "GET", "/ext/models", AUTH)
+    );
+    // Negative: a request without the extension refused with 401.
+    assert_eq!(state(&s, "GET", "/ext-strict/models", AUTH), "guarded");
+}
+
+#[test]
+fn paths_in_a_const_list_the_middleware_lets_through_are_exempt() {
+    let s = scan("ga9_shapes");
+    // `if OPEN_PATHS.contains(&path) { return next.run(req).await; }`
+    // with `const OPEN_PATHS: &[&str] = &["/ext/open", ..]`.
+    assert_eq!(state(&s, "GET", "/ext/open", AUTH), "unguarded");
+    assert!(
+        reason(&s, "GET", "/ext/open", AUTH).contains("(in `OPEN_PATHS`)"),
+        "{}",
+        reason(&s, "GET", "/ext/open", AUTH)
+    );
+    // Negative: `if !OPERATOR_ROUTES.contains(&path) { return 401 }` after
+    // the credential check is a role's allow-list, not an exemption; and
+    // `if given == pw { return next.run(..) }` with `given` read from the
+    // request's header is the check itself, not a configuration switch.
+    assert_eq!(state(&s, "GET", "/op/balance", AUTH), "guarded");
+    assert_eq!(state(&s, "POST", "/op/config", AUTH), "guarded");
+}
+
+#[test]
+fn an_in_body_check_under_a_configured_secret_guards_only_where_it_is_set() {
+    let s = scan("ga9_shapes");
+    // `if let Some(expected) = &state.secret { .. return UNAUTHORIZED .. }`.
+    assert_eq!(state(&s, "POST", "/hook", AUTH), "unknown");
+    assert!(
+        reason(&s, "POST", "/hook", AUTH).contains("only `if let Some(expected) = &state.secret`"),
+        "{}",
+        reason(&s, "POST", "/hook", AUTH)
+    );
+    // Negative: the same check outside any `if`.
+    assert_eq!(state(&s, "POST", "/hook-strict", AUTH), "guarded");
+}
+
+#[test]
+fn looking_up_what_the_url_names_and_calling_out_are_no_guard() {
+    let s = scan("ga9_shapes");
+    // `state.store.get(&id)` (`SessionStore`, whose text says "session")
+    // with `id` built from `Path(session_id)`, and the 404 built by
+    // `session_not_found(..)` in `ok_or_else`: a lookup of the addressed
+    // resource.
+    assert_eq!(state(&s, "GET", "/sessions/{id}", AUTH), "unguarded");
+    // Negative: `state.store.check(&headers)?` reads the caller's header.
+    assert_eq!(state(&s, "GET", "/sessions-checked/{id}", AUTH), "guarded");
+    // A callee that sets the service's own token (from the environment)
+    // on an outgoing request and maps an upstream's `status: 401` reads
+    // no credential of the caller's.
+    assert_eq!(state(&s, "GET", "/proxy", AUTH), "unguarded");
+    // Negative: a callee reading the caller's Authorization header and
+    // answering 401.
+    assert_eq!(state(&s, "GET", "/checked", AUTH), "guarded");
+    // `set_value(&mut settings, &key, &body.value)?`: handed the path's
+    // key, the JSON body's value and the state; the setting it writes
+    // is named `upstream.api_key`, which is no credential of the caller.
+    assert_eq!(state(&s, "PUT", "/settings/{key}", AUTH), "unguarded");
+}
+
+#[test]
+fn a_router_module_compiled_only_into_tests_is_not_served() {
+    let s = scan("ga9_shapes");
+    // `#[cfg(all(test, feature = "metrics"))] mod metrics_test;`.
+    assert!(s.report.route("GET", "/test-only").is_none());
+    // Negative: `#[cfg(feature = "extra")] mod extra;` is served with it.
+    assert!(s.report.route("GET", "/extra").is_some());
+}
+
+#[test]
+fn a_handler_block_ending_in_a_closure_is_that_closure() {
+    let s = scan("ga9_shapes");
+    // `get({ let spec = Arc::clone(&spec); move || { .. async move { .. } } })`.
+    assert_eq!(state(&s, "GET", "/spec.json", AUTH), "unguarded");
+    // Negative: a block ending in a fn's name is not read as one.
+    assert_eq!(state(&s, "GET", "/spec-named", AUTH), "unknown");
+}
+
+#[test]
+fn a_refusing_if_on_a_local_read_from_the_authorization_header_is_a_check() {
+    let s = scan("ga9_shapes");
+    // `let presented = headers.get("authorization")..; if
+    // !constant_time_eq(presented, &expected) { return UNAUTHORIZED; }`.
+    assert_eq!(state(&s, "POST", "/enroll", AUTH), "guarded");
+    // Negative: a local read from another header, validated with a 400.
+    assert_eq!(state(&s, "POST", "/pick", AUTH), "unguarded");
+}

@@ -198,7 +198,8 @@ fn bypass(code: Code<'_>, state: &[String]) -> Option<String> {
     let block = outer_block(code)?;
     block.stmts.iter().enumerate().find_map(|(at, stmt)| {
         if let syn::Stmt::Local(l) = stmt {
-            return let_else_bypass(&block.stmts[..at], l, state);
+            return let_else_bypass(&block.stmts[..at], l, state)
+                .or_else(|| match_bypass(&block.stmts[..at], l, state));
         }
         let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
             return None;
@@ -214,7 +215,25 @@ fn bypass(code: Code<'_>, state: &[String]) -> Option<String> {
                 .iter()
                 .any(|w| lower.contains(w));
             let no_credential = reads_credentials(&cond).is_none() && !code::reads_token(&cond);
+            // `if given == pw { return next.run(..) }` with `let given =
+            // req.headers().get(..)`: the caller's credential, compared.
+            let request_local = switch::roots(d).unwrap_or_default().iter().any(|n| {
+                block.stmts[..at].iter().rev().find_map(|s| {
+                    let syn::Stmt::Local(l) = s else { return None };
+                    let mut bound = Vec::new();
+                    code::bindings(&l.pat, &mut bound);
+                    bound.contains(n).then(|| {
+                        l.init.as_ref().is_some_and(|i| {
+                            let t = code::text(&*i.expr).to_ascii_lowercase();
+                            ["header", "uri", "extensions", "req.", "request"]
+                                .iter()
+                                .any(|w| t.contains(w))
+                        })
+                    })
+                }) == Some(true)
+            });
             (!about_request
+                && !request_local
                 && (no_credential || switch::reads_only_state(&block.stmts[..at], d, state)))
             .then_some(cond)
         })
@@ -234,12 +253,83 @@ fn let_else_bypass(stmts: &[syn::Stmt], l: &syn::Local, state: &[String]) -> Opt
         return None;
     }
     let value = code::text(&*init.expr);
+    if let Some(ext) = extension_read(stmts, &init.expr) {
+        return Some(format!("the request extension `{ext}` is absent"));
+    }
     let lower = value.to_ascii_lowercase();
     let about_request = ["header", "uri", "path", "method", "extensions", "request"]
         .iter()
         .any(|w| lower.contains(w));
     (!about_request && switch::reads_only_state(stmts, &init.expr, state))
         .then(|| format!("`{value}` does not match `{}`", crate::routes::text(&l.pat)))
+}
+
+/// The `match` form of [`let_else_bypass`]: `let keys = match auth_state
+/// { Some(k) => k, None => return next.run(request).await };`, an arm
+/// that runs the inner service when the value is absent, where the value
+/// is read only from the service's state or from a request extension
+/// (which another layer puts there: configuration handed on, or an
+/// identity resolved before; either way this middleware lets a request
+/// without it through, whatever it carries).
+fn match_bypass(stmts: &[syn::Stmt], l: &syn::Local, state: &[String]) -> Option<String> {
+    let init = l.init.as_ref()?;
+    if init.diverge.is_some() {
+        return None;
+    }
+    let syn::Expr::Match(m) = &*init.expr else {
+        return None;
+    };
+    let arm = m.arms.iter().find(|a| {
+        let body = code::text(&*a.body);
+        a.guard.is_none() && body.contains("return") && body.contains("next.run(")
+    })?;
+    let pat = crate::routes::text(&arm.pat);
+    if !matches!(pat.as_str(), "None" | "_" | "Err(_)") {
+        return None;
+    }
+    if let Some(ext) = extension_read(stmts, &m.expr) {
+        return Some(format!("the request extension `{ext}` is absent"));
+    }
+    let value = code::text(&*m.expr);
+    let lower = value.to_ascii_lowercase();
+    let about_request = ["header", "uri", "path", "method", "extensions", "request"]
+        .iter()
+        .any(|w| lower.contains(w));
+    (!about_request && switch::reads_only_state(stmts, &m.expr, state))
+        .then(|| format!("`{value}` is `{pat}`"))
+}
+
+/// The extension an expression reads, `extensions().get::<T>()` in it or
+/// in the initialiser of a local it names (`let auth_state =
+/// request.extensions().get::<AuthState>().cloned();`): `T`, as text.
+fn extension_read(stmts: &[syn::Stmt], e: &syn::Expr) -> Option<String> {
+    fn ext_in(text: &str) -> Option<String> {
+        let at = text.find("extensions().get::<")? + "extensions().get::<".len();
+        let end = text[at..].find(">()")?;
+        Some(text[at..at + end].trim().to_owned())
+    }
+    let text = code::text(e);
+    if let Some(t) = ext_in(&text) {
+        return Some(t);
+    }
+    // `auth_state.as_ref().and_then(..)`: the receiver chain's root.
+    let mut root = e;
+    while let syn::Expr::MethodCall(mc) = root {
+        root = &mc.receiver;
+    }
+    let syn::Expr::Path(p) = root else {
+        return None;
+    };
+    let n = p.path.get_ident()?.to_string();
+    stmts.iter().rev().find_map(|s| {
+        let syn::Stmt::Local(l) = s else { return None };
+        let mut bound = Vec::new();
+        code::bindings(&l.pat, &mut bound);
+        if !bound.contains(&n) {
+            return None;
+        }
+        Some(l.init.as_ref().and_then(|i| ext_in(&code::text(&*i.expr))))
+    })?
 }
 
 /// A middleware's bypass (see [`bypass`]), in its own body or in the fn
@@ -525,6 +615,63 @@ fn compared_paths(text: &str) -> Vec<(String, bool)> {
     out
 }
 
+/// The const lists of paths a condition tests the request path against,
+/// unnegated: `EXEMPT_PATHS.contains(&path)` with `const EXEMPT_PATHS:
+/// &[&str] = &["/health", ..]` in `module`. Each const's name and its
+/// paths. (Read only in a top-level `if` that runs the inner service:
+/// an exemption; `if !ROLE_ROUTES.contains(&path) { return Err(401) }`
+/// after the credential check is an allow-list of a role, not one.)
+fn listed_paths(ctx: &Ctx<'_, '_>, module: ModId, text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices(".contains(") {
+        let name: String = text[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let arg = &text[at + ".contains(".len()..];
+        let arg = &arg[..arg.find(')').unwrap_or(arg.len())];
+        let negated = text[..at - name.len()].trim_end().ends_with('!');
+        if name.is_empty()
+            || negated
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            || !arg.to_ascii_lowercase().contains("path")
+        {
+            continue;
+        }
+        if let Some(lits) = ctx.syms.const_str_list(module, &name) {
+            out.push((name, lits));
+        }
+    }
+    out
+}
+
+/// A top-level `if` of a middleware that runs the inner service when
+/// the request path is in a const list (see [`listed_paths`]) holding
+/// `path`: the const's name.
+fn listed_exemption(ctx: &Ctx<'_, '_>, body: &Body<'_>, path: &str) -> Option<String> {
+    outer_block(body.code).and_then(|block| {
+        block.stmts.iter().find_map(|stmt| {
+            let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
+                return None;
+            };
+            let then = code::text(&i.then_branch);
+            if !(then.contains("return") && then.contains("next.run(")) {
+                return None;
+            }
+            listed_paths(ctx, body.module, &code::text(&*i.cond))
+                .into_iter()
+                .find(|(_, lits)| lits.iter().any(|l| l == path))
+                .map(|(name, _)| name)
+        })
+    })
+}
+
 /// What the middleware fns of an auth layer exempt, for a route's path.
 fn exemption(ctx: &Ctx<'_, '_>, layer: &Layer, path: &str) -> Exempt {
     for arg in from_fn_args(Code::Expr(&layer.expr)) {
@@ -545,11 +692,15 @@ fn exemption(ctx: &Ctx<'_, '_>, layer: &Layer, path: &str) -> Exempt {
             _ => None,
         };
         let Some(body) = body else { continue };
+        let listed = listed_exemption(ctx, &body, path);
         let text: String = reach(ctx, body, 2)
             .iter()
             .map(|(b, _)| b.code.text())
             .collect::<Vec<_>>()
             .join("\n");
+        if let Some(name) = listed {
+            return Exempt::This(format!("{path}` (in `{name}`)"));
+        }
         if let Some((lit, _)) = compared_paths(&text).into_iter().find(|(lit, prefix)| {
             if *prefix {
                 path.starts_with(lit.as_str())
@@ -1002,6 +1153,124 @@ impl Guards<'_> {
     }
 }
 
+/// The initialisers of the handler body's top-level `let`s that bind a
+/// variable `expr` reads, as text.
+fn locals_read_from(body: &Body<'_>, expr: &syn::Expr) -> String {
+    let Code::Block(block) = body.code else {
+        return String::new();
+    };
+    let names = switch::roots(expr).unwrap_or_default();
+    block
+        .stmts
+        .iter()
+        .filter_map(|s| match s {
+            syn::Stmt::Local(l) => {
+                let mut bound = Vec::new();
+                code::bindings(&l.pat, &mut bound);
+                bound
+                    .iter()
+                    .any(|b| names.contains(b))
+                    .then(|| l.init.as_ref().map(|i| code::text(&*i.expr)))
+                    .flatten()
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The names a handler's `Extractor(..)` arguments bind
+/// (`State(state)`, `Path((owner, id))`).
+fn arg_bindings(h: &HandlerCode<'_>, extractor: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (pat, _) in &h.args {
+        if let syn::Pat::TupleStruct(ts) = pat
+            && ts
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == extractor)
+        {
+            ts.elems.iter().for_each(|p| code::bindings(p, &mut out));
+        }
+    }
+    out
+}
+
+/// The names a handler's `Path(..)`, `Json(..)`, `Form(..)` and
+/// `Query(..)` arguments bind: what the request addresses and carries as
+/// data, not what its caller authenticates with (headers, cookies,
+/// extensions).
+fn addressed_bindings(h: &HandlerCode<'_>) -> Vec<String> {
+    ["Path", "Json", "Form", "Query"]
+        .iter()
+        .flat_map(|e| arg_bindings(h, e))
+        .collect()
+}
+
+/// Whether a call is handed only what the URL addresses (the route's
+/// `Path(..)` bindings, locals built from them) and the service's state:
+/// `state.store.get(&id)` with `let id = SessionId::from_raw(session_id)`
+/// looks up the resource the path names (a terminal session, a shared
+/// link), it reads nothing the caller authenticates with. A closure
+/// argument is code the callee runs on what it found and is not counted.
+fn addressed_only(body: &Body<'_>, args: &[&syn::Expr], path: &[String], state: &[String]) -> bool {
+    if path.is_empty() {
+        return false;
+    }
+    let Code::Block(block) = body.code else {
+        return false;
+    };
+    let args: Vec<&syn::Expr> = args
+        .iter()
+        .copied()
+        .filter(|a| !matches!(a, syn::Expr::Closure(_)))
+        .collect();
+    let known: Vec<String> = path.iter().chain(state).cloned().collect();
+    !args.is_empty()
+        && args
+            .iter()
+            .all(|a| switch::reads_only_state(&block.stmts, a, &known))
+        && args
+            .iter()
+            .any(|a| !switch::reads_only_state(&block.stmts, a, state))
+}
+
+/// The condition of the top-level `if` (or `if let`) of a handler body
+/// that holds `expr` and reads only the service's state.
+fn configured_if(body: &Body<'_>, expr: &syn::Expr, state: &[String]) -> Option<String> {
+    struct Holds<'e>(&'e syn::Expr, bool);
+    impl<'w> syn::visit::Visit<'w> for Holds<'_> {
+        fn visit_expr(&mut self, e: &'w syn::Expr) {
+            if std::ptr::eq(e, self.0) {
+                self.1 = true;
+            }
+            syn::visit::visit_expr(self, e);
+        }
+    }
+    if state.is_empty() {
+        return None;
+    }
+    let Code::Block(block) = body.code else {
+        return None;
+    };
+    block.stmts.iter().enumerate().find_map(|(at, stmt)| {
+        let syn::Stmt::Expr(syn::Expr::If(i), _) = stmt else {
+            return None;
+        };
+        let cond = match &*i.cond {
+            syn::Expr::Let(l) => &*l.expr,
+            c => c,
+        };
+        if !switch::reads_only_state(&block.stmts[..at], cond, state) {
+            return None;
+        }
+        let mut h = Holds(expr, false);
+        syn::visit::Visit::visit_block(&mut h, &i.then_branch);
+        h.1.then(|| code::text(&*i.cond))
+    })
+}
+
 fn anonymous_through(shown: &str) -> BodyGuard {
     BodyGuard::Delegated(format!(
         "in-body {shown} lets a caller without credentials through (an `Ok` exit with no caller): whether the handler then refuses one is not read"
@@ -1022,7 +1291,17 @@ fn whole_headers(arg: &syn::Expr) -> bool {
 
 /// The in-body guard of a handler: a short-circuiting expression that
 /// reads credentials or calls a workspace fn that does (2-3 levels).
-pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard> {
+///
+/// A check inside a top-level `if` of the handler whose condition reads
+/// only the service's state (`state` are its `State(..)` bindings: `if
+/// let Some(expected) = &state.auth_token { .. return UNAUTHORIZED .. }`)
+/// runs only where that is configured: `Delegated`.
+pub(crate) fn body_guard(
+    ctx: &Ctx<'_, '_>,
+    body: &Body<'_>,
+    state: &[String],
+    url: &[String],
+) -> Option<BodyGuard> {
     let mut g = Guards::default();
     body.code.visit(&mut g);
     // Expressions whose callee only validates input: not read again below
@@ -1033,7 +1312,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
             let Some(path) = call.path else { continue };
             // A fn that makes credentials (a login handler's
             // `create_session_token`) does not check the caller's.
-            if makes_credentials(&call.name) {
+            if makes_credentials(&call.name) || addressed_only(body, &call.args, url, state) {
                 continue;
             }
             let Some(callee) =
@@ -1045,7 +1324,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
             let callee_code = callee.code;
             let text: String = reach(ctx, callee, 2)
                 .iter()
-                .map(|(b, _)| b.code.text())
+                .map(|(b, _)| code::without_prose(&b.code.text()))
                 .collect::<Vec<_>>()
                 .join("\n");
             // A callee whose only refusal is a 400 validates input (an
@@ -1074,6 +1353,11 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
                         call.name
                     )));
                 }
+                if let Some(cond) = configured_if(body, expr, state) {
+                    return Some(BodyGuard::Delegated(format!(
+                        "in-body check {shown}, only `if {cond}`, which reads the service's configuration: it guards only where that is configured"
+                    )));
+                }
                 return Some(g.check(expr, anon, &shown));
             }
         }
@@ -1085,6 +1369,16 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
             continue;
         }
         let t = code::text(*expr);
+        // What the locals it reads were read from (`let presented =
+        // headers.get(AUTHORIZATION)..; if !eq(presented, &state.token)
+        // { return UNAUTHORIZED }`), one `let` up: for the condition of
+        // an `if` that refuses, not for a call whose `?` may fail for any
+        // reason (a logout's `delete_session_token(&session_id)?`).
+        let from = if *how == "if" {
+            locals_read_from(body, expr)
+        } else {
+            String::new()
+        };
         // Handing the cookie jar to a fn that makes a session
         // (`create_session_jar(cookies, ..)?`) writes credentials.
         let write = ["insert(", "set(", "remove(", "add(", "flush(", "cycle_id("]
@@ -1096,7 +1390,7 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
         // Here a bare "session" or "token" in a name (`db.get_user_session(..)`
         // in a login handler) is not enough: it must read a header or
         // cookie, or get a value out of a session.
-        let lower = t.to_ascii_lowercase();
+        let lower = format!("{t}\n{from}").to_ascii_lowercase();
         let reads = ["authorization", "cookie", "bearer", "jwt"]
             .iter()
             .any(|w| lower.contains(w))
@@ -1116,6 +1410,12 @@ pub(crate) fn body_guard(ctx: &Ctx<'_, '_>, body: &Body<'_>) -> Option<BodyGuard
                 return Some(BodyGuard::Delegated(format!(
                     "in-body `{}(..)` ({how}) hands the request's headers to code outside the scanned crates: whether it refuses a caller without credentials, or only a bad credential, is not read",
                     c.name
+                )));
+            }
+            if let Some(cond) = configured_if(body, expr, state) {
+                return Some(BodyGuard::Delegated(format!(
+                    "in-body check `{}` ({how}), only `if {cond}`, which reads the service's configuration: it guards only where that is configured",
+                    short(&t)
                 )));
             }
             return Some(BodyGuard::Checks(format!(
@@ -1249,8 +1549,17 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
             };
             let method = m.method.to_string();
             // A service's `create_grant_session(..)?` or `signin(..)?`
-            // makes the caller's credentials; it checks none.
-            if makes_credentials(&method) {
+            // makes the caller's credentials; it checks none. A lookup of
+            // what the URL names (`state.store.get(&id)`) reads none.
+            let args: Vec<&syn::Expr> = m.args.iter().collect();
+            if makes_credentials(&method)
+                || addressed_only(
+                    &h.body,
+                    &args,
+                    &addressed_bindings(h),
+                    &arg_bindings(h, "State"),
+                )
+            {
                 continue;
             }
             if ctx.syms.impl_fn(m_def, &name, &method).is_none() {
@@ -1483,7 +1792,9 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
         let guard = if request_free {
             None
         } else {
-            match body_guard(ctx, &h.body) {
+            let state = arg_bindings(h, "State");
+            let path = addressed_bindings(h);
+            match body_guard(ctx, &h.body, &state, &path) {
                 Some(BodyGuard::Checks(why)) => Some(BodyGuard::Checks(why)),
                 // A workspace method it calls may still be the check.
                 delegated => method_guard(ctx, h).or(delegated),

@@ -67,6 +67,83 @@ pub(crate) fn reads_credentials(text: &str) -> Option<&'static str> {
     .map(|(_, what)| what)
 }
 
+/// A fn's text with what is not its code's own reading taken out, for
+/// an in-body callee: string literals (a config key table's
+/// `"runpod.api_key"`, a message), except one a header, cookie or query
+/// is read by (`headers.get("x-api-key")`); a status matched in an
+/// upstream's answer (`Upstream { status: 401 | 403, .. }`), which the
+/// service receives, not answers; and a token read from the environment
+/// (`std::env::var("HF_TOKEN")`), the service's own credential for the
+/// services it calls.
+pub(crate) fn without_prose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('"') {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        // The literal's end (a `\"` inside is escaped).
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices().skip(1) {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(after);
+            return out;
+        };
+        let lit = &after[..=end];
+        let head = out.trim_end();
+        let read_by = [
+            "get(",
+            "header(",
+            "get_all(",
+            "cookie(",
+            "contains_key(",
+            "strip_prefix(",
+            "starts_with(",
+        ]
+        .iter()
+        .any(|w| head.ends_with(w));
+        let env = head.ends_with("var(") || head.ends_with("var_os(");
+        if read_by && !env {
+            out.push_str(lit);
+        } else {
+            out.push_str("\"\"");
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    // `status: 401 | 403` in a pattern: a status received. A client
+    // request given a credential (`req.bearer_auth(t)`) calls out with
+    // the service's own.
+    let out = out
+        .replace("status : ", "status: ")
+        .replace(".bearer_auth(", ".outbound_credential(")
+        .replace(".basic_auth(", ".outbound_credential(");
+    let mut cleaned = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find("status: ") {
+        cleaned.push_str(&rest[..at]);
+        let tail = &rest[at + "status: ".len()..];
+        let skip = tail
+            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || c == '|'))
+            .unwrap_or(tail.len());
+        if tail[..skip].trim().is_empty() {
+            cleaned.push_str("status: ");
+        }
+        rest = &tail[skip..];
+    }
+    cleaned.push_str(rest);
+    cleaned
+}
+
 /// Whether a text reads an access token by another name than those of
 /// [`reads_credentials`] (a `?token=` query parameter, an `access_token`
 /// field). Too broad alone; a middleware that does so and answers 401/403
@@ -306,7 +383,9 @@ pub(crate) fn closure_at<'w>(
     impl<'w> Visit<'w> for Find<'w> {
         fn visit_expr_closure(&mut self, c: &'w syn::ExprClosure) {
             let l = syn::spanned::Spanned::span(c).start().line;
-            if self.found.is_none() && (self.line..=self.line + 3).contains(&l) {
+            // A few lines down: the closure a handler block ends in
+            // (`get({ let spec = ..; move || .. })`) too.
+            if self.found.is_none() && (self.line..=self.line + 8).contains(&l) {
                 self.found = Some(c);
             }
             syn::visit::visit_expr_closure(self, c);

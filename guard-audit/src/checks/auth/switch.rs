@@ -46,7 +46,7 @@ pub(crate) fn disjuncts(e: &syn::Expr) -> Vec<&syn::Expr> {
 /// The variables an expression reads (not fn names, consts or paths
 /// with `::`); `None` when it holds code whose names are not read here
 /// (a macro, a closure with its own parameters).
-fn roots(e: &syn::Expr) -> Option<Vec<String>> {
+pub(crate) fn roots(e: &syn::Expr) -> Option<Vec<String>> {
     struct Roots {
         names: Vec<String>,
         opaque: bool,
