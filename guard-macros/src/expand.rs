@@ -157,6 +157,13 @@ pub(crate) fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
 fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
     let p = quote! { ::guard_axum::__private };
     let mut checks = TokenStream::new();
+    // The name check in `valid` misses an alias, a renamed import or a type
+    // macro; the type does not (see guard-axum's `unvalidated` module).
+    for leaf in handler.arg_types.iter().flat_map(valid::leaves) {
+        checks.extend(quote_spanned! {leaf.span()=>
+            const _: () = #p::refuse_unvalidated::<#leaf, _>();
+        });
+    }
     if let Some((_, params)) = &opts.owner {
         for resource in handler
             .arg_types
@@ -287,6 +294,15 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
         }
         None => (quote! { () }, quote! {}, quote! {}),
     };
+    // Spanned at the return type: a type that is no response is an error
+    // there, with `HandlerResponse`'s message.
+    let returns = match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => sig.ident.span(),
+    };
+    let into_response = quote_spanned! {returns=>
+        #p::HandlerResponse::into_handler_response(returned)
+    };
     let impl_generics = if last_ty.is_some() {
         quote! { <__S, __M> }
     } else {
@@ -349,7 +365,8 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                         #(#parts_before_body)*
                         #last_extract
                         #(#parts_after_body)*
-                        #p::IntoResponse::into_response(self.call_unguarded(#(#args),*).await)
+                        let returned = self.call_unguarded(#(#args),*).await;
+                        #into_response
                     };
                     admitted.guards.finish(&#name::SPEC, admitted.pass, response).await
                 }))
