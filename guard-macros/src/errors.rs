@@ -27,6 +27,10 @@ impl Errors {
         self.0.is_none()
     }
 
+    pub(crate) fn into_error(self) -> Option<syn::Error> {
+        self.0
+    }
+
     pub(crate) fn into_compile_errors(self) -> TokenStream {
         self.0.map(|e| e.to_compile_error()).unwrap_or_default()
     }
