@@ -40,6 +40,10 @@ pub struct Registered {
     pub json: fn(&[u8], &StrictOptions) -> Result<(), InputError>,
     /// Problems of the argument types (identity fields), at build time.
     pub problems: fn(&'static [&'static str]) -> Vec<String>,
+    /// The `owner = "…"` argument's name and whether a sent id is its id
+    /// type's own spelling ([`canonical_id`]): `+1` or `01` for `1` is the
+    /// same 404 as a route's `Owned<T>` gives, so one resource has one id.
+    pub owner: Option<(&'static str, fn(&str) -> bool)>,
     /// Identity fields the function may take (`allow_identity(...)`).
     pub allowed_identity: &'static [&'static str],
     /// The `Content-Type` the input codec decodes (`None` for a protocol
@@ -479,6 +483,9 @@ pub async fn serve<S: Send + 'static>(incoming: Incoming<S>, path: &'static str)
         let refusal = err.into_guard_error(detail).into_response();
         return guards.finish(reg.spec, pass, refusal).await;
     }
+    if let Err(refusal) = crate::args::check_owner_id(reg, &parts, &bytes) {
+        return guards.finish(reg.spec, pass, refusal.into_response()).await;
+    }
     parts.extensions.insert(HttpAdmitted(reg.path));
     let context = parts
         .extensions
@@ -596,6 +603,13 @@ pub async fn enter(path: &'static str) -> Result<Checked, GuardedError> {
 #[doc(hidden)]
 pub fn invalid(err: InputError) -> GuardedError {
     err.into_guard_error(FieldDetail::default()).into()
+}
+
+/// Whether `raw` is the id type's own spelling of an id: it parses, and
+/// prints back as itself (`1`, not `+1` or `01`).
+#[doc(hidden)]
+pub fn canonical_id<T: guard_axum::Resource>(raw: &str) -> bool {
+    raw.parse::<T::Id>().is_ok_and(|id| id.to_string() == raw)
 }
 
 /// Build-time problems of a server function's argument struct.

@@ -303,6 +303,13 @@ fn guarded(
             });
         }
     }
+    let owner_check = match &owner {
+        Some(OwnerArg { name, resource }) => {
+            let name = LitStr::new(&name.to_string(), name.span());
+            quote! { ::core::option::Option::Some((#name, #p::canonical_id::<#resource>)) }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
     let load = owner.map(|OwnerArg { name, resource }| {
         quote! {
             let #name: ::guard_axum::Owned<#resource> = __guard_checked.owned::<#resource>(&#name).await?;
@@ -356,6 +363,7 @@ fn guarded(
                 json: #p::check_json_strict::<#args_struct>,
                 problems: #p::args_problems::<#args_struct>,
                 allowed_identity: &[],
+                owner: #owner_check,
                 media: {
                     fn media() -> ::core::option::Option<&'static str> {
                         #[allow(unused_imports)]
