@@ -105,6 +105,7 @@ pub mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
+mod unread;
 mod unvalidated;
 pub mod upload;
 

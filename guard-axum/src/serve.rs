@@ -81,6 +81,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
 use crate::GuardedApp;
+use crate::unread::CloseUnread;
 
 /// The default [`Serve::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -347,7 +348,7 @@ where
         while let Some(ended) = connections.try_join_next() {
             log_task_end(ended);
         }
-        let service = TowerToHyperService::new(app.connected(peer.clone()));
+        let service = TowerToHyperService::new(CloseUnread(app.connected(peer.clone())));
         let conn = http1
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();

@@ -23,6 +23,10 @@ use http::{Method, header};
 
 use crate::error::{GENERIC_MARK, GuardedError};
 
+/// Whether a sent id is its type's own spelling ([`canonical_id`]).
+#[doc(hidden)]
+pub type CanonicalId = fn(&str) -> bool;
+
 /// One guarded server function, as `#[secure_server_fn]` registers it.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -43,7 +47,7 @@ pub struct Registered {
     /// The `owner = "…"` argument's name and whether a sent id is its id
     /// type's own spelling ([`canonical_id`]): `+1` or `01` for `1` is the
     /// same 404 as a route's `Owned<T>` gives, so one resource has one id.
-    pub owner: Option<(&'static str, fn(&str) -> bool)>,
+    pub owner: Option<(&'static str, CanonicalId)>,
     /// Identity fields the function may take (`allow_identity(...)`).
     pub allowed_identity: &'static [&'static str],
     /// The `Content-Type` the input codec decodes (`None` for a protocol
