@@ -42,7 +42,11 @@
 //! would add HTTP/2, but it needs hyper's `http2` feature and the `h2`
 //! crate, which nothing in this workspace builds; behind a TLS-terminating
 //! proxy the hop to the app is HTTP/1.1 anyway. A client that opens with
-//! the HTTP/2 preface is answered with an error and closed.
+//! the HTTP/2 preface is answered with an error and closed. A response
+//! sent before its request's body was read to the end (a guard's 413, 401
+//! or 429) carries `Connection: close`: hyper closes such a connection
+//! rather than read a body nobody wants, and a keep-alive client would
+//! otherwise send its next request into the closing socket.
 //!
 //! # Security
 //!

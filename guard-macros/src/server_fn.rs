@@ -39,7 +39,7 @@ pub(crate) fn secure_server_fn(args: TokenStream, item: TokenStream) -> TokenStr
             return with_errors(item, err.to_compile_error());
         }
     };
-    let mut errors = Errors::default();
+    let mut errors = Errors::for_attribute("secure_server_fn");
     let opts = attr::parse_options(args, &mut errors);
     not_for_server_fns(&opts, &mut errors);
     let server = server_attr(&item_fn, &mut errors);
@@ -185,6 +185,11 @@ fn signature(item: &ItemFn, opts: &Options, errors: &mut Errors) -> Option<Owner
     }
     if !sig.generics.params.is_empty() {
         errors.spanned(&sig.generics, "a guarded server function cannot be generic");
+    } else if let Some(clause) = &sig.generics.where_clause {
+        errors.spanned(
+            clause,
+            "a guarded server function cannot be generic; remove the `where` clause",
+        );
     }
     let returns_guarded = match &sig.output {
         ReturnType::Type(_, ty) => valid::outer_name(ty).as_deref() == Some("Result")

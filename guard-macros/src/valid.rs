@@ -24,10 +24,16 @@ pub(crate) fn handler(item: &ItemFn, errors: &mut Errors) -> Handler {
             "a `#[secure_route]` handler must be an `async fn`; add `async` before `fn`",
         );
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    if !sig.generics.params.is_empty() {
         errors.spanned(
             &sig.generics,
             "a `#[secure_route]` handler cannot be generic; use concrete extractor types",
+        );
+    } else if let Some(clause) = &sig.generics.where_clause {
+        // `Generics` prints without its `where` clause: spanned there.
+        errors.spanned(
+            clause,
+            "a `#[secure_route]` handler cannot be generic; remove the `where` clause",
         );
     }
     if let Some(unsafety) = &sig.unsafety {
@@ -204,10 +210,13 @@ pub(crate) fn combinations(opts: &Options, options_were_clean: bool, errors: &mu
         );
     }
     match (&opts.auth, &opts.public) {
-        (None, None) if options_were_clean => errors.at(
-            Span::call_site(),
-            "`#[secure_route]` needs `auth` or `public = \"<reason>\"`: every route says who may call it",
-        ),
+        (None, None) if options_were_clean => {
+            let attribute = errors.attribute();
+            errors.at(
+                Span::call_site(),
+                format!("`#[{attribute}]` needs `auth` or `public = \"<reason>\"`: every route says who may call it"),
+            );
+        }
         (Some(_), Some((public, _))) => errors.spanned(
             public,
             "`public` and `auth` contradict each other; keep `auth` for a route that needs a session, or `public = \"<reason>\"` alone",
@@ -227,11 +236,12 @@ pub(crate) fn combinations(opts: &Options, options_were_clean: bool, errors: &mu
                 "`rate_account` needs an authenticated principal; add `auth`, or on a public route (login, reset) limit per identifier with `rate_identifier` and `IdentifierLimit`",
             );
         }
+        let attribute = errors.attribute();
         for key in needs_auth.into_iter().flatten() {
             errors.spanned(
                 key,
                 format!(
-                    "`{key}` needs an authenticated principal; add `auth` to this `secure_route`"
+                    "`{key}` needs an authenticated principal; add `auth` to this `{attribute}`"
                 ),
             );
         }
