@@ -603,9 +603,29 @@ pub async fn enter(path: &'static str) -> Result<Checked, GuardedError> {
     Ok(checked)
 }
 
-/// Runs `validator`'s rules on an argument whose type has them.
+/// The refusal of argument `arg` whose `validator` rules failed: its
+/// fields' paths start with the argument's name (`changes.title`), as the
+/// strict decoding names them (`changes.debug`), so one field has one name.
 #[doc(hidden)]
-pub fn invalid(err: InputError) -> GuardedError {
+pub fn invalid(arg: &str, err: InputError) -> GuardedError {
+    let err = match err {
+        InputError::Fields(fields) => InputError::Fields(
+            fields
+                .into_iter()
+                .map(|(path, codes)| {
+                    let joined = if path.is_empty() {
+                        arg.to_owned()
+                    } else if path.starts_with('[') {
+                        format!("{arg}{path}")
+                    } else {
+                        format!("{arg}.{path}")
+                    };
+                    (joined, codes)
+                })
+                .collect(),
+        ),
+        other => other,
+    };
     err.into_guard_error(FieldDetail::default()).into()
 }
 

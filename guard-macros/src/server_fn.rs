@@ -303,8 +303,9 @@ fn guarded(
             // The caller sends the id; the body receives the resource.
             *arg.ty = syn::parse_quote!(<#resource as #p::Resource>::Id);
         } else {
+            let arg_name = LitStr::new(&name.to_string(), name.span());
             validate.push(quote! {
-                (&#p::Arg(&#name)).guard_validate().map_err(#p::invalid)?;
+                (&#p::Arg(&#name)).guard_validate().map_err(|err| #p::invalid(#arg_name, err))?;
             });
         }
     }

@@ -278,7 +278,7 @@ async fn unknown_and_identity_arguments_are_refused_in_both_codecs() {
     assert_eq!(empty.status, 400);
     assert_eq!(
         empty.body,
-        r#"{"error":"invalid_input","fields":{"title":["length"]}}"#
+        r#"{"error":"invalid_input","fields":{"changes.title":["length"]}}"#
     );
     // None of the refused calls reached the body: the title is unchanged.
     let list = app.form(paths::LIST, Some(&alice), &[]).await;
