@@ -462,3 +462,50 @@ async fn at_the_connection_cap_the_next_client_waits_for_a_free_slot() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn past_the_per_ip_cap_a_connection_is_closed_unread_and_the_slot_comes_back() {
+    bounded(async {
+        let (addr, server) =
+            start(|serve| serve.max_connections_per_ip(NonZeroUsize::new(2).unwrap())).await;
+        // Two connections held open with half a request each (slowloris).
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut conn = TcpStream::connect(addr).await.unwrap();
+            conn.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+            held.push(conn);
+        }
+        // The third from the same address is closed without an answer.
+        let refused = tokio::time::timeout(
+            CLOSED_WITHIN,
+            send_raw(
+                addr,
+                "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            ),
+        )
+        .await
+        .expect("a connection past the per-IP cap was kept open");
+        assert_eq!(refused, "", "answered past the per-IP cap");
+        // One of the held connections finishes and closes: its slot is free.
+        let mut first = held.remove(0);
+        first
+            .write_all(b"Host: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = String::from_utf8(read_until_closed(&mut first).await).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        // The server drops the slot when the connection's task ends, a
+        // moment after the client saw the close.
+        let served = loop {
+            let reply = get_raw(addr, "/healthz").await;
+            if !reply.is_empty() {
+                break reply;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(served.starts_with("HTTP/1.1 200 "), "{served}");
+        drop(held);
+        server.abort();
+    })
+    .await;
+}
