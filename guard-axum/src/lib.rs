@@ -105,6 +105,8 @@ pub mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
+mod unread;
+mod unvalidated;
 pub mod upload;
 
 pub use app::{ConnectedApp, GuardedApp};
@@ -177,15 +179,19 @@ pub use upload::Upload;
 ///
 /// # The raw-input check is a lint
 ///
-/// A handler argument whose type is written `Json<…>`, `Form<…>` or
-/// `Query<…>` is refused, because it would skip the strict decoding and the
-/// identity-field check. The macro sees tokens, not types, so it decides by
-/// the last path segment's name: `use axum::Json as J;` and `J<T>`, a type
-/// alias, or an extractor of your own that reads the body unvalidated all
-/// pass it. It catches the usual mistake, it is not a guarantee: review
-/// extractors as you would any code that reads input. What does hold for
-/// every argument whatever its type is the router's part: the guards run
-/// first, and an undeclared body is capped at 64 KiB.
+/// A handler argument that reads input unvalidated is refused: axum's
+/// `Json`, `Form`, `Query`, `Path`, `RawQuery`, `RawPathParams`, `RawForm`,
+/// `Multipart` and a `String`, `Bytes` or `Body` body, also inside
+/// `Option`/`Result` or a tuple, because it would skip the strict decoding
+/// and the identity-field check. Written by name, the error names the fix;
+/// hidden behind a type alias, a renamed import (`use axum::Json as J;`), a
+/// type macro or a projection, the argument's type is refused too (a
+/// "type annotations needed" error at the argument whose note names the raw
+/// type and the fix). An extractor of your own that reads the body
+/// unvalidated passes: review extractors as you would any code that reads
+/// input. What does hold for every argument whatever its type is the
+/// router's part: the guards run first, and an undeclared body is capped
+/// at 64 KiB.
 pub use guard_macros::secure_route;
 
 #[doc(hidden)]
@@ -199,6 +205,7 @@ pub mod __private {
     pub use crate::handler::{
         Admitted, BoxFuture, Incoming, LastArgument, SecureHandler, ViaParts, ViaRequest,
     };
+    pub use crate::unvalidated::refuse_unvalidated;
     pub use axum::extract::{FromRequest, FromRequestParts, Request};
     pub use axum::response::{IntoResponse, Response};
     pub use guard_core::RouteSpec;
@@ -238,6 +245,24 @@ pub mod __private {
     impl<T: serde::de::DeserializeOwned + validator::Validate> StrictQuery for T {
         fn problems() -> Vec<String> {
             query_problems::<T>()
+        }
+    }
+
+    /// What a handler's return type needs: the expansion turns the value
+    /// into the response through it, spanned at the return type, so a type
+    /// that is no response gets this message there.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a response, so it cannot be a `#[secure_route]` handler's return type",
+        label = "this handler returns `{Self}`",
+        note = "return a type that implements `axum::response::IntoResponse` (`String`, `Json<T>`, `StatusCode`, …), or `Result<T, GuardError>` to fail with a generic error"
+    )]
+    pub trait HandlerResponse {
+        /// The response.
+        fn into_handler_response(self) -> Response;
+    }
+    impl<T: IntoResponse> HandlerResponse for T {
+        fn into_handler_response(self) -> Response {
+            self.into_response()
         }
     }
 

@@ -24,6 +24,7 @@
 //! | [`Serve::max_header_bytes`] (request line and headers) | 16 KiB | `431`, then closed |
 //! | [`Serve::max_headers`] (header fields) | 100 | `431`, then closed |
 //! | [`Serve::max_connections`] | none | no more accepts until one closes (the kernel's backlog queues the rest) |
+//! | [`Serve::max_connections_per_ip`] | none | one more from that address is closed at once (leave off behind a proxy) |
 //! | [`WithGracefulShutdown::shutdown_timeout`] | none | the connections still open are dropped |
 //!
 //! and, as `axum::serve` does: each connection's peer address reaches the
@@ -42,7 +43,11 @@
 //! would add HTTP/2, but it needs hyper's `http2` feature and the `h2`
 //! crate, which nothing in this workspace builds; behind a TLS-terminating
 //! proxy the hop to the app is HTTP/1.1 anyway. A client that opens with
-//! the HTTP/2 preface is answered with an error and closed.
+//! the HTTP/2 preface is answered with an error and closed. A response
+//! sent before its request's body was read to the end (a guard's 413, 401
+//! or 429) carries `Connection: close`: hyper closes such a connection
+//! rather than read a body nobody wants, and a keep-alive client would
+//! otherwise send its next request into the closing socket.
 //!
 //! # Security
 //!
@@ -65,11 +70,14 @@
 //!   leaves them running). A WebSocket, once upgraded, runs on the task its
 //!   handler spawned and is not waited for.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -81,6 +89,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
 use crate::GuardedApp;
+use crate::unread::CloseUnread;
 
 /// The default [`Serve::header_read_timeout`].
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,6 +104,7 @@ struct Settings {
     max_header_bytes: usize,
     max_headers: usize,
     max_connections: Option<NonZeroUsize>,
+    max_connections_per_ip: Option<NonZeroUsize>,
 }
 
 impl Default for Settings {
@@ -104,6 +114,7 @@ impl Default for Settings {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_headers: DEFAULT_MAX_HEADERS,
             max_connections: None,
+            max_connections_per_ip: None,
         }
     }
 }
@@ -190,6 +201,17 @@ where
     /// kernel's listen backlog instead of each taking a task and buffers.
     pub fn max_connections(mut self, max: NonZeroUsize) -> Self {
         self.settings.max_connections = Some(max);
+        self
+    }
+
+    /// The most connections open at once from one IP address (default: no
+    /// cap). One more is closed as soon as it is accepted, before a byte of
+    /// it is read, so one client cannot hold every connection (or file
+    /// descriptor) with idle or trickling connections. Leave it off behind
+    /// a reverse proxy: every connection then comes from the proxy's
+    /// address. Applies to TCP listeners (a peer that is a `SocketAddr`).
+    pub fn max_connections_per_ip(mut self, max: NonZeroUsize) -> Self {
+        self.settings.max_connections_per_ip = Some(max);
         self
     }
 
@@ -331,6 +353,7 @@ where
         settings,
     } = serve;
     let http1 = settings.http1();
+    let per_ip = settings.max_connections_per_ip.map(PerIp::new);
     let (stop_tx, stop_rx) = watch::channel(false);
     // Owns every connection's task: they are waited for at shutdown and
     // aborted if this future is dropped.
@@ -347,12 +370,28 @@ where
         while let Some(ended) = connections.try_join_next() {
             log_task_end(ended);
         }
-        let service = TowerToHyperService::new(app.connected(peer.clone()));
+        let slot = match &per_ip {
+            Some(per_ip) => match per_ip.take(&peer) {
+                Ok(slot) => slot,
+                Err(AtCap) => {
+                    tracing::debug!(
+                        ?peer,
+                        "connection refused: the per-IP connection cap is reached"
+                    );
+                    drop(io);
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let service = TowerToHyperService::new(CloseUnread(app.connected(peer.clone())));
         let conn = http1
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
+            // Held for the connection's life: its end frees the IP's slot.
+            let _slot = slot;
             let mut conn = pin!(conn);
             let ended = tokio::select! {
                 ended = conn.as_mut() => ended,
@@ -388,6 +427,63 @@ where
                     "shutdown timeout: dropping the connections still open"
                 );
                 connections.shutdown().await;
+            }
+        }
+    }
+}
+
+/// Open connections per IP address, for `max_connections_per_ip`.
+#[derive(Clone)]
+struct PerIp {
+    max: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// The peer's address has its most connections open.
+struct AtCap;
+
+/// One open connection's place in [`PerIp`], given back when dropped.
+struct IpSlot {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    fn new(max: NonZeroUsize) -> Self {
+        Self {
+            max: max.get(),
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for `peer`'s address, or [`AtCap`]; a peer that is no
+    /// socket address (a Unix socket) is not counted (`Ok(None)`).
+    fn take<A: 'static>(&self, peer: &A) -> Result<Option<IpSlot>, AtCap> {
+        let Some(addr) = (peer as &dyn std::any::Any).downcast_ref::<SocketAddr>() else {
+            return Ok(None);
+        };
+        // IPv4-mapped IPv6 is the IPv4 client it carries.
+        let ip = addr.ip().to_canonical();
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.max {
+            return Err(AtCap);
+        }
+        *count += 1;
+        Ok(Some(IpSlot {
+            open: Arc::clone(&self.open),
+            ip,
+        }))
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
             }
         }
     }

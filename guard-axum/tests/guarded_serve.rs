@@ -16,9 +16,9 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use guard_axum::extract::ClientIp;
-use guard_axum::routing::get;
+use guard_axum::routing::{get, post};
 use guard_axum::serve::Serve;
-use guard_axum::{GuardedApp, GuardedRouter, secure_route};
+use guard_axum::{GuardedApp, GuardedRouter, Valid, secure_route};
 use tcp_support::{get_raw, read_until_closed, send_raw};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -67,9 +67,21 @@ async fn hang() -> &'static str {
     "never"
 }
 
+/// `{"text": …}`.
+#[derive(serde::Deserialize, validator::Validate)]
+struct Note {
+    text: String,
+}
+
+#[secure_route(public = "test: a body read to its end", body = Note)]
+async fn echo(Valid(note): Valid<Note>) -> String {
+    note.text
+}
+
 fn app() -> GuardedApp {
     GuardedRouter::<()>::new()
         .route("/healthz", get(health))
+        .route("/echo", post(echo))
         .route("/limited", get(limited))
         .route("/whoami", get(whoami))
         .route("/slow", get(slow))
@@ -176,6 +188,70 @@ async fn keep_alive_serves_many_requests_then_closes_when_idle() {
             rest.is_empty() || text.starts_with("HTTP/1.1 408"),
             "{text}"
         );
+        server.abort();
+    })
+    .await;
+}
+
+/// Whether a response head says `Connection: close`.
+fn says_close(response: &str) -> bool {
+    let head = response.split("\r\n\r\n").next().unwrap_or_default();
+    head.lines()
+        .any(|line| line.eq_ignore_ascii_case("connection: close"))
+}
+
+#[tokio::test]
+async fn a_body_read_to_its_end_keeps_the_connection_alive() {
+    bounded(async {
+        let (addr, server) = start(|serve| serve).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let body = r#"{"text":"hi"}"#;
+        for _ in 0..2 {
+            let request = format!(
+                "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(request.as_bytes()).await.unwrap();
+            let response = read_response(&mut conn).await;
+            assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+            assert!(response.ends_with("\r\n\r\nhi"), "{response}");
+            assert!(!says_close(&response), "{response}");
+        }
+        server.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_response_sent_before_the_body_is_read_says_connection_close() {
+    bounded(async {
+        let (addr, server) = start(|serve| serve).await;
+        // Refused before the body is read: 413 on its declared length.
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        conn.write_all(
+            b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 9000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let response = read_response(&mut conn).await;
+        assert!(response.starts_with("HTTP/1.1 413 "), "{response}");
+        assert!(
+            response.ends_with(r#"{"error":"payload_too_large"}"#),
+            "{response}"
+        );
+        assert!(says_close(&response), "{response}");
+        // A handler that ignores a body it was sent: the same, and the
+        // connection does close, so the header told the truth.
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n")
+            .await
+            .unwrap();
+        let response = read_response(&mut conn).await;
+        assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+        assert!(says_close(&response), "{response}");
+        tokio::time::timeout(CLOSED_WITHIN, read_until_closed(&mut conn))
+            .await
+            .expect("the connection stayed open after `Connection: close`");
         server.abort();
     })
     .await;
@@ -382,6 +458,53 @@ async fn at_the_connection_cap_the_next_client_waits_for_a_free_slot() {
         drop(first);
         let ok = second.await.unwrap();
         assert!(ok.starts_with("HTTP/1.1 200 "), "{ok}");
+        server.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn past_the_per_ip_cap_a_connection_is_closed_unread_and_the_slot_comes_back() {
+    bounded(async {
+        let (addr, server) =
+            start(|serve| serve.max_connections_per_ip(NonZeroUsize::new(2).unwrap())).await;
+        // Two connections held open with half a request each (slowloris).
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut conn = TcpStream::connect(addr).await.unwrap();
+            conn.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+            held.push(conn);
+        }
+        // The third from the same address is closed without an answer.
+        let refused = tokio::time::timeout(
+            CLOSED_WITHIN,
+            send_raw(
+                addr,
+                "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            ),
+        )
+        .await
+        .expect("a connection past the per-IP cap was kept open");
+        assert_eq!(refused, "", "answered past the per-IP cap");
+        // One of the held connections finishes and closes: its slot is free.
+        let mut first = held.remove(0);
+        first
+            .write_all(b"Host: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = String::from_utf8(read_until_closed(&mut first).await).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        // The server drops the slot when the connection's task ends, a
+        // moment after the client saw the close.
+        let served = loop {
+            let reply = get_raw(addr, "/healthz").await;
+            if !reply.is_empty() {
+                break reply;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(served.starts_with("HTTP/1.1 200 "), "{served}");
+        drop(held);
         server.abort();
     })
     .await;

@@ -86,6 +86,15 @@ async fn search(ValidQuery(query): ValidQuery<Search>) -> String {
     format!("{} p{}", query.q, query.page.unwrap_or(1))
 }
 
+/// How many of the batch the handler received (it must not run on a
+/// refused batch).
+static BATCHES: AtomicUsize = AtomicUsize::new(0);
+
+async fn batch(Valid(body): Valid<Vec<Address>>) -> String {
+    BATCHES.fetch_add(1, Ordering::SeqCst);
+    body.len().to_string()
+}
+
 async fn item(ValidPath(path): ValidPath<ItemPath>) -> String {
     format!("item {}", path.id)
 }
@@ -120,6 +129,7 @@ fn app() -> Router {
             post(|text: String| async move { text }).layer(BodyLimitLayer::new(BodyLimit(32))),
         )
         .route("/flat", post(flattened))
+        .route("/batch", post(batch))
         .route("/search", get(search))
         .route("/items/{id}", get(item))
 }
@@ -302,6 +312,18 @@ async fn validation_failures_list_field_paths_and_codes_only() {
         (reply.status, reply.body.as_str()),
         (StatusCode::BAD_REQUEST, INVALID)
     );
+}
+
+#[tokio::test]
+async fn a_list_bodys_failures_name_the_item_and_nothing_of_validators_own() {
+    let reply = send(post_json("/batch", r#"[{"city":"Oslo"},{"city":"X"}]"#)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    // validator keys a `Vec`'s items under `_tmp_validator`: not a field
+    // the client sent, and not a name to show it.
+    assert_eq!(reply.body, fields(r#"{"[1].city":["length"]}"#));
+    assert_eq!(BATCHES.load(Ordering::SeqCst), 0);
+    let reply = send(post_json("/batch", r#"[{"city":"Oslo"}]"#)).await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "1"));
 }
 
 /// A `NewProject` body of exactly `len` bytes.

@@ -97,6 +97,57 @@ pub(crate) fn check_keys(reg: &Registered, parts: &Parts, body: &[u8]) -> Result
     check_names(keys, reg.fields, &options)
 }
 
+/// 404 when the `owner = "…"` argument is sent in another spelling than
+/// its id type's own (`+1`, `01` for `1`; an upper-case UUID): the
+/// codec would decode it to the same id, a second name for one resource
+/// (a route's `Owned<T>` refuses the same path values). Runs after
+/// [`check_keys`], so the argument is sent at most once.
+pub(crate) fn check_owner_id(
+    reg: &Registered,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<(), GuardError> {
+    let Some((name, canonical)) = reg.owner else {
+        return Ok(());
+    };
+    let media = match (reg.media)() {
+        Some(expected) => essence(expected),
+        None => return Ok(()),
+    };
+    let form = |input: &[u8]| {
+        url::form_urlencoded::parse(input)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    let sent = if parts.method == Method::GET {
+        form(parts.uri.query().unwrap_or_default().as_bytes())
+    } else if media == FORM {
+        form(body)
+    } else if media == JSON {
+        // A JSON number has one spelling of an integer (`01`, `+1` and
+        // `1.0` do not decode as one); a string id is checked as sent,
+        // named or at its position in an array of the arguments.
+        let position = reg.fields.iter().position(|field| *field == name);
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(mut args)) => args.remove(name),
+            Ok(serde_json::Value::Array(mut args)) => position
+                .filter(|&at| at < args.len())
+                .map(|at| args.swap_remove(at)),
+            _ => None,
+        }
+        .and_then(|value| match value {
+            serde_json::Value::String(text) => Some(text),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    match sent {
+        Some(raw) if !canonical(&raw) => Err(GuardError::not_found()),
+        _ => Ok(()),
+    }
+}
+
 /// Top-level names of a URL-encoded form: `a[b]=1` names `a`.
 fn form_keys(input: &[u8]) -> Vec<String> {
     url::form_urlencoded::parse(input)

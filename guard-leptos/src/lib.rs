@@ -178,7 +178,9 @@ pub fn refuse_cross_site() -> Result<(), GuardedError> {
 pub mod __private {
     //! Used by the code `#[secure_server_fn]` generates. Not public API.
 
-    pub use crate::runtime::{Registered, args_problems, attach, enter, invalid, serve};
+    pub use crate::runtime::{
+        CanonicalId, Registered, args_problems, attach, canonical_id, enter, invalid, serve,
+    };
     pub use guard_axum::__private::*;
     pub use guard_core::validate::check_json_strict;
     pub use inventory;

@@ -23,6 +23,10 @@ use http::{Method, header};
 
 use crate::error::{GENERIC_MARK, GuardedError};
 
+/// Whether a sent id is its type's own spelling ([`canonical_id`]).
+#[doc(hidden)]
+pub type CanonicalId = fn(&str) -> bool;
+
 /// One guarded server function, as `#[secure_server_fn]` registers it.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -40,6 +44,10 @@ pub struct Registered {
     pub json: fn(&[u8], &StrictOptions) -> Result<(), InputError>,
     /// Problems of the argument types (identity fields), at build time.
     pub problems: fn(&'static [&'static str]) -> Vec<String>,
+    /// The `owner = "…"` argument's name and whether a sent id is its id
+    /// type's own spelling ([`canonical_id`]): `+1` or `01` for `1` is the
+    /// same 404 as a route's `Owned<T>` gives, so one resource has one id.
+    pub owner: Option<(&'static str, CanonicalId)>,
     /// Identity fields the function may take (`allow_identity(...)`).
     pub allowed_identity: &'static [&'static str],
     /// The `Content-Type` the input codec decodes (`None` for a protocol
@@ -479,6 +487,9 @@ pub async fn serve<S: Send + 'static>(incoming: Incoming<S>, path: &'static str)
         let refusal = err.into_guard_error(detail).into_response();
         return guards.finish(reg.spec, pass, refusal).await;
     }
+    if let Err(refusal) = crate::args::check_owner_id(reg, &parts, &bytes) {
+        return guards.finish(reg.spec, pass, refusal.into_response()).await;
+    }
     parts.extensions.insert(HttpAdmitted(reg.path));
     let context = parts
         .extensions
@@ -592,10 +603,37 @@ pub async fn enter(path: &'static str) -> Result<Checked, GuardedError> {
     Ok(checked)
 }
 
-/// Runs `validator`'s rules on an argument whose type has them.
+/// The refusal of argument `arg` whose `validator` rules failed: its
+/// fields' paths start with the argument's name (`changes.title`), as the
+/// strict decoding names them (`changes.debug`), so one field has one name.
 #[doc(hidden)]
-pub fn invalid(err: InputError) -> GuardedError {
+pub fn invalid(arg: &str, err: InputError) -> GuardedError {
+    let err = match err {
+        InputError::Fields(fields) => InputError::Fields(
+            fields
+                .into_iter()
+                .map(|(path, codes)| {
+                    let joined = if path.is_empty() {
+                        arg.to_owned()
+                    } else if path.starts_with('[') {
+                        format!("{arg}{path}")
+                    } else {
+                        format!("{arg}.{path}")
+                    };
+                    (joined, codes)
+                })
+                .collect(),
+        ),
+        other => other,
+    };
     err.into_guard_error(FieldDetail::default()).into()
+}
+
+/// Whether `raw` is the id type's own spelling of an id: it parses, and
+/// prints back as itself (`1`, not `+1` or `01`).
+#[doc(hidden)]
+pub fn canonical_id<T: guard_axum::Resource>(raw: &str) -> bool {
+    raw.parse::<T::Id>().is_ok_and(|id| id.to_string() == raw)
 }
 
 /// Build-time problems of a server function's argument struct.

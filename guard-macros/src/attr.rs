@@ -208,9 +208,10 @@ pub(crate) fn options(raw: Vec<RawOption>, errors: &mut Errors) -> Options {
                     Some(known) => format!("; did you mean `{known}`?"),
                     None => format!("; the options are {}", list(KNOWN)),
                 };
+                let attribute = errors.attribute();
                 errors.spanned(
                     &key,
-                    format!("unknown `secure_route` option `{other}`{hint}"),
+                    format!("unknown `{attribute}` option `{other}`{hint}"),
                 );
             }
         }
@@ -286,7 +287,8 @@ fn upload(key: &Ident, value: RawValue, errors: &mut Errors) -> Option<UploadOpt
 
 /// Records an option once; a repeat is an error on the repeated key.
 fn set<T>(slot: &mut Option<T>, key: &Ident, value: T, errors: &mut Errors) {
-    set_within(slot, key, value, errors, "secure_route");
+    let attribute = errors.attribute();
+    set_within(slot, key, value, errors, attribute);
 }
 
 /// As [`set`], for an option nested in `within(...)` (`upload`).

@@ -4,14 +4,36 @@
 use proc_macro2::TokenStream;
 use std::fmt::Display;
 
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
+pub(crate) struct Errors {
+    all: Option<syn::Error>,
+    /// The attribute being expanded, as its messages name it.
+    attribute: &'static str,
+}
+
+impl Default for Errors {
+    fn default() -> Self {
+        Self::for_attribute("secure_route")
+    }
+}
 
 impl Errors {
+    /// The errors of `#[attribute]` (the options' messages name it).
+    pub(crate) fn for_attribute(attribute: &'static str) -> Self {
+        Self {
+            all: None,
+            attribute,
+        }
+    }
+
+    /// `secure_route` or `secure_server_fn`.
+    pub(crate) fn attribute(&self) -> &'static str {
+        self.attribute
+    }
+
     pub(crate) fn push(&mut self, err: syn::Error) {
-        match &mut self.0 {
+        match &mut self.all {
             Some(all) => all.combine(err),
-            None => self.0 = Some(err),
+            None => self.all = Some(err),
         }
     }
 
@@ -24,10 +46,14 @@ impl Errors {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_none()
+        self.all.is_none()
+    }
+
+    pub(crate) fn into_error(self) -> Option<syn::Error> {
+        self.all
     }
 
     pub(crate) fn into_compile_errors(self) -> TokenStream {
-        self.0.map(|e| e.to_compile_error()).unwrap_or_default()
+        self.all.map(|e| e.to_compile_error()).unwrap_or_default()
     }
 }

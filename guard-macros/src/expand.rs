@@ -42,14 +42,80 @@ pub(crate) fn secure_route(args: TokenStream, item: TokenStream) -> TokenStream 
     };
     let mut errors = Errors::default();
     let opts = attr::parse_options(args, &mut errors);
-    let handler = valid::handler(&item_fn, &mut errors);
+    let mut signature = Errors::default();
+    let handler = valid::handler(&item_fn, &mut signature);
+    let signature_ok = signature.is_empty();
+    if let Some(err) = signature.into_error() {
+        errors.push(err);
+    }
     if errors.is_empty() {
         valid::options_against_handler(&opts, &handler, &mut errors);
     }
     if !errors.is_empty() {
-        return with_errors(item, errors.into_compile_errors());
+        let errors = errors.into_compile_errors();
+        // A sound signature keeps the guarded shape (`name()`, `spec()`,
+        // routable), so a misspelt option is the only error, not also every
+        // `get(name)` and `name().spec()` that uses it.
+        return if signature_ok {
+            with_errors(placeholder(&item_fn), errors)
+        } else {
+            with_errors(item, errors)
+        };
     }
     guarded(&item_fn, &opts, &handler)
+}
+
+/// What a handler whose options have errors expands to beside them: the
+/// function as `name().call_unguarded(…)` and a handler that routes but
+/// never runs (the crate does not compile).
+fn placeholder(item: &ItemFn) -> TokenStream {
+    let p = quote! { ::guard_axum::__private };
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = item;
+    let fn_name = &sig.ident;
+    let name = &format_ident!("__secure_route_{}", fn_name, span = fn_name.span());
+    let handler_name = LitStr::new(&fn_name.to_string(), fn_name.span());
+    let mut inner_sig = sig.clone();
+    inner_sig.ident = format_ident!("call_unguarded", span = sig.ident.span());
+    inner_sig.inputs.insert(0, syn::parse_quote!(self));
+    quote! {
+        #[must_use]
+        #vis fn #fn_name() -> #name {
+            #name
+        }
+
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #name;
+
+        impl #name {
+            #vis const SPEC: #p::RouteSpec =
+                #p::RouteSpec::authenticated(#handler_name, ::core::module_path!());
+
+            #[must_use]
+            #vis fn spec(self) -> &'static #p::RouteSpec {
+                &Self::SPEC
+            }
+
+            #(#attrs)*
+            #[allow(clippy::too_many_arguments, dead_code)]
+            #vis #inner_sig #block
+        }
+
+        impl #p::Sealed for #name {}
+
+        impl<__S> #p::SecureHandler<(), __S> for #name {
+            const SPEC: &'static #p::RouteSpec = &#name::SPEC;
+
+            fn call(self, _: #p::Incoming<__S>) -> #p::BoxFuture<'static, #p::Response> {
+                ::core::unreachable!("a handler with `#[secure_route]` errors does not compile")
+            }
+        }
+    }
 }
 
 pub(crate) fn with_errors(item: TokenStream, errors: TokenStream) -> TokenStream {
@@ -157,6 +223,13 @@ pub(crate) fn spec(item: &ItemFn, opts: &Options) -> TokenStream {
 fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
     let p = quote! { ::guard_axum::__private };
     let mut checks = TokenStream::new();
+    // The name check in `valid` misses an alias, a renamed import or a type
+    // macro; the type does not (see guard-axum's `unvalidated` module).
+    for leaf in handler.arg_types.iter().flat_map(valid::leaves) {
+        checks.extend(quote_spanned! {leaf.span()=>
+            const _: () = #p::refuse_unvalidated::<#leaf, _>();
+        });
+    }
     if let Some((_, params)) = &opts.owner {
         for resource in handler
             .arg_types
@@ -287,6 +360,15 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
         }
         None => (quote! { () }, quote! {}, quote! {}),
     };
+    // Spanned at the return type: a type that is no response is an error
+    // there, with `HandlerResponse`'s message.
+    let returns = match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => sig.ident.span(),
+    };
+    let into_response = quote_spanned! {returns=>
+        #p::HandlerResponse::into_handler_response(returned)
+    };
     let impl_generics = if last_ty.is_some() {
         quote! { <__S, __M> }
     } else {
@@ -349,7 +431,8 @@ fn guarded(item: &ItemFn, opts: &Options, handler: &Handler) -> TokenStream {
                         #(#parts_before_body)*
                         #last_extract
                         #(#parts_after_body)*
-                        #p::IntoResponse::into_response(self.call_unguarded(#(#args),*).await)
+                        let returned = self.call_unguarded(#(#args),*).await;
+                        #into_response
                     };
                     admitted.guards.finish(&#name::SPEC, admitted.pass, response).await
                 }))

@@ -39,7 +39,7 @@ pub(crate) fn secure_server_fn(args: TokenStream, item: TokenStream) -> TokenStr
             return with_errors(item, err.to_compile_error());
         }
     };
-    let mut errors = Errors::default();
+    let mut errors = Errors::for_attribute("secure_server_fn");
     let opts = attr::parse_options(args, &mut errors);
     not_for_server_fns(&opts, &mut errors);
     let server = server_attr(&item_fn, &mut errors);
@@ -185,6 +185,11 @@ fn signature(item: &ItemFn, opts: &Options, errors: &mut Errors) -> Option<Owner
     }
     if !sig.generics.params.is_empty() {
         errors.spanned(&sig.generics, "a guarded server function cannot be generic");
+    } else if let Some(clause) = &sig.generics.where_clause {
+        errors.spanned(
+            clause,
+            "a guarded server function cannot be generic; remove the `where` clause",
+        );
     }
     let returns_guarded = match &sig.output {
         ReturnType::Type(_, ty) => valid::outer_name(ty).as_deref() == Some("Result")
@@ -298,11 +303,19 @@ fn guarded(
             // The caller sends the id; the body receives the resource.
             *arg.ty = syn::parse_quote!(<#resource as #p::Resource>::Id);
         } else {
+            let arg_name = LitStr::new(&name.to_string(), name.span());
             validate.push(quote! {
-                (&#p::Arg(&#name)).guard_validate().map_err(#p::invalid)?;
+                (&#p::Arg(&#name)).guard_validate().map_err(|err| #p::invalid(#arg_name, err))?;
             });
         }
     }
+    let owner_check = match &owner {
+        Some(OwnerArg { name, resource }) => {
+            let name = LitStr::new(&name.to_string(), name.span());
+            quote! { ::core::option::Option::Some((#name, #p::canonical_id::<#resource>)) }
+        }
+        None => quote! { ::core::option::Option::None },
+    };
     let load = owner.map(|OwnerArg { name, resource }| {
         quote! {
             let #name: ::guard_axum::Owned<#resource> = __guard_checked.owned::<#resource>(&#name).await?;
@@ -356,6 +369,7 @@ fn guarded(
                 json: #p::check_json_strict::<#args_struct>,
                 problems: #p::args_problems::<#args_struct>,
                 allowed_identity: &[],
+                owner: #owner_check,
                 media: {
                     fn media() -> ::core::option::Option<&'static str> {
                         #[allow(unused_imports)]

@@ -24,10 +24,16 @@ pub(crate) fn handler(item: &ItemFn, errors: &mut Errors) -> Handler {
             "a `#[secure_route]` handler must be an `async fn`; add `async` before `fn`",
         );
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    if !sig.generics.params.is_empty() {
         errors.spanned(
             &sig.generics,
             "a `#[secure_route]` handler cannot be generic; use concrete extractor types",
+        );
+    } else if let Some(clause) = &sig.generics.where_clause {
+        // `Generics` prints without its `where` clause: spanned there.
+        errors.spanned(
+            clause,
+            "a `#[secure_route]` handler cannot be generic; remove the `where` clause",
         );
     }
     if let Some(unsafety) = &sig.unsafety {
@@ -187,11 +193,30 @@ pub(crate) fn combinations(opts: &Options, options_were_clean: bool, errors: &mu
             "give `rate_account` or `rate_identifier`, not both",
         );
     }
+    // `rate` is the per-IP limit and the per-account (per-identifier)
+    // one; with both set by their own options it limits nothing.
+    if let (Some(rate), Some(_), Some(who)) = (
+        &opts.rate,
+        &opts.rate_ip,
+        opts.rate_account.as_ref().or(opts.rate_identifier.as_ref()),
+    ) {
+        errors.spanned(
+            &rate.key,
+            format!(
+                "`rate` sets the per-IP and the per-{} limit, and `rate_ip` and `{}` set both here, so it limits nothing; remove `rate`",
+                if who.key == "rate_account" { "account" } else { "identifier" },
+                who.key
+            ),
+        );
+    }
     match (&opts.auth, &opts.public) {
-        (None, None) if options_were_clean => errors.at(
-            Span::call_site(),
-            "`#[secure_route]` needs `auth` or `public = \"<reason>\"`: every route says who may call it",
-        ),
+        (None, None) if options_were_clean => {
+            let attribute = errors.attribute();
+            errors.at(
+                Span::call_site(),
+                format!("`#[{attribute}]` needs `auth` or `public = \"<reason>\"`: every route says who may call it"),
+            );
+        }
         (Some(_), Some((public, _))) => errors.spanned(
             public,
             "`public` and `auth` contradict each other; keep `auth` for a route that needs a session, or `public = \"<reason>\"` alone",
@@ -211,18 +236,18 @@ pub(crate) fn combinations(opts: &Options, options_were_clean: bool, errors: &mu
                 "`rate_account` needs an authenticated principal; add `auth`, or on a public route (login, reset) limit per identifier with `rate_identifier` and `IdentifierLimit`",
             );
         }
+        let attribute = errors.attribute();
         for key in needs_auth.into_iter().flatten() {
             errors.spanned(
                 key,
                 format!(
-                    "`{key}` needs an authenticated principal; add `auth` to this `secure_route`"
+                    "`{key}` needs an authenticated principal; add `auth` to this `{attribute}`"
                 ),
             );
         }
     }
 }
 
-/// The last path segment of a type (`Owned` for `guard_axum::Owned<Project>`).
 /// What is wrong with an argument that reads input unvalidated, and the
 /// fix; looks through `Option<…>` and `Result<…, _>`, axum's spellings of
 /// an optional or fallible extractor. The whole `Request` stays allowed:
@@ -230,6 +255,9 @@ pub(crate) fn combinations(opts: &Options, options_were_clean: bool, errors: &mu
 /// page), and it is as visible in review as an `unsafe` block.
 fn unvalidated(ty: &Type) -> Option<&'static str> {
     const BODY: &str = "the raw body; declare `body = T` and take `Valid<T>` (or `upload(...)` and `Upload` for a file)";
+    if let Type::Tuple(tuple) = ty {
+        return tuple.elems.iter().find_map(unvalidated);
+    }
     let name = outer_name(ty)?;
     if name == "Option" || name == "Result" {
         return generic_of(ty, &name).and_then(unvalidated);
@@ -251,6 +279,18 @@ fn unvalidated(ty: &Type) -> Option<&'static str> {
     })
 }
 
+/// The types an argument extracts: itself, or each element of a tuple
+/// (axum extracts a tuple of extractors element by element).
+pub(crate) fn leaves(ty: &Type) -> Vec<&Type> {
+    match ty {
+        Type::Tuple(tuple) => tuple.elems.iter().flat_map(leaves).collect(),
+        Type::Paren(p) => leaves(&p.elem),
+        Type::Group(g) => leaves(&g.elem),
+        other => vec![other],
+    }
+}
+
+/// The last path segment of a type (`Owned` for `guard_axum::Owned<Project>`).
 pub(crate) fn outer_name(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),

@@ -25,6 +25,7 @@ mod secret;
 mod state;
 
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::str::FromStr as _;
 
 use std::sync::Arc;
@@ -73,7 +74,17 @@ pub struct Service {
     pub app: GuardedApp,
     /// The route-by-route report.
     pub report: RouteReport,
+    /// The most connections one IP address may hold open:
+    /// [`CONNECTIONS_PER_IP`] when clients connect directly, none behind a
+    /// `--trusted-proxy` (every connection would be the proxy's).
+    pub connections_per_ip: Option<NonZeroUsize>,
 }
+
+/// The per-IP connection cap of a service that clients reach directly: far
+/// above a browser's six per host or an office behind one NAT address, far
+/// below the file descriptors one client could otherwise hold with idle
+/// connections, each kept up to [`HEADER_READ_TIMEOUT`].
+pub const CONNECTIONS_PER_IP: NonZeroUsize = NonZeroUsize::new(128).unwrap();
 
 /// How long a client may take over a request's headers: a client sending
 /// one header line every few seconds (slowloris) is disconnected once it
@@ -112,9 +123,14 @@ impl Service {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.app
+        let mut serve = self
+            .app
             .serve(listener)
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        if let Some(max) = self.connections_per_ip {
+            serve = serve.max_connections_per_ip(max);
+        }
+        serve
             .with_graceful_shutdown(signal)
             .shutdown_timeout(SHUTDOWN_TIMEOUT)
             .await
@@ -270,5 +286,9 @@ pub async fn build(config: &Config) -> Result<Service, StartError> {
     Ok(Service {
         report: app.report().clone(),
         app: app.with_state(state),
+        connections_per_ip: config
+            .trusted_proxies
+            .is_empty()
+            .then_some(CONNECTIONS_PER_IP),
     })
 }

@@ -160,7 +160,7 @@ async fn direct_calls_see_the_owner_scope_and_roles() {
     .unwrap_err();
     assert_eq!(
         err.public_body(),
-        r#"{"error":"invalid_input","fields":{"title":["length"]}}"#
+        r#"{"error":"invalid_input","fields":{"changes.title":["length"]}}"#
     );
 
     // The owner's own direct delete goes through.

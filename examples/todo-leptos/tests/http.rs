@@ -139,6 +139,34 @@ async fn another_users_todo_is_the_same_404_as_a_missing_one() {
 }
 
 #[tokio::test]
+async fn an_id_in_another_spelling_is_the_same_404_and_changes_nothing() {
+    let (app, alice, _) = alice_and_bob().await;
+    let id = app.add(&alice, "alice's").await;
+    // `+1` and `01` decode to the same i64: a second name for one todo,
+    // refused as a route's `Owned<T>` refuses the same path values.
+    for alias in [format!("+{id}"), format!("0{id}"), format!("00{id}")] {
+        for path in [paths::TOGGLE, paths::DELETE] {
+            let answer = app.form(path, Some(&alice), &[("todo", &alias)]).await;
+            assert_eq!(
+                (answer.status, answer.body.as_str()),
+                (404, NOT_FOUND),
+                "{path} {alias}"
+            );
+        }
+    }
+    // Neither toggled nor deleted.
+    assert_eq!(
+        app.form(paths::LIST, Some(&alice), &[]).await.json(),
+        json!([{"id": id, "title": "alice's", "done": false}])
+    );
+    // The id's own spelling still works.
+    let toggled = app
+        .form(paths::TOGGLE, Some(&alice), &[("todo", &id.to_string())])
+        .await;
+    assert_eq!(toggled.status, 200, "{toggled:?}");
+}
+
+#[tokio::test]
 async fn admins_list_every_todo_and_others_are_403() {
     let (app, alice, _) = alice_and_bob().await;
     app.add(&alice, "one").await;
@@ -250,7 +278,7 @@ async fn unknown_and_identity_arguments_are_refused_in_both_codecs() {
     assert_eq!(empty.status, 400);
     assert_eq!(
         empty.body,
-        r#"{"error":"invalid_input","fields":{"title":["length"]}}"#
+        r#"{"error":"invalid_input","fields":{"changes.title":["length"]}}"#
     );
     // None of the refused calls reached the body: the title is unchanged.
     let list = app.form(paths::LIST, Some(&alice), &[]).await;

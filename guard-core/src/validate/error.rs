@@ -184,6 +184,10 @@ pub(crate) fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
     out
 }
 
+/// The name validator's `Validate` impls of collections give their items'
+/// errors (`validator::ValidationErrors::merge_all(.., "_tmp_validator", ..)`).
+const VALIDATOR_COLLECTION_KEY: &str = "_tmp_validator";
+
 /// Adds validator's nested errors as `path → codes`, `address.city`,
 /// `items[0].name`. Only codes are kept: validator's messages and params can
 /// carry the submitted value.
@@ -197,7 +201,12 @@ pub(crate) fn add_validation_errors(
     entries.sort_by(|a, b| a.0.cmp(b.0));
     for (name, kind) in entries {
         let mut path = prefix.to_owned();
-        push_key(&mut path, name);
+        // validator keys a collection's own errors (`Vec<T>`, `Option<T>`,
+        // a map) under a temporary name of its own: not a field the client
+        // sent, so the path goes on from the collection (`[0].text`).
+        if *name != VALIDATOR_COLLECTION_KEY {
+            push_key(&mut path, name);
+        }
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for error in list {
@@ -240,6 +249,29 @@ mod tests {
         push_index(&mut path, 3);
         push_key(&mut path, "name");
         assert_eq!(path, "items[3].name");
+    }
+
+    #[test]
+    fn a_collections_item_errors_name_the_item_not_validators_temporary() {
+        #[derive(validator::Validate)]
+        struct Note {
+            #[validate(length(max = 3))]
+            text: String,
+        }
+        let notes = vec![
+            Note { text: "ok".into() },
+            Note {
+                text: "too long".into(),
+            },
+        ];
+        let mut fields = FieldErrors::new();
+        let errors = validator::Validate::validate(&notes).unwrap_err();
+        add_validation_errors(&errors, "", &mut fields);
+        let listed: Vec<(String, Vec<String>)> = fields
+            .into_iter()
+            .map(|(path, codes)| (path, codes.into_iter().map(String::from).collect()))
+            .collect();
+        assert_eq!(listed, [("[1].text".to_owned(), vec!["length".to_owned()])]);
     }
 
     #[test]

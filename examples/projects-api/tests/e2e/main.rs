@@ -14,6 +14,7 @@ mod support;
 
 mod accounts;
 mod brute_force;
+mod connections;
 mod csrf;
 mod headers_and_report;
 mod idor;

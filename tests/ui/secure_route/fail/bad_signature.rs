@@ -20,4 +20,12 @@ async extern "C" fn foreign_abi() {}
 #[secure_route(auth)]
 async fn applied_twice() {}
 
+#[secure_route(auth)]
+async fn with_where_clause() -> String
+where
+    String: Send,
+{
+    String::new()
+}
+
 fn main() {}

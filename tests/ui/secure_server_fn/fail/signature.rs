@@ -44,4 +44,13 @@ pub fn not_async() -> Result<(), GuardedError> {
     Ok(())
 }
 
+#[secure_server_fn(auth)]
+#[leptos::server]
+pub async fn with_where_clause() -> Result<(), GuardedError>
+where
+    GuardedError: Sized,
+{
+    Ok(())
+}
+
 fn main() {}
