@@ -630,10 +630,12 @@ pub fn invalid(arg: &str, err: InputError) -> GuardedError {
 }
 
 /// Whether `raw` is the id type's own spelling of an id: it parses, and
-/// prints back as itself (`1`, not `+1` or `01`).
+/// prints back as itself (`1`, not `+1` or `01`). The rule is
+/// [`guard_axum::extract::parse_id`]'s, the one `Owned<T>` applies on
+/// routes.
 #[doc(hidden)]
 pub fn canonical_id<T: guard_axum::Resource>(raw: &str) -> bool {
-    raw.parse::<T::Id>().is_ok_and(|id| id.to_string() == raw)
+    guard_axum::extract::parse_id::<T>(raw).is_some()
 }
 
 /// Build-time problems of a server function's argument struct.

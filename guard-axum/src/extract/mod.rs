@@ -31,7 +31,7 @@ mod valid;
 pub use client_ip::{ClientIp, ClientIpFuture, ClientIpLayer, ClientIpService, client_rate_key};
 pub use limit::{BodyLimit, BodyLimitLayer, BodyLimitService};
 pub use options::AllowIdentityFields;
-pub use owned::{Owned, OwnedResource, Owner, Resource};
+pub use owned::{Owned, OwnedResource, Owner, Resource, parse_id};
 pub use path::ValidPath;
 pub use query::{ValidQuery, decode_query_strict};
 pub use valid::Valid;

@@ -168,17 +168,41 @@ impl<T> Owned<T> {
                 T::PARAM
             )));
         };
-        let Ok(id) = raw.parse::<T::Id>() else {
+        let Some(id) = parse_id::<T>(raw) else {
             return Err(GuardError::not_found());
         };
-        if !spelled_as(&id, raw) {
-            return Err(GuardError::not_found());
-        }
         match T::load(state, id, &owner).await? {
             Some(resource) => Ok(Self(resource)),
             None => Err(GuardError::not_found()),
         }
     }
+}
+
+/// `raw` as `T`'s id, if it parses **and** is written the id type's own
+/// way (its `Display`): `+1`, `01` or `-0` for an integer id is `None`, so
+/// one resource has one URL. [`Owned<T>`] loads only ids this returns, and
+/// the guarded Leptos server functions check owner ids with it; a lookup
+/// of your own by a path or form value should too.
+///
+/// ```
+/// use guard_axum::{Resource, extract::parse_id};
+///
+/// struct Project;
+/// impl Resource for Project {
+///     const PARAM: &'static str = "project";
+///     type Id = i64;
+/// }
+///
+/// assert_eq!(parse_id::<Project>("42"), Some(42));
+/// assert_eq!(parse_id::<Project>("-7"), Some(-7));
+/// for alias in ["+42", "042", "-0", " 42", "4_2", "x"] {
+///     assert_eq!(parse_id::<Project>(alias), None, "{alias}");
+/// }
+/// ```
+#[must_use]
+pub fn parse_id<T: Resource>(raw: &str) -> Option<T::Id> {
+    let id = raw.parse::<T::Id>().ok()?;
+    spelled_as(&id, raw).then_some(id)
 }
 
 /// Whether `raw` is `id`'s own spelling; `id` is what `raw` parsed to.
