@@ -185,9 +185,8 @@ pub use upload::Upload;
 /// `Option`/`Result` or a tuple, because it would skip the strict decoding
 /// and the identity-field check. Written by name, the error names the fix;
 /// hidden behind a type alias, a renamed import (`use axum::Json as J;`), a
-/// type macro or a projection, the argument's type is refused too (a
-/// "type annotations needed" error at the argument whose note names the raw
-/// type and the fix). An extractor of your own that reads the body
+/// type macro or a projection, the argument's type is refused too, with
+/// an error at the argument that names the raw type and the fix. An extractor of your own that reads the body
 /// unvalidated passes: review extractors as you would any code that reads
 /// input. What does hold for every argument whatever its type is the
 /// router's part: the guards run first, and an undeclared body is capped
@@ -205,7 +204,7 @@ pub mod __private {
     pub use crate::handler::{
         Admitted, BoxFuture, Incoming, LastArgument, SecureHandler, ViaParts, ViaRequest,
     };
-    pub use crate::unvalidated::refuse_unvalidated;
+    pub use crate::unvalidated::{AcceptedVerdict, Probe, RawVerdict, refuse_unvalidated};
     pub use axum::extract::{FromRequest, FromRequestParts, Request};
     pub use axum::response::{IntoResponse, Response};
     pub use guard_core::RouteSpec;

@@ -225,9 +225,17 @@ fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
     let mut checks = TokenStream::new();
     // The name check in `valid` misses an alias, a renamed import or a type
     // macro; the type does not (see guard-axum's `unvalidated` module).
+    // Never called: type-checking its body is the check.
     for leaf in handler.arg_types.iter().flat_map(valid::leaves) {
         checks.extend(quote_spanned! {leaf.span()=>
-            const _: () = #p::refuse_unvalidated::<#leaf, _>();
+            const _: () = {
+                #[allow(dead_code)]
+                fn __guard_refuse_unvalidated() {
+                    #[allow(unused_imports)]
+                    use #p::{AcceptedVerdict as _, RawVerdict as _};
+                    #p::refuse_unvalidated((&#p::Probe::<#leaf>::new()).verdict());
+                }
+            };
         });
     }
     if let Some((_, params)) = &opts.owner {
