@@ -762,3 +762,39 @@ fn a_refusing_if_on_a_local_read_from_the_authorization_header_is_a_check() {
     // Negative: a local read from another header, validated with a 400.
     assert_eq!(state(&s, "POST", "/pick", AUTH), "unguarded");
 }
+
+#[test]
+fn an_extractor_that_only_gathers_credentials_is_no_guard_of_its_own() {
+    let s = scan("ga10_shapes");
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    // `Presented` reads the Authorization header and a cookie jar, and
+    // its only `?` is `parts.extract::<Cookies>().await?` (a jar fails
+    // only without its layer): it refuses nobody. A handler that only
+    // sets a cookie with it is open.
+    assert_eq!(state(&s, "POST", "/presented/logout", AUTH), "unguarded");
+    // The check is in the application method the handler hands it to
+    // (`app.list_items(&presented)`, which opens with
+    // `self.authenticate(presented).await?`): read, but given an identity
+    // that may be absent, its policy is not evaluated.
+    assert_eq!(state(&s, "GET", "/presented/items", AUTH), "unknown");
+    // Negative: an extractor that answers 401 without the header guards,
+    // its jar extraction's `?` notwithstanding.
+    assert_eq!(state(&s, "GET", "/strict", AUTH), "guarded");
+}
+
+#[test]
+fn an_optional_identity_handed_on_to_another_fn_is_an_unread_check() {
+    let s = scan("ga10_shapes");
+    // `policy::decide(bearer)` with `bearer: Option<Bearer>`: the check,
+    // if any, is in code this reader does not follow.
+    assert_eq!(state(&s, "GET", "/maybe/handed", AUTH), "unknown");
+    assert!(
+        reason(&s, "GET", "/maybe/handed", AUTH)
+            .contains("the optional identity `bearer` is handed to `decide(..)`"),
+        "{}",
+        reason(&s, "GET", "/maybe/handed", AUTH)
+    );
+    // Negative: an optional identity only looked at (`bearer.is_some()`
+    // inside `format!`) is no check.
+    assert_eq!(state(&s, "GET", "/maybe/looked-at", AUTH), "unguarded");
+}

@@ -1596,6 +1596,26 @@ fn method_guard(ctx: &Ctx<'_, '_>, h: &HandlerCode<'_>) -> Option<BodyGuard> {
     None
 }
 
+/// The first call of a handler body handed one of the optional-identity
+/// bindings as an argument (`get_tokens(&auth_data)`), as (binding, call
+/// name): not a method called on the identity itself
+/// (`auth_data.create_expired_id_cookie()`), not a constructor (`Ok(user)`,
+/// `Json(user)`).
+fn handed_identity(body: &Body<'_>, optional: &[String]) -> Option<(String, String)> {
+    if optional.is_empty() {
+        return None;
+    }
+    code::calls(body.code).into_iter().find_map(|c| {
+        if c.name.starts_with(|ch: char| ch.is_uppercase()) {
+            return None;
+        }
+        c.args.iter().find_map(|a| {
+            let (root, fields) = receiver_chain(a)?;
+            (fields.is_empty() && optional.contains(&root)).then(|| (root, c.name.clone()))
+        })
+    })
+}
+
 /// Whether a text uses a name as a whole identifier.
 fn mentions(text: &str, name: &str) -> bool {
     text.match_indices(name).any(|(at, _)| {
@@ -1827,6 +1847,15 @@ fn judge(ctx: &Ctx<'_, '_>, i: usize) -> Judged {
                 reason: why,
                 finding: None,
             };
+        }
+        // An identity that never refuses, handed on to a fn (cratery's
+        // `state.application.get_tokens(&auth_data)`, whose
+        // `self.authenticate(auth_data).await?` sits in a closure this
+        // reader does not follow): the check, if any, is in that call.
+        if let Some((id, call)) = handed_identity(&h.body, &optional) {
+            maybe.push(format!(
+                "the optional identity `{id}` is handed to `{call}(..)`, whose check of it is not read: whether it refuses an anonymous caller is not known"
+            ));
         }
     }
     if let Some((cond, text, why)) = conditional {

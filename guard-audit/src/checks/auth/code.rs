@@ -447,11 +447,58 @@ pub(crate) fn type_head(ty: &syn::Type) -> Option<(&syn::Path, String, Vec<&syn:
 /// is an `Ok(..)` call. An extractor whose `from_request_parts` is such a
 /// body never rejects, whatever its `Rejection` type says (an optional
 /// user extractor that yields `Ok(Self(None))` without credentials).
+///
+/// A `?` on extracting a cookie jar (`parts.extract::<Cookies>().await?`)
+/// is no refusal of the caller: a jar fails only when its layer is not
+/// mounted (a 500), never for what the request carries.
 pub(crate) fn never_errs(block: &syn::Block) -> bool {
-    every_exit(block, &|e| {
-        matches!(e, syn::Expr::Call(c)
+    every_exit(
+        block,
+        &|e| {
+            matches!(e, syn::Expr::Call(c)
             if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Ok")))
-    })
+        },
+        &jar_extraction,
+    )
+}
+
+/// Cookie jars: they read cookies without judging any, and fail only
+/// without their layer.
+const JARS: &[&str] = &[
+    "Cookies",
+    "CookieJar",
+    "SignedCookieJar",
+    "PrivateCookieJar",
+];
+
+/// Whether a `?` is applied to `<x>.extract::<Jar>().await` (or
+/// `Jar::from_request_parts(..).await`), with a jar of `JARS`.
+fn jar_extraction(t: &syn::ExprTry) -> bool {
+    let mut e = &*t.expr;
+    if let syn::Expr::Await(a) = e {
+        e = &a.base;
+    }
+    let jar = |p: &syn::Path| {
+        p.segments
+            .last()
+            .is_some_and(|s| JARS.iter().any(|j| s.ident == j))
+    };
+    match e {
+        syn::Expr::MethodCall(m) if m.method == "extract" => {
+            m.turbofish.as_ref().is_some_and(|tf| {
+                tf.args.len() == 1
+                    && matches!(tf.args.first(), Some(syn::GenericArgument::Type(syn::Type::Path(tp))) if jar(&tp.path))
+            })
+        }
+        syn::Expr::Call(c) => matches!(&*c.func, syn::Expr::Path(p)
+            if p.path.segments.len() >= 2
+                && p.path.segments.last().is_some_and(|s| s.ident == "from_request_parts")
+                && jar(&syn::Path {
+                    leading_colon: None,
+                    segments: p.path.segments.iter().take(p.path.segments.len() - 1).cloned().collect(),
+                })),
+        _ => false,
+    }
 }
 
 /// Whether a middleware body passes every request on: it has no `?` and
@@ -460,7 +507,7 @@ pub(crate) fn never_errs(block: &syn::Block) -> bool {
 /// metrics layer that looks at which session kind the request carries
 /// and `return next.run(request).await`s early when it has no tenant).
 pub(crate) fn always_passes(block: &syn::Block) -> bool {
-    every_exit(block, &runs_next)
+    every_exit(block, &runs_next, &|_| false)
 }
 
 /// Whether an exit value is `next.run(..)` (awaited, or in `Ok(..)`).
@@ -511,7 +558,7 @@ pub(crate) fn refuses_for_other_reasons(block: &syn::Block) -> bool {
                 .iter()
                 .any(|s| t.contains(&format!("StatusCode::{s}")))
     }
-    every_exit(block, &leaf)
+    every_exit(block, &leaf, &|_| false)
 }
 
 /// Whether a middleware body runs the inner service before anything that
@@ -569,16 +616,23 @@ pub(crate) fn runs_first(block: &syn::Block) -> bool {
     false
 }
 
-/// Whether a fn body has no `?` and every value it can return (each
+/// Whether a fn body has no `?` (but those `allowed_try` accepts) and every value it can return (each
 /// `return` and each tail, through `if`/`match`/blocks) is a `leaf`.
-fn every_exit(block: &syn::Block, leaf: &dyn Fn(&syn::Expr) -> bool) -> bool {
-    struct Exits<'w> {
+fn every_exit(
+    block: &syn::Block,
+    leaf: &dyn Fn(&syn::Expr) -> bool,
+    allowed_try: &dyn Fn(&syn::ExprTry) -> bool,
+) -> bool {
+    struct Exits<'w, 'a> {
         tried: bool,
         returns: Vec<&'w syn::Expr>,
+        allowed_try: &'a dyn Fn(&syn::ExprTry) -> bool,
     }
-    impl<'w> Visit<'w> for Exits<'w> {
+    impl<'w> Visit<'w> for Exits<'w, '_> {
         fn visit_expr_try(&mut self, t: &'w syn::ExprTry) {
-            self.tried = true;
+            if !(self.allowed_try)(t) {
+                self.tried = true;
+            }
             syn::visit::visit_expr_try(self, t);
         }
         fn visit_expr_return(&mut self, r: &'w syn::ExprReturn) {
@@ -625,6 +679,7 @@ fn every_exit(block: &syn::Block, leaf: &dyn Fn(&syn::Expr) -> bool) -> bool {
     let mut exits = Exits {
         tried: false,
         returns: Vec::new(),
+        allowed_try,
     };
     exits.visit_block(block);
     !exits.tried && block_ok(block, leaf) && exits.returns.iter().all(|e| tail_ok(e, leaf))
