@@ -107,8 +107,31 @@ pub fn scan(manifest: &Path) -> Result<Scan, load::LoadError> {
     })
 }
 
-/// Scans the workspace of a manifest with these options.
+/// The stack the scan runs on: deep (but within the limits of
+/// [`load::MAX_GROUP_DEPTH`] and [`load::MAX_TREE_DEPTH`]) code is parsed
+/// and walked recursively. Only the pages used are committed.
+pub const SCAN_STACK_BYTES: usize = 512 << 20;
+
+/// Scans the workspace of a manifest with these options (on a thread with
+/// a [`SCAN_STACK_BYTES`] stack).
 pub fn scan_with(manifest: &Path, options: &Options) -> Result<Scan, Error> {
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("guard-audit-scan".to_owned())
+            .stack_size(SCAN_STACK_BYTES)
+            .spawn_scoped(s, || scan_on_this_thread(manifest, options))
+        {
+            Ok(handle) => match handle.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // No thread could be started: scan here, on the caller's stack.
+            Err(_) => scan_on_this_thread(manifest, options),
+        }
+    })
+}
+
+fn scan_on_this_thread(manifest: &Path, options: &Options) -> Result<Scan, Error> {
     let ws = match &options.registry {
         Some(dirs) => load::load_with(manifest, dirs),
         None => load::load(manifest),

@@ -142,6 +142,7 @@ pub fn load_with(manifest: &Path, registry: &[PathBuf]) -> Result<Workspace, Loa
             }
             load_file(
                 &mut ws,
+                &mut Vec::new(),
                 &krate,
                 Vec::new(),
                 target.src_path.as_std_path(),
@@ -167,31 +168,207 @@ fn child_dir(file: &Path, owns_dir: bool) -> PathBuf {
     }
 }
 
-fn load_file(ws: &mut Workspace, krate: &str, path: Vec<String>, file: &Path, root: bool) {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            ws.gaps.push(Gap {
-                file: file.to_path_buf(),
-                error: format!("read: {e}"),
-            });
-            return;
+/// The largest source file read (bytes); a larger one is not parsed.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The deepest bracket nesting (`(`, `[`, `{` groups) of a file that is
+/// parsed: `syn`'s parser recurses once or more per level.
+pub const MAX_GROUP_DEPTH: usize = 256;
+
+/// The deepest syntax-tree nesting (expressions, types, patterns, blocks,
+/// items: a 1000-call method chain is 1000 deep) of a file that is
+/// scanned: the scanner's own walks recurse per level.
+pub const MAX_TREE_DEPTH: usize = 4000;
+
+/// The longest run of consecutive punctuation tokens of a file that is
+/// parsed: prefix operators (`!!!!x`, `&&&&x`) and closing generics
+/// (`Vec<Vec<..>>`) are parsed recursively, one level per token.
+pub const MAX_PUNCT_RUN: usize = 256;
+
+/// Reads a source file: only a regular file (a FIFO or a device would
+/// block or never end), at most [`MAX_FILE_BYTES`]. The error is the
+/// reason, `read: ..`.
+///
+/// # Errors
+///
+/// The file is missing, unreadable, not a regular file, too large, or not
+/// UTF-8.
+pub fn read_source(file: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(file).map_err(|e| format!("read: {e}"))?;
+    if !meta.is_file() {
+        return Err("read: not a regular file".to_owned());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "read: {} bytes, larger than the {MAX_FILE_BYTES}-byte limit",
+            meta.len()
+        ));
+    }
+    std::fs::read_to_string(file).map_err(|e| format!("read: {e}"))
+}
+
+/// The deepest group nesting of a token stream and its longest run of
+/// consecutive punctuation tokens, walked without recursion.
+fn token_depths(tokens: proc_macro2::TokenStream) -> (usize, usize) {
+    let mut stack = vec![tokens.into_iter()];
+    let (mut max, mut run, mut max_run) = (0, 0, 0);
+    while let Some(top) = stack.last_mut() {
+        let next = top.next();
+        if matches!(next, Some(proc_macro2::TokenTree::Punct(_))) {
+            run += 1;
+            max_run = max_run.max(run);
+        } else {
+            run = 0;
         }
+        match next {
+            Some(proc_macro2::TokenTree::Group(g)) => {
+                stack.push(g.stream().into_iter());
+                max = max.max(stack.len() - 1);
+            }
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    (max, max_run)
+}
+
+/// Whether a syntax tree nests deeper than `limit` (the walk stops
+/// descending at the limit, so its own recursion is bounded).
+fn deeper_than(ast: &syn::File, limit: usize) -> bool {
+    use syn::visit::Visit;
+    struct Depth {
+        depth: usize,
+        limit: usize,
+        over: bool,
+    }
+    impl Depth {
+        fn enter(&mut self) -> bool {
+            self.depth += 1;
+            if self.depth > self.limit {
+                self.over = true;
+            }
+            !self.over
+        }
+    }
+    impl<'a> Visit<'a> for Depth {
+        fn visit_expr(&mut self, e: &'a syn::Expr) {
+            if self.enter() {
+                syn::visit::visit_expr(self, e);
+            }
+            self.depth -= 1;
+        }
+        fn visit_type(&mut self, t: &'a syn::Type) {
+            if self.enter() {
+                syn::visit::visit_type(self, t);
+            }
+            self.depth -= 1;
+        }
+        fn visit_pat(&mut self, p: &'a syn::Pat) {
+            if self.enter() {
+                syn::visit::visit_pat(self, p);
+            }
+            self.depth -= 1;
+        }
+        fn visit_block(&mut self, b: &'a syn::Block) {
+            if self.enter() {
+                syn::visit::visit_block(self, b);
+            }
+            self.depth -= 1;
+        }
+        fn visit_item(&mut self, i: &'a syn::Item) {
+            if self.enter() {
+                syn::visit::visit_item(self, i);
+            }
+            self.depth -= 1;
+        }
+        fn visit_generic_argument(&mut self, g: &'a syn::GenericArgument) {
+            if self.enter() {
+                syn::visit::visit_generic_argument(self, g);
+            }
+            self.depth -= 1;
+        }
+    }
+    let mut d = Depth {
+        depth: 0,
+        limit,
+        over: false,
     };
-    let ast = match syn::parse_file(&text) {
+    d.visit_file(ast);
+    d.over
+}
+
+/// Parses a source text, or says why not: a lexical error, bracket
+/// nesting deeper than [`MAX_GROUP_DEPTH`], a punctuation run longer than
+/// [`MAX_PUNCT_RUN`], a syntax error, or a tree
+/// deeper than [`MAX_TREE_DEPTH`].
+fn parse_source(text: &str) -> Result<syn::File, String> {
+    let tokens: proc_macro2::TokenStream = text.parse().map_err(|e: proc_macro2::LexError| {
+        let at = e.span().start();
+        format!("parse: {e} (line {}, column {})", at.line, at.column + 1)
+    })?;
+    let (depth, run) = token_depths(tokens);
+    if depth > MAX_GROUP_DEPTH {
+        return Err(format!(
+            "parse: brackets nested {depth} deep, deeper than the limit of {MAX_GROUP_DEPTH}"
+        ));
+    }
+    if run > MAX_PUNCT_RUN {
+        return Err(format!(
+            "parse: {run} punctuation tokens in a row, more than the limit of {MAX_PUNCT_RUN}"
+        ));
+    }
+    let ast = syn::parse_file(text).map_err(|e| {
+        let at = e.span().start();
+        format!("parse: {e} (line {}, column {})", at.line, at.column + 1)
+    })?;
+    if deeper_than(&ast, MAX_TREE_DEPTH) {
+        return Err(format!(
+            "parse: syntax tree nested deeper than the limit of {MAX_TREE_DEPTH}"
+        ));
+    }
+    Ok(ast)
+}
+
+fn load_file(
+    ws: &mut Workspace,
+    loading: &mut Vec<PathBuf>,
+    krate: &str,
+    path: Vec<String>,
+    file: &Path,
+    root: bool,
+) {
+    // A `#[path]` that leads back to a file being loaded (itself, or an
+    // ancestor module's file) is a module cycle: rustc rejects it, and
+    // following it would never end.
+    let key = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    if loading.contains(&key) {
+        ws.gaps.push(Gap {
+            file: file.to_path_buf(),
+            error: format!(
+                "read: module cycle: `mod {}` loads a file that is already being loaded",
+                path.last().map_or("", String::as_str)
+            ),
+        });
+        return;
+    }
+    let parsed = read_source(file).and_then(|text| parse_source(&text));
+    let ast = match parsed {
         Ok(ast) => ast,
-        Err(e) => {
-            let at = e.span().start();
+        Err(error) => {
             ws.gaps.push(Gap {
                 file: file.to_path_buf(),
-                error: format!("parse: {e} (line {}, column {})", at.line, at.column + 1),
+                error,
             });
             return;
         }
     };
     let owns_dir = root || file.file_name().is_some_and(|n| n == "mod.rs");
     let dir = child_dir(file, owns_dir);
-    add_module(ws, krate, path, file, ast.items, &dir);
+    loading.push(key);
+    add_module(ws, loading, krate, path, file, ast.items, &dir);
+    loading.pop();
 }
 
 fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
@@ -228,6 +405,7 @@ fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
 
 fn add_module(
     ws: &mut Workspace,
+    loading: &mut Vec<PathBuf>,
     krate: &str,
     path: Vec<String>,
     file: &Path,
@@ -250,7 +428,7 @@ fn add_module(
                     Some(p) => dir.join(p),
                     None => dir.join(syn::ext::IdentExt::unraw(&m.ident).to_string()),
                 };
-                add_module(ws, krate, child, file, inner.clone(), &inner_dir);
+                add_module(ws, loading, krate, child, file, inner.clone(), &inner_dir);
             }
             None => {
                 if let Some(p) = path_attr(&m.attrs) {
@@ -267,7 +445,7 @@ fn add_module(
                     } else {
                         base.join(&p)
                     };
-                    load_file(ws, krate, child, &target, false);
+                    load_file(ws, loading, krate, child, &target, false);
                     continue;
                 }
                 // `mod r#in;` is the file `in.rs`; the module path keeps
@@ -276,9 +454,9 @@ fn add_module(
                 let flat = dir.join(format!("{file_name}.rs"));
                 let nested = dir.join(&file_name).join("mod.rs");
                 if flat.exists() {
-                    load_file(ws, krate, child, &flat, false);
+                    load_file(ws, loading, krate, child, &flat, false);
                 } else if nested.exists() {
-                    load_file(ws, krate, child, &nested, false);
+                    load_file(ws, loading, krate, child, &nested, false);
                 } else {
                     ws.gaps.push(Gap {
                         file: flat,
