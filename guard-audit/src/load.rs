@@ -183,7 +183,7 @@ pub const MAX_TREE_DEPTH: usize = 4000;
 /// The longest run of consecutive punctuation tokens of a file that is
 /// parsed: prefix operators (`!!!!x`, `&&&&x`) and closing generics
 /// (`Vec<Vec<..>>`) are parsed recursively, one level per token.
-pub const MAX_PUNCT_RUN: usize = 256;
+pub const MAX_PUNCT_RUN: usize = 1024;
 
 /// Reads a source file: only a regular file (a FIFO or a device would
 /// block or never end), at most [`MAX_FILE_BYTES`]. The error is the
