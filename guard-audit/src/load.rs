@@ -412,6 +412,7 @@ fn add_module(
     items: Vec<syn::Item>,
     dir: &Path,
 ) {
+    let items = include_items(ws, loading, file, items);
     let items = crate::macros::expand_items(target_alternatives(items));
     for item in &items {
         let syn::Item::Mod(m) = item else { continue };
@@ -475,6 +476,84 @@ fn add_module(
         items,
         cfgs: Vec::new(),
     });
+}
+
+/// Whether an item is an `include!(..)` invocation (`include!`,
+/// `std::include!`, `core::include!`).
+fn include_of(item: &syn::Item) -> Option<&syn::Macro> {
+    let syn::Item::Macro(m) = item else {
+        return None;
+    };
+    let last = m.mac.path.segments.last()?;
+    (m.ident.is_none()
+        && last.ident == "include"
+        && (m.mac.path.segments.len() == 1
+            || m.mac
+                .path
+                .segments
+                .first()
+                .is_some_and(|s| s.ident == "std" || s.ident == "core")))
+    .then_some(&m.mac)
+}
+
+/// The items with each item-position `include!("file.rs")` followed: the
+/// file (relative to the including file's directory, as rustc reads it)
+/// is read and parsed and its items put after the invocation. One that
+/// cannot be read or parsed is a [`Gap`]; so is one whose path is not a
+/// string literal (`include!(concat!(env!("OUT_DIR"), ..))`, computed at
+/// build time): the code it brings in is not seen.
+fn include_items(
+    ws: &mut Workspace,
+    loading: &mut Vec<PathBuf>,
+    file: &Path,
+    items: Vec<syn::Item>,
+) -> Vec<syn::Item> {
+    if !items.iter().any(|i| include_of(i).is_some()) {
+        return items;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(mac) = include_of(&item) else {
+            out.push(item);
+            continue;
+        };
+        let line = mac.path.segments[0].ident.span().start().line;
+        match mac.parse_body::<syn::LitStr>() {
+            Ok(lit) => {
+                let target = file.parent().unwrap_or(Path::new("")).join(lit.value());
+                let key = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+                let parsed = if loading.contains(&key) {
+                    Err("read: include cycle: the file is already being loaded".to_owned())
+                } else {
+                    read_source(&target).and_then(|text| parse_source(&text))
+                };
+                out.push(item);
+                match parsed {
+                    Ok(ast) => {
+                        loading.push(key);
+                        let inner = include_items(ws, loading, &target, ast.items);
+                        loading.pop();
+                        out.extend(inner);
+                    }
+                    Err(error) => ws.gaps.push(Gap {
+                        file: target,
+                        error,
+                    }),
+                }
+            }
+            Err(_) => {
+                let tokens = mac.tokens.to_string();
+                ws.gaps.push(Gap {
+                    file: file.to_path_buf(),
+                    error: format!(
+                        "read: `include!({tokens})` (line {line}) not followed: its path is computed at build time, the code it includes is not read"
+                    ),
+                });
+                out.push(item);
+            }
+        }
+    }
+    out
 }
 
 /// Of several same-named `mod` declarations (`#[cfg(unix)] mod imp;` and

@@ -286,3 +286,42 @@ fn a_closed_stdout_is_exit_2_not_a_panic() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn include_is_followed_or_reported() {
+    let dir = krate(
+        "include_lit",
+        "include!(\"routes.rs\");",
+        &[(
+            "routes.rs",
+            "pub fn more() -> Router {\n    Router::new().route(\"/inc\", get(ok))\n}\n",
+        )],
+    );
+    let r = run(&dir, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("\nGET /inc  at src/lib.rs:"),
+        "{}",
+        r.stdout
+    );
+    // Before: the included file was neither read nor listed.
+    let dir = krate("include_missing", "include!(\"nope.rs\");", &[]);
+    assert_incomplete(
+        &run(&dir, &[]),
+        "NOT PARSED src/nope.rs: read: No such file or directory",
+    );
+    let dir = krate(
+        "include_env",
+        "include!(concat!(env!(\"OUT_DIR\"), \"/gen.rs\"));",
+        &[],
+    );
+    assert_incomplete(
+        &run(&dir, &[]),
+        "NOT PARSED src/lib.rs: read: `include!(concat ! (env ! (\"OUT_DIR\") , \"/gen.rs\"))` (line 10) not followed: its path is computed at build time",
+    );
+    let dir = krate("include_self", "include!(\"lib.rs\");", &[]);
+    assert_incomplete(
+        &run(&dir, &[]),
+        "NOT PARSED src/lib.rs: read: include cycle",
+    );
+}
