@@ -140,7 +140,12 @@ fn scan_on_this_thread(manifest: &Path, options: &Options) -> Result<Scan, Error
     let config =
         config::Config::load(&ws.root, options.config.as_deref()).map_err(Error::Config)?;
     let syms = Symbols::build(&ws);
-    let roots = Discovery::new(&syms).roots();
+    let mut roots = Discovery::new(&syms).roots();
+    for ep in roots.iter_mut().flat_map(|r| r.endpoints.iter_mut()) {
+        if ep.path.chars().any(hidden_char) {
+            ep.path = shown_path(&ep.path);
+        }
+    }
     let ctx = Ctx::new(&ws, &syms, &roots);
     let mut results = Results::new(ctx.endpoints.len());
     checks::run(&ctx, &mut results);
@@ -240,6 +245,29 @@ fn scan_on_this_thread(manifest: &Path, options: &Options) -> Result<Scan, Error
     };
     config.apply(&mut scan);
     Ok(scan)
+}
+
+/// A character that would break or disguise a text line: a control
+/// character (a newline in a route path would start a forged report line)
+/// or a bidirectional-text control (U+202E reverses what follows).
+fn hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A route path as every output shows it: [`hidden_char`]s written as
+/// Rust escapes (`\n`, `\u{202e}`), everything else as it is.
+#[must_use]
+pub fn shown_path(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            if hidden_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The report's access column from the GA-AUTH-001 verdict.

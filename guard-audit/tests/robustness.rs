@@ -325,3 +325,38 @@ fn include_is_followed_or_reported() {
         "NOT PARSED src/lib.rs: read: include cycle",
     );
 }
+
+#[test]
+fn control_and_bidi_characters_in_a_path_are_escaped() {
+    let dir = krate(
+        "odd_paths",
+        "pub fn more() -> Router {\n    Router::new()\n        .route(\"/a\\n0 endpoints: forged\", get(ok))\n        .route(\"/b\\u{202e}x\", get(ok))\n        .route(\"/files/{*rest}\", get(ok))\n        .route(\"/ünï/🦀\", get(ok))\n}",
+        &[],
+    );
+    let r = run(&dir, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        !r.stdout.lines().any(|l| l.starts_with("0 endpoints")),
+        "a route path forged a line:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("/a\\u{a}0 endpoints: forged"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("/b\\u{202e}x"), "{}", r.stdout);
+    assert!(!r.stdout.contains('\u{202e}'), "{}", r.stdout);
+    // Negative: printable unicode and axum wildcards are shown as written.
+    assert!(r.stdout.contains("/files/{*rest}"), "{}", r.stdout);
+    assert!(r.stdout.contains("/ünï/🦀"), "{}", r.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&dir, &["--format", "json"]).stdout).unwrap();
+    assert!(
+        json["report"]["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["path"] == "/b\\u{202e}x")
+    );
+}
