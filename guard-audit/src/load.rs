@@ -304,11 +304,22 @@ fn deeper_than(ast: &syn::File, limit: usize) -> bool {
 /// [`MAX_PUNCT_RUN`], a syntax error, or a tree
 /// deeper than [`MAX_TREE_DEPTH`].
 fn parse_source(text: &str) -> Result<syn::File, String> {
-    let tokens: proc_macro2::TokenStream = text.parse().map_err(|e: proc_macro2::LexError| {
-        let at = e.span().start();
-        format!("parse: {e} (line {}, column {})", at.line, at.column + 1)
-    })?;
-    let (depth, run) = token_depths(tokens);
+    // As `syn::parse_file`: a byte-order mark is dropped, a `#!` line that
+    // does not start an inner attribute (`#![..]`) is the shebang (its
+    // newline is kept, so line numbers stay the file's).
+    let mut content = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut shebang = None;
+    if content.starts_with("#!") && !content[2..].trim_start().starts_with('[') {
+        let end = content.find('\n').unwrap_or(content.len());
+        shebang = Some(content[..end].to_owned());
+        content = &content[end..];
+    }
+    let tokens: proc_macro2::TokenStream =
+        content.parse().map_err(|e: proc_macro2::LexError| {
+            let at = e.span().start();
+            format!("parse: {e} (line {}, column {})", at.line, at.column + 1)
+        })?;
+    let (depth, run) = token_depths(tokens.clone());
     if depth > MAX_GROUP_DEPTH {
         return Err(format!(
             "parse: brackets nested {depth} deep, deeper than the limit of {MAX_GROUP_DEPTH}"
@@ -319,10 +330,11 @@ fn parse_source(text: &str) -> Result<syn::File, String> {
             "parse: {run} punctuation tokens in a row, more than the limit of {MAX_PUNCT_RUN}"
         ));
     }
-    let ast = syn::parse_file(text).map_err(|e| {
+    let mut ast: syn::File = syn::parse2(tokens).map_err(|e| {
         let at = e.span().start();
         format!("parse: {e} (line {}, column {})", at.line, at.column + 1)
     })?;
+    ast.shebang = shebang;
     if deeper_than(&ast, MAX_TREE_DEPTH) {
         return Err(format!(
             "parse: syntax tree nested deeper than the limit of {MAX_TREE_DEPTH}"

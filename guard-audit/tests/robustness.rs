@@ -360,3 +360,29 @@ fn control_and_bidi_characters_in_a_path_are_escaped() {
             .any(|r| r["path"] == "/b\\u{202e}x")
     );
 }
+
+#[test]
+fn a_byte_order_mark_and_a_shebang_are_parsed_with_their_lines() {
+    let dir = krate(
+        "bom",
+        "mod a;\nmod b;",
+        &[
+            (
+                "a.rs",
+                "\u{feff}use axum::routing::get;\npub fn r() -> axum::Router {\n    axum::Router::new().route(\"/bom\", get(super::ok))\n}\n",
+            ),
+            (
+                "b.rs",
+                "#!/usr/bin/env run\nuse axum::routing::get;\npub fn r() -> axum::Router {\n    axum::Router::new().route(\"/bang\", get(super::ok))\n}\n",
+            ),
+        ],
+    );
+    let r = run(&dir, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stdout);
+    assert!(r.stdout.contains("GET /bom  at src/a.rs:3"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("GET /bang  at src/b.rs:4"),
+        "{}",
+        r.stdout
+    );
+}
