@@ -466,9 +466,12 @@ fn add_module(
                 let file_name = syn::ext::IdentExt::unraw(&m.ident).to_string();
                 let flat = dir.join(format!("{file_name}.rs"));
                 let nested = dir.join(&file_name).join("mod.rs");
-                if flat.exists() {
+                // A link that does not resolve (a symlink loop, a dangling
+                // link) is there: loading it reports the read error.
+                let there = |p: &Path| p.exists() || p.symlink_metadata().is_ok();
+                if there(&flat) {
                     load_file(ws, loading, krate, child, &flat, false);
-                } else if nested.exists() {
+                } else if there(&nested) {
                     load_file(ws, loading, krate, child, &nested, false);
                 } else {
                     ws.gaps.push(Gap {

@@ -386,3 +386,14 @@ fn a_byte_order_mark_and_a_shebang_are_parsed_with_their_lines() {
         r.stdout
     );
 }
+
+#[test]
+fn a_symlink_loop_is_reported_as_one() {
+    let dir = krate("symloop", "mod l;", &[]);
+    std::os::unix::fs::symlink("l2.rs", dir.join("src/l.rs")).unwrap();
+    std::os::unix::fs::symlink("l.rs", dir.join("src/l2.rs")).unwrap();
+    assert_incomplete(
+        &run(&dir, &[]),
+        "NOT PARSED src/l.rs: read: Too many levels of symbolic links (os error 40)",
+    );
+}
