@@ -493,7 +493,7 @@ fn inline(scan: &mut Scan) {
     let mut lines_of = |file: &Path| -> Rc<Vec<String>> {
         Rc::clone(files.entry(file.to_path_buf()).or_insert_with(|| {
             Rc::new(
-                std::fs::read_to_string(scan_path(&root, file))
+                crate::load::read_source(&scan_path(&root, file))
                     .map(|t| t.lines().map(str::to_owned).collect())
                     .unwrap_or_default(),
             )

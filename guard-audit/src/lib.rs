@@ -107,8 +107,31 @@ pub fn scan(manifest: &Path) -> Result<Scan, load::LoadError> {
     })
 }
 
-/// Scans the workspace of a manifest with these options.
+/// The stack the scan runs on: deep (but within the limits of
+/// [`load::MAX_GROUP_DEPTH`] and [`load::MAX_TREE_DEPTH`]) code is parsed
+/// and walked recursively. Only the pages used are committed.
+pub const SCAN_STACK_BYTES: usize = 512 << 20;
+
+/// Scans the workspace of a manifest with these options (on a thread with
+/// a [`SCAN_STACK_BYTES`] stack).
 pub fn scan_with(manifest: &Path, options: &Options) -> Result<Scan, Error> {
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("guard-audit-scan".to_owned())
+            .stack_size(SCAN_STACK_BYTES)
+            .spawn_scoped(s, || scan_on_this_thread(manifest, options))
+        {
+            Ok(handle) => match handle.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // No thread could be started: scan here, on the caller's stack.
+            Err(_) => scan_on_this_thread(manifest, options),
+        }
+    })
+}
+
+fn scan_on_this_thread(manifest: &Path, options: &Options) -> Result<Scan, Error> {
     let ws = match &options.registry {
         Some(dirs) => load::load_with(manifest, dirs),
         None => load::load(manifest),
@@ -117,7 +140,12 @@ pub fn scan_with(manifest: &Path, options: &Options) -> Result<Scan, Error> {
     let config =
         config::Config::load(&ws.root, options.config.as_deref()).map_err(Error::Config)?;
     let syms = Symbols::build(&ws);
-    let roots = Discovery::new(&syms).roots();
+    let mut roots = Discovery::new(&syms).roots();
+    for ep in roots.iter_mut().flat_map(|r| r.endpoints.iter_mut()) {
+        if ep.path.chars().any(hidden_char) {
+            ep.path = shown_path(&ep.path);
+        }
+    }
     let ctx = Ctx::new(&ws, &syms, &roots);
     let mut results = Results::new(ctx.endpoints.len());
     checks::run(&ctx, &mut results);
@@ -217,6 +245,29 @@ pub fn scan_with(manifest: &Path, options: &Options) -> Result<Scan, Error> {
     };
     config.apply(&mut scan);
     Ok(scan)
+}
+
+/// A character that would break or disguise a text line: a control
+/// character (a newline in a route path would start a forged report line)
+/// or a bidirectional-text control (U+202E reverses what follows).
+fn hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A route path as every output shows it: [`hidden_char`]s written as
+/// Rust escapes (`\n`, `\u{202e}`), everything else as it is.
+#[must_use]
+pub fn shown_path(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            if hidden_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The report's access column from the GA-AUTH-001 verdict.

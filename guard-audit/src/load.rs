@@ -142,6 +142,7 @@ pub fn load_with(manifest: &Path, registry: &[PathBuf]) -> Result<Workspace, Loa
             }
             load_file(
                 &mut ws,
+                &mut Vec::new(),
                 &krate,
                 Vec::new(),
                 target.src_path.as_std_path(),
@@ -167,31 +168,219 @@ fn child_dir(file: &Path, owns_dir: bool) -> PathBuf {
     }
 }
 
-fn load_file(ws: &mut Workspace, krate: &str, path: Vec<String>, file: &Path, root: bool) {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            ws.gaps.push(Gap {
-                file: file.to_path_buf(),
-                error: format!("read: {e}"),
-            });
-            return;
+/// The largest source file read (bytes); a larger one is not parsed.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The deepest bracket nesting (`(`, `[`, `{` groups) of a file that is
+/// parsed: `syn`'s parser recurses once or more per level.
+pub const MAX_GROUP_DEPTH: usize = 256;
+
+/// The deepest syntax-tree nesting (expressions, types, patterns, blocks,
+/// items: a 1000-call method chain is 1000 deep) of a file that is
+/// scanned: the scanner's own walks recurse per level.
+pub const MAX_TREE_DEPTH: usize = 4000;
+
+/// The longest run of consecutive punctuation tokens of a file that is
+/// parsed: prefix operators (`!!!!x`, `&&&&x`) and closing generics
+/// (`Vec<Vec<..>>`) are parsed recursively, one level per token.
+pub const MAX_PUNCT_RUN: usize = 1024;
+
+/// Reads a source file: only a regular file (a FIFO or a device would
+/// block or never end), at most [`MAX_FILE_BYTES`]. The error is the
+/// reason, `read: ..`.
+///
+/// # Errors
+///
+/// The file is missing, unreadable, not a regular file, too large, or not
+/// UTF-8.
+pub fn read_source(file: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(file).map_err(|e| format!("read: {e}"))?;
+    if !meta.is_file() {
+        return Err("read: not a regular file".to_owned());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "read: {} bytes, larger than the {MAX_FILE_BYTES}-byte limit",
+            meta.len()
+        ));
+    }
+    std::fs::read_to_string(file).map_err(|e| format!("read: {e}"))
+}
+
+/// The deepest group nesting of a token stream and its longest run of
+/// consecutive punctuation tokens, walked without recursion.
+fn token_depths(tokens: proc_macro2::TokenStream) -> (usize, usize) {
+    let mut stack = vec![tokens.into_iter()];
+    let (mut max, mut run, mut max_run) = (0, 0, 0);
+    while let Some(top) = stack.last_mut() {
+        let next = top.next();
+        if matches!(next, Some(proc_macro2::TokenTree::Punct(_))) {
+            run += 1;
+            max_run = max_run.max(run);
+        } else {
+            run = 0;
         }
+        match next {
+            Some(proc_macro2::TokenTree::Group(g)) => {
+                stack.push(g.stream().into_iter());
+                max = max.max(stack.len() - 1);
+            }
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    (max, max_run)
+}
+
+/// Whether a syntax tree nests deeper than `limit` (the walk stops
+/// descending at the limit, so its own recursion is bounded).
+fn deeper_than(ast: &syn::File, limit: usize) -> bool {
+    use syn::visit::Visit;
+    struct Depth {
+        depth: usize,
+        limit: usize,
+        over: bool,
+    }
+    impl Depth {
+        fn enter(&mut self) -> bool {
+            self.depth += 1;
+            if self.depth > self.limit {
+                self.over = true;
+            }
+            !self.over
+        }
+    }
+    impl<'a> Visit<'a> for Depth {
+        fn visit_expr(&mut self, e: &'a syn::Expr) {
+            if self.enter() {
+                syn::visit::visit_expr(self, e);
+            }
+            self.depth -= 1;
+        }
+        fn visit_type(&mut self, t: &'a syn::Type) {
+            if self.enter() {
+                syn::visit::visit_type(self, t);
+            }
+            self.depth -= 1;
+        }
+        fn visit_pat(&mut self, p: &'a syn::Pat) {
+            if self.enter() {
+                syn::visit::visit_pat(self, p);
+            }
+            self.depth -= 1;
+        }
+        fn visit_block(&mut self, b: &'a syn::Block) {
+            if self.enter() {
+                syn::visit::visit_block(self, b);
+            }
+            self.depth -= 1;
+        }
+        fn visit_item(&mut self, i: &'a syn::Item) {
+            if self.enter() {
+                syn::visit::visit_item(self, i);
+            }
+            self.depth -= 1;
+        }
+        fn visit_generic_argument(&mut self, g: &'a syn::GenericArgument) {
+            if self.enter() {
+                syn::visit::visit_generic_argument(self, g);
+            }
+            self.depth -= 1;
+        }
+    }
+    let mut d = Depth {
+        depth: 0,
+        limit,
+        over: false,
     };
-    let ast = match syn::parse_file(&text) {
-        Ok(ast) => ast,
-        Err(e) => {
+    d.visit_file(ast);
+    d.over
+}
+
+/// Parses a source text, or says why not: a lexical error, bracket
+/// nesting deeper than [`MAX_GROUP_DEPTH`], a punctuation run longer than
+/// [`MAX_PUNCT_RUN`], a syntax error, or a tree
+/// deeper than [`MAX_TREE_DEPTH`].
+fn parse_source(text: &str) -> Result<syn::File, String> {
+    // As `syn::parse_file`: a byte-order mark is dropped, a `#!` line that
+    // does not start an inner attribute (`#![..]`) is the shebang (its
+    // newline is kept, so line numbers stay the file's).
+    let mut content = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut shebang = None;
+    if content.starts_with("#!") && !content[2..].trim_start().starts_with('[') {
+        let end = content.find('\n').unwrap_or(content.len());
+        shebang = Some(content[..end].to_owned());
+        content = &content[end..];
+    }
+    let tokens: proc_macro2::TokenStream =
+        content.parse().map_err(|e: proc_macro2::LexError| {
             let at = e.span().start();
+            format!("parse: {e} (line {}, column {})", at.line, at.column + 1)
+        })?;
+    let (depth, run) = token_depths(tokens.clone());
+    if depth > MAX_GROUP_DEPTH {
+        return Err(format!(
+            "parse: brackets nested {depth} deep, deeper than the limit of {MAX_GROUP_DEPTH}"
+        ));
+    }
+    if run > MAX_PUNCT_RUN {
+        return Err(format!(
+            "parse: {run} punctuation tokens in a row, more than the limit of {MAX_PUNCT_RUN}"
+        ));
+    }
+    let mut ast: syn::File = syn::parse2(tokens).map_err(|e| {
+        let at = e.span().start();
+        format!("parse: {e} (line {}, column {})", at.line, at.column + 1)
+    })?;
+    ast.shebang = shebang;
+    if deeper_than(&ast, MAX_TREE_DEPTH) {
+        return Err(format!(
+            "parse: syntax tree nested deeper than the limit of {MAX_TREE_DEPTH}"
+        ));
+    }
+    Ok(ast)
+}
+
+fn load_file(
+    ws: &mut Workspace,
+    loading: &mut Vec<PathBuf>,
+    krate: &str,
+    path: Vec<String>,
+    file: &Path,
+    root: bool,
+) {
+    // A `#[path]` that leads back to a file being loaded (itself, or an
+    // ancestor module's file) is a module cycle: rustc rejects it, and
+    // following it would never end.
+    let key = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    if loading.contains(&key) {
+        ws.gaps.push(Gap {
+            file: file.to_path_buf(),
+            error: format!(
+                "read: module cycle: `mod {}` loads a file that is already being loaded",
+                path.last().map_or("", String::as_str)
+            ),
+        });
+        return;
+    }
+    let parsed = read_source(file).and_then(|text| parse_source(&text));
+    let ast = match parsed {
+        Ok(ast) => ast,
+        Err(error) => {
             ws.gaps.push(Gap {
                 file: file.to_path_buf(),
-                error: format!("parse: {e} (line {}, column {})", at.line, at.column + 1),
+                error,
             });
             return;
         }
     };
     let owns_dir = root || file.file_name().is_some_and(|n| n == "mod.rs");
     let dir = child_dir(file, owns_dir);
-    add_module(ws, krate, path, file, ast.items, &dir);
+    loading.push(key);
+    add_module(ws, loading, krate, path, file, ast.items, &dir);
+    loading.pop();
 }
 
 fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
@@ -228,12 +417,14 @@ fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
 
 fn add_module(
     ws: &mut Workspace,
+    loading: &mut Vec<PathBuf>,
     krate: &str,
     path: Vec<String>,
     file: &Path,
     items: Vec<syn::Item>,
     dir: &Path,
 ) {
+    let items = include_items(ws, loading, file, items);
     let items = crate::macros::expand_items(target_alternatives(items));
     for item in &items {
         let syn::Item::Mod(m) = item else { continue };
@@ -250,7 +441,7 @@ fn add_module(
                     Some(p) => dir.join(p),
                     None => dir.join(syn::ext::IdentExt::unraw(&m.ident).to_string()),
                 };
-                add_module(ws, krate, child, file, inner.clone(), &inner_dir);
+                add_module(ws, loading, krate, child, file, inner.clone(), &inner_dir);
             }
             None => {
                 if let Some(p) = path_attr(&m.attrs) {
@@ -267,7 +458,7 @@ fn add_module(
                     } else {
                         base.join(&p)
                     };
-                    load_file(ws, krate, child, &target, false);
+                    load_file(ws, loading, krate, child, &target, false);
                     continue;
                 }
                 // `mod r#in;` is the file `in.rs`; the module path keeps
@@ -275,10 +466,13 @@ fn add_module(
                 let file_name = syn::ext::IdentExt::unraw(&m.ident).to_string();
                 let flat = dir.join(format!("{file_name}.rs"));
                 let nested = dir.join(&file_name).join("mod.rs");
-                if flat.exists() {
-                    load_file(ws, krate, child, &flat, false);
-                } else if nested.exists() {
-                    load_file(ws, krate, child, &nested, false);
+                // A link that does not resolve (a symlink loop, a dangling
+                // link) is there: loading it reports the read error.
+                let there = |p: &Path| p.exists() || p.symlink_metadata().is_ok();
+                if there(&flat) {
+                    load_file(ws, loading, krate, child, &flat, false);
+                } else if there(&nested) {
+                    load_file(ws, loading, krate, child, &nested, false);
                 } else {
                     ws.gaps.push(Gap {
                         file: flat,
@@ -297,6 +491,84 @@ fn add_module(
         items,
         cfgs: Vec::new(),
     });
+}
+
+/// Whether an item is an `include!(..)` invocation (`include!`,
+/// `std::include!`, `core::include!`).
+fn include_of(item: &syn::Item) -> Option<&syn::Macro> {
+    let syn::Item::Macro(m) = item else {
+        return None;
+    };
+    let last = m.mac.path.segments.last()?;
+    (m.ident.is_none()
+        && last.ident == "include"
+        && (m.mac.path.segments.len() == 1
+            || m.mac
+                .path
+                .segments
+                .first()
+                .is_some_and(|s| s.ident == "std" || s.ident == "core")))
+    .then_some(&m.mac)
+}
+
+/// The items with each item-position `include!("file.rs")` followed: the
+/// file (relative to the including file's directory, as rustc reads it)
+/// is read and parsed and its items put after the invocation. One that
+/// cannot be read or parsed is a [`Gap`]; so is one whose path is not a
+/// string literal (`include!(concat!(env!("OUT_DIR"), ..))`, computed at
+/// build time): the code it brings in is not seen.
+fn include_items(
+    ws: &mut Workspace,
+    loading: &mut Vec<PathBuf>,
+    file: &Path,
+    items: Vec<syn::Item>,
+) -> Vec<syn::Item> {
+    if !items.iter().any(|i| include_of(i).is_some()) {
+        return items;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(mac) = include_of(&item) else {
+            out.push(item);
+            continue;
+        };
+        let line = mac.path.segments[0].ident.span().start().line;
+        match mac.parse_body::<syn::LitStr>() {
+            Ok(lit) => {
+                let target = file.parent().unwrap_or(Path::new("")).join(lit.value());
+                let key = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+                let parsed = if loading.contains(&key) {
+                    Err("read: include cycle: the file is already being loaded".to_owned())
+                } else {
+                    read_source(&target).and_then(|text| parse_source(&text))
+                };
+                out.push(item);
+                match parsed {
+                    Ok(ast) => {
+                        loading.push(key);
+                        let inner = include_items(ws, loading, &target, ast.items);
+                        loading.pop();
+                        out.extend(inner);
+                    }
+                    Err(error) => ws.gaps.push(Gap {
+                        file: target,
+                        error,
+                    }),
+                }
+            }
+            Err(_) => {
+                let tokens = mac.tokens.to_string();
+                ws.gaps.push(Gap {
+                    file: file.to_path_buf(),
+                    error: format!(
+                        "read: `include!({tokens})` (line {line}) not followed: its path is computed at build time, the code it includes is not read"
+                    ),
+                });
+                out.push(item);
+            }
+        }
+    }
+    out
 }
 
 /// Of several same-named `mod` declarations (`#[cfg(unix)] mod imp;` and

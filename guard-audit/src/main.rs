@@ -1,6 +1,7 @@
 //! `cargo guard-audit`: scans an axum workspace's source and prints its
 //! route-by-route security report. Exit 0: ran, nothing at or above
-//! `--fail-on`; 1: an unsuppressed finding at or above it; 2: could not run.
+//! `--fail-on`; 1: an unsuppressed finding at or above it; 2: could not run;
+//! 3: incomplete (a file was not read or parsed).
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -49,7 +50,9 @@ impl Threshold {
 ///
 /// Exit status: 0 when the scan ran and no unsuppressed finding is at or
 /// above --fail-on; 1 when one is; 2 when it could not run (bad arguments,
-/// `cargo metadata` failed, invalid configuration, output not written).
+/// `cargo metadata` failed, invalid configuration, output not written); 3
+/// when the scan is incomplete: a file could not be read or parsed (listed
+/// as NOT PARSED), whatever the findings.
 #[derive(Debug, Parser)]
 #[command(name = "cargo guard-audit", bin_name = "cargo guard-audit", version)]
 struct Cli {
@@ -122,7 +125,17 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         }
-        None => print!("{text}"),
+        None => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                eprintln!("cargo guard-audit: could not write the report to stdout: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !scan.gaps.is_empty() {
+        return ExitCode::from(3);
     }
     let threshold = cli.fail_on.map_or(scan.fail_on, Threshold::fail_on);
     if scan.fails(threshold) {

@@ -143,7 +143,7 @@ impl Scan {
             .iter()
             .map(|f| {
                 let lines = texts.entry(f.location.file.as_path()).or_insert_with(|| {
-                    std::fs::read_to_string(scan_path(&self.root, &f.location.file))
+                    crate::load::read_source(&scan_path(&self.root, &f.location.file))
                         .map(|t| t.lines().map(str::to_owned).collect())
                         .unwrap_or_default()
                 });

@@ -111,8 +111,8 @@ fn bad_arguments_exit_2_with_a_message() {
     let r = run(&["--frobnicate"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--frobnicate"), "{}", r.stderr);
-    // Negative: the same fixture with valid arguments runs.
-    assert_eq!(run(&["--manifest-path", &fixture("broken_file")]).code, 0);
+    // Negative: a fixture with valid arguments runs.
+    assert_eq!(run(&["--manifest-path", &fixture("rate_none")]).code, 0);
 }
 
 #[test]
@@ -128,16 +128,26 @@ fn cargo_metadata_failure_exits_2() {
 
 #[test]
 fn fail_on_thresholds() {
-    let m = fixture("broken_file");
-    // The unparsed file is a medium GA-UNK-000 finding.
+    // rate_none is read completely: medium and low findings, no high.
+    let m = fixture("rate_none");
     assert_eq!(run(&["--manifest-path", &m, "--fail-on", "medium"]).code, 1);
     assert_eq!(run(&["--manifest-path", &m, "--fail-on", "low"]).code, 1);
-    assert_eq!(
-        run(&["--manifest-path", &m, "--fail-on", "critical"]).code,
-        0
-    );
+    assert_eq!(run(&["--manifest-path", &m, "--fail-on", "high"]).code, 0);
     assert_eq!(run(&["--manifest-path", &m, "--fail-on", "none"]).code, 0);
     assert_eq!(run(&["--manifest-path", &m]).code, 0, "default none");
+    // A file not parsed makes the scan incomplete: exit 3 whatever the
+    // threshold (the unparsed file is also a medium GA-UNK-000 finding).
+    let m = fixture("broken_file");
+    for threshold in ["low", "medium", "critical", "none"] {
+        let r = run(&["--manifest-path", &m, "--fail-on", threshold]);
+        assert_eq!(r.code, 3, "--fail-on {threshold}");
+        assert!(
+            r.stdout.contains("NOT PARSED src/bad.rs: parse:"),
+            "{}",
+            r.stdout
+        );
+    }
+    assert_eq!(run(&["--manifest-path", &m]).code, 3, "default none");
 }
 
 #[test]
@@ -283,7 +293,7 @@ fn output_file_and_progress_line() {
         &f,
         "--progress",
     ]);
-    assert_eq!(r.code, 0);
+    assert_eq!(r.code, 3, "broken_file has a file not parsed");
     assert!(
         r.stdout.is_empty(),
         "the report went to the file: {}",
