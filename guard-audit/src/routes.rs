@@ -498,15 +498,27 @@ impl<'s, 'w> Discovery<'s, 'w> {
             let mut out = match ret {
                 Val::Router(r) if returns_router || frame.served.is_empty() => Some(r),
                 _ => {
-                    let mut all = Vec::new();
-                    for (_, v) in frame.locals.drain() {
-                        if let Val::Router(r) = v {
-                            all.push(r);
-                        }
-                    }
-                    all.append(&mut frame.served);
-                    // Keep the largest distinct sets; a fn usually builds one.
-                    all.sort_by_key(|r| std::cmp::Reverse(r.eps.len()));
+                    // The served routers first, then the locals by name:
+                    // `locals` is a hash map, and its order must not pick
+                    // the result (librqbit's `main_router` and
+                    // `app = main_router.layer(..)` tie on routes).
+                    let mut locals: Vec<(String, RouterVal)> = frame
+                        .locals
+                        .drain()
+                        .filter_map(|(name, v)| match v {
+                            Val::Router(r) => Some((name, r)),
+                            _ => None,
+                        })
+                        .collect();
+                    locals.sort_by(|a, b| a.0.cmp(&b.0));
+                    let mut all = std::mem::take(&mut frame.served);
+                    all.extend(locals.into_iter().map(|(_, r)| r));
+                    // Keep the largest set; a fn usually builds one. Of
+                    // two with the same routes, the one with more layers
+                    // is the other wrapped, so the one that is served.
+                    let layers =
+                        |r: &RouterVal| r.eps.iter().map(|e| e.layers.len()).sum::<usize>();
+                    all.sort_by_key(|r| std::cmp::Reverse((r.eps.len(), layers(r))));
                     all.into_iter().next().filter(|r| !r.eps.is_empty())
                 }
             };

@@ -559,3 +559,32 @@ fn path_consts_defined_by_the_crates_own_macro_rules_table_fold() {
     );
     assert_eq!(s.report.routes.len(), 5, "{}", s.to_text());
 }
+
+#[test]
+fn of_two_local_routers_with_the_same_routes_the_wrapped_one_is_read_every_time() {
+    // The interpreter's locals are a hash map; before, its order chose
+    // between `main_router` and `app` (the same two routes), so about one
+    // scan in two lost the two layers. Sixteen scans make a lucky pass of
+    // the old code a 1-in-32,768 event.
+    for _ in 0..16 {
+        let roots = roots("served_local");
+        for path in ["/a", "/b"] {
+            let layers: Vec<&str> = endpoint(&roots, "GET", path)
+                .layers
+                .iter()
+                .map(|l| l.text.as_str())
+                .collect();
+            assert_eq!(layers.len(), 2, "{path}: {layers:?}");
+            assert!(layers[0].contains("CorsLayer"), "{layers:?}");
+            assert!(layers[1].contains("TraceLayer"), "{layers:?}");
+        }
+        // More routes win over more layers: `all`, not the wrapped `admin`.
+        assert!(endpoint(&roots, "GET", "/c").layers.is_empty());
+        assert!(
+            roots
+                .iter()
+                .flat_map(|r| &r.endpoints)
+                .all(|e| e.path != "/admin")
+        );
+    }
+}
