@@ -245,7 +245,9 @@ impl Scan {
                 }},
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": format!("file://{root}")}},
                 "invocations": [{
-                    "executionSuccessful": true,
+                    // A file not parsed leaves the scan incomplete (exit
+                    // status 3); each is an `error` notification here.
+                    "executionSuccessful": self.gaps.is_empty(),
                     "toolExecutionNotifications": not_parsed,
                     "toolConfigurationNotifications": warnings,
                 }],
