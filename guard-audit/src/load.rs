@@ -252,43 +252,27 @@ fn deeper_than(ast: &syn::File, limit: usize) -> bool {
             !self.over
         }
     }
-    impl<'a> Visit<'a> for Depth {
-        fn visit_expr(&mut self, e: &'a syn::Expr) {
-            if self.enter() {
-                syn::visit::visit_expr(self, e);
+    // Each node kind that can nest without bound, counted on the way in
+    // and out.
+    macro_rules! bounded {
+        ($($visit:ident($node:ty) => $walk:path;)*) => {
+            impl<'a> Visit<'a> for Depth {
+                $(fn $visit(&mut self, node: &'a $node) {
+                    if self.enter() {
+                        $walk(self, node);
+                    }
+                    self.depth -= 1;
+                })*
             }
-            self.depth -= 1;
-        }
-        fn visit_type(&mut self, t: &'a syn::Type) {
-            if self.enter() {
-                syn::visit::visit_type(self, t);
-            }
-            self.depth -= 1;
-        }
-        fn visit_pat(&mut self, p: &'a syn::Pat) {
-            if self.enter() {
-                syn::visit::visit_pat(self, p);
-            }
-            self.depth -= 1;
-        }
-        fn visit_block(&mut self, b: &'a syn::Block) {
-            if self.enter() {
-                syn::visit::visit_block(self, b);
-            }
-            self.depth -= 1;
-        }
-        fn visit_item(&mut self, i: &'a syn::Item) {
-            if self.enter() {
-                syn::visit::visit_item(self, i);
-            }
-            self.depth -= 1;
-        }
-        fn visit_generic_argument(&mut self, g: &'a syn::GenericArgument) {
-            if self.enter() {
-                syn::visit::visit_generic_argument(self, g);
-            }
-            self.depth -= 1;
-        }
+        };
+    }
+    bounded! {
+        visit_expr(syn::Expr) => syn::visit::visit_expr;
+        visit_type(syn::Type) => syn::visit::visit_type;
+        visit_pat(syn::Pat) => syn::visit::visit_pat;
+        visit_block(syn::Block) => syn::visit::visit_block;
+        visit_item(syn::Item) => syn::visit::visit_item;
+        visit_generic_argument(syn::GenericArgument) => syn::visit::visit_generic_argument;
     }
     let mut d = Depth {
         depth: 0,
