@@ -24,7 +24,7 @@
 //! | [`Serve::max_header_bytes`] (request line and headers) | 16 KiB | `431`, then closed |
 //! | [`Serve::max_headers`] (header fields) | 100 | `431`, then closed |
 //! | [`Serve::max_connections`] | none | no more accepts until one closes (the kernel's backlog queues the rest) |
-//! | [`Serve::max_connections_per_ip`] | none | one more from that address is closed at once (leave off behind a proxy) |
+//! | [`Serve::max_connections_per_ip`] | none | one more from that client (IPv4 address, IPv6 /64) is closed at once (leave off behind a proxy) |
 //! | [`WithGracefulShutdown::shutdown_timeout`] | none | the connections still open are dropped |
 //!
 //! and, as `axum::serve` does: each connection's peer address reaches the
@@ -74,7 +74,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -87,6 +87,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
+
+use guard_core::client_ip::{Ipv6KeyPrefix, rate_key_for_ip};
+use guard_core::rate::RateKey;
 
 use crate::GuardedApp;
 use crate::unread::CloseUnread;
@@ -204,12 +207,15 @@ where
         self
     }
 
-    /// The most connections open at once from one IP address (default: no
-    /// cap). One more is closed as soon as it is accepted, before a byte of
-    /// it is read, so one client cannot hold every connection (or file
-    /// descriptor) with idle or trickling connections. Leave it off behind
-    /// a reverse proxy: every connection then comes from the proxy's
-    /// address. Applies to TCP listeners (a peer that is a `SocketAddr`).
+    /// The most connections open at once from one client (default: no
+    /// cap): one IPv4 address, or one IPv6 /64, the grouping the per-IP
+    /// rate limits key by by default (a subscriber holds a whole /64 and
+    /// could rotate through it). One more is closed as soon as it is
+    /// accepted, before a byte of it is read, so one client cannot hold
+    /// every connection (or file descriptor) with idle or trickling
+    /// connections. Leave it off behind a reverse proxy: every connection
+    /// then comes from the proxy's address. Applies to TCP listeners (a
+    /// peer that is a `SocketAddr`).
     pub fn max_connections_per_ip(mut self, max: NonZeroUsize) -> Self {
         self.settings.max_connections_per_ip = Some(max);
         self
@@ -432,11 +438,12 @@ where
     }
 }
 
-/// Open connections per IP address, for `max_connections_per_ip`.
+/// Open connections per client (the rate limits' key: an IPv4 address or
+/// an IPv6 /64), for `max_connections_per_ip`.
 #[derive(Clone)]
 struct PerIp {
     max: usize,
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    open: Arc<Mutex<HashMap<RateKey, usize>>>,
 }
 
 /// The peer's address has its most connections open.
@@ -444,8 +451,8 @@ struct AtCap;
 
 /// One open connection's place in [`PerIp`], given back when dropped.
 struct IpSlot {
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
+    open: Arc<Mutex<HashMap<RateKey, usize>>>,
+    key: RateKey,
 }
 
 impl PerIp {
@@ -462,17 +469,17 @@ impl PerIp {
         let Some(addr) = (peer as &dyn std::any::Any).downcast_ref::<SocketAddr>() else {
             return Ok(None);
         };
-        // IPv4-mapped IPv6 is the IPv4 client it carries.
-        let ip = addr.ip().to_canonical();
+        // The key folds IPv4-mapped IPv6 into the IPv4 client it carries.
+        let key = rate_key_for_ip(addr.ip(), Ipv6KeyPrefix::DEFAULT);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(ip).or_insert(0);
+        let count = open.entry(key).or_insert(0);
         if *count >= self.max {
             return Err(AtCap);
         }
         *count += 1;
         Ok(Some(IpSlot {
             open: Arc::clone(&self.open),
-            ip,
+            key,
         }))
     }
 }
@@ -480,10 +487,10 @@ impl PerIp {
 impl Drop for IpSlot {
     fn drop(&mut self) {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.ip) {
+        if let Some(count) = open.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.ip);
+                open.remove(&self.key);
             }
         }
     }
@@ -541,5 +548,46 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C: shutting down, finishing the requests in flight"),
         () = terminate => tracing::info!("SIGTERM: shutting down, finishing the requests in flight"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    fn peer(ip: IpAddr) -> SocketAddr {
+        SocketAddr::new(ip, 40_000)
+    }
+
+    #[test]
+    fn one_client_is_one_ipv4_address_or_one_ipv6_slash_64() {
+        let per_ip = PerIp::new(NonZeroUsize::MIN.saturating_add(1));
+        let v6 =
+            |last: u16, net: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, net, 0, 0, 0, last));
+        // Two addresses of one /64 share its two places: a client rotating
+        // through its /64 does not get a third.
+        let a = per_ip.take(&peer(v6(1, 0))).ok().flatten().unwrap();
+        let b = per_ip.take(&peer(v6(2, 0))).ok().flatten().unwrap();
+        assert!(per_ip.take(&peer(v6(3, 0))).is_err());
+        // Another /64 is another client.
+        let other = per_ip.take(&peer(v6(1, 1))).ok().flatten().unwrap();
+        // An IPv4-mapped IPv6 peer is its IPv4 client.
+        let v4 = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
+        let mapped = IpAddr::V6(Ipv4Addr::new(203, 0, 113, 7).to_ipv6_mapped());
+        let c = per_ip.take(&peer(v4)).ok().flatten().unwrap();
+        let d = per_ip.take(&peer(mapped)).ok().flatten().unwrap();
+        assert!(per_ip.take(&peer(v4)).is_err());
+        // A closed connection gives its place back, and the map forgets a
+        // client with none open.
+        drop(a);
+        let e = per_ip.take(&peer(v6(3, 0))).ok().flatten().unwrap();
+        drop((b, c, d));
+        assert_eq!(per_ip.open.lock().unwrap().len(), 2);
+        drop((e, other));
+        assert!(per_ip.open.lock().unwrap().is_empty());
+        // Not a socket address (a Unix socket's peer): not counted.
+        assert!(matches!(per_ip.take(&"unix"), Ok(None)));
     }
 }
