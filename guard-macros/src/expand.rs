@@ -225,19 +225,27 @@ fn bounds(opts: &Options, handler: &Handler) -> TokenStream {
     let mut checks = TokenStream::new();
     // The name check in `valid` misses an alias, a renamed import or a type
     // macro; the type does not (see guard-axum's `unvalidated` module).
-    // Never called: type-checking its body is the check.
-    for leaf in handler.arg_types.iter().flat_map(valid::leaves) {
-        checks.extend(quote_spanned! {leaf.span()=>
-            const _: () = {
-                #[allow(dead_code)]
-                fn __guard_refuse_unvalidated() {
-                    #[allow(unused_imports)]
-                    use #p::{AcceptedVerdict as _, RawVerdict as _};
-                    #p::refuse_unvalidated((&#p::Probe::<#leaf>::new()).verdict());
-                }
-            };
+    // One call per argument type, each spanned at it, in a fn that is
+    // never called: type-checking its body is the check.
+    let verdicts = handler
+        .arg_types
+        .iter()
+        .flat_map(valid::leaves)
+        .map(|leaf| {
+            quote_spanned! {leaf.span()=>
+                #p::refuse_unvalidated((&#p::Probe::<#leaf>::new()).verdict());
+            }
         });
-    }
+    checks.extend(quote! {
+        const _: () = {
+            #[allow(dead_code)]
+            fn __guard_refuse_unvalidated() {
+                #[allow(unused_imports)]
+                use #p::{AcceptedVerdict as _, RawVerdict as _};
+                #(#verdicts)*
+            }
+        };
+    });
     if let Some((_, params)) = &opts.owner {
         for resource in handler
             .arg_types
